@@ -1,0 +1,86 @@
+"""Locating the kernel→rich transition in a test-metric curve.
+
+Definition (issue #3, MATH.md §2): the metric at 0.5·t_theory is the *plateau*, at the horizon the
+*final* value; the transition time is the first time after 0.5·t_theory where the metric crosses the
+midpoint between them, the width is the time between the 10 % and 90 % crossings. A crossing is
+bracketed on the saved grid and then located by Brent's method on the dense solution (so it is exact to
+``xtol_rel`` of t, not to the grid spacing). No transition when |final − plateau| < ``min_change``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+
+@dataclass(frozen=True)
+class Transition:
+    t_theory: float
+    plateau: float
+    final: float
+    t_transition: float | None
+    t10: float | None
+    t90: float | None
+    direction: int  # +1 the metric rises (grokking), −1 it falls (misgrokking), 0 no transition
+
+    @property
+    def width(self) -> float | None:
+        return None if self.t10 is None or self.t90 is None else self.t90 - self.t10
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "transition_width": self.width}
+
+
+def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float, *, min_change: float,
+                    metric: Callable[[float], float] | None = None, xtol_rel: float = 1e-4) -> Transition:
+    """Plateau, final value, transition time and 10–90 % crossings of a metric curve.
+
+    Parameters
+    ----------
+    t, values : the saved curve (increasing t).
+    t_theory : ln(α)/λ; the search starts at 0.5·t_theory.
+    min_change : smallest |final − plateau| that counts as a transition (0.05 accuracy, 0.5 decades of loss).
+    metric : the metric at any t (dense output); without it crossings are linear interpolations of the grid.
+    xtol_rel : relative precision of each located crossing time.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    t_start = 0.5 * t_theory
+    ok = np.isfinite(values)
+    t, values = t[ok], values[ok]
+    if t.size == 0 or t[-1] <= t_start:
+        return Transition(t_theory, math.nan, math.nan, None, None, None, 0)
+
+    def at(s: float) -> float:
+        return float(metric(s)) if metric is not None else float(np.interp(s, t, values))
+
+    plateau = at(t_start) if t_start >= t[0] else float(values[0])
+    final = float(values[-1])
+    if not abs(final - plateau) >= min_change:
+        return Transition(t_theory, plateau, final, None, None, None, 0)
+    direction = 1 if final > plateau else -1
+    after = t > t_start
+    grid_t = np.concatenate([[t_start], t[after]])
+    grid_v = np.concatenate([[plateau], values[after]])
+
+    def crossing(p: float) -> float | None:
+        level = plateau + p * (final - plateau)
+        above = direction * (grid_v - level) >= 0
+        k = int(np.argmax(above))
+        if not above[k] or k == 0:
+            return None if not above[k] else float(grid_t[0])
+        lo, hi = float(grid_t[k - 1]), float(grid_t[k])
+        if metric is None:
+            v0, v1 = grid_v[k - 1], grid_v[k]
+            return lo + (level - v0) * (hi - lo) / (v1 - v0)
+        try:
+            return float(brentq(lambda s: at(s) - level, lo, hi, xtol=xtol_rel * lo, rtol=4 * np.finfo(float).eps))
+        except ValueError:  # the dense metric disagrees with the grid by rounding at a bracket end
+            v0, v1 = grid_v[k - 1], grid_v[k]
+            return lo + (level - v0) * (hi - lo) / (v1 - v0)
+
+    return Transition(t_theory, plateau, final, crossing(0.5), crossing(0.1), crossing(0.9), direction)

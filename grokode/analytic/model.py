@@ -1,0 +1,63 @@
+"""Symbolic model declarations and the derivations every homogeneous model shares.
+
+A model is declared once: its parameters, its output f(θ; x) and its initialization direction θ̄.
+From that declaration this module derives the homogeneity degree (checked symbolically), the NTK
+feature φ(x) = ∇_θ f(θ̄; x) and the kernel K(x, x') = ⟨φ(x), φ(x')⟩ (MATH.md §1–2). A new model is a new
+subclass in its own file (see :mod:`grokode.analytic.diagonal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+
+class NotHomogeneousError(ValueError):
+    """The declared output is not positively homogeneous in the parameters."""
+
+
+@dataclass
+class Derivation:
+    """Named results of a derivation, in display order, plus the symbols they use."""
+
+    model: str
+    items: dict[str, object] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str):
+        return self.items[key]
+
+
+class SymbolicModel:
+    """Base class: subclasses set ``name``, ``params``, ``output`` and ``init_direction``.
+
+    ``params`` is a list of sympy symbols θ_k, ``output`` an expression f(θ; x), ``init_direction`` a
+    mapping θ_k -> θ̄_k.
+    """
+
+    name: str = "model"
+    params: list[sp.Symbol]
+    output: sp.Expr
+    init_direction: dict[sp.Symbol, sp.Expr]
+
+    def homogeneity_degree(self) -> int:
+        """The degree L with f(cθ) = c^L f(θ), derived by substitution; raises if there is none."""
+        c = sp.Symbol("c", positive=True)
+        scaled = self.output.subs({p: c * p for p in self.params}, simultaneous=True)
+        ratio = sp.simplify(scaled / self.output)
+        degree = sp.simplify(c * sp.diff(ratio, c) / ratio)
+        if degree.free_symbols or not degree.is_integer or sp.simplify(ratio - c**degree) != 0:
+            raise NotHomogeneousError(
+                f"output {self.output} of model {self.name!r} is not homogeneous in {self.params}: "
+                f"f(c·θ)/f(θ) = {ratio}"
+            )
+        return int(degree)
+
+    def ntk_feature(self) -> dict[sp.Symbol, sp.Expr]:
+        """φ(x) = ∇_θ f(θ̄; x): one component per parameter."""
+        return {p: sp.simplify(sp.diff(self.output, p).subs(self.init_direction)) for p in self.params}
+
+    def zero_output_at_init(self) -> bool:
+        """Assumption 3.2: f(θ̄; x) = 0 for every x."""
+        return sp.simplify(self.output.subs(self.init_direction)) == 0

@@ -1,0 +1,179 @@
+"""One driver for every flow: scipy's stiff and explicit solvers stepped under our control.
+
+We step scipy's ``OdeSolver`` objects ourselves (as ``solve_ivp`` does internally) so that a long run
+can report progress, save requested times from each step's dense output, rescale the state exactly
+when a flow asks for it, and, when interrupted or when the solver fails, keep everything it finished.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import integrate as si
+
+from ..errors import InputError
+
+METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853")
+_STIFF = {"LSODA", "BDF", "Radau"}
+#: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with our analytic
+#: Jacobian (stiff kernel phase), which measured fastest on the diagonal flows (see README).
+AUTO_METHOD = "LSODA"
+
+
+@dataclass
+class SolverStats:
+    method: str
+    nfev: int = 0
+    njev: int = 0
+    nlu: int = 0
+    steps: int = 0
+    restarts: int = 0
+    wall_seconds: float = 0.0
+
+
+@dataclass
+class _Piece:
+    lo: float
+    hi: float
+    dense: object
+    scale: float | None
+
+
+@dataclass
+class FlowSolution:
+    """What a run produced: saved times, weights, the dense pieces, status and statistics.
+
+    ``status`` is "ok", "failed" (``message`` says why and ``t_fail`` where) or "interrupted";
+    ``t``/``weights``/``states`` hold every saved time that was reached.
+    """
+
+    t: np.ndarray
+    states: np.ndarray
+    weights: np.ndarray
+    param_norm: np.ndarray
+    status: str
+    message: str
+    stats: SolverStats
+    t_fail: float | None = None
+    pieces: list[_Piece] = field(default_factory=list, repr=False)
+    flow: object = field(default=None, repr=False)
+
+    def weight_at(self, t: float) -> np.ndarray:
+        """Effective weight at any reached time t > 0, from the solver's dense output."""
+        var = float(self.flow.to_var(t))
+        for p in self.pieces:
+            if p.lo <= var <= p.hi:
+                return self.flow.weight(var, p.dense(var), p.scale)
+        raise InputError(f"t={t:g} is outside the integrated range")
+
+    @property
+    def t_reached(self) -> float:
+        return float(self.flow.to_time(self.pieces[-1].hi)) if self.pieces else 0.0
+
+
+def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac):
+    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853}[method]
+    kwargs = {"rtol": rtol, "atol": atol}
+    if method in _STIFF and jac is not None:
+        kwargs["jac"] = jac
+    return cls(fun, v0, y0, v_end, **kwargs)
+
+
+def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
+                   progress: Callable[[float], None] | None = None) -> FlowSolution:
+    """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.
+
+    Parameters
+    ----------
+    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``to_var``, ``to_time``, ``rescale``).
+    t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
+    method : one of :data:`METHODS`; "auto" is :data:`AUTO_METHOD`.
+    rtol, atol : solver tolerances on the flow's state.
+    progress : called with the fraction of the horizon done (in the solver's variable).
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)})")
+    t_eval = np.asarray(t_eval, dtype=np.float64)
+    if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or not np.all(np.isfinite(t_eval)):
+        raise InputError("t_eval must be a non-empty, strictly increasing list of finite times")
+    method = AUTO_METHOD if method == "auto" else method
+    stats = SolverStats(method=method)
+    v0, y0 = flow.start()
+    var_eval = np.asarray(flow.to_var(t_eval), dtype=np.float64)
+    v_end = float(var_eval[-1])
+    if not v_end > v0:
+        raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
+    jac = getattr(flow, "jac", None) if method in _STIFF else None
+    states, weights, norms, saved_t, pieces = [], [], [], [], []
+    status, message, t_fail = "ok", "", None
+    k = int(np.searchsorted(var_eval, v0, side="right"))
+    for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
+        states.append(np.full_like(y0, np.nan))
+        weights.append(np.zeros(flow.d))
+        norms.append(flow.alpha)
+        saved_t.append(t_eval[idx])
+    start = time.perf_counter()
+    solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac)
+    try:
+        while solver.status == "running":
+            solver.step()
+            if solver.status == "failed":
+                status, t_fail = "failed", float(flow.to_time(solver.t))
+                message = f"{method} failed at t={t_fail:.6g}: {solver.__dict__.get('_message', 'step size too small')}"
+                break
+            if not np.all(np.isfinite(solver.y)):
+                status, t_fail = "failed", float(flow.to_time(solver.t))
+                message = f"non-finite state at t={t_fail:.6g}" + getattr(flow, "failure_hint", "")
+                break
+            stats.steps += 1
+            dense = solver.dense_output()
+            lo, hi = dense.t_min, dense.t_max
+            scale = getattr(flow, "c", None)
+            pieces.append(_Piece(lo, hi, dense, scale))
+            while k < len(var_eval) and var_eval[k] <= hi:
+                s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
+                states.append(s)
+                weights.append(flow.weight(var_eval[k], s, scale))
+                norms.append(flow.param_norm(var_eval[k], s, scale))
+                saved_t.append(t_eval[k])
+                k += 1
+            if progress is not None:
+                progress(min(1.0, (hi - v0) / (v_end - v0)))
+            rescaled = flow.rescale(solver.y) if solver.status == "running" else None
+            if rescaled is not None:
+                _accumulate(stats, solver)
+                stats.restarts += 1
+                solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac)
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by the user"
+    _accumulate(stats, solver)
+    stats.nfev, stats.njev = flow.nfev, flow.njev
+    stats.wall_seconds = time.perf_counter() - start
+    n_state = y0.shape[0]
+    return FlowSolution(
+        t=np.asarray(saved_t, dtype=np.float64),
+        states=np.asarray(states).reshape(-1, n_state),
+        weights=np.asarray(weights).reshape(-1, flow.d),
+        param_norm=np.asarray(norms, dtype=np.float64),
+        status=status, message=message, stats=stats, t_fail=t_fail, pieces=pieces, flow=flow,
+    )
+
+
+def _accumulate(stats: SolverStats, solver) -> None:
+    stats.nlu += int(getattr(solver, "nlu", 0) or 0)
+
+
+def default_t_eval(t_end: float, t_theory: float, points: int = 300) -> np.ndarray:
+    """~``points`` save times: log-spaced over the early (kernel) phase, linear through the transition."""
+    split = min(0.25 * t_end, 0.25 * t_theory) if t_theory > 0 else 0.25 * t_end
+    early = np.geomspace(max(split * 1e-6, 1e-12), split, points // 3, endpoint=False)
+    late = np.linspace(split, t_end, points - points // 3)
+    return np.unique(np.concatenate([early, late]))
+
+
+def log_time_span(t: np.ndarray) -> float:
+    return math.log(t[-1] / t[0]) if t[0] > 0 else math.inf

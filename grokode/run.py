@@ -1,0 +1,216 @@
+"""A run: one model integrated on one data set, with its metrics, transition summary and file format.
+
+:func:`integrate` is what ``grokode integrate`` calls; everything it prints or writes is in the
+returned :class:`Run`, which :meth:`Run.save` writes as a self-describing ``.npz`` (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+from .analysis.transition import Transition, find_transition
+from .errors import InputError, require_int, require_positive
+from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
+from .numeric.integrate import METHODS, FlowSolution, default_t_eval, integrate_flow
+from .tasks import Dataset, load_npz, make_task
+from .tasks.metrics import empirical_metrics
+
+MODELS = ("diagonal",)
+FORMULATIONS = ("reduced", "full")
+LOSSES = ("logistic", "exponential", "squared")
+
+
+@dataclass
+class Run:
+    """Arrays of a trajectory (``arrays``), everything needed to reproduce it (``meta``) and its summary."""
+
+    arrays: dict[str, np.ndarray]
+    meta: dict
+    summary: dict
+    transition: Transition | None = None
+    solution: FlowSolution | None = field(default=None, repr=False)
+    dataset: Dataset | None = field(default=None, repr=False)
+
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write ``path`` (.npz) atomically; refuse to overwrite unless ``force``."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise InputError(f"output file must end in .npz, got {str(path)!r}")
+        if path.exists() and not force:
+            raise InputError(f"{str(path)!r} exists (use --force to overwrite)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **self.arrays, meta=np.array(json.dumps(self.meta)))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def load_run(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a trajectory file: (arrays, meta)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"trajectory file {str(path)!r} not found")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    return arrays, meta
+
+
+def default_t_end(alpha: float, lam: float) -> float:
+    """(2·ln α + 5)/λ: long enough to pass the transition near ln(α)/λ and settle."""
+    return (2.0 * math.log(alpha) + 5.0) / lam
+
+
+def _dataset(task, data, loss, n, d, k, gamma, n_test, seed) -> tuple[Dataset, str]:
+    if data is not None:
+        loss = loss or "logistic"
+        return load_npz(data, loss), loss
+    ds = make_task(task, n=n, d=d, k=k, gamma=gamma, n_test=n_test, seed=seed)
+    loss = loss or ("squared" if ds.kind == "regression" else "logistic")
+    if ds.kind == "regression" and loss != "squared":
+        raise InputError(f"task {task!r} is a regression task: its labels are not ±1, so loss {loss!r} does not apply")
+    return ds, loss
+
+
+def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", data: str | None = None,
+              n: int = 256, d: int = 10_000, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
+              loss: str | None = None, alpha: float = 1e3, lam: float = 1e-3, t_end: float | None = None,
+              t_eval: np.ndarray | None = None, rtol: float = 1e-6, atol: float = 1e-9, method: str = "auto",
+              formulation: str = "reduced", progress: Callable[[float], None] | None = None) -> Run:
+    """Integrate the gradient flow of ``model`` on a task (or ``data``) through the kernel→rich transition.
+
+    Returns a :class:`Run` whose ``arrays`` are the trajectory file's arrays (``t``, ``w``, metrics,
+    ``param_norm``) and whose ``summary`` holds ``t_theory``, ``t_transition``, ``transition_width``,
+    ``test_plateau``, ``test_final``, ``train_final``, ``wall_seconds``, ``rhs_evals``, ``jac_evals``,
+    ``status``. Bad arguments raise :class:`grokode.errors.InputError` naming the value.
+    """
+    wall0 = time.perf_counter()
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r} (choose {', '.join(MODELS)})")
+    if formulation not in FORMULATIONS:
+        raise InputError(f"unknown formulation {formulation!r} (choose {', '.join(FORMULATIONS)})")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)})")
+    if loss is not None and loss not in LOSSES:
+        raise InputError(f"unknown loss {loss!r} (choose {', '.join(LOSSES)})")
+    depth = require_int("depth", depth, 2)
+    alpha = require_positive("alpha", alpha)
+    lam = require_positive("lam", lam)
+    rtol = require_positive("rtol", rtol)
+    atol = require_positive("atol", atol)
+    ds, loss = _dataset(task, data, loss, n, d, k, gamma, n_test, seed)
+    kind = "regression" if loss == "squared" else "classification"
+    t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
+    if t_eval is None:
+        t_end = default_t_end(max(alpha, math.e), lam) if t_end is None else require_positive("t_end", t_end)
+        t_eval = default_t_eval(t_end, t_theory)
+    else:
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
+                np.diff(t_eval) <= 0):
+            raise InputError(f"t_eval must be increasing non-negative finite times, got {t_eval.tolist()[:5]}…")
+        t_end = float(t_eval[-1])
+    flow_cls = ReducedDiagonalFlow if formulation == "reduced" else FullDiagonalFlow
+    flow = flow_cls(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, loss=loss)
+    sol = integrate_flow(flow, t_eval, method=method, rtol=rtol, atol=atol, progress=progress)
+    W = sol.weights
+    arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
+    arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss)
+    if kind == "classification":
+        arrays["train_acc"] = train_acc
+    if ds.X_test is not None:
+        arrays["test_loss"], test_acc = empirical_metrics(ds.X_test, ds.y_test, W, loss)
+        if kind == "classification":
+            arrays["test_acc"] = test_acc
+    pop = ds.population_accuracy(W) if kind == "classification" else ds.population_loss(W)
+    if pop is not None:
+        arrays["test_acc_population" if kind == "classification" else "test_loss_population"] = np.asarray(pop)
+
+    metric_name, metric = _transition_metric(ds, kind, loss, arrays)
+    transition = None
+    if metric is not None and sol.t.size:
+        def dense_metric(s: float) -> float:
+            return metric(sol.weight_at(s)[None, :])[0]
+        transition = find_transition(sol.t, metric(W), t_theory, min_change=0.05 if kind == "classification" else 0.5,
+                                     metric=dense_metric if sol.pieces else None)
+    wall = time.perf_counter() - wall0
+    summary = {
+        "t_theory": t_theory,
+        "t_transition": transition.t_transition if transition else None,
+        "transition_width": transition.width if transition else None,
+        "test_plateau": _undo_log(transition.plateau, kind) if transition else None,
+        "test_final": _undo_log(transition.final, kind) if transition else None,
+        "train_final": float(arrays["train_acc" if kind == "classification" else "train_loss"][-1]) if W.size else None,
+        "transition_metric": metric_name,
+        "wall_seconds": wall,
+        "rhs_evals": sol.stats.nfev,
+        "jac_evals": sol.stats.njev,
+        "gd_steps_equivalent_lr0.01": int(math.ceil(t_end / 0.01)),
+        "status": sol.status,
+        "message": sol.message,
+        "t_reached": sol.t_reached,
+    }
+    meta = {
+        "grokode_version": __version__,
+        "options": {"model": model, "depth": depth, "task": None if data else task, "data": data, "n": ds.n, "d": ds.d,
+                    "k": k, "gamma": gamma, "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam,
+                    "t_end": t_end, "rtol": rtol, "atol": atol, "method": method, "formulation": formulation},
+        "dataset": {"name": ds.name, "kind": kind, **_jsonable(ds.params)},
+        "solver": {**sol.stats.__dict__},
+        "summary": summary,
+        "versions": _versions(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+    return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, solution=sol, dataset=ds)
+
+
+def _undo_log(value: float, kind: str) -> float:
+    return float(10.0**value) if kind == "regression" else float(value)
+
+
+def _transition_metric(ds: Dataset, kind: str, loss: str, arrays: dict):
+    """The curve whose jump is the transition: population accuracy if known, else the test set's metric."""
+    if kind == "classification":
+        if "test_acc_population" in arrays:
+            return "test_acc_population", lambda W: np.atleast_1d(ds.population_accuracy(W))
+        if ds.X_test is not None:
+            return "test_acc", lambda W: empirical_metrics(ds.X_test, ds.y_test, W, loss)[1]
+        return None, None
+    if "test_loss_population" in arrays:
+        return "log10_test_loss_population", lambda W: np.log10(np.atleast_1d(ds.population_loss(W)))
+    if ds.X_test is not None:
+        return "log10_test_loss", lambda W: np.log10(empirical_metrics(ds.X_test, ds.y_test, W, loss)[0])
+    return None, None
+
+
+def _jsonable(params: dict) -> dict:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, str | int | float | bool | type(None)):
+            out[key] = value
+    return out
+
+
+def _versions() -> dict:
+    import numba
+    import scipy
+    import sympy
+    return {"numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__, "sympy": sympy.__version__}
