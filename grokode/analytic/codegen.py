@@ -44,6 +44,10 @@ class _Printer(PythonCodePrinter):
             return f"{self.parenthesize(expr.base, 100)}**{int(expr.exp)}"
         return super()._print_Pow(expr, rational)
 
+    def _print_sign(self, expr):
+        a = self._print(expr.args[0])
+        return f"(0.0 if {a} == 0 else math.copysign(1.0, {a}))"
+
     def _print_Integer(self, expr):
         return f"{int(expr)}.0"
 
@@ -84,7 +88,7 @@ def generate_source() -> str:
     losses = [derive_loss(name) for name in LOSS_NAMES]
     rename = {f_sym: f_, y_sym: y_}
     for attr, doc in (("value", "ℓ(f; y)"), ("residual", "r = ∂ℓ/∂f"), ("curvature", "ℓ'' = ∂²ℓ/∂f²"),
-                      ("log_curvature", "log ℓ''")):
+                      ("log_curvature", "log ℓ''"), ("log_abs_residual", "log |r|"), ("residual_sign", "sign r")):
         cases = [(i, getattr(ld, attr).subs(rename)) for i, ld in enumerate(losses)]
         parts.append(_dispatch(f"loss_{attr}", "loss_id", fy, cases, doc))
 

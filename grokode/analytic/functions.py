@@ -24,6 +24,9 @@ class sigmoid(sp.Function):  # noqa: N801  (sympy functions are lower case)
     def _eval_rewrite_as_exp(self, z, **kwargs):
         return 1 / (1 + sp.exp(-z))
 
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
     @classmethod
     def eval(cls, z):
         if z == 0:

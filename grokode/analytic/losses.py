@@ -38,6 +38,8 @@ class LossDerivation:
     residual: sp.Expr
     curvature: sp.Expr
     log_curvature: sp.Expr
+    log_abs_residual: sp.Expr
+    residual_sign: sp.Expr
 
 
 def _unit_labels(expr: sp.Expr, kind: str) -> sp.Expr:
@@ -46,7 +48,7 @@ def _unit_labels(expr: sp.Expr, kind: str) -> sp.Expr:
 
 def _log_of(expr: sp.Expr) -> sp.Expr:
     # log(σ(a)) = -softplus(-a): keeps the log-curvature finite where σ underflows.
-    logged = sp.expand_log(sp.log(expr), force=True)
+    logged = sp.expand_log(sp.log(sp.simplify(expr)), force=True)
     return sp.simplify(logged.replace(lambda e: e.func == sp.log and isinstance(e.args[0], sigmoid),
                                       lambda e: -softplus(-e.args[0].args[0])))
 
@@ -58,4 +60,11 @@ def derive_loss(name: str) -> LossDerivation:
     value, kind = LOSS_DECLARATIONS[name]
     residual = _unit_labels(sp.diff(value, f), kind)
     curvature = _unit_labels(sp.diff(value, f, 2), kind)
-    return LossDerivation(name, kind, value, residual, curvature, _log_of(curvature))
+    # r = sign·e^{log|r|}: the reduced flow multiplies r (tiny at large margins) by t·rate (huge at large α)
+    log_abs = _log_of(sp.Abs(residual))
+    if kind == "classification":
+        log_abs = sp.simplify(log_abs.subs(sp.log(sp.Abs(y)), 0))
+    sign = sp.simplify(sp.sign(residual))
+    if kind == "classification":  # labels are ±1: |y| = 1 and y ≠ 0
+        sign = sp.piecewise_fold(sign.subs(sp.Abs(y), 1)).subs(sp.Eq(y, 0), sp.false)
+    return LossDerivation(name, kind, value, residual, curvature, _log_of(curvature), log_abs, sign)

@@ -88,19 +88,17 @@ def _log_dweights(B, depth, E, log_kappa, shift, logs, signs):
         logs[j], signs[j] = log_dweight_dq(depth, E, log_kappa, lq, math.copysign(1.0, bj) if bj != 0.0 else 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift):
     # ‖θ‖² = Σ_j u_j² + v_j², log u_j = ℓ0 − λt + A(z_j)/L (closed form); summed with a max shift.
     n = B.shape[0]
     terms = np.empty(2 * n)
-    for j in range(n):
+    for j in numba.prange(n):
         bj = B[j]
-        if bj == 0.0:
-            terms[j] = 0.0
-            terms[n + j] = 0.0
-            continue
-        lz = log_kappa + math.log(abs(bj)) + shift
-        z = math.copysign(math.exp(lz), bj) if lz > -700.0 else 0.0
+        z = 0.0
+        if bj != 0.0:
+            lz = log_kappa + math.log(abs(bj)) + shift
+            z = math.copysign(math.exp(lz), bj) if lz > -700.0 else 0.0
         terms[j] = 2.0 * gen.diag_A(depth, z) / depth
         terms[n + j] = 2.0 * gen.diag_B(depth, z) / depth
     top = terms.max()
@@ -109,9 +107,10 @@ def _log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift):
 
 @numba.njit(cache=True)
 def _residuals(f, y, loss_id, log_factor, out):
-    factor = math.exp(log_factor)
+    # e^{log_factor}·r_i formed in log space: the factor (t·rate) overflows at large α exactly when r is tiny
     for i in range(f.shape[0]):
-        out[i] = factor * gen.loss_residual(loss_id, f[i], y[i])
+        sign = gen.loss_residual_sign(loss_id, f[i], y[i])
+        out[i] = 0.0 if sign == 0.0 else sign * math.exp(log_factor + gen.loss_log_abs_residual(loss_id, f[i], y[i]))
 
 
 @numba.njit(cache=True)
@@ -132,6 +131,10 @@ class ReducedDiagonalFlow:
     """
 
     variable = "log_t"
+    #: Largest step in τ = log t. The state grows at most like e^τ, so one step cannot carry it from
+    #: O(1) past the rescaling threshold (1e100) into overflow, which the solvers' error tests (NaN
+    #: compares false) would not catch.
+    max_step = 1.0
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
         if loss not in gen.LOSS_NAMES:
@@ -195,12 +198,15 @@ class ReducedDiagonalFlow:
         _weights(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa, shift, out)
         return out
 
-    def param_norm(self, tau: float, state: np.ndarray, c: float | None = None) -> float:
-        """‖θ(t)‖ from the closed form (α·e^{−λt} while the state is small)."""
+    def observe(self, tau: float, state: np.ndarray, c: float | None = None) -> tuple[np.ndarray, float]:
+        """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
         t = math.exp(tau)
         B = self._q(state)
         shift = -(self.c if c is None else c)
-        return math.exp(0.5 * _log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift))
+        w = np.empty(self.d)
+        _weights(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa, shift, w)
+        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift)
+        return w, math.exp(0.5 * log_sq)
 
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
         t = math.exp(tau)
@@ -287,8 +293,8 @@ class FullDiagonalFlow:
         _full_weight(state[: self.d], state[self.d:], self.depth, out)
         return out
 
-    def param_norm(self, t, state, c=None):
-        return float(np.linalg.norm(state))
+    def observe(self, t, state, c=None):
+        return self.weight(t, state), float(np.linalg.norm(state))
 
     def _grad(self, state):
         f = self.data.matvec(self.weight(0.0, state))

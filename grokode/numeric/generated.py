@@ -62,6 +62,30 @@ def loss_log_curvature(loss_id, f, y):
 
 
 @numba.njit(cache=True)
+def loss_log_abs_residual(loss_id, f, y):
+    """log |r|"""
+    if loss_id == 0:
+        return -softplus(f*y)
+    elif loss_id == 1:
+        return -f*y
+    elif loss_id == 2:
+        return math.log(abs(2.0*f - 2.0*y))
+    return math.nan
+
+
+@numba.njit(cache=True)
+def loss_residual_sign(loss_id, f, y):
+    """sign r"""
+    if loss_id == 0:
+        return -y
+    elif loss_id == 1:
+        return -y
+    elif loss_id == 2:
+        return (0.0 if f - y == 0 else math.copysign(1.0, f - y))
+    return math.nan
+
+
+@numba.njit(cache=True)
 def diag_A(depth, z):
     """A(z): log-scale of e^{λt}u relative to u0, z = κ·q"""
     if depth == 2:

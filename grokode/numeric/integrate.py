@@ -75,9 +75,9 @@ class FlowSolution:
         return float(self.flow.to_time(self.pieces[-1].hi)) if self.pieces else 0.0
 
 
-def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac):
+def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
     cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853}[method]
-    kwargs = {"rtol": rtol, "atol": atol}
+    kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
     if method in _STIFF and jac is not None:
         kwargs["jac"] = jac
     return cls(fun, v0, y0, v_end, **kwargs)
@@ -117,7 +117,8 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
     start = time.perf_counter()
-    solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac)
+    max_step = getattr(flow, "max_step", np.inf)
+    solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac, max_step)
     try:
         while solver.status == "running":
             solver.step()
@@ -137,8 +138,9 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
             while k < len(var_eval) and var_eval[k] <= hi:
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
                 states.append(s)
-                weights.append(flow.weight(var_eval[k], s, scale))
-                norms.append(flow.param_norm(var_eval[k], s, scale))
+                w, norm = flow.observe(var_eval[k], s, scale)
+                weights.append(w)
+                norms.append(norm)
                 saved_t.append(t_eval[k])
                 k += 1
             if progress is not None:
@@ -147,7 +149,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
             if rescaled is not None:
                 _accumulate(stats, solver)
                 stats.restarts += 1
-                solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac)
+                solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
     except KeyboardInterrupt:
         status, message = "interrupted", "interrupted by the user"
     _accumulate(stats, solver)
