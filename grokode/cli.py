@@ -173,6 +173,8 @@ def _fmt(value) -> str:
 
 def _print_summary(summary: dict) -> None:
     table = Table(title="grokode integrate", show_header=False, title_justify="left")
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
     for key in ("status", "t_theory", "t_transition", "transition_width", "test_plateau", "test_final",
                 "train_final", "transition_metric", "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01",
                 "wall_seconds", "out", "plot"):

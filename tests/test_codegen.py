@@ -58,7 +58,7 @@ def test_full_flow_is_minus_gradient_of_regularized_loss(depth, loss):
     def objective(th):
         w = th[: flow.d] ** depth - th[flow.d:] ** depth
         f = X.astype(float) @ w
-        return np.mean([gen.loss_value(lid, fi, yi) for fi, yi in zip(f, y)]) + 0.5 * lam * th @ th
+        return np.mean([gen.loss_value(lid, fi, yi) for fi, yi in zip(f, y, strict=True)]) + 0.5 * lam * th @ th
 
     h = 1e-6
     fd = np.array([(objective(theta + h * e) - objective(theta - h * e)) / (2 * h) for e in np.eye(2 * flow.d)])
