@@ -64,8 +64,8 @@ def case(label, alpha, d, n=256, lam=1e-3, baseline=True):
     if baseline:
         bw, bn, bwend, status = numpy_baseline(ds, alpha, lam, t_end, 1e-6, 1e-9 * 1e-3)
         w_ours = run.arrays["w"][-1]
-        row.update(base_s=bw, base_nfev=bn, ratio=bw / ours,
-                   w_rel_diff=float(np.linalg.norm(w_ours - bwend) / np.linalg.norm(bwend)) if status == 0 else math.nan)
+        diff = float(np.linalg.norm(w_ours - bwend) / np.linalg.norm(bwend)) if status == 0 else math.nan
+        row.update(base_s=bw, base_nfev=bn, ratio=bw / ours, w_rel_diff=diff)
     return row
 
 
