@@ -232,7 +232,8 @@ class ReducedDiagonalFlow:
         col = self._signs * np.exp(self._logs - top)
         logcurv = np.empty(self.n)
         _log_curvatures(f, self.y, self.loss_id, logcurv)
-        row = np.exp(tau + gen.diag_log_rho(self.depth, self.lam, t) + logcurv + top - math.log(self.n))
+        with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate (blow-up); the solver stops
+            row = np.exp(tau + gen.diag_log_rho(self.depth, self.lam, t) + logcurv + top - math.log(self.n))
         return row[:, None] * self.data.weighted_gram(col)
 
     def rescale(self, state: np.ndarray) -> np.ndarray | None:

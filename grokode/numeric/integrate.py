@@ -127,8 +127,9 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                 message = f"{method} failed at t={t_fail:.6g}: {solver.__dict__.get('_message', 'step size too small')}"
                 break
             if not np.all(np.isfinite(solver.y)):
-                status, t_fail = "failed", float(flow.to_time(solver.t))
-                message = f"non-finite state at t={t_fail:.6g}" + getattr(flow, "failure_hint", "")
+                status, t_fail = "failed", float(flow.to_time(solver.t_old))
+                message = (f"non-finite state after t={t_fail:.6g} (step to t={float(flow.to_time(solver.t)):.6g})"
+                           + getattr(flow, "failure_hint", ""))
                 break
             stats.steps += 1
             dense = solver.dense_output()
