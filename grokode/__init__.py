@@ -6,13 +6,13 @@ large initialization α and small weight decay λ, through the kernel→rich tra
 
 from ._version import __version__  # noqa: E402,F401
 from .analysis.transition import Transition, find_transition  # noqa: E402
-from .errors import InputError, IntegrationError  # noqa: E402
+from .errors import InputError  # noqa: E402
 from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow  # noqa: E402
 from .numeric.integrate import FlowSolution, integrate_flow  # noqa: E402
 from .run import Run, integrate, load_run  # noqa: E402
 from .tasks import Dataset, load_npz, make_task  # noqa: E402
 
 __all__ = [
-    "Dataset", "FlowSolution", "FullDiagonalFlow", "InputError", "IntegrationError", "ReducedDiagonalFlow", "Run",
+    "Dataset", "FlowSolution", "FullDiagonalFlow", "InputError", "ReducedDiagonalFlow", "Run",
     "Transition", "find_transition", "integrate", "integrate_flow", "load_npz", "load_run", "make_task",
 ]

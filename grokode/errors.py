@@ -13,14 +13,6 @@ class InputError(ValueError):
     """Invalid user input (an argument, a file, a data set). The message names the bad value."""
 
 
-class IntegrationError(RuntimeError):
-    """The solver failed; ``t`` is where, the message says why. Partial results are kept by the caller."""
-
-    def __init__(self, message: str, t: float | None = None):
-        super().__init__(message)
-        self.t = t
-
-
 def require_positive(name: str, value: float) -> float:
     """Return ``float(value)`` or raise :class:`InputError` unless it is finite and > 0."""
     try:

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 
 def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "") -> Path:
@@ -45,6 +44,3 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "") -> 
     plt.close(fig)
     return path
 
-
-def finite_positive(values: np.ndarray) -> np.ndarray:
-    return values[np.isfinite(values) & (values > 0)]

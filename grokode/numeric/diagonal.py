@@ -189,29 +189,26 @@ class ReducedDiagonalFlow:
     def _q(self, state):
         return self.data.rmatvec(state, 1.0 / self.n, self._B)  # q = e^{-c}·B
 
+    def _fill_weights(self, tau: float, B: np.ndarray, c: float | None, out: np.ndarray) -> np.ndarray:
+        shift = -(self.c if c is None else c)
+        E = gen.diag_E(self.depth, self.ell0, self.lam, math.exp(tau))
+        _weights(B, self.depth, E, self.log_kappa, shift, out)
+        return out
+
     def weight(self, tau: float, state: np.ndarray, c: float | None = None) -> np.ndarray:
         """Effective weight w (d,) at τ = log t from the state y (scaled by e^c; default: current c)."""
-        t = math.exp(tau)
-        B = self._q(state)
-        out = np.empty(self.d)
-        shift = -(self.c if c is None else c)
-        _weights(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa, shift, out)
-        return out
+        return self._fill_weights(tau, self._q(state), c, np.empty(self.d))
 
     def observe(self, tau: float, state: np.ndarray, c: float | None = None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
-        t = math.exp(tau)
         B = self._q(state)
+        w = self._fill_weights(tau, B, c, np.empty(self.d))
         shift = -(self.c if c is None else c)
-        w = np.empty(self.d)
-        _weights(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa, shift, w)
-        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift)
+        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, math.exp(tau), self.log_kappa, shift)
         return w, math.exp(0.5 * log_sq)
 
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
-        t = math.exp(tau)
-        B = self._q(state)
-        _weights(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa, -self.c, self._w)
+        self._fill_weights(tau, self._q(state), None, self._w)
         return self.data.matvec(self._w, self._f)
 
     def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:

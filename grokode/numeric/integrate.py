@@ -7,7 +7,6 @@ when a flow asks for it, and, when interrupted or when the solver fails, keep ev
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,6 +176,3 @@ def default_t_eval(t_end: float, t_theory: float, points: int = 300) -> np.ndarr
     late = np.linspace(split, t_end, points - points // 3)
     return np.unique(np.concatenate([early, late]))
 
-
-def log_time_span(t: np.ndarray) -> float:
-    return math.log(t[-1] / t[0]) if t[0] > 0 else math.inf
