@@ -121,7 +121,7 @@ def integrate(
     if not no_plot and result.arrays["t"].size:
         png = Path(plot) if plot else saved.with_suffix(".png")
         title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={alpha:g}, λ={lam:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title))
+        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=alpha, lam=lam))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
@@ -132,6 +132,93 @@ def integrate(
     if result.summary["status"] == "interrupted":
         err.print("grokode: interrupted (partial trajectory written)")
         raise typer.Exit(130)
+
+
+@app.command()
+def analyze(
+    runs: Annotated[list[str], typer.Argument(help="trajectory file(s) written by integrate; several α → trend")],
+    c: Annotated[float, typer.Option(help="theorem window: T∓ = (1 ∓ c)·ln(α)/λ")] = 0.5,
+    plot: Annotated[str | None, typer.Option(help="PNG: the 3-panel story of one run, or the trend of several")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else")] = False,
+) -> None:
+    """Transition report and theorem check (kernel at T⁻, rich at T⁺) of one run, or the trend over runs."""
+    from .analysis.analyze import analyze as analyze_run
+    from .analysis.analyze import theorem_trend
+    from .analysis.plots import plot_run, plot_trend
+    from .run import load_run
+
+    if not 0 < c < 1:
+        raise InputError(f"--c must lie in (0, 1), got {c!r}")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise InputError(f"--plot must end in .png, got {plot!r}")
+    loaded = [(path, *load_run(path)) for path in runs]
+    reports = [analyze_run(arrays, meta, c=c) for _, arrays, meta in loaded]
+    trend = theorem_trend(reports) if len(reports) > 1 else None
+    if plot is not None:
+        if trend is None:
+            path, arrays, meta = loaded[0]
+            o = meta["options"]
+            title = f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}"
+            plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, plot, title, alpha=o["alpha"], lam=o["lam"])
+        else:
+            deficits = {"kernel at T⁻": [_deficit(v) for v in trend.cos_kernel_at_Tminus],
+                        "rich at T⁺": [_deficit(v) for v in trend.cos_rich_at_Tplus]}
+            plot_trend(trend.alphas, deficits, plot, f"theorem check, c={c:g}")
+    if as_json:
+        runs_json = [{"run": path, **r.as_dict()} for (path, _, _), r in zip(loaded, reports, strict=True)]
+        obj = runs_json[0] if trend is None else {"runs": runs_json, "trend": trend.as_dict()}
+        if plot is not None:
+            obj["plot"] = plot
+        typer.echo(json.dumps(obj, default=_json_default))
+        return
+    for (path, _, _), report in zip(loaded, reports, strict=True):
+        _print_analysis(path, report)
+    if trend is None:
+        out.print("Thm 3.4/3.5 predict cos(w, kernel) → 1 at T⁻ and cos(w, rich) → 1 at T⁺ as α → ∞: "
+                  "pass runs at several α to see the trend.")
+    else:
+        _print_trend(trend, c)
+
+
+def _deficit(cos: float | None) -> float | None:
+    return None if cos is None else 1.0 - cos
+
+
+def _print_analysis(path: str, a) -> None:
+    table = Table(title=f"grokode analyze {path}", show_header=False, title_justify="left")
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    rows = [("α, λ", f"{a.alpha:g}, {a.lam:g}"), ("t_theory = ln(α)/λ", _fmt(a.t_theory)),
+            ("t_transition", _fmt(a.t_transition)), ("transition_width (10–90 %)", _fmt(a.transition_width)),
+            ("offset_c0 = ln α − λ t*", _fmt(a.offset_c0)), ("t_bias_switch (cos_rich > cos_kernel)",
+                                                             _fmt(a.t_bias_switch))]
+    for name in ("kernel", "rich"):
+        ref = a.references.get(name) or {}
+        if ref:
+            detail = (f"{ref['kind']}: margin {_fmt(ref['margin'])}, gap {_fmt(ref['gap'])}, "
+                      f"test {_fmt(ref['test_value'])}")
+            rows.append((f"{name} predictor", detail if ref["feasible"] else ref["message"]))
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    theorem = Table(title=f"theorem check (c = {a.c:g})", title_justify="left")
+    for col in ("time", "t", "cos(w, kernel)", "cos(w, rich)"):
+        theorem.add_column(col)
+    theorem.add_row("T⁻ = (1−c)·t_theory", _fmt(a.T_minus), _fmt(a.cos_kernel_at_Tminus), _fmt(a.cos_rich_at_Tminus))
+    theorem.add_row("T⁺ = (1+c)·t_theory", _fmt(a.T_plus), _fmt(a.cos_kernel_at_Tplus), _fmt(a.cos_rich_at_Tplus))
+    out.print(theorem)
+
+
+def _print_trend(trend, c: float) -> None:
+    table = Table(title=f"theorem check across α (c = {c:g})", title_justify="left")
+    for col in ("α", "cos(w(T⁻), kernel)", "1 − cos", "cos(w(T⁺), rich)", "1 − cos"):
+        table.add_column(col)
+    for a, k, r in zip(trend.alphas, trend.cos_kernel_at_Tminus, trend.cos_rich_at_Tplus, strict=True):
+        table.add_row(f"{a:g}", _fmt(k), _fmt(_deficit(k)), _fmt(r), _fmt(_deficit(r)))
+    out.print(table)
+    verdict = {True: "yes", False: "NO"}
+    out.print(f"kernel predictor at T⁻ tends to 1 as α grows: {verdict[trend.kernel_tends_to_1]}; "
+              f"rich predictor at T⁺: {verdict[trend.rich_tends_to_1]}")
 
 
 class _LazyProgress:
@@ -175,8 +262,9 @@ def _print_summary(summary: dict) -> None:
     table = Table(title="grokode integrate", show_header=False, title_justify="left")
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
-    for key in ("status", "t_theory", "t_transition", "transition_width", "test_plateau", "test_final",
-                "train_final", "transition_metric", "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01",
+    for key in ("status", "t_theory", "t_transition", "transition_width", "offset_c0", "t_bias_switch",
+                "test_plateau", "test_final", "train_final", "transition_metric", "kernel_test", "rich_test",
+                "cos_kernel_at_Tminus", "cos_rich_at_Tplus", "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01",
                 "wall_seconds", "out", "plot"):
         if key in summary:
             table.add_row(key, _fmt(summary[key]))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .analysis.analyze import Analysis, analyze, reference_arrays, theorem_times
 from .analysis.transition import Transition, find_transition
 from .errors import InputError, require_int, require_positive
 from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
@@ -29,6 +30,9 @@ from .tasks.metrics import empirical_metrics
 MODELS = ("diagonal",)
 FORMULATIONS = ("reduced", "full")
 LOSSES = ("logistic", "exponential", "squared")
+#: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into a run's summary.
+ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
+                 "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Run:
     meta: dict
     summary: dict
     transition: Transition | None = None
+    analysis: Analysis | None = None
     solution: FlowSolution | None = field(default=None, repr=False)
     dataset: Dataset | None = field(default=None, repr=False)
 
@@ -119,7 +124,8 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", 
     t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
     if t_eval is None:
         t_end = default_t_end(max(alpha, math.e), lam) if t_end is None else require_positive("t_end", t_end)
-        t_eval = default_t_eval(t_end, t_theory)
+        # the theorem check reads w at T∓ = (1 ∓ c)·t_theory: save those times exactly
+        t_eval = np.union1d(default_t_eval(t_end, t_theory), [s for s in theorem_times(t_theory) if 0 < s < t_end])
     else:
         t_eval = np.asarray(t_eval, dtype=np.float64)
         if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
@@ -142,6 +148,11 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", 
     if pop is not None:
         arrays["test_acc_population" if kind == "classification" else "test_loss_population"] = np.asarray(pop)
 
+    references = None
+    if W.shape[0]:
+        alignment, references = reference_arrays(ds, W, kind, loss)
+        arrays.update(alignment)
+
     metric_name, metric = _transition_metric(ds, kind, loss, arrays)
     transition = None
     if metric is not None and sol.t.size:
@@ -158,6 +169,7 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", 
         "test_final": _undo_log(transition.final, kind) if transition else None,
         "train_final": float(arrays["train_acc" if kind == "classification" else "train_loss"][-1]) if W.size else None,
         "transition_metric": metric_name,
+        "direction": transition.direction if transition else None,
         "wall_seconds": wall,
         "rhs_evals": sol.stats.nfev,
         "jac_evals": sol.stats.njev,
@@ -174,10 +186,19 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", 
         "dataset": {"name": ds.name, "kind": kind, **_jsonable(ds.params)},
         "solver": {**sol.stats.__dict__},
         "summary": summary,
+        "references": references,
         "versions": _versions(),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, solution=sol, dataset=ds)
+    analysis = None
+    if references is not None:
+        analysis = analyze(arrays, meta, weight_at=sol.weight_at if sol.pieces else None)
+        summary.update({key: getattr(analysis, key) for key in ANALYSIS_KEYS})
+        for name in ("kernel", "rich"):
+            summary[f"{name}_test"] = references[name]["test_value"]
+    summary["wall_seconds"] = time.perf_counter() - wall0
+    return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
+               dataset=ds)
 
 
 def _undo_log(value: float, kind: str) -> float:

@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
-def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "") -> Path:
-    """Train/test metric against t (log axis) with t_theory and the measured transition marked."""
+def _mark_times(ax, summary: dict, legend: bool) -> None:
+    ax.axvline(summary["t_theory"], color="k", ls="--", lw=1,
+               label=r"$t_{theory}=\ln(\alpha)/\lambda$" if legend else None)
+    if summary.get("t_transition"):
+        ax.axvline(summary["t_transition"], color="tab:red", ls=":", lw=1.5,
+                   label=f"transition t*={summary['t_transition']:.4g}" if legend else None)
+    if summary.get("T_minus") and summary.get("T_plus"):
+        ax.axvspan(summary["T_minus"], summary["T_plus"], color="0.5", alpha=0.08,
+                   label=r"$[T^-, T^+]$" if legend else None)
+
+
+def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alpha: float | None = None,
+             lam: float | None = None) -> Path:
+    """The story of a run in three panels sharing a log-t axis (the paper's Figure 1 and its explanation).
+
+    1. train/test metric, with the reference predictors' own test values as horizontal lines;
+    2. alignment with the kernel and rich predictors (cosines, or relative distances for matrix runs),
+       with the implicit-bias switch marked;
+    3. ‖θ(t)‖ against α·e^{−λt} (dashed), the norm decay that ends the kernel regime.
+    t_theory, the measured transition t* and the theorem window [T⁻, T⁺] are marked on every panel.
+    """
     path = Path(path)
     t = arrays["t"]
     keep = t > 0
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    has_alignment = "cos_kernel" in arrays or "dist_kernel" in arrays
+    rows = 2 + has_alignment
+    fig, axes = plt.subplots(rows, 1, figsize=(7.5, 2.6 * rows + 0.6), dpi=120, sharex=True)
+    ax = axes[0]
     classification = "train_acc" in arrays
     curves = (("train_acc", "train accuracy"), ("test_acc", "test accuracy (sample)"),
               ("test_acc_population", "test accuracy (population)")) if classification else (
@@ -24,23 +48,72 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "") -> 
     for key, label in curves:
         if key in arrays:
             ax.plot(t[keep], arrays[key][keep], label=label, lw=1.6)
-    if not classification:
-        ax.set_yscale("log")
-    ax.set_xscale("log")
-    ax.axvline(summary["t_theory"], color="k", ls="--", lw=1, label=r"$t_{theory}=\ln(\alpha)/\lambda$")
-    if summary.get("t_transition"):
-        ax.axvline(summary["t_transition"], color="tab:red", ls=":", lw=1.5,
-                   label=f"transition t*={summary['t_transition']:.4g}")
-    ax.set_xlabel("t (gradient-flow time)")
-    ax.set_ylabel("accuracy" if classification else "loss")
+    for name, color in (("kernel", "tab:purple"), ("rich", "tab:green")):
+        value = summary.get(f"{name}_test")
+        if value is not None and math.isfinite(value):
+            ax.axhline(value, color=color, ls="-.", lw=1, label=f"{name} predictor: {value:.3g}")
     if classification:
         ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.set_yscale("log")
+    ax.set_ylabel("accuracy" if classification else "loss")
+    _mark_times(ax, summary, legend=True)
+    ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
+
+    if has_alignment:
+        ax = axes[1]
+        if "cos_kernel" in arrays:
+            ax.plot(t[keep], arrays["cos_kernel"][keep], color="tab:purple", label=r"cos($w$, kernel predictor)")
+            ax.plot(t[keep], arrays["cos_rich"][keep], color="tab:green", label=r"cos($w$, rich predictor)")
+            ax.set_ylabel("cosine")
+        else:
+            ax.plot(t[keep], arrays["dist_kernel"][keep], color="tab:purple", label="distance to kernel predictor")
+            ax.plot(t[keep], arrays["dist_rich"][keep], color="tab:green", label="distance to rich predictor")
+            ax.set_ylabel("relative distance")
+        if summary.get("t_bias_switch"):
+            ax.axvline(summary["t_bias_switch"], color="tab:orange", lw=1.2,
+                       label=f"bias switch {summary['t_bias_switch']:.4g}")
+        _mark_times(ax, summary, legend=False)
+        ax.legend(fontsize=7, loc="best")
+
+    ax = axes[-1]
+    ax.plot(t[keep], arrays["param_norm"][keep], color="tab:blue", label=r"$\|\theta(t)\|$")
+    if alpha is not None and lam is not None:
+        ax.plot(t[keep], alpha * np.exp(-lam * t[keep]), "k--", lw=1, label=r"$\alpha e^{-\lambda t}$")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=0.3 * float(np.min(arrays["param_norm"][keep], initial=np.inf)))
+    ax.set_ylabel("parameter norm")
+    _mark_times(ax, summary, legend=False)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_xscale("log")
+    ax.set_xlabel("t (gradient-flow time)")
+    for a in axes:
+        a.grid(alpha=0.3, which="both")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
 
+
+def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str = "") -> Path:
+    """1 − cos against α (log–log): the theorem check across runs, one line per theorem."""
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for label, values in deficits.items():
+        pairs = [(a, v) for a, v in zip(alphas, values, strict=True) if v is not None and v > 0]
+        if pairs:
+            ax.plot(*zip(*pairs, strict=True), "o-", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel(r"$1-\cos$")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,202 @@
+"""From a trajectory to the paper's claims: transition, implicit-bias switch and the theorem check.
+
+Paper Thm 3.4/3.9 (kernel regime): at T⁻ = (1−c)·ln(α)/λ the normalized predictor tends, as α → ∞, to
+the kernel predictor; Thm 3.5/3.10 (rich regime): at T⁺ = (1+c)·ln(α)/λ its direction tends to a KKT
+point of the min-norm problem, for the depth-2 diagonal net the max ℓ1-margin classifier / basis pursuit
+(MATH.md §2–3). :func:`analyze` measures cos(w(T⁻), w_kernel) and cos(w(T⁺), w_rich) on one run;
+:func:`theorem_trend` checks on runs at several α that both tend to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..tasks import Dataset
+from ..tasks.metrics import empirical_metrics
+from .alignment import bias_switch_time, cosine, normalized_margins
+from .predictors import reference_predictors
+
+#: Default c of the theorem check: T∓ = (1 ∓ c)·t_theory.
+THEOREM_C = 0.5
+
+
+def theorem_times(t_theory: float, c: float = THEOREM_C) -> tuple[float, float]:
+    """(T⁻, T⁺) = ((1−c)·t_theory, (1+c)·t_theory)."""
+    if not 0 < c < 1:
+        raise InputError(f"c must lie in (0, 1), got {c!r}")
+    return (1.0 - c) * t_theory, (1.0 + c) * t_theory
+
+
+def _predictor_score(ds: Dataset, w: np.ndarray, kind: str, loss: str) -> tuple[str | None, float | None]:
+    """The predictor's own test metric, the same one the run's transition is located on."""
+    if kind == "classification":
+        pop = ds.population_accuracy(w)
+        if pop is not None:
+            return "test_acc_population", float(pop)
+        if ds.X_test is not None:
+            return "test_acc", float(empirical_metrics(ds.X_test, ds.y_test, w[None, :], loss)[1][0])
+        return None, None
+    pop = ds.population_loss(w[None, :])
+    if pop is not None:
+        return "test_loss_population", float(np.asarray(pop).ravel()[0])
+    if ds.X_test is not None:
+        return "test_loss", float(empirical_metrics(ds.X_test, ds.y_test, w[None, :], loss)[0][0])
+    return None, None
+
+
+def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Solve the kernel and rich reference predictors of ``ds`` and align every row of ``W`` with them.
+
+    Returns
+    -------
+    arrays : ``w_kernel``, ``w_rich`` (d,), ``cos_kernel``, ``cos_rich`` (T,) and for classification
+        ``margin_l2``, ``margin_l1`` (T,): the trajectory file's alignment arrays.
+    references : per predictor its kind, feasibility, norm, margin, certified gap, message and own test
+        metric (JSON-ready; stored in the file's ``meta``).
+    """
+    kernel, rich = reference_predictors(ds.X, ds.y, kind)
+    arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
+    for name, p in (("kernel", kernel), ("rich", rich)):
+        arrays[f"cos_{name}"] = cosine(W, p.w) if p.feasible else np.full(W.shape[0], np.nan)
+    if kind == "classification":
+        arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W)
+    references = {}
+    for name, p in (("kernel", kernel), ("rich", rich)):
+        metric, score = _predictor_score(ds, p.w, kind, loss) if p.feasible else (None, None)
+        references[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
+                            "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
+                            "test_metric": metric, "test_value": score}
+    return arrays, references
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The transition report of one run (all times in gradient-flow time t)."""
+
+    alpha: float
+    lam: float
+    t_theory: float
+    t_transition: float | None
+    transition_width: float | None
+    offset_c0: float | None
+    t_bias_switch: float | None
+    direction: int | None
+    c: float
+    T_minus: float
+    T_plus: float
+    cos_kernel_at_Tminus: float | None
+    cos_rich_at_Tminus: float | None
+    cos_kernel_at_Tplus: float | None
+    cos_rich_at_Tplus: float | None
+    references: dict
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finite(x) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _value_at(t: np.ndarray, values: np.ndarray, s: float) -> float | None:
+    """values(s) on the saved grid: exact if s was saved, linear interpolation inside, None outside."""
+    ok = np.isfinite(values)
+    t, values = t[ok], values[ok]
+    if t.size == 0 or s < t[0] or s > t[-1] * (1 + 1e-12):
+        return None
+    hit = np.flatnonzero(np.isclose(t, s, rtol=1e-12, atol=0))
+    return float(values[hit[0]]) if hit.size else float(np.interp(s, t, values))
+
+
+def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
+            weight_at: Callable[[float], np.ndarray] | None = None) -> Analysis:
+    """The transition report of a run from its arrays and meta (as written by :meth:`grokode.Run.save`).
+
+    Parameters
+    ----------
+    arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); it must hold the
+        alignment arrays ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich``.
+    c : T∓ = (1 ∓ c)·ln(α)/λ.
+    weight_at : w at any reached t (a run's dense output); makes T∓ values and the switch time exact
+        when they were not saved; without it they are interpolated on the saved grid.
+    """
+    missing = [k for k in ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if k not in arrays]
+    if missing:
+        raise InputError(f"the trajectory has no {', '.join(missing)} (written by grokode ≥ 0.2; re-run integrate)")
+    options, summary = meta.get("options", {}), meta.get("summary", {})
+    alpha, lam = float(options["alpha"]), float(options["lam"])
+    t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
+    T_minus, T_plus = theorem_times(t_theory, c)
+    t = np.asarray(arrays["t"], dtype=np.float64)
+    w_kernel, w_rich = arrays["w_kernel"], arrays["w_rich"]
+    t_reached = float(summary.get("t_reached") or (t[-1] if t.size else 0.0))
+
+    def at(name: str, s: float, ref: np.ndarray) -> float | None:
+        if weight_at is not None and 0 < s <= t_reached:
+            return _finite(float(cosine(weight_at(s), ref)))
+        return _value_at(t, arrays[name], s)
+
+    difference = None
+    if weight_at is not None:
+        def difference(s: float) -> float:
+            w = weight_at(s)
+            return float(cosine(w, w_rich) - cosine(w, w_kernel))
+
+    t_star = summary.get("t_transition")
+    return Analysis(
+        alpha=alpha, lam=lam, t_theory=t_theory, t_transition=t_star,
+        transition_width=summary.get("transition_width"),
+        offset_c0=math.log(alpha) - lam * t_star if t_star is not None else None,
+        t_bias_switch=bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference),
+        direction=summary.get("direction"), c=c, T_minus=T_minus, T_plus=T_plus,
+        cos_kernel_at_Tminus=at("cos_kernel", T_minus, w_kernel), cos_rich_at_Tminus=at("cos_rich", T_minus, w_rich),
+        cos_kernel_at_Tplus=at("cos_kernel", T_plus, w_kernel), cos_rich_at_Tplus=at("cos_rich", T_plus, w_rich),
+        references=meta.get("references", {}),
+    )
+
+
+@dataclass(frozen=True)
+class TheoremTrend:
+    """cos to the kernel predictor at T⁻ and to the rich one at T⁺ across α, and whether both tend to 1.
+
+    "Tends to 1" is read on the deficits 1 − cos: they do not grow with α (each at most ``1 + slack``
+    times the previous one, or below ``floor`` where rounding dominates) and the last is below the first.
+    At fixed λ the rich deficit levels off at a λ-dependent value: Thm 3.5 takes a sequence of (α, λ)
+    with λ → 0 too, and at finite λ the late-phase direction is that of the weight-decayed optimum, close
+    to but not exactly the max-margin one. The kernel deficit keeps falling with α at fixed λ.
+    """
+
+    alphas: list[float]
+    cos_kernel_at_Tminus: list[float | None]
+    cos_rich_at_Tplus: list[float | None]
+    kernel_tends_to_1: bool
+    rich_tends_to_1: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _tends_to_one(values: list[float | None], slack: float, floor: float) -> bool:
+    if len(values) < 2 or any(v is None for v in values):
+        return False
+    deficits = [max(1.0 - v, 0.0) for v in values]
+    steady = all(b <= (1 + slack) * a + floor for a, b in zip(deficits, deficits[1:], strict=False))
+    return steady and (deficits[-1] < deficits[0] or deficits[-1] <= floor)
+
+
+def theorem_trend(analyses: Sequence[Analysis], slack: float = 0.05, floor: float = 1e-6) -> TheoremTrend:
+    """Theorem check across runs that differ in α: sorted by α, with a verdict per theorem."""
+    if len(analyses) < 2:
+        raise InputError(f"the theorem trend needs runs at ≥ 2 values of α, got {len(analyses)} run(s)")
+    runs = sorted(analyses, key=lambda a: a.alpha)
+    alphas = [a.alpha for a in runs]
+    if len(set(alphas)) != len(alphas):
+        raise InputError(f"the runs must have distinct α, got {alphas}")
+    kernel = [a.cos_kernel_at_Tminus for a in runs]
+    rich = [a.cos_rich_at_Tplus for a in runs]
+    return TheoremTrend(alphas, kernel, rich, _tends_to_one(kernel, slack, floor), _tends_to_one(rich, slack, floor))
