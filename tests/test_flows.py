@@ -118,3 +118,21 @@ def test_depth3_blowup_is_reported_not_nan():
     assert sol.status == "failed" and "blow-up" in sol.message
     assert sol.t_fail is not None and 1.0 < sol.t_fail < 1e4 and sol.t_reached <= sol.t_fail * 1.0000001
     assert sol.t.tolist() == [1.0] and np.all(np.isfinite(sol.weights))  # what was finished is kept
+
+
+def test_serial_and_parallel_builds_agree_bit_for_bit():
+    from grokode.numeric import diagonal, linalg
+
+    rng = np.random.default_rng(0)
+    X = rng.choice(np.array([-1, 1], dtype=np.int8), size=(37, 2051))
+    data = linalg.DataMatrix(X)
+    r, w = rng.standard_normal(37), rng.standard_normal(2051)
+    for kernel, args, size in ((linalg.rmatvec_signs, (data.bits, r, 0.3), 2051),
+                               (linalg.matvec_signs, (data.colbits, w), 37),
+                               (linalg.rmatvec, (X.astype(np.float64), r, 0.3), 2051),
+                               (linalg.matvec_t, (data.XT.astype(np.float64), w), 37),
+                               (diagonal._weights, (w * 1e-3, 2, 0.5, 1.0, 0.0), 2051)):
+        a, b = np.empty(size), np.empty(size)
+        kernel.serial(*args, a)
+        kernel.parallel(*args, b)
+        assert np.array_equal(a, b), kernel.__name__

@@ -14,9 +14,11 @@ import numpy as np
 from ..errors import InputError
 from . import generated as gen
 from .linalg import DataMatrix
+from .parallel import sized_kernel
 from .primitives import log_expdiff
 
 LOG_LINEAR = math.log(1e-8)  # below |z| = 1e-8, e^A − e^B = slope·z to relative error < 1e-16
+_TRANSCENDENTAL_COST = 16  # an element of the closed form costs a few exp/log: ~16 multiply-adds
 
 
 @numba.njit(cache=True)
@@ -51,7 +53,7 @@ def log_dweight_dq(depth, E, log_kappa, logq, sgn):
     return E + log_kappa + m + math.log(abs(bracket)), math.copysign(1.0, bracket)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda B, *args: _TRANSCENDENTAL_COST * B.shape[0])
 def _weights(B, depth, E, log_kappa, shift, out):
     # Fast paths avoid per-element logs when the scale factors are representable; the log path
     # (weight_from_q) is exact everywhere and is the reference they are tested against.
@@ -80,7 +82,7 @@ def _weights(B, depth, E, log_kappa, shift, out):
         out[j] = weight_from_q(depth, E, log_kappa, math.log(abs(bj)) + shift, math.copysign(1.0, bj))
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda B, *args: _TRANSCENDENTAL_COST * B.shape[0])
 def _log_dweights(B, depth, E, log_kappa, shift, logs, signs):
     for j in numba.prange(B.shape[0]):
         bj = B[j]
@@ -88,7 +90,7 @@ def _log_dweights(B, depth, E, log_kappa, shift, logs, signs):
         logs[j], signs[j] = log_dweight_dq(depth, E, log_kappa, lq, math.copysign(1.0, bj) if bj != 0.0 else 0.0)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda B, *args: _TRANSCENDENTAL_COST * B.shape[0])
 def _log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift):
     # ‖θ‖² = Σ_j u_j² + v_j², log u_j = ℓ0 − λt + A(z_j)/L (closed form); summed with a max shift.
     n = B.shape[0]
@@ -243,14 +245,14 @@ class ReducedDiagonalFlow:
         return np.ldexp(state, -k)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda u, *args: 4 * u.shape[0])
 def _full_parts(u, v, g, depth, lam, du, dv):
     for j in numba.prange(u.shape[0]):
         du[j] = gen.diag_flow_u(depth, u[j], g[j], lam)
         dv[j] = gen.diag_flow_v(depth, v[j], g[j], lam)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda u, *args: 4 * u.shape[0])
 def _full_weight(u, v, depth, out):
     for j in numba.prange(u.shape[0]):
         out[j] = gen.diag_weight(depth, u[j], v[j])

@@ -1,4 +1,4 @@
-"""Data-matrix products for compact (int8 ±1) or float64 data, numba-parallel.
+"""Data-matrix products for compact (int8 ±1) or float64 data, numba-parallel where it pays.
 
 At paper scale X is 256 × 10⁵; as int8 it is 25.6 MB instead of 205 MB of float64. The two products
 the flows need, X·w and Xᵀ·r, are memory-bound, so reading 8× fewer bytes is most of the speed. Both
@@ -13,11 +13,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .parallel import sized_kernel
+
 _BLOCK = 1024  # output columns per parallel task in Xᵀ·r (8 KB of float64 accumulators: stays in L1)
 _CHUNKS = 8  # parallel tasks in X·w; fixed so the summation order does not depend on the thread count
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda X, r, scale, out: X.size)
 def rmatvec(X, r, scale, out):
     """out = scale · Xᵀ r for X (n, d), int8 or float64, row-major."""
     n, d = X.shape
@@ -42,7 +44,7 @@ def rmatvec(X, r, scale, out):
             i += 1
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda XT, w, out: XT.size)
 def matvec_t(XT, w, out):
     """out = X w given XT = Xᵀ (d, n), int8 or float64, row-major."""
     d, n = XT.shape
@@ -82,7 +84,7 @@ def pack_signs(XT):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda bits, r, scale, out: 4 * bits.size)
 def rmatvec_signs(bits, r, scale, out):
     """out = scale · Xᵀ r for ±1 data from packed sign bits, by byte lookup tables ("four Russians").
 
@@ -110,7 +112,7 @@ def rmatvec_signs(bits, r, scale, out):
         out[j] = scale * (2.0 * acc - total)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda colbits, w, out: 4 * colbits.size)
 def matvec_signs(colbits, w, out):
     """out = X w for ±1 data from sign bits packed along features: colbits[b, i] bit k <-> x_{i, 8b+k} = +1.
 
