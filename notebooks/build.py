@@ -1,0 +1,90 @@
+"""Build the notebooks from their sources and execute them.
+
+Each notebook is written as a percent-format script in ``notebooks/src/`` (``# %%`` starts a code cell,
+``# %% [markdown]`` a markdown cell whose lines are ``# ``-prefixed), so that diffs are readable and the
+code is ruff-checked. This script turns each source into ``notebooks/NAME.ipynb`` and executes it in place
+(outputs and figures saved, so the notebooks read well on a repository page).
+
+    python notebooks/build.py                 # full size, all notebooks (what is committed)
+    python notebooks/build.py 02 --quick      # GROKODE_QUICK=1: the same cells on small sizes
+
+``tests/test_notebooks.py`` checks that each committed notebook's cells equal its source and re-executes
+it in quick mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "src"
+
+
+def parse_cells(text: str) -> list[nbformat.NotebookNode]:
+    """Cells of a percent-format script."""
+    cells, kind, lines = [], None, []
+
+    def flush() -> None:
+        body = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
+            cells.append(nbformat.v4.new_markdown_cell(body))
+        elif kind == "code" and body.strip():
+            cells.append(nbformat.v4.new_code_cell(body))
+
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            flush()
+            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+        elif kind is not None:
+            lines.append(line)
+    flush()
+    return cells
+
+
+def notebook_from_source(source: Path) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = parse_cells(source.read_text())
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, quick: bool, timeout: int = 3600) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel started in ``notebooks/`` (GROKODE_QUICK set when ``quick``)."""
+    env = {**os.environ, "GROKODE_QUICK": "1" if quick else "0"}
+    env.setdefault("MPLBACKEND", "Agg")
+    os.environ.update({"GROKODE_QUICK": env["GROKODE_QUICK"], "MPLBACKEND": env["MPLBACKEND"]})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}})
+    client.execute()
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="notebook number or name prefix (default: all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (GROKODE_QUICK=1); nothing is written")
+    args = parser.parse_args(argv)
+    sources = sorted(SOURCES.glob("*.py"))
+    if args.names:
+        sources = [s for s in sources if any(s.stem.startswith(n) for n in args.names)]
+    if not sources:
+        print(f"no notebook source matches {args.names}", file=sys.stderr)
+        return 2
+    for source in sources:
+        t0 = time.perf_counter()
+        nb = execute(notebook_from_source(source), args.quick)
+        if not args.quick:
+            nbformat.write(nb, HERE / f"{source.stem}.ipynb")
+        print(f"{source.stem}: executed in {time.perf_counter() - t0:.1f} s{' (quick)' if args.quick else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The notebooks: each committed .ipynb matches its source, was executed, and runs in quick mode.
+
+A notebook ends with explicit checks (asserts on numbers); executing it is the test. Quick mode
+(GROKODE_QUICK=1) runs the same cells on smaller sizes.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SOURCES = sorted((NOTEBOOKS / "src").glob("*.py"))
+_spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOKS / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+
+def test_every_source_has_a_committed_notebook():
+    assert len(SOURCES) >= 3
+    for source in SOURCES:
+        assert (NOTEBOOKS / f"{source.stem}.ipynb").is_file(), f"{source.stem}.ipynb: run notebooks/build.py"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_notebook_matches_source_and_runs_in_quick_mode(source):
+    committed = nbformat.read(NOTEBOOKS / f"{source.stem}.ipynb", as_version=4)
+    fresh = build.notebook_from_source(source)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in fresh.cells], (
+        f"{source.stem}.ipynb is stale: run python notebooks/build.py {source.stem[:2]}")
+    code = [c for c in committed.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{source.stem}.ipynb was committed unexecuted"
+    build.execute(fresh, quick=True, timeout=600)  # raises CellExecutionError on any error or failed assert
