@@ -14,6 +14,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -233,7 +234,10 @@ def sweep(
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
-        _print_sweep(summary, result.failed)
+        _print_sweep(summary)
+    for r in result.failed:
+        typer.echo(f"grokode: point α={r['alpha']:g} λ={r['lam']:g} seed={r['seed']}: {r['status']}: {r['error']}",
+                   err=True)
     if result.failed:
         raise typer.Exit(1)
 
@@ -262,25 +266,28 @@ class _SweepProgress:
         self.bar.stop()
 
 
-def _print_sweep(summary: dict, failed: list[dict]) -> None:
-    table = Table(title=f"grokode sweep: λ·t* = slope·ln α + intercept ({summary['out']})", title_justify="left")
-    for col in ("λ", "points", "slope", "intercept", "R²", "c₀ mean ± sd", "λ·width", "λ·width slope"):
-        table.add_column(col, justify="right")
+def _print_sweep(summary: dict) -> None:
+    def g(value, spec: str) -> str:
+        return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+    table = Table(title=f"λ·t* = slope·ln α + intercept  ({summary['out']})", title_justify="left", box=box.SIMPLE,
+                  pad_edge=False)
+    for col in ("λ", "points", "slope", "intercept", "R²", "c₀ mean", "c₀ sd", "λ·width"):
+        table.add_column(col, justify="right", no_wrap=True)
     for f in summary["fits"]:
-        table.add_row(_fmt(f["lam"]), str(f["n_points"]), _fmt(f["slope"]), _fmt(f["intercept"]), _fmt(f["r2"]),
-                      f"{_fmt(f['c0_mean'])} ± {_fmt(f['c0_std'])}", _fmt(f["lam_width_mean"]),
-                      _fmt(f["lam_width_slope"]))
+        table.add_row(f"{f['lam']:g}", str(f["n_points"]), g(f["slope"], ".4f"), g(f["intercept"], ".3f"),
+                      g(f["r2"], ".5f"), g(f["c0_mean"], ".3f"), g(f["c0_std"], ".3f"), g(f["lam_width_mean"], ".3f"))
     out.print(table)
     out.print(f"{summary['points']} points: {summary['ran']} run now, {summary['skipped']} already in the file, "
               f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else ""))
-    for r in failed:
-        err.print(f"grokode: point α={r['alpha']:g} λ={r['lam']:g} seed={r['seed']}: {r['status']}: {r['error']}")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # without standalone mode click returns typer.Exit's code
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except InputError as exc:
         print(f"grokode: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -416,7 +416,7 @@ def _client(workers: int | None, scheduler: str | None, retries: int) -> Iterato
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler)  # timeout: distributed.comm.timeouts.connect
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot reach the Dask scheduler {scheduler!r}: {_one_line(exc)}") from None
         try:

@@ -30,7 +30,8 @@ class ScalingFit:
     lam_width_slope: float
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Fields as a dict, NaN (undetermined) as None so that it is valid JSON."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
 def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
