@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from distributed.diagnostics.plugin import WorkerPlugin
 from scipy import stats
 
 from grokode.analysis.scaling import fit_scaling, line_fit
@@ -163,7 +164,7 @@ def test_bad_sweep_input_is_one_line_exit_2(args, needle, tmp_path, monkeypatch,
 def test_local_sweep_fits_the_law_and_records_a_failing_point(tmp_path):
     """A LocalCluster sweep: 5 α × (a good λ, λ = 0 which integrate rejects); the bad points do not stop the rest."""
     res = grokode("sweep", "--alpha", "1e3:1e7:5", "--lam", "0.01,0", "--workers", "2", *TINY, "--json",
-                  cwd=tmp_path)
+                  "--keep-runs", "runs", cwd=tmp_path)
     assert res.returncode == 1, res.stderr  # some points failed
     summary = json.loads(res.stdout)
     assert summary["points"] == 10 and summary["ran"] == 10 and summary["failed"] == 5
@@ -181,6 +182,8 @@ def test_local_sweep_fits_the_law_and_records_a_failing_point(tmp_path):
     assert float(row["t_transition"]) == pytest.approx(ref["t_transition"], rel=1e-12)
     assert float(row["offset_c0"]) == pytest.approx(math.log(1e5) - 0.01 * ref["t_transition"], rel=1e-12)
     assert (tmp_path / "sweep.png").stat().st_size > 0
+    kept = sorted((tmp_path / "runs").glob("*.npz"))
+    assert len(kept) == 5 and all("lam0.01" in p.name for p in kept)
     assert res.stderr.count("λ=0 seed=0: error: InputError") == 5
 
 
@@ -237,8 +240,10 @@ def dask_cluster(tmp_path):
     address = f"tcp://127.0.0.1:{_free_port()}"
     procs = []
     try:
+        # a task whose worker dies is tried twice (once more than the default one) before it is marked failed
+        env = {**SINGLE, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
         procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                       "--no-dashboard"], cwd=tmp_path, env=SINGLE, stdout=subprocess.DEVNULL,
+                                       "--no-dashboard"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, start_new_session=True))
         for _ in range(2):
             procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
@@ -248,11 +253,10 @@ def dask_cluster(tmp_path):
             client.wait_for_workers(2, timeout=60)
         yield address
     finally:
-        for p in reversed(procs):
+        for p in reversed(procs):  # workers first: a worker whose scheduler is gone waits for it
             p.terminate()
-        for p in reversed(procs):
             try:
-                p.wait(timeout=15)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
             _kill_group(p)
@@ -268,6 +272,57 @@ def test_sweep_through_a_running_scheduler(dask_cluster, tmp_path):
     row = next(r for r in rows if float(r["alpha"]) == 1e5 and r["seed"] == "1")
     ref = integrate(**TINY_OPTIONS, alpha=1e5, lam=0.01, seed=1).summary
     assert float(row["t_transition"]) == pytest.approx(ref["t_transition"], rel=1e-12)
+
+
+class _KillWorker(WorkerPlugin):
+    """Worker plugin: the point α = 1e3 kills its worker process on its first attempt, α = 1e5 on every attempt."""
+
+    name = "grokode-test-kill-worker"
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+
+    def setup(self, worker):
+        import grokode.sweep as sw
+
+        original, log_dir = getattr(sw.run_point, "original", sw.run_point), self.log_dir
+
+        def run_point(alpha, lam, seed, options, keep_runs=None):
+            if alpha in (1e3, 1e5):
+                log = Path(log_dir) / f"attempts-{alpha:g}"
+                with open(log, "a") as fh:
+                    fh.write("attempt\n")
+                if alpha == 1e5 or len(log.read_text().splitlines()) == 1:
+                    os._exit(1)  # the worker process dies mid-task, as on an out-of-memory kill
+            return original(alpha, lam, seed, options, keep_runs)
+
+        run_point.original = original
+        sw.run_point = run_point  # tasks name grokode.sweep.run_point and are resolved on the worker
+
+
+def test_a_dead_worker_has_its_point_retried_then_recorded(dask_cluster, tmp_path):
+    import cloudpickle
+    from distributed import Client
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    try:
+        with Client(dask_cluster) as client:
+            client.register_plugin(_KillWorker(str(tmp_path)))
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    # one at a time: a task queued on a worker that dies also counts that death against its allowed failures
+    res = grokode("sweep", "--scheduler", dask_cluster, "--alpha", "1e3,1e7", "--lam", "0.01", *TINY, "--no-plot",
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = grokode("sweep", "--scheduler", dask_cluster, "--alpha", "1e5", "--lam", "0.01", *TINY, "--no-plot",
+                  cwd=tmp_path)
+    assert res.returncode == 1 and "KilledWorker" in res.stderr
+    rows = {float(r["alpha"]): r for r in read_rows(tmp_path / "sweep.csv")}
+    assert sorted(rows) == [1e3, 1e5, 1e7]
+    assert rows[1e3]["status"] == "ok" and rows[1e7]["status"] == "ok"
+    assert rows[1e5]["status"] == "error" and "KilledWorker" in rows[1e5]["error"]
+    assert (tmp_path / "attempts-1000").read_text().count("attempt") == 2  # died once, then succeeded
+    assert (tmp_path / "attempts-100000").read_text().count("attempt") == 2  # allowed-failures = 1: two tries
 
 
 def test_unreachable_scheduler_is_exit_2(tmp_path, monkeypatch):
