@@ -222,9 +222,13 @@ def sweep(
     options = {"model": model, "depth": depth, "task": task, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "loss": loss, "t_end": t_end, "rtol": rtol, "atol": atol, "method": method,
                "formulation": formulation}
-    with _SweepProgress() as bar:
-        result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,
-                          keep_runs=keep_runs, retries=retries, progress=bar)
+    try:
+        with _SweepProgress() as bar:
+            result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,
+                              keep_runs=keep_runs, retries=retries, progress=bar)
+    except KeyboardInterrupt:
+        typer.echo(f"grokode: interrupted; finished points are in {out_path!r}, re-run to resume", err=True)
+        raise typer.Exit(130) from None
     fits = fit_scaling(result.rows)
     summary = {"out": str(result.path), "points": len(result.rows), "ran": result.ran, "skipped": result.skipped,
                "failed": len(result.failed), "fits": [f.as_dict() for f in fits]}
