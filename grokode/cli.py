@@ -186,9 +186,9 @@ def _print_summary(summary: dict) -> None:
 
 @app.command()
 def sweep(
-    alpha: Annotated[str, typer.Option(help="α grid: a:b:n (n log-spaced) or a comma list")] = "1e2:1e8:7",
-    lam: Annotated[str, typer.Option(help="λ grid: a:b:n (n log-spaced) or a comma list")] = "1e-3,1e-4",
-    seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or a:b (inclusive)")] = "0",
+    alpha: Annotated[str, typer.Option(help="α grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e2:1e8:7",
+    lam: Annotated[str, typer.Option(help="λ grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e-3,1e-4",
+    seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or LO:HI (inclusive)")] = "0",
     model: Annotated[str, typer.Option(help="diagonal")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L")] = 2,
     task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression")] = "sparse",
