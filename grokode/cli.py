@@ -14,6 +14,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -271,10 +272,114 @@ def _print_summary(summary: dict) -> None:
     out.print(table)
 
 
+@app.command()
+def sweep(
+    alpha: Annotated[str, typer.Option(help="α grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e2:1e8:7",
+    lam: Annotated[str, typer.Option(help="λ grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e-3,1e-4",
+    seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or LO:HI (inclusive)")] = "0",
+    model: Annotated[str, typer.Option(help="diagonal")] = "diagonal",
+    depth: Annotated[int, typer.Option(help="depth L")] = 2,
+    task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression")] = "sparse",
+    n: Annotated[int, typer.Option(help="training samples")] = 256,
+    d: Annotated[int, typer.Option(help="input dimension")] = 10_000,
+    k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
+    gamma: Annotated[float, typer.Option(help="ℓ2 margin of the margin task")] = 5.0,
+    n_test: Annotated[int, typer.Option(help="test samples")] = 1000,
+    loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
+    t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ per point)")] = None,
+    rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="absolute tolerance")] = 1e-9,
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853")] = "auto",
+    formulation: Annotated[str, typer.Option(help="reduced | full")] = "reduced",
+    out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)")] = "sweep.csv",
+    workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh/--resume", help="start the file over / skip recorded points")] = False,
+    retries: Annotated[int, typer.Option(help="Dask retries of a point whose task or worker dies")] = 2,
+    keep_runs: Annotated[str | None, typer.Option(help="directory for each point's trajectory .npz")] = None,
+    plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="do not write a plot")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else")] = False,
+) -> None:
+    """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ."""
+    from . import sweep as sw
+    from .analysis.plots import plot_scaling
+    from .analysis.scaling import fit_scaling
+
+    points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), sw.parse_seeds(seeds))
+    options = {"model": model, "depth": depth, "task": task, "n": n, "d": d, "k": k, "gamma": gamma,
+               "n_test": n_test, "loss": loss, "t_end": t_end, "rtol": rtol, "atol": atol, "method": method,
+               "formulation": formulation}
+    try:
+        with _SweepProgress() as bar:
+            result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,
+                              keep_runs=keep_runs, retries=retries, progress=bar)
+    except KeyboardInterrupt:
+        typer.echo(f"grokode: interrupted; finished points are in {out_path!r}, re-run to resume", err=True)
+        raise typer.Exit(130) from None
+    fits = fit_scaling(result.rows)
+    summary = {"out": str(result.path), "points": len(result.rows), "ran": result.ran, "skipped": result.skipped,
+               "failed": len(result.failed), "fits": [f.as_dict() for f in fits]}
+    if not no_plot and any(f.n_points for f in fits):
+        png = Path(plot) if plot else result.path.with_suffix(".png")
+        summary["plot"] = str(plot_scaling(result.rows, fits, png, f"{model} L={depth}, {task}, n={n}, d={d}"))
+    if as_json:
+        typer.echo(json.dumps(summary, default=_json_default))
+    else:
+        _print_sweep(summary)
+    for r in result.failed:
+        typer.echo(f"grokode: point α={r['alpha']:g} λ={r['lam']:g} seed={r['seed']}: {r['status']}: {r['error']}",
+                   err=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+class _SweepProgress:
+    """Points done / total with ETA on stderr (rich)."""
+
+    def __init__(self):
+        self.bar = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.completed}/{task.total} points"),
+                            TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            console=err, transient=True)
+        self.job = None
+        self.failed = 0
+
+    def __call__(self, done: int, total: int, row: dict | None) -> None:
+        if self.job is None:
+            self.bar.start()
+            self.job = self.bar.add_task("", total=total, completed=done)
+        self.failed += row is not None and row["status"] != "ok"
+        self.bar.update(self.job, completed=done, description=f"({self.failed} failed)" if self.failed else "")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+
+
+def _print_sweep(summary: dict) -> None:
+    def g(value, spec: str) -> str:
+        return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+    table = Table(title=f"λ·t* = slope·ln α + intercept  ({summary['out']})", title_justify="left", box=box.SIMPLE,
+                  pad_edge=False)
+    for col in ("λ", "points", "slope", "intercept", "R²", "c₀ mean", "c₀ sd", "λ·width"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for f in summary["fits"]:
+        table.add_row(f"{f['lam']:g}", str(f["n_points"]), g(f["slope"], ".4f"), g(f["intercept"], ".3f"),
+                      g(f["r2"], ".5f"), g(f["c0_mean"], ".3f"), g(f["c0_std"], ".3f"), g(f["lam_width_mean"], ".3f"))
+    out.print(table)
+    out.print(f"{summary['points']} points: {summary['ran']} run now, {summary['skipped']} already in the file, "
+              f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else ""))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # without standalone mode click returns typer.Exit's code
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except InputError as exc:
         print(f"grokode: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _mark_times(ax, summary: dict, legend: bool) -> None:
     ax.axvline(summary["t_theory"], color="k", ls="--", lw=1,
                label=r"$t_{theory}=\ln(\alpha)/\lambda$" if legend else None)
@@ -90,11 +98,7 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
     ax.set_xlabel("t (gradient-flow time)")
     for a in axes:
         a.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str = "") -> Path:
@@ -112,8 +116,37 @@ def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str =
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def plot_scaling(rows: list[dict], fits: list, path: str | Path, title: str = "") -> Path:
+    """Sweep figure: λ·t* against ln α with one fitted line per λ, and the transition width against α."""
+    path = Path(path)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.5, 4.2), dpi=120)
+    for i, fit in enumerate(fits):
+        color = f"C{i}"
+        use = [r for r in rows if r["lam"] == fit.lam and r["status"] == "ok" and r["t_transition"] is not None]
+        x = [math.log(r["alpha"]) for r in use]
+        ax.plot(x, [fit.lam * r["t_transition"] for r in use], "o", color=color, ms=4)
+        if x and math.isfinite(fit.slope):
+            xs = [min(x), max(x)]
+            ax.plot(xs, [fit.slope * v + fit.intercept for v in xs], "-", color=color, lw=1.2,
+                    label=f"λ={fit.lam:g}: slope {fit.slope:.3f}, c₀={-fit.intercept:.2f}, R²={fit.r2:.4f}")
+        wide = [r for r in use if r["transition_width"] is not None]
+        bx.plot([r["alpha"] for r in wide], [r["transition_width"] for r in wide], "o-", color=color, ms=4,
+                lw=1, label=f"λ={fit.lam:g}")
+    ax.set_xlabel(r"$\ln \alpha$")
+    ax.set_ylabel(r"$\lambda\, t^*$")
+    ax.set_title("transition time: λ·t* = ln α − c₀", fontsize=9)
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel(r"$\alpha$")
+    bx.set_ylabel("transition width (10–90 %)")
+    bx.set_title("transition width", fontsize=9)
+    for a in (ax, bx):
+        a.grid(alpha=0.3, which="both")
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,86 @@
+"""The transition scaling law of a sweep: λ·t* = ln α − c₀ (paper's ln(α)/λ law), and the width against α.
+
+For each λ the points (ln α, λ·t_transition) of the runs that have a transition are fitted by ordinary
+least squares, λ·t* = slope·ln α + intercept; the law predicts slope 1 and intercept −c₀ with c₀ independent
+of α. ``c0_mean`` is the mean of the per-run offsets ln α − λ·t* (equal to −intercept when slope = 1). The
+width law is read the same way: λ·width against ln α, whose slope is 0 when the width is ∝ 1/λ and
+independent of α.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScalingFit:
+    """Least-squares line λ·t* = slope·ln α + intercept for one λ, with R², c₀ and the width law."""
+
+    lam: float
+    n_points: int
+    slope: float
+    intercept: float
+    r2: float
+    c0_mean: float
+    c0_std: float
+    lam_width_mean: float
+    lam_width_slope: float
+
+    def as_dict(self) -> dict:
+        """Fields as a dict, NaN (undetermined) as None so that it is valid JSON."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+
+
+def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Ordinary least squares y ≈ slope·x + intercept: (slope, intercept, R²); NaN where undetermined.
+
+    R² = 1 − SS_res/SS_tot; it is 1 for a perfect fit of non-constant data and NaN for constant y.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size < 2 or np.ptp(x) == 0:
+        return math.nan, math.nan, math.nan
+    xm, ym = x.mean(), y.mean()
+    slope = float(np.sum((x - xm) * (y - ym)) / np.sum((x - xm) ** 2))
+    intercept = float(ym - slope * xm)
+    ss_tot = float(np.sum((y - ym) ** 2))
+    ss_res = float(np.sum((y - slope * x - intercept) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+    return slope, intercept, r2
+
+
+def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
+    """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width).
+
+    Rows without a transition (``t_transition`` None/NaN) or with status other than ``ok`` are left out;
+    ``n_points`` says how many were used.
+    """
+    by_lam: dict[float, list[dict]] = {}
+    for r in rows:
+        by_lam.setdefault(float(r["lam"]), []).append(r)
+    fits = []
+    for lam in sorted(by_lam):
+        use = [r for r in by_lam[lam] if r.get("status", "ok") == "ok" and _finite(r.get("t_transition"))
+               and float(r["alpha"]) > 0]
+        ln_a = np.array([math.log(float(r["alpha"])) for r in use])
+        y = np.array([lam * float(r["t_transition"]) for r in use])
+        slope, intercept, r2 = line_fit(ln_a, y)
+        offsets = ln_a - y
+        wide = [(math.log(float(r["alpha"])), lam * float(r["transition_width"])) for r in use
+                if _finite(r.get("transition_width"))]
+        w_x = np.array([w[0] for w in wide])
+        w_y = np.array([w[1] for w in wide])
+        fits.append(ScalingFit(
+            lam=lam, n_points=len(use), slope=slope, intercept=intercept, r2=r2,
+            c0_mean=float(offsets.mean()) if offsets.size else math.nan,
+            c0_std=float(offsets.std(ddof=1)) if offsets.size > 1 else math.nan,
+            lam_width_mean=float(w_y.mean()) if w_y.size else math.nan,
+            lam_width_slope=line_fit(w_x, w_y)[0]))
+    return fits
+
+
+def _finite(value) -> bool:
+    return value is not None and value != "" and math.isfinite(float(value))
