@@ -76,7 +76,8 @@ class FlowSolution:
 
 
 def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
-    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853, "rkc": RKC}[method]
+    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853,
+           "rkc": RKC}[method]
     kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
     if method in _STIFF and jac is not None:
         kwargs["jac"] = jac

@@ -148,7 +148,8 @@ class _MatrixFlowBase:
 class MatrixFlow(_MatrixFlowBase):
     """Lifted matrix-completion flow in (W, S) = (P − Q, P + Q) (MATH.md §4, see module docstring).
 
-    State y = vec([W | Ŝ]) (row i holds W_i· then Ŝ_i·), 2d² unknowns, Ŝ = S/σ(t) with σ(t) = 1 + 2α²e^{−2λt}, y(0) = (0, σ(0)⁻¹2α²I):
+    State y = vec([W | Ŝ]) (row i holds W_i· then Ŝ_i·), 2d² unknowns, Ŝ = S/σ(t) with
+    σ(t) = 1 + 2α²e^{−2λt}, y(0) = (0, σ(0)⁻¹2α²I):
     dW/dt = −σ(RŜ + ŜR) − 2λW,  dŜ/dt = −(RW + WR + 2λŜ)/σ. Exact: W(t) equals UUᵀ − VVᵀ of the
     factor flow for every t. Stiff for large α: the observed residuals relax at rate up to
     ≈ 16α²e^{−2λt}/N while the rest moves at rate ~λ.
