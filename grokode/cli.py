@@ -33,7 +33,7 @@ out = Console()
 
 @app.command()
 def derive(
-    model: Annotated[str, typer.Argument(help="diagonal")],
+    model: Annotated[str, typer.Argument(help="diagonal | matrix")],
     depth: Annotated[int, typer.Option(help="depth L ≥ 2 of the diagonal net")] = 2,
     loss: Annotated[str, typer.Option(help="logistic | exponential | squared")] = "logistic",
     format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text",
