@@ -20,5 +20,5 @@ def derive_model(model: str, *, depth: int = 2, loss: str = "logistic") -> Deriv
     return MODELS[model](depth).derive(loss)
 
 
-__all__ = ["DiagonalNet", "MatrixNet", "Derivation", "FORMATS", "LOSS_NAMES", "MODELS", "NotHomogeneousError", "SymbolicModel",
-           "derive_loss", "derive_model", "render"]
+__all__ = ["DiagonalNet", "Derivation", "FORMATS", "LOSS_NAMES", "MODELS", "MatrixNet", "NotHomogeneousError",
+           "SymbolicModel", "derive_loss", "derive_model", "render"]

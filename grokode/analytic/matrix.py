@@ -170,8 +170,7 @@ class MatrixNet(SymbolicModel):
             if key in seen:
                 continue
             seen.add(key)
-            Kmat = sp.Matrix(len(omega), len(omega), lambda p, q: Kfun.subs(
-                {i: omega[p][0], j: omega[p][1], k: omega[q][0], l: omega[q][1]}))
+            Kmat = sp.Matrix([[Kfun.subs({i: p[0], j: p[1], k: q[0], l: q[1]}) for q in omega] for p in omega])
             y = sp.Matrix([Mx[r, c] for r, c in omega])
             coef = Kmat.pinv() * y
             for r, c in cells:
