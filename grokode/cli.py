@@ -92,7 +92,7 @@ def integrate(
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance (on the scaled state)")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2")] = "auto",
     formulation: Annotated[str, typer.Option(help="reduced (n unknowns) | full (2d unknowns)")] = "reduced",
     out_path: Annotated[str | None, typer.Option("--out", help="trajectory file (.npz)")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,

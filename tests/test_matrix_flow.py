@@ -64,20 +64,22 @@ def test_factor_rhs_matches_matrix_formula():
     np.testing.assert_allclose(out[25:].reshape(5, 5), R @ V - 0.3 * V, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("task_name,alpha", [("multiplication", 100.0), ("lowrank", 1e3)])
-def test_rkc_matches_dense_radau(task_name, alpha):
+@pytest.mark.parametrize("task_name,alpha,method", [("multiplication", 100.0, "rkc"), ("lowrank", 1e3, "rkc"),
+                                                     ("multiplication", 100.0, "ros2"), ("lowrank", 1e3, "ros2")])
+def test_fast_solvers_match_dense_radau(task_name, alpha, method):
     d, lam = 8, 1e-2
     task = make_matrix_task(task_name, d=d, frac=0.5, rank=1, seed=0)
     t_end = (2 * math.log(alpha) + 5) / lam
     t_eval = np.array([0.01, 1.0, 0.5 * math.log(alpha) / lam, math.log(alpha) / lam, 1.3 * math.log(alpha) / lam,
                        t_end])
     flow = MatrixFlow(task.M, task.train_mask, alpha=alpha, lam=lam)
-    sol = integrate_flow(flow, t_eval, method="rkc", rtol=1e-6, atol=1e-9)
+    sol = integrate_flow(flow, t_eval, method=method, rtol=1e-6, atol=1e-9)
     assert sol.status == "ok"
     W = sol.weights.reshape(-1, d, d)
     ref = lifted_reference(task.M, task.train_mask, alpha, lam, t_eval)
     errs = [rel(W[k], ref[k]) for k in range(t_eval.size)]
-    assert max(errs) <= 1e-5, errs
+    # ROS2's first-order error estimate misses its order reduction in the kernel phase (documented)
+    assert max(errs) <= (1e-5 if method == "rkc" else 2e-4), errs
     # and the run crossed the transition (test error fell)
     test = task.mse(ref, task.test_mask)
     assert test[-1] < 0.1 * test[2]

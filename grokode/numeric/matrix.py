@@ -158,6 +158,9 @@ class MatrixFlow(_MatrixFlowBase):
     def __init__(self, M, train_mask, *, alpha: float, lam: float):
         super().__init__(M, train_mask, alpha=alpha, lam=lam)
         self._R = np.empty((self.size, self.size))
+        mask = np.zeros((self.size, self.size))
+        np.add.at(mask, (self.rows, self.cols), 1.0)
+        self._multiplicity = mask + mask.T  # [(i,j) ∈ Ω] + [(j,i) ∈ Ω]
 
     def start(self) -> tuple[float, np.ndarray]:
         d = self.size
@@ -179,6 +182,20 @@ class MatrixFlow(_MatrixFlowBase):
         _lifted_rhs(y, self.size, self.rows, self.cols, self.target, self.scale, self.lam, self.sigma(t), self._R,
                     out)
         return out
+
+    def jac_diagonal(self, t: float, y: np.ndarray) -> np.ndarray:
+        """Diagonal approximation of ∂F/∂y that holds the stiff part (for Rosenbrock W-methods).
+
+        On symmetric perturbations, with Ŝ ≈ diagonal (the kernel phase, where the stiffness is):
+        ∂(dW_ij/dt)/∂W_ij ≈ −σ·(2/N)·(Ŝ_ii + Ŝ_jj)·([(i,j) ∈ Ω] + [(j,i) ∈ Ω]) − 2λ;  ∂(dŜ/dt)/∂Ŝ ≈ −2λ/σ.
+        """
+        d = self.size
+        sigma = self.sigma(t)
+        diag = np.diagonal(y.reshape(d, 2 * d)[:, d:])
+        out = np.empty((d, 2 * d))
+        out[:, :d] = -sigma * self.scale * (diag[:, None] + diag[None, :]) * self._multiplicity - 2.0 * self.lam
+        out[:, d:] = -2.0 * self.lam / sigma
+        return out.ravel()
 
     def weight(self, t: float, state: np.ndarray, c=None) -> np.ndarray:
         """W = UUᵀ − VVᵀ, flattened (d²,)."""
