@@ -136,3 +136,22 @@ def test_lifted_flow_param_norm():
     # ‖θ(0)‖² = ‖αI‖² + ‖αI‖² = 2dα², and W(0) = 0
     assert flow.param_norm(y0, 0.0) == pytest.approx(math.sqrt(2 * 5 * 49.0), rel=1e-14)
     assert not flow.weight(0.0, y0).any()
+
+
+@pytest.mark.slow
+def test_paper_scale_d97_accuracy_and_grokking():
+    # issue #5 floor: d = 97, α = 1e3, λ = 1e-3, 20 % observed, default horizon; W within 1e-4 of a
+    # tight-tolerance integration and the test MSE falls ≥ 100× (the fast version: the d = 8 tests above)
+    task = make_matrix_task("multiplication", d=97, frac=0.2, seed=0)
+    alpha, lam = 1e3, 1e-3
+    t_theory = math.log(alpha) / lam
+    t_eval = np.array([0.5 * t_theory, t_theory, 1.5 * t_theory, (2 * math.log(alpha) + 5) / lam])
+    Ws = []
+    for rtol in (1e-6, 1e-9):
+        flow = MatrixFlow(task.M, task.train_mask, alpha=alpha, lam=lam)
+        sol = integrate_flow(flow, t_eval, method="rkc", rtol=rtol, atol=1e-3 * rtol)
+        assert sol.status == "ok"
+        Ws.append(sol.weights.reshape(-1, 97, 97))
+    assert max(rel(Ws[0][k], Ws[1][k]) for k in range(t_eval.size)) <= 1e-4
+    test = task.mse(Ws[1], task.test_mask)
+    assert test[0] / test[-1] >= 100
