@@ -34,7 +34,7 @@ out = Console()
 
 @app.command()
 def derive(
-    model: Annotated[str, typer.Argument(help="diagonal")],
+    model: Annotated[str, typer.Argument(help="diagonal | matrix")],
     depth: Annotated[int, typer.Option(help="depth L ≥ 2 of the diagonal net")] = 2,
     loss: Annotated[str, typer.Option(help="logistic | exponential | squared")] = "logistic",
     format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text",
@@ -72,24 +72,28 @@ def _default_out(options: dict) -> Path:
 
 @app.command()
 def integrate(
-    model: Annotated[str, typer.Option(help="diagonal")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | matrix")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L (≥ 3 uses the Γ reduction)")] = 2,
-    task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression")] = "sparse",
-    data: Annotated[str | None, typer.Option(help="user data .npz (keys X, y, optional X_test, y_test)")] = None,
+    task: Annotated[str | None, typer.Option(
+        help="sparse | margin | sparse-regression (default sparse); matrix: multiplication | lowrank")] = None,
+    data: Annotated[str | None, typer.Option(
+        help="user data .npz (keys X, y, optional X_test, y_test; matrix: M, train_mask, optional test_mask)")] = None,
     n: Annotated[int, typer.Option(help="training samples")] = 256,
-    d: Annotated[int, typer.Option(help="input dimension")] = 10_000,
+    d: Annotated[int | None, typer.Option(help="input dimension (default 10000); matrix: size (30)")] = None,
+    frac: Annotated[float, typer.Option(help="matrix: fraction of entries observed")] = 0.25,
+    rank: Annotated[int, typer.Option(help="matrix: rank of the lowrank task")] = 1,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
     gamma: Annotated[float, typer.Option(help="ℓ2 margin of the margin task")] = 5.0,
     n_test: Annotated[int, typer.Option(help="test samples (0: population metrics only)")] = 1000,
     seed: Annotated[int, typer.Option(help="seed of the data generator")] = 0,
     loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
-    alpha: Annotated[float, typer.Option(help="initialization scale α")] = 1e3,
+    alpha: Annotated[float | None, typer.Option(help="initialization scale α (default 1e3; matrix: 100)")] = None,
     lam: Annotated[float, typer.Option(help="weight decay λ")] = 1e-3,
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ)")] = None,
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance (on the scaled state)")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2")] = "auto",
     formulation: Annotated[str, typer.Option(help="reduced (n unknowns) | full (2d unknowns)")] = "reduced",
     out_path: Annotated[str | None, typer.Option("--out", help="trajectory file (.npz)")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,
@@ -104,7 +108,7 @@ def integrate(
     options = {"model": model, "depth": depth, "task": task, "data": data, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
                "t_eval": _parse_times(t_eval), "rtol": rtol, "atol": atol, "method": method,
-               "formulation": formulation}
+               "formulation": formulation, "frac": frac, "rank": rank}
     if data is not None and not Path(data).is_file():
         raise InputError(f"data file {data!r} not found")
     target = Path(out_path) if out_path else None
@@ -121,8 +125,9 @@ def integrate(
     summary = {**result.summary, "out": str(saved)}
     if not no_plot and result.arrays["t"].size:
         png = Path(plot) if plot else saved.with_suffix(".png")
-        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={alpha:g}, λ={lam:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=alpha, lam=lam))
+        a = result.meta["options"]["alpha"]
+        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam:g}"
+        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:

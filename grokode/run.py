@@ -27,7 +27,7 @@ from .numeric.integrate import METHODS, FlowSolution, default_t_eval, integrate_
 from .tasks import Dataset, load_npz, make_task
 from .tasks.metrics import empirical_metrics
 
-MODELS = ("diagonal",)
+MODELS = ("diagonal", "matrix")
 FORMULATIONS = ("reduced", "full")
 LOSSES = ("logistic", "exponential", "squared")
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into a run's summary.
@@ -93,21 +93,31 @@ def _dataset(task, data, loss, n, d, k, gamma, n_test, seed) -> tuple[Dataset, s
     return ds, loss
 
 
-def integrate(*, model: str = "diagonal", depth: int = 2, task: str = "sparse", data: str | None = None,
-              n: int = 256, d: int = 10_000, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
-              loss: str | None = None, alpha: float = 1e3, lam: float = 1e-3, t_end: float | None = None,
+def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = None, data: str | None = None,
+              n: int = 256, d: int | None = None, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
+              loss: str | None = None, alpha: float | None = None, lam: float = 1e-3, t_end: float | None = None,
               t_eval: np.ndarray | None = None, rtol: float = 1e-6, atol: float = 1e-9, method: str = "auto",
-              formulation: str = "reduced", progress: Callable[[float], None] | None = None) -> Run:
+              formulation: str = "reduced", frac: float = 0.25, rank: int = 1,
+              progress: Callable[[float], None] | None = None) -> Run:
     """Integrate the gradient flow of ``model`` on a task (or ``data``) through the kernel→rich transition.
 
     Returns a :class:`Run` whose ``arrays`` are the trajectory file's arrays (``t``, ``w``, metrics,
     ``param_norm``) and whose ``summary`` holds ``t_theory``, ``t_transition``, ``transition_width``,
     ``test_plateau``, ``test_final``, ``train_final``, ``wall_seconds``, ``rhs_evals``, ``jac_evals``,
     ``status``. Bad arguments raise :class:`grokode.errors.InputError` naming the value.
+    ``task``/``d``/``alpha`` default by model (diagonal: sparse, 10⁴, 1e3). ``model="matrix"`` runs
+    :func:`grokode.matrix_run.integrate_matrix` (defaults multiplication, d = 30, α = 100; ``frac``, ``rank``).
     """
     wall0 = time.perf_counter()
     if model not in MODELS:
         raise InputError(f"unknown model {model!r} (choose {', '.join(MODELS)})")
+    if model == "matrix":
+        from .matrix_run import DEFAULTS, integrate_matrix
+        return integrate_matrix(task=task or DEFAULTS["task"], data=data, d=DEFAULTS["d"] if d is None else d,
+                                frac=frac, rank=rank, seed=seed, alpha=DEFAULTS["alpha"] if alpha is None else alpha,
+                                lam=lam, t_end=t_end, t_eval=t_eval, rtol=rtol, atol=atol, method=method,
+                                progress=progress)
+    task, d, alpha = task or "sparse", 10_000 if d is None else d, 1e3 if alpha is None else alpha
     if formulation not in FORMULATIONS:
         raise InputError(f"unknown formulation {formulation!r} (choose {', '.join(FORMULATIONS)})")
     if method not in METHODS:

@@ -3,14 +3,16 @@
 from ..errors import InputError
 from .diagonal import DiagonalNet
 from .losses import LOSS_NAMES, derive_loss
+from .matrix import MatrixNet
 from .model import Derivation, NotHomogeneousError, SymbolicModel
 from .report import FORMATS, render
 
-MODELS = {"diagonal": DiagonalNet}
+MODELS = {"diagonal": DiagonalNet, "matrix": MatrixNet}
 
 
 def derive_model(model: str, *, depth: int = 2, loss: str = "logistic") -> Derivation:
-    """Derive everything for ``model`` ("diagonal"); bad names or depths raise InputError."""
+    """Derive everything for ``model`` ("diagonal", "matrix": its loss is always squared); bad names or depths
+    raise InputError."""
     if model not in MODELS:
         raise InputError(f"unknown model {model!r} (choose {', '.join(MODELS)})")
     if loss not in LOSS_NAMES:
@@ -18,5 +20,5 @@ def derive_model(model: str, *, depth: int = 2, loss: str = "logistic") -> Deriv
     return MODELS[model](depth).derive(loss)
 
 
-__all__ = ["DiagonalNet", "Derivation", "FORMATS", "LOSS_NAMES", "MODELS", "NotHomogeneousError", "SymbolicModel",
-           "derive_loss", "derive_model", "render"]
+__all__ = ["DiagonalNet", "Derivation", "FORMATS", "LOSS_NAMES", "MODELS", "MatrixNet", "NotHomogeneousError",
+           "SymbolicModel", "derive_loss", "derive_model", "render"]

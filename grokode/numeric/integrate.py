@@ -15,8 +15,10 @@ import numpy as np
 from scipy import integrate as si
 
 from ..errors import InputError
+from .rkc import RKC
+from .ros2 import ROS2
 
-METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853")
+METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
 _STIFF = {"LSODA", "BDF", "Radau"}
 #: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with our analytic
 #: Jacobian (stiff kernel phase), which measured fastest on the diagonal flows (see README).
@@ -75,8 +77,11 @@ class FlowSolution:
 
 
 def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
-    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853}[method]
+    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853,
+           "rkc": RKC, "ros2": ROS2}[method]
     kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
+    if method == "ros2":  # a W-method: needs the flow's diagonal Jacobian approximation
+        kwargs["jac_diagonal"] = jac
     if method in _STIFF and jac is not None:
         kwargs["jac"] = jac
     return cls(fun, v0, y0, v_end, **kwargs)
@@ -107,12 +112,17 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     if not v_end > v0:
         raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
     jac = getattr(flow, "jac", None) if method in _STIFF else None
+    if method == "ros2":
+        jac = getattr(flow, "jac_diagonal", None)
+        if jac is None:
+            raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
     states, weights, norms, saved_t, pieces = [], [], [], [], []
     status, message, t_fail = "ok", "", None
+    width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     k = int(np.searchsorted(var_eval, v0, side="right"))
     for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
         states.append(np.full_like(y0, np.nan))
-        weights.append(np.zeros(flow.d))
+        weights.append(np.zeros(width))
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
     start = time.perf_counter()
@@ -159,7 +169,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     return FlowSolution(
         t=np.asarray(saved_t, dtype=np.float64),
         states=np.asarray(states).reshape(-1, n_state),
-        weights=np.asarray(weights).reshape(-1, flow.d),
+        weights=np.asarray(weights).reshape(-1, width),
         param_norm=np.asarray(norms, dtype=np.float64),
         status=status, message=message, stats=stats, t_fail=t_fail, pieces=pieces, flow=flow,
     )

@@ -1,0 +1,94 @@
+"""ROS2: a two-stage, second-order Rosenbrock W-method with a diagonal Jacobian approximation.
+
+Candidate solver for the matrix-completion flow, measured against :class:`grokode.numeric.rkc.RKC`
+(see ``benchmarks/bench_matrix.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.integrate import OdeSolver
+
+from .rkc import HermiteDenseOutput
+
+GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
+
+
+class ROS2(OdeSolver):
+    """Linearly implicit ROS2 (Verwer, Spee, Blom & Hundsdorfer, SIAM J. Sci. Comput. 20 (1999) 1456–1480).
+
+    With W = I − γhJ, γ = 1 + 1/√2 and any approximation J of ∂F/∂y:
+    k₁ = W⁻¹F(tₙ, yₙ),  k₂ = W⁻¹(F(tₙ + h, yₙ + hk₁) − 2k₁),  yₙ₊₁ = yₙ + (3/2)hk₁ + (1/2)hk₂.
+    Second order for *every* J (a W-method; t enters as a state whose Jacobian column is approximated
+    by 0), L-stable when J is exact, so J only has to capture the stiff part. J is diagonal here
+    (``jac_diagonal(t, y)``): W⁻¹ is a division, a step costs two evaluations of F (F(yₙ₊₁) is shared
+    with the next step). Error estimate yₙ₊₁ − (yₙ + hk₁) = h(k₁ + k₂)/2 (embedded first-order
+    solution), weighted RMS norm, step factor 0.8·err^{−1/2} in [0.2, 5]. Dense output: cubic Hermite.
+
+    Measured on matrix completion (20 % observed, λ = 1e-3, rtol 1e-6): the cost does not grow with α
+    (≈ 14k steps, 28k evaluations at d = 30 and d = 97, α = 1e3 or 1e4), where RKC's grows ∝ α (√ρ):
+    d = 30, α = 1e4: ROS2 1.2 s against RKC 8.9 s. At the paper's α = 1e3, d = 97 RKC wins (2.0 s against
+    8.2 s) and is more accurate: the first-order error estimate does not see the W-method's order
+    reduction in the stiff quasi-steady kernel phase, so ROS2 errors reach ~1e-4 relative in W there
+    (RKC: ~1e-6) at the same tolerances. Hence ``auto`` is RKC and ``--method ros2`` is for α ≳ 1e4.
+    """
+
+    def __init__(self, fun, t0, y0, t_bound, *, jac_diagonal, rtol=1e-6, atol=1e-9, max_step=np.inf,
+                 first_step=None, vectorized=False, **extraneous):
+        super().__init__(fun, t0, y0, t_bound, vectorized)
+        self.rtol = float(rtol)
+        self.atol = np.broadcast_to(np.asarray(atol, dtype=np.float64), self.y.shape).copy()
+        self.max_step = float(max_step)
+        self.jac_diagonal = jac_diagonal
+        self.f = self.fun(self.t, self.y)
+        wt = self.atol + self.rtol * np.abs(self.y)
+        fnorm = float(np.sqrt(np.mean((self.f / wt) ** 2)))
+        h = 0.01 / fnorm if fnorm > 0 else 1e-6
+        # The stiff part is solved implicitly, so the explicit bound above may be far too small: never
+        # start below 1e-3 of the fastest time scale of J.
+        stiff = float(np.max(np.abs(self.jac_diagonal(t0, self.y))))
+        if stiff > 0:
+            h = max(h, 1e-3 / stiff)
+        self.h_abs = min(h, self.max_step, abs(t_bound - t0)) if first_step is None else float(first_step)
+        self.y_old = self.f_old = None
+        self.n_rejected = 0
+
+    def _step_impl(self):
+        t, y, f0 = self.t, self.y, self.f
+        d = self.direction
+        min_step = 10.0 * np.finfo(float).eps * max(abs(t), 1.0)
+        h = min(self.h_abs, self.max_step)
+        jd = self.jac_diagonal(t, y)
+        while True:
+            if h < min_step:
+                return False, f"step size {h:.3g} below {min_step:.3g} at t={t:.6g}"
+            remaining = abs(self.t_bound - t)
+            if 1.05 * h >= remaining:
+                h = remaining
+            hs = d * h
+            inv = 1.0 / (1.0 - GAMMA * hs * jd)
+            k1 = inv * f0
+            t_new = t + hs if h < remaining else self.t_bound
+            f1 = self.fun(t_new, y + hs * k1)
+            k2 = inv * (f1 - 2.0 * k1)
+            y_new = y + hs * (1.5 * k1 + 0.5 * k2)
+            est = 0.5 * hs * (k1 + k2)
+            wt = self.atol + self.rtol * np.maximum(np.abs(y), np.abs(y_new))
+            err = float(np.sqrt(np.mean((est / wt) ** 2)))
+            if not math.isfinite(err):
+                err = math.inf
+            if err <= 1.0:
+                break
+            self.n_rejected += 1
+            h *= max(0.2, 0.8 / math.sqrt(err)) if math.isfinite(err) else 0.2
+        f_new = self.fun(t_new, y_new)
+        fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.8 / math.sqrt(err)))
+        self.h_abs = min(fac * h, self.max_step)
+        self.y_old, self.f_old = y, f0
+        self.t, self.y, self.f = t_new, y_new, f_new
+        return True, None
+
+    def _dense_output_impl(self):
+        return HermiteDenseOutput(self.t_old, self.t, self.y_old, self.y, self.f_old, self.f)
