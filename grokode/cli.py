@@ -1,6 +1,7 @@
 """The ``grokode`` command line: a thin shell over the library (parse, call, print).
 
-Errors in the input print one line on stderr and exit with code 2; a failed integration exits 1 after
+Errors in the input print one line on stderr and exit with code 2; a failed integration (or a diverged
+gradient descent) exits 1 after
 writing what it finished; an interrupted one (Ctrl-C) exits 130 after writing what it finished.
 """
 
@@ -61,7 +62,7 @@ def _default_out(options: dict) -> Path:
     o = options
     name = o["data"] and Path(o["data"]).stem or o["task"]
     stem = (f"{o['model']}-L{o['depth']}-{name}-n{o['n']}-d{o['d']}-a{o['alpha']:.0e}-lam{o['lam']:.0e}"
-            f"-s{o['seed']}").replace("+", "")
+            f"-s{o['seed']}" + (f"-gd{o['lr']:g}" if o.get("method") == "gd" else "")).replace("+", "")
     path = Path("runs") / f"{stem}.npz"
     k = 2
     while path.exists():  # a default name never overwrites: number the next run instead
@@ -93,7 +94,8 @@ def integrate(
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance (on the scaled state)")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd")] = "auto",
+    lr: Annotated[float | None, typer.Option(help="learning rate of --method gd (default 0.01)")] = None,
     formulation: Annotated[str, typer.Option(help="reduced (n unknowns) | full (2d unknowns)")] = "reduced",
     out_path: Annotated[str | None, typer.Option("--out", help="trajectory file (.npz)")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,
@@ -108,7 +110,7 @@ def integrate(
     options = {"model": model, "depth": depth, "task": task, "data": data, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
                "t_eval": _parse_times(t_eval), "rtol": rtol, "atol": atol, "method": method,
-               "formulation": formulation, "frac": frac, "rank": rank}
+               "formulation": formulation, "frac": frac, "rank": rank, "lr": lr}
     if data is not None and not Path(data).is_file():
         raise InputError(f"data file {data!r} not found")
     target = Path(out_path) if out_path else None
@@ -132,9 +134,11 @@ def integrate(
         typer.echo(json.dumps(summary, default=_json_default))
     else:
         _print_summary(summary)
-    if result.summary["status"] == "failed":
+    if result.summary["status"] in ("failed", "diverged"):
         err.print(f"grokode: error: {result.summary['message']} (partial trajectory written)")
         raise typer.Exit(1)
+    if result.summary["status"] == "ok" and result.summary.get("message"):
+        err.print(f"grokode: {result.summary['message']}")  # e.g. GD took uphill steps: it is not following the flow
     if result.summary["status"] == "interrupted":
         err.print("grokode: interrupted (partial trajectory written)")
         raise typer.Exit(130)

@@ -23,6 +23,8 @@ from .analysis.analyze import Analysis, analyze, reference_arrays, theorem_times
 from .analysis.transition import Transition, find_transition
 from .errors import InputError, require_int, require_positive
 from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
+from .numeric.gd import METHOD as GD_METHOD
+from .numeric.gd import DiagonalGD
 from .numeric.integrate import METHODS, FlowSolution, default_t_eval, integrate_flow
 from .tasks import Dataset, load_npz, make_task
 from .tasks.metrics import empirical_metrics
@@ -97,14 +99,16 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
               n: int = 256, d: int | None = None, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
               loss: str | None = None, alpha: float | None = None, lam: float = 1e-3, t_end: float | None = None,
               t_eval: np.ndarray | None = None, rtol: float = 1e-6, atol: float = 1e-9, method: str = "auto",
-              formulation: str = "reduced", frac: float = 0.25, rank: int = 1,
+              formulation: str = "reduced", frac: float = 0.25, rank: int = 1, lr: float | None = None,
               progress: Callable[[float], None] | None = None) -> Run:
     """Integrate the gradient flow of ``model`` on a task (or ``data``) through the kernel→rich transition.
 
     Returns a :class:`Run` whose ``arrays`` are the trajectory file's arrays (``t``, ``w``, metrics,
     ``param_norm``) and whose ``summary`` holds ``t_theory``, ``t_transition``, ``transition_width``,
     ``test_plateau``, ``test_final``, ``train_final``, ``wall_seconds``, ``rhs_evals``, ``jac_evals``,
-    ``status``. Bad arguments raise :class:`grokode.errors.InputError` naming the value.
+    ``status``. ``method="gd"`` runs gradient descent with learning rate ``lr`` (default 0.01) instead of
+    integrating the flow (see :mod:`grokode.numeric.gd`). Bad arguments raise
+    :class:`grokode.errors.InputError` naming the value.
     ``task``/``d``/``alpha`` default by model (diagonal: sparse, 10⁴, 1e3). ``model="matrix"`` runs
     :func:`grokode.matrix_run.integrate_matrix` (defaults multiplication, d = 30, α = 100; ``frac``, ``rank``).
     """
@@ -120,8 +124,12 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
     task, d, alpha = task or "sparse", 10_000 if d is None else d, 1e3 if alpha is None else alpha
     if formulation not in FORMULATIONS:
         raise InputError(f"unknown formulation {formulation!r} (choose {', '.join(FORMULATIONS)})")
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)})")
+    if method not in METHODS and method != GD_METHOD:
+        raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)}, {GD_METHOD})")
+    if lr is not None and method != GD_METHOD:
+        raise InputError(f"lr={lr!r} is only used with method {GD_METHOD!r} (method is {method!r})")
+    if method == GD_METHOD:
+        lr = require_positive("lr", 0.01 if lr is None else lr)
     if loss is not None and loss not in LOSSES:
         raise InputError(f"unknown loss {loss!r} (choose {', '.join(LOSSES)})")
     depth = require_int("depth", depth, 2)
@@ -142,9 +150,13 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
                 np.diff(t_eval) <= 0):
             raise InputError(f"t_eval must be increasing non-negative finite times, got {t_eval.tolist()[:5]}…")
         t_end = float(t_eval[-1])
-    flow_cls = ReducedDiagonalFlow if formulation == "reduced" else FullDiagonalFlow
-    flow = flow_cls(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, loss=loss)
-    sol = integrate_flow(flow, t_eval, method=method, rtol=rtol, atol=atol, progress=progress)
+    if method == GD_METHOD:  # the discrete pipeline, always on the full (u, v) parametrization
+        gd = DiagonalGD(ds.X, ds.y, alpha=alpha, lam=lam, lr=lr, depth=depth, loss=loss)
+        sol = gd.run(t_eval, progress=progress)
+    else:
+        flow_cls = ReducedDiagonalFlow if formulation == "reduced" else FullDiagonalFlow
+        flow = flow_cls(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, loss=loss)
+        sol = integrate_flow(flow, t_eval, method=method, rtol=rtol, atol=atol, progress=progress)
     W = sol.weights
     arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
     arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss)
@@ -192,7 +204,8 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
         "grokode_version": __version__,
         "options": {"model": model, "depth": depth, "task": None if data else task, "data": data, "n": ds.n, "d": ds.d,
                     "k": k, "gamma": gamma, "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam,
-                    "t_end": t_end, "rtol": rtol, "atol": atol, "method": method, "formulation": formulation},
+                    "t_end": t_end, "rtol": rtol, "atol": atol, "method": method, "formulation": formulation,
+                    "lr": lr},
         "dataset": {"name": ds.name, "kind": kind, **_jsonable(ds.params)},
         "solver": {**sol.stats.__dict__},
         "summary": summary,
