@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+import grokode
 from grokode.numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
 from grokode.numeric.integrate import integrate_flow
 
@@ -136,3 +137,15 @@ def test_serial_and_parallel_builds_agree_bit_for_bit():
         kernel.serial(*args, a)
         kernel.parallel(*args, b)
         assert np.array_equal(a, b), kernel.__name__
+
+
+def test_auto_redoes_a_failed_lsoda_run_with_bdf():
+    # squared loss at α = 1e8: LSODA stops with repeated error-test failures near t = 138 (measured)
+    kw = dict(task="sparse-regression", alpha=1e8, lam=1e-2, n=64, d=2000, n_test=0, seed=0)
+    lsoda = grokode.integrate(method="LSODA", **kw)
+    assert lsoda.summary["status"] == "failed"
+    auto = grokode.integrate(**kw)
+    bdf = grokode.integrate(method="BDF", **kw)
+    assert auto.summary["status"] == "ok" and "LSODA failed" in auto.meta["solver"]["fallback_from"]
+    assert auto.meta["solver"]["method"] == "BDF"
+    np.testing.assert_array_equal(auto.arrays["w"], bdf.arrays["w"])
