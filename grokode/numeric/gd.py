@@ -20,6 +20,7 @@ from ..errors import InputError, require_positive
 from . import generated as gen
 from .integrate import SolverStats
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
+from .parallel import sized_kernel
 
 METHOD = "gd"
 _CHUNKS = 8  # parallel tasks in the update; fixed so ‖θ‖² is summed in an order independent of the thread count
@@ -27,7 +28,7 @@ _CHUNKS = 8  # parallel tasks in the update; fixed so ‖θ‖² is summed in an
 _RISE_TOL = 1e-10
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel(lambda u, *args: 8 * u.shape[0])
 def _update(u, v, g, depth, lam, lr, w):
     # θ ← θ + η·(flow at θ): the flow is −∇L̂ − λθ, so this is θ − η(∇L̂ + λθ). Returns ‖θ‖² of the new θ.
     d = u.shape[0]
@@ -49,7 +50,7 @@ def _update(u, v, g, depth, lam, lr, w):
     return total
 
 
-@numba.njit(cache=True)
+@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
 def _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r):
     """f = X w, r = ℓ'(f), and L̂ = mean ℓ(f)."""
     if packed:
@@ -63,7 +64,7 @@ def _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r):
     return total / y.shape[0]
 
 
-@numba.njit(cache=True)
+@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
 def _steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, lr, u, v, w, f, r, g, nsteps, k0, rise, acc):
     """Up to ``nsteps`` GD steps from step ``k0``; returns (steps done, code): 0 done, 1 non-finite, 2 risen.
 

@@ -8,6 +8,9 @@ work (a 1271-step run took 18 s instead of 0.3 s). :class:`SizedKernel` runs the
 :data:`PARALLEL_MIN_WORK` inner-loop operations and the parallel one above it. Both builds run the same
 loop bodies and our parallel loops write disjoint outputs or fixed-order partial sums, so the two give
 bit-identical results.
+
+A kernel that calls other sized kernels from numba code (the GD step loop calls the data products) gets
+their serial builds in its serial build and their parallel builds in its parallel build.
 """
 
 from __future__ import annotations
@@ -21,30 +24,48 @@ import numba
 PARALLEL_MIN_WORK = 1 << 19
 
 
-def _renamed(fn: Callable, suffix: str) -> Callable:
-    # numba's on-disk cache is keyed by qualified name and signature, not by compile flags: the serial
-    # build needs its own name so the two builds never load each other's machine code.
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = fn.__qualname__ + suffix
-    copy.__module__ = fn.__module__
-    copy.__doc__ = fn.__doc__
-    return copy
-
-
 class SizedKernel:
-    """A numba kernel with a serial and a parallel build, dispatched on ``work(*args)``."""
+    """A numba kernel with a serial and a parallel build, dispatched on ``work(*args)``.
+
+    The builds are made on first use, when the module defining the kernel (and its callees) is complete.
+    """
 
     def __init__(self, fn: Callable, work: Callable[..., float]):
-        self.parallel = numba.njit(parallel=True, cache=True)(fn)
-        self.serial = numba.njit(cache=True)(_renamed(fn, "_serial"))
+        self.fn = fn
         self.work = work
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
+        self._builds: dict[bool, Callable] = {}
+
+    def _build(self, parallel: bool) -> Callable:
+        if parallel not in self._builds:
+            fn = self.fn
+            globals_ = fn.__globals__
+            callees = {name: globals_[name] for name in fn.__code__.co_names
+                       if isinstance(globals_.get(name), SizedKernel)}
+            suffix = "" if parallel else "_serial"
+            if callees or not parallel:
+                # numba's on-disk cache is keyed by qualified name and signature, not by compile flags or
+                # globals: each build gets its own name so the builds never load each other's machine code.
+                env = {**globals_, **{name: k._build(parallel) for name, k in callees.items()}} if callees else globals_
+                fn = types.FunctionType(fn.__code__, env, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+                fn.__qualname__ = self.fn.__qualname__ + suffix
+                fn.__module__ = self.fn.__module__
+            uses_prange = "prange" in self.fn.__code__.co_names
+            self._builds[parallel] = numba.njit(parallel=parallel and uses_prange, cache=True)(fn)
+        return self._builds[parallel]
+
+    @property
+    def serial(self) -> Callable:
+        return self._build(False)
+
+    @property
+    def parallel(self) -> Callable:
+        return self._build(True)
 
     def __call__(self, *args):
-        if numba.get_num_threads() > 1 and self.work(*args) >= PARALLEL_MIN_WORK:
-            return self.parallel(*args)
-        return self.serial(*args)
+        parallel = numba.get_num_threads() > 1 and self.work(*args) >= PARALLEL_MIN_WORK
+        return self._build(parallel)(*args)
 
 
 def sized_kernel(work: Callable[..., float]) -> Callable[[Callable], SizedKernel]:
