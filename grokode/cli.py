@@ -171,9 +171,10 @@ def analyze(
             title = f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}"
             plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, plot, title, alpha=o["alpha"], lam=o["lam"])
         else:
-            deficits = {"kernel at T⁻": [_deficit(v) for v in trend.cos_kernel_at_Tminus],
-                        "rich at T⁺": [_deficit(v) for v in trend.cos_rich_at_Tplus]}
-            plot_trend(trend.alphas, deficits, plot, f"theorem check, c={c:g}")
+            deficits = {"kernel at T⁻": trend.deficits(trend.kernel_at_Tminus),
+                        "rich at T⁺": trend.deficits(trend.rich_at_Tplus)}
+            ylabel = "1 − cos" if trend.measure == "cos" else "relative distance"
+            plot_trend(trend.alphas, deficits, plot, f"theorem check, c={c:g}", ylabel=ylabel)
     if as_json:
         runs_json = [{"run": path, **r.as_dict()} for (path, _, _), r in zip(loaded, reports, strict=True)]
         obj = runs_json[0] if trend is None else {"runs": runs_json, "trend": trend.as_dict()}
@@ -188,10 +189,6 @@ def analyze(
                   "pass runs at several α to see the trend.")
     else:
         _print_trend(trend, c)
-
-
-def _deficit(cos: float | None) -> float | None:
-    return None if cos is None else 1.0 - cos
 
 
 def _print_analysis(path: str, a) -> None:
@@ -212,23 +209,30 @@ def _print_analysis(path: str, a) -> None:
         table.add_row(key, value)
     out.print(table)
     theorem = Table(title=f"theorem check (c = {a.c:g})", title_justify="left")
-    for col in ("time", "t", "cos(w, kernel)", "cos(w, rich)"):
+    m = a.measure
+    names = ("cos(w, kernel)", "cos(w, rich)") if m == "cos" else ("‖W − W_kernel‖/‖W_kernel‖", "‖W − W_rich‖/‖W_rich‖")
+    for col in ("time", "t", *names):
         theorem.add_column(col)
-    theorem.add_row("T⁻ = (1−c)·t_theory", _fmt(a.T_minus), _fmt(a.cos_kernel_at_Tminus), _fmt(a.cos_rich_at_Tminus))
-    theorem.add_row("T⁺ = (1+c)·t_theory", _fmt(a.T_plus), _fmt(a.cos_kernel_at_Tplus), _fmt(a.cos_rich_at_Tplus))
+    for label, s, tag in (("T⁻ = (1−c)·t_theory", a.T_minus, "Tminus"), ("T⁺ = (1+c)·t_theory", a.T_plus, "Tplus")):
+        kernel, rich = getattr(a, f"{m}_kernel_at_{tag}"), getattr(a, f"{m}_rich_at_{tag}")
+        theorem.add_row(label, _fmt(s), _fmt(kernel), _fmt(rich))
     out.print(theorem)
 
 
 def _print_trend(trend, c: float) -> None:
     table = Table(title=f"theorem check across α (c = {c:g})", title_justify="left")
-    for col in ("α", "cos(w(T⁻), kernel)", "1 − cos", "cos(w(T⁺), rich)", "1 − cos"):
+    m = "cos" if trend.measure == "cos" else "distance"
+    for col in ("α", f"{m}(w(T⁻), kernel)", "deficit", f"{m}(w(T⁺), rich)", "deficit"):
         table.add_column(col)
-    for a, k, r in zip(trend.alphas, trend.cos_kernel_at_Tminus, trend.cos_rich_at_Tplus, strict=True):
-        table.add_row(f"{a:g}", _fmt(k), _fmt(_deficit(k)), _fmt(r), _fmt(_deficit(r)))
+    rows = zip(trend.alphas, trend.kernel_at_Tminus, trend.deficits(trend.kernel_at_Tminus), trend.rich_at_Tplus,
+               trend.deficits(trend.rich_at_Tplus), strict=True)
+    for a, k, dk, r, dr in rows:
+        table.add_row(f"{a:g}", _fmt(k), _fmt(dk), _fmt(r), _fmt(dr))
     out.print(table)
     verdict = {True: "yes", False: "NO"}
-    out.print(f"kernel predictor at T⁻ tends to 1 as α grows: {verdict[trend.kernel_tends_to_1]}; "
-              f"rich predictor at T⁺: {verdict[trend.rich_tends_to_1]}")
+    goal = "tends to 1" if trend.measure == "cos" else "tends to 0"
+    out.print(f"{m} to the kernel predictor at T⁻ {goal} as α grows: {verdict[trend.kernel_converges]}; "
+              f"to the rich predictor at T⁺: {verdict[trend.rich_converges]}")
 
 
 class _LazyProgress:

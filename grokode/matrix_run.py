@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._version import __version__
+from .analysis.analyze import analyze, theorem_times
 from .analysis.nuclear import kernel_completion, nuclear_norm_completion
 from .analysis.transition import find_transition
 from .errors import InputError, require_positive
@@ -29,6 +30,9 @@ from .tasks.matrix import MATRIX_TASKS, MatrixTask, load_matrix_npz, make_matrix
 
 #: ``--method auto`` for the matrix model: RKC (see :class:`grokode.numeric.rkc.RKC` for why).
 MATRIX_AUTO_METHOD = "rkc"
+#: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into a matrix run's summary.
+MATRIX_ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "dist_kernel_at_Tminus",
+                        "dist_rich_at_Tminus", "dist_kernel_at_Tplus", "dist_rich_at_Tplus")
 DEFAULTS = {"task": "multiplication", "d": 30, "frac": 0.25, "rank": 1, "alpha": 100.0, "lam": 1e-3}
 
 
@@ -80,7 +84,8 @@ def integrate_matrix(*, task: str = "multiplication", data: str | None = None, d
     t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
     if t_eval is None:
         t_end = default_t_end(max(alpha, math.e), lam) if t_end is None else require_positive("t_end", t_end)
-        t_eval = default_t_eval(t_end, t_theory)
+        # the theorem check reads W at T∓ = (1 ∓ c)·t_theory: save those times exactly
+        t_eval = np.union1d(default_t_eval(t_end, t_theory), [s for s in theorem_times(t_theory) if 0 < s < t_end])
     else:
         t_eval = np.asarray(t_eval, dtype=np.float64)
         if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval <= 0) or np.any(
@@ -128,6 +133,7 @@ def integrate_matrix(*, task: str = "multiplication", data: str | None = None, d
         "test_final": undo(transition.final) if transition else None,
         "train_final": float(arrays["train_loss"][-1]) if W.size else None,
         "transition_metric": "log10_test_loss",
+        "direction": transition.direction if transition else None,
         "wall_seconds": wall,
         "rhs_evals": sol.stats.nfev,
         "jac_evals": sol.stats.njev,
@@ -156,4 +162,9 @@ def integrate_matrix(*, task: str = "multiplication", data: str | None = None, d
         "versions": _versions(),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, solution=sol, dataset=None)
+    analysis = None
+    if W.size:
+        analysis = analyze(arrays, meta)
+        summary.update({key: getattr(analysis, key) for key in MATRIX_ANALYSIS_KEYS})
+    return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
+               dataset=None)

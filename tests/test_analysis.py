@@ -77,9 +77,9 @@ def _fake(alpha, kernel, rich):
 
 def test_theorem_trend_verdicts():
     good = theorem_trend([_fake(1e6, 0.9999, 0.9998), _fake(1e2, 0.95, 0.9997), _fake(1e4, 0.997, 0.9998)])
-    assert good.alphas == [1e2, 1e4, 1e6] and good.kernel_tends_to_1 and good.rich_tends_to_1
+    assert good.alphas == [1e2, 1e4, 1e6] and good.kernel_converges and good.rich_converges
     bad = theorem_trend([_fake(1e2, 0.999, 0.99), _fake(1e4, 0.99, 0.9), _fake(1e6, 0.95, 0.999)])
-    assert not bad.kernel_tends_to_1 and not bad.rich_tends_to_1
+    assert not bad.kernel_converges and not bad.rich_converges
     with pytest.raises(InputError, match="2 values"):
         theorem_trend([_fake(1e2, 0.9, 0.9)])
     with pytest.raises(InputError, match="distinct"):
@@ -117,11 +117,11 @@ def test_run_carries_alignment_arrays_and_analysis(alpha_runs):
 
 def test_theorem_trend_on_a_small_problem(alpha_runs):
     trend = theorem_trend([run.analysis for run in alpha_runs.values()])
-    kernel, rich = trend.cos_kernel_at_Tminus, trend.cos_rich_at_Tplus
+    kernel, rich = trend.kernel_at_Tminus, trend.rich_at_Tplus
     # measured: kernel 0.9549, 0.9973, 0.9986; rich 0.99975, 0.99984, 0.99985
     assert kernel[0] < kernel[1] < kernel[2] and kernel[2] > 0.998
     assert min(rich) > 0.999
-    assert trend.kernel_tends_to_1 and trend.rich_tends_to_1
+    assert trend.measure == "cos" and trend.kernel_converges and trend.rich_converges
 
 
 def test_analysis_of_a_saved_file_matches_the_run(alpha_runs, tmp_path):
@@ -164,7 +164,7 @@ def test_analyze_command(alpha_runs, tmp_path):
     assert (tmp_path / "one.png").stat().st_size > 10_000
     many = grokode_cli("analyze", "a1e+02.npz", "a1e+04.npz", "a1e+06.npz", "--plot", "trend.png", cwd=tmp_path)
     assert many.returncode == 0, many.stderr
-    assert "tends to 1 as α grows: yes; rich predictor at T⁺: yes" in many.stdout
+    assert "tends to 1 as α grows: yes; to the rich predictor at T⁺: yes" in " ".join(many.stdout.split())
     assert (tmp_path / "trend.png").exists()
 
 
@@ -179,3 +179,25 @@ def test_analyze_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_matrix_runs_are_analyzed_by_distance(tmp_path):
+    runs = [grokode.integrate(model="matrix", d=12, frac=0.5, alpha=alpha, lam=1e-2, seed=0) for alpha in (10.0, 100.0)]
+    for run in runs:
+        a = run.analysis
+        assert a.measure == "dist" and a.cos_kernel_at_Tminus is None
+        # T∓ are saved exactly: the summary's distances are grid values of dist_kernel / dist_rich
+        k = int(np.flatnonzero(run.arrays["t"] == a.T_minus)[0])
+        assert a.dist_kernel_at_Tminus == run.arrays["dist_kernel"][k]
+        assert run.summary["dist_rich_at_Tplus"] == a.dist_rich_at_Tplus
+        # W(T⁻) is the zero-filled kernel predictor, W(T⁺) the nuclear-norm completion, to within their distances
+        W = run.arrays["W"][k]
+        assert np.linalg.norm(W - run.arrays["W_kernel"]) == pytest.approx(
+            a.dist_kernel_at_Tminus * np.linalg.norm(run.arrays["W_kernel"]), rel=1e-9)
+    trend = theorem_trend([r.analysis for r in runs])
+    assert trend.measure == "dist" and trend.kernel_converges
+    assert trend.kernel_at_Tminus[1] < 0.2 * trend.kernel_at_Tminus[0]  # ~1/α
+    runs[1].save(tmp_path / "m.npz")
+    res = grokode_cli("analyze", "m.npz", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["dist_kernel_at_Tminus"] == pytest.approx(runs[1].analysis.dist_kernel_at_Tminus)

@@ -3,8 +3,10 @@
 Paper Thm 3.4/3.9 (kernel regime): at T⁻ = (1−c)·ln(α)/λ the normalized predictor tends, as α → ∞, to
 the kernel predictor; Thm 3.5/3.10 (rich regime): at T⁺ = (1+c)·ln(α)/λ its direction tends to a KKT
 point of the min-norm problem, for the depth-2 diagonal net the max ℓ1-margin classifier / basis pursuit
-(MATH.md §2–3). :func:`analyze` measures cos(w(T⁻), w_kernel) and cos(w(T⁺), w_rich) on one run;
-:func:`theorem_trend` checks on runs at several α that both tend to 1.
+(MATH.md §2–3); for matrix completion the zero-filled observations and the minimum nuclear-norm completion
+(Cor. 3.11, MATH.md §4). :func:`analyze` measures cos(w(T⁻), w_kernel) and cos(w(T⁺), w_rich) on one run
+(for matrix runs the relative Frobenius distances ‖W − W_ref‖/‖W_ref‖); :func:`theorem_trend` checks on runs
+at several α that both tend to 1 (distances to 0).
 """
 
 from __future__ import annotations
@@ -76,7 +78,11 @@ def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str) -> tuple[
 
 @dataclass(frozen=True)
 class Analysis:
-    """The transition report of one run (all times in gradient-flow time t)."""
+    """The transition report of one run (all times in gradient-flow time t).
+
+    ``measure`` is "cos" (diagonal runs: ``cos_*`` fields) or "dist" (matrix runs: ``dist_*`` fields, the
+    relative Frobenius distance to each predictor); the other family is None.
+    """
 
     alpha: float
     lam: float
@@ -94,6 +100,19 @@ class Analysis:
     cos_kernel_at_Tplus: float | None
     cos_rich_at_Tplus: float | None
     references: dict
+    measure: str = "cos"
+    dist_kernel_at_Tminus: float | None = None
+    dist_rich_at_Tminus: float | None = None
+    dist_kernel_at_Tplus: float | None = None
+    dist_rich_at_Tplus: float | None = None
+
+    @property
+    def kernel_at_Tminus(self) -> float | None:
+        return self.cos_kernel_at_Tminus if self.measure == "cos" else self.dist_kernel_at_Tminus
+
+    @property
+    def rich_at_Tplus(self) -> float | None:
+        return self.cos_rich_at_Tplus if self.measure == "cos" else self.dist_rich_at_Tplus
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,12 +139,16 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
     Parameters
     ----------
     arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); it must hold the
-        alignment arrays ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich``.
+        alignment arrays: ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich`` (diagonal runs) or
+        ``dist_kernel``, ``dist_rich`` (matrix runs).
     c : T∓ = (1 ∓ c)·ln(α)/λ.
-    weight_at : w at any reached t (a run's dense output); makes T∓ values and the switch time exact
+    weight_at : w at any reached t (a run's dense output); makes T∓ cosines and the switch time exact
         when they were not saved; without it they are interpolated on the saved grid.
     """
-    missing = [k for k in ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if k not in arrays]
+    measure = "dist" if "dist_kernel" in arrays and "cos_kernel" not in arrays else "cos"
+    needed = ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if measure == "cos" else (
+        "t", "dist_kernel", "dist_rich")
+    missing = [k for k in needed if k not in arrays]
     if missing:
         raise InputError(f"the trajectory has no {', '.join(missing)} (written by grokode ≥ 0.2; re-run integrate)")
     options, summary = meta.get("options", {}), meta.get("summary", {})
@@ -133,58 +156,75 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
     t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
     T_minus, T_plus = theorem_times(t_theory, c)
     t = np.asarray(arrays["t"], dtype=np.float64)
-    w_kernel, w_rich = arrays["w_kernel"], arrays["w_rich"]
     t_reached = float(summary.get("t_reached") or (t[-1] if t.size else 0.0))
+    values = {}
+    if measure == "cos":
+        w_kernel, w_rich = arrays["w_kernel"], arrays["w_rich"]
 
-    def at(name: str, s: float, ref: np.ndarray) -> float | None:
-        if weight_at is not None and 0 < s <= t_reached:
-            return _finite(float(cosine(weight_at(s), ref)))
-        return _value_at(t, arrays[name], s)
+        def at(name: str, s: float, ref: np.ndarray) -> float | None:
+            if weight_at is not None and 0 < s <= t_reached:
+                return _finite(float(cosine(weight_at(s), ref)))
+            return _value_at(t, arrays[name], s)
 
-    difference = None
-    if weight_at is not None:
-        def difference(s: float) -> float:
-            w = weight_at(s)
-            return float(cosine(w, w_rich) - cosine(w, w_kernel))
+        difference = None
+        if weight_at is not None:
+            def difference(s: float) -> float:
+                w = weight_at(s)
+                return float(cosine(w, w_rich) - cosine(w, w_kernel))
+
+        switch = bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference)
+        for name, ref in (("kernel", w_kernel), ("rich", w_rich)):
+            for label, s in (("Tminus", T_minus), ("Tplus", T_plus)):
+                values[f"cos_{name}_at_{label}"] = at(f"cos_{name}", s, ref)
+    else:  # closer is better: the rich predictor takes over when dist_rich falls below dist_kernel
+        switch = bias_switch_time(t, -arrays["dist_kernel"], -arrays["dist_rich"])
+        for name in ("kernel", "rich"):
+            for label, s in (("Tminus", T_minus), ("Tplus", T_plus)):
+                values[f"dist_{name}_at_{label}"] = _value_at(t, arrays[f"dist_{name}"], s)
+                values[f"cos_{name}_at_{label}"] = None
 
     t_star = summary.get("t_transition")
     return Analysis(
         alpha=alpha, lam=lam, t_theory=t_theory, t_transition=t_star,
         transition_width=summary.get("transition_width"),
         offset_c0=math.log(alpha) - lam * t_star if t_star is not None else None,
-        t_bias_switch=bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference),
-        direction=summary.get("direction"), c=c, T_minus=T_minus, T_plus=T_plus,
-        cos_kernel_at_Tminus=at("cos_kernel", T_minus, w_kernel), cos_rich_at_Tminus=at("cos_rich", T_minus, w_rich),
-        cos_kernel_at_Tplus=at("cos_kernel", T_plus, w_kernel), cos_rich_at_Tplus=at("cos_rich", T_plus, w_rich),
-        references=meta.get("references", {}),
+        t_bias_switch=switch, direction=summary.get("direction"), c=c, T_minus=T_minus, T_plus=T_plus,
+        references=meta.get("references", {}), measure=measure, **values,
     )
 
 
 @dataclass(frozen=True)
 class TheoremTrend:
-    """cos to the kernel predictor at T⁻ and to the rich one at T⁺ across α, and whether both tend to 1.
+    """The kernel predictor at T⁻ and the rich one at T⁺ across α, and whether both are approached.
 
-    "Tends to 1" is read on the deficits 1 − cos: they do not grow with α (each at most ``1 + slack``
-    times the previous one, or below ``floor`` where rounding dominates) and the last is below the first.
-    At fixed λ the rich deficit levels off at a λ-dependent value: Thm 3.5 takes a sequence of (α, λ)
-    with λ → 0 too, and at finite λ the late-phase direction is that of the weight-decayed optimum, close
-    to but not exactly the max-margin one. The kernel deficit keeps falling with α at fixed λ.
+    ``kernel``/``rich`` hold cosines (``measure`` "cos": they must tend to 1) or relative distances ("dist":
+    they must tend to 0). The check is read on the deficits (1 − cos, or the distance): they do not grow
+    with α (each at most ``1 + slack`` times the previous one, or below ``floor`` where rounding dominates)
+    and the last is below the first. At fixed λ the rich deficit levels off at a λ-dependent value:
+    Thm 3.5 takes a sequence of (α, λ) with λ → 0 too, and at finite λ the late-phase direction is that of
+    the weight-decayed optimum, close to but not exactly the max-margin one. The kernel deficit keeps
+    falling with α at fixed λ.
     """
 
     alphas: list[float]
-    cos_kernel_at_Tminus: list[float | None]
-    cos_rich_at_Tplus: list[float | None]
-    kernel_tends_to_1: bool
-    rich_tends_to_1: bool
+    measure: str
+    kernel_at_Tminus: list[float | None]
+    rich_at_Tplus: list[float | None]
+    kernel_converges: bool
+    rich_converges: bool
+
+    def deficits(self, values: list[float | None]) -> list[float | None]:
+        if self.measure == "dist":
+            return list(values)
+        return [None if v is None else max(1.0 - v, 0.0) for v in values]
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _tends_to_one(values: list[float | None], slack: float, floor: float) -> bool:
-    if len(values) < 2 or any(v is None for v in values):
+def _converges(deficits: list[float | None], slack: float, floor: float) -> bool:
+    if len(deficits) < 2 or any(v is None for v in deficits):
         return False
-    deficits = [max(1.0 - v, 0.0) for v in values]
     steady = all(b <= (1 + slack) * a + floor for a, b in zip(deficits, deficits[1:], strict=False))
     return steady and (deficits[-1] < deficits[0] or deficits[-1] <= floor)
 
@@ -193,10 +233,15 @@ def theorem_trend(analyses: Sequence[Analysis], slack: float = 0.05, floor: floa
     """Theorem check across runs that differ in α: sorted by α, with a verdict per theorem."""
     if len(analyses) < 2:
         raise InputError(f"the theorem trend needs runs at ≥ 2 values of α, got {len(analyses)} run(s)")
+    measures = {a.measure for a in analyses}
+    if len(measures) != 1:
+        raise InputError("the runs mix models (cosines and distances); give runs of one model")
     runs = sorted(analyses, key=lambda a: a.alpha)
     alphas = [a.alpha for a in runs]
     if len(set(alphas)) != len(alphas):
         raise InputError(f"the runs must have distinct α, got {alphas}")
-    kernel = [a.cos_kernel_at_Tminus for a in runs]
-    rich = [a.cos_rich_at_Tplus for a in runs]
-    return TheoremTrend(alphas, kernel, rich, _tends_to_one(kernel, slack, floor), _tends_to_one(rich, slack, floor))
+    trend = TheoremTrend(alphas, measures.pop(), [a.kernel_at_Tminus for a in runs], [a.rich_at_Tplus for a in runs],
+                         False, False)
+    return TheoremTrend(trend.alphas, trend.measure, trend.kernel_at_Tminus, trend.rich_at_Tplus,
+                        _converges(trend.deficits(trend.kernel_at_Tminus), slack, floor),
+                        _converges(trend.deficits(trend.rich_at_Tplus), slack, floor))

@@ -101,8 +101,8 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
     return _save(fig, path)
 
 
-def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str = "") -> Path:
-    """1 − cos against α (log–log): the theorem check across runs, one line per theorem."""
+def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str = "", ylabel: str = "1 − cos") -> Path:
+    """Deficits (1 − cos, or distances) against α (log–log): the theorem check across runs, one line per theorem."""
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for label, values in deficits.items():
@@ -112,7 +112,7 @@ def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str =
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\alpha$")
-    ax.set_ylabel(r"$1-\cos$")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)

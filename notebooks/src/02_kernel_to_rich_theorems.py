@@ -40,14 +40,14 @@ for name, task in (("classification", classification), ("regression", regression
           f"rich predictor {runs[0].meta['references']['rich']['kind']}")
     print(f"{'alpha':>8} {'cos(w(T-), kernel)':>20} {'cos(w(T+), rich)':>18}")
     trend = trends[name]
-    for alpha, k, r in zip(trend.alphas, trend.cos_kernel_at_Tminus, trend.cos_rich_at_Tplus, strict=True):
+    for alpha, k, r in zip(trend.alphas, trend.kernel_at_Tminus, trend.rich_at_Tplus, strict=True):
         print(f"{alpha:8.0e} {k:20.6f} {r:18.6f}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, (name, trend) in zip(axes, trends.items(), strict=True):
-    ax.loglog(trend.alphas, [1 - v for v in trend.cos_kernel_at_Tminus], "o-", label="1 − cos(w(T⁻), kernel)")
-    ax.loglog(trend.alphas, [1 - v for v in trend.cos_rich_at_Tplus], "s-", label="1 − cos(w(T⁺), rich)")
+    ax.loglog(trend.alphas, [1 - v for v in trend.kernel_at_Tminus], "o-", label="1 − cos(w(T⁻), kernel)")
+    ax.loglog(trend.alphas, [1 - v for v in trend.rich_at_Tplus], "s-", label="1 − cos(w(T⁺), rich)")
     ax.set_xlabel("α")
     ax.set_title(f"{name}, λ = {LAM:g}, c = ½")
     ax.grid(alpha=0.3, which="both")
@@ -68,9 +68,9 @@ fig.tight_layout()
 
 # %%
 for name, trend in trends.items():
-    assert trend.kernel_tends_to_1 and trend.rich_tends_to_1, (name, trend)
-    assert trend.cos_kernel_at_Tminus[-1] > 0.99 and trend.cos_rich_at_Tplus[-1] > 0.99, (name, trend)
-    assert 1 - trend.cos_kernel_at_Tminus[-1] < 0.2 * (1 - trend.cos_kernel_at_Tminus[0])
+    assert trend.kernel_converges and trend.rich_converges, (name, trend)
+    assert trend.kernel_at_Tminus[-1] > 0.99 and trend.rich_at_Tplus[-1] > 0.99, (name, trend)
+    assert 1 - trend.kernel_at_Tminus[-1] < 0.2 * (1 - trend.kernel_at_Tminus[0])
 
 # %% [markdown]
 # ## The ln(α)/λ law
