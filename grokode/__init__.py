@@ -6,16 +6,25 @@ large initialization α and small weight decay λ, through the kernel→rich tra
 
 from ._version import __version__  # noqa: E402,F401
 from .analysis.analyze import Analysis, analyze, theorem_trend  # noqa: E402
+from .analysis.nuclear import kernel_completion, nuclear_norm_completion  # noqa: E402
 from .analysis.predictors import reference_predictors  # noqa: E402
+from .analysis.scaling import fit_scaling  # noqa: E402
 from .analysis.transition import Transition, find_transition  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow  # noqa: E402
+from .numeric.gd import run_gd  # noqa: E402
 from .numeric.integrate import FlowSolution, integrate_flow  # noqa: E402
+from .numeric.matrix import MatrixFlow  # noqa: E402
+from .numeric.rkc import RKC  # noqa: E402
 from .run import Run, integrate, load_run  # noqa: E402
+from .sweep import grid_points, parse_grid, sweep  # noqa: E402
 from .tasks import Dataset, load_npz, make_task  # noqa: E402
+from .tasks.matrix import load_matrix_npz, make_matrix_task  # noqa: E402
 
 __all__ = [
-    "Analysis", "analyze", "reference_predictors", "theorem_trend",
+    "Analysis", "analyze", "reference_predictors", "theorem_trend", "fit_scaling", "kernel_completion",
+    "nuclear_norm_completion", "run_gd", "MatrixFlow", "RKC", "grid_points", "parse_grid", "sweep",
+    "load_matrix_npz", "make_matrix_task",
     "Dataset", "FlowSolution", "FullDiagonalFlow", "InputError", "ReducedDiagonalFlow", "Run",
     "Transition", "find_transition", "integrate", "integrate_flow", "load_npz", "load_run", "make_task",
 ]
