@@ -65,6 +65,7 @@ class FlowSolution:
     message: str
     stats: SolverStats
     t_fail: float | None = None
+    failure: str | None = None  # "solver" (the method gave up) or "non-finite" (the state overflowed)
     pieces: list[_Piece] = field(default_factory=list, repr=False)
     flow: object = field(default=None, repr=False)
 
@@ -111,7 +112,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         raise InputError("t_eval must be a non-empty, strictly increasing list of finite times")
     if method == "auto":
         first = integrate_flow(flow, t_eval, method=AUTO_METHOD, rtol=rtol, atol=atol, progress=progress)
-        if first.status != "failed":
+        if first.status != "failed" or first.failure != "solver":  # a blow-up is the model's, not LSODA's
             return first
         second = integrate_flow(flow, t_eval, method=AUTO_FALLBACK, rtol=rtol, atol=atol, progress=progress)
         second.stats.fallback_from = first.message
@@ -129,7 +130,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
     states, weights, norms, saved_t, pieces = [], [], [], [], []
-    status, message, t_fail = "ok", "", None
+    status, message, t_fail, failure = "ok", "", None, None
     width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     k = int(np.searchsorted(var_eval, v0, side="right"))
     for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
@@ -144,11 +145,11 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         while solver.status == "running":
             solver.step()
             if solver.status == "failed":
-                status, t_fail = "failed", float(flow.to_time(solver.t))
+                status, t_fail, failure = "failed", float(flow.to_time(solver.t)), "solver"
                 message = f"{method} failed at t={t_fail:.6g}: {solver.__dict__.get('_message', 'step size too small')}"
                 break
             if not np.all(np.isfinite(solver.y)):
-                status, t_fail = "failed", float(flow.to_time(solver.t_old))
+                status, t_fail, failure = "failed", float(flow.to_time(solver.t_old)), "non-finite"
                 message = (f"non-finite state after t={t_fail:.6g} (step to t={float(flow.to_time(solver.t)):.6g})"
                            + getattr(flow, "failure_hint", ""))
                 break
@@ -183,7 +184,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         states=np.asarray(states).reshape(-1, n_state),
         weights=np.asarray(weights).reshape(-1, width),
         param_norm=np.asarray(norms, dtype=np.float64),
-        status=status, message=message, stats=stats, t_fail=t_fail, pieces=pieces, flow=flow,
+        status=status, message=message, stats=stats, t_fail=t_fail, failure=failure, pieces=pieces, flow=flow,
     )
 
 
