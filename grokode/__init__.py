@@ -17,13 +17,14 @@ from .numeric.integrate import FlowSolution, integrate_flow  # noqa: E402
 from .numeric.matrix import MatrixFlow  # noqa: E402
 from .numeric.rkc import RKC  # noqa: E402
 from .run import Run, integrate, load_run  # noqa: E402
-from .sweep import grid_points, parse_grid, sweep  # noqa: E402
+from .sweep import grid_points, parse_grid  # noqa: E402
+from .sweep import sweep as run_sweep  # noqa: E402  (the name `sweep` is the module)
 from .tasks import Dataset, load_npz, make_task  # noqa: E402
 from .tasks.matrix import load_matrix_npz, make_matrix_task  # noqa: E402
 
 __all__ = [
     "Analysis", "analyze", "reference_predictors", "theorem_trend", "fit_scaling", "kernel_completion",
-    "nuclear_norm_completion", "run_gd", "MatrixFlow", "RKC", "grid_points", "parse_grid", "sweep",
+    "nuclear_norm_completion", "run_gd", "MatrixFlow", "RKC", "grid_points", "parse_grid", "run_sweep",
     "load_matrix_npz", "make_matrix_task",
     "Dataset", "FlowSolution", "FullDiagonalFlow", "InputError", "ReducedDiagonalFlow", "Run",
     "Transition", "find_transition", "integrate", "integrate_flow", "load_npz", "load_run", "make_task",
