@@ -57,12 +57,24 @@ def notebook_from_source(source: Path) -> nbformat.NotebookNode:
 
 
 def execute(nb: nbformat.NotebookNode, quick: bool, timeout: int = 3600) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel started in ``notebooks/`` (GROKODE_QUICK set when ``quick``)."""
-    env = {**os.environ, "GROKODE_QUICK": "1" if quick else "0"}
-    env.setdefault("MPLBACKEND", "Agg")
-    os.environ.update({"GROKODE_QUICK": env["GROKODE_QUICK"], "MPLBACKEND": env["MPLBACKEND"]})
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}})
-    client.execute()
+    """Run every cell in a fresh kernel started in ``notebooks/`` (GROKODE_QUICK set when ``quick``).
+
+    The kernel inherits this process's environment: figures go to the inline backend (so they are saved
+    in the notebook), whatever MPLBACKEND the caller has.
+    """
+    saved = {key: os.environ.get(key) for key in ("GROKODE_QUICK", "MPLBACKEND")}
+    os.environ["GROKODE_QUICK"] = "1" if quick else "0"
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(HERE)}})
+        client.execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return nb
 
 
