@@ -290,11 +290,12 @@ def sweep(
     alpha: Annotated[str, typer.Option(help="α grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e2:1e8:7",
     lam: Annotated[str, typer.Option(help="λ grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e-3,1e-4",
     seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or LO:HI (inclusive)")] = "0",
-    model: Annotated[str, typer.Option(help="diagonal")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | matrix")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L")] = 2,
-    task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression")] = "sparse",
+    task: Annotated[str | None, typer.Option(
+        help="sparse | margin | sparse-regression (matrix: multiplication | lowrank)")] = None,
     n: Annotated[int, typer.Option(help="training samples")] = 256,
-    d: Annotated[int, typer.Option(help="input dimension")] = 10_000,
+    d: Annotated[int | None, typer.Option(help="input dimension (matrix: size; default 10000 / 30)")] = None,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
     gamma: Annotated[float, typer.Option(help="ℓ2 margin of the margin task")] = 5.0,
     n_test: Annotated[int, typer.Option(help="test samples")] = 1000,
@@ -302,8 +303,10 @@ def sweep(
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ per point)")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2")] = "auto",
     formulation: Annotated[str, typer.Option(help="reduced | full")] = "reduced",
+    frac: Annotated[float, typer.Option(help="matrix: fraction of observed entries")] = 0.25,
+    rank: Annotated[int, typer.Option(help="matrix: rank of the lowrank task")] = 1,
     out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)")] = "sweep.csv",
     workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler")] = None,
@@ -322,7 +325,7 @@ def sweep(
     points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), sw.parse_seeds(seeds))
     options = {"model": model, "depth": depth, "task": task, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "loss": loss, "t_end": t_end, "rtol": rtol, "atol": atol, "method": method,
-               "formulation": formulation}
+               "formulation": formulation, "frac": frac, "rank": rank}
     try:
         with _SweepProgress() as bar:
             result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,

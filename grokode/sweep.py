@@ -34,12 +34,14 @@ COLUMNS = ("alpha", "lam", "seed", "t_theory", "t_transition", "transition_width
            "test_final", "wall_seconds", "status", "error", "options")
 FLOAT_COLUMNS = ("alpha", "lam", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
                  "test_final", "wall_seconds")
-INT_OPTIONS = ("depth", "n", "d", "k", "n_test")
-FLOAT_OPTIONS = ("gamma", "t_end", "rtol", "atol")
+INT_OPTIONS = ("depth", "n", "d", "k", "n_test", "rank")
+FLOAT_OPTIONS = ("gamma", "t_end", "rtol", "atol", "frac")
 STR_OPTIONS = ("model", "task", "loss", "method", "formulation")
-DEFAULT_OPTIONS = {"model": "diagonal", "depth": 2, "task": "sparse", "n": 256, "d": 10_000, "k": 3, "gamma": 5.0,
+DEFAULT_OPTIONS = {"model": "diagonal", "depth": 2, "task": None, "n": 256, "d": None, "k": 3, "gamma": 5.0,
                    "n_test": 1000, "loss": None, "t_end": None, "rtol": 1e-6, "atol": 1e-9, "method": "auto",
-                   "formulation": "reduced"}
+                   "formulation": "reduced", "frac": 0.25, "rank": 1}
+#: Per-model defaults of the options whose meaning depends on the model (as in ``grokode integrate``).
+MODEL_DEFAULTS = {"diagonal": {"task": "sparse", "d": 10_000}, "matrix": {"task": "multiplication", "d": 30}}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -135,17 +137,23 @@ def point_options(**options) -> dict:
     from .numeric.integrate import METHODS
     from .run import FORMULATIONS, LOSSES, MODELS
     from .tasks import TASKS
+    from .tasks.matrix import MATRIX_TASKS
 
     unknown = set(options) - set(DEFAULT_OPTIONS)
     if unknown:
         raise InputError(f"options {sorted(unknown)} cannot be swept over (choose from {sorted(DEFAULT_OPTIONS)})")
-    opts = {**DEFAULT_OPTIONS, **options}
+    opts = {**DEFAULT_OPTIONS, **{k: v for k, v in options.items() if v is not None}}
+    if opts["model"] not in MODELS:
+        raise InputError(f"unknown model {opts['model']!r} (choose {', '.join(MODELS)})")
+    for key, value in MODEL_DEFAULTS[opts["model"]].items():
+        opts[key] = value if opts[key] is None else opts[key]
+    tasks = MATRIX_TASKS if opts["model"] == "matrix" else TASKS
     for key in INT_OPTIONS:
         opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 1)
     for key in FLOAT_OPTIONS:
         if opts[key] is not None:
             opts[key] = require_positive(key, opts[key])
-    for key, choices in (("model", MODELS), ("task", TASKS), ("loss", LOSSES), ("method", METHODS),
+    for key, choices in (("model", MODELS), ("task", tasks), ("loss", LOSSES), ("method", METHODS),
                          ("formulation", FORMULATIONS)):
         if opts[key] is not None and opts[key] not in choices:
             raise InputError(f"unknown {key} {opts[key]!r} (choose {', '.join(choices)})")

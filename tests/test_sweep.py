@@ -64,6 +64,10 @@ def test_bad_seeds(text):
 
 def test_options_are_normalised_and_checked():
     assert point_options(d=1e4, gamma=5) == point_options(d=10_000, gamma=5.0)
+    assert point_options()["task"] == "sparse" and point_options()["d"] == 10_000
+    assert point_options(model="matrix")["task"] == "multiplication" and point_options(model="matrix")["d"] == 30
+    with pytest.raises(InputError, match="sparse"):
+        point_options(model="matrix", task="sparse")  # a diagonal task for the matrix model
     for bad in ({"method": "Euler"}, {"task": "nope"}, {"d": 0}, {"rtol": -1.0}, {"alpha": 3.0}):
         with pytest.raises(InputError):
             point_options(**bad)
@@ -330,3 +334,16 @@ def test_unreachable_scheduler_is_exit_2(tmp_path, monkeypatch):
     res = grokode("sweep", "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--alpha", "1e3", "--lam", "0.01",
                   *TINY, cwd=tmp_path)
     assert res.returncode == 2 and "scheduler" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_matrix_model_sweeps_and_follows_the_law(tmp_path):
+    res = grokode("sweep", "--model", "matrix", "--alpha", "10:1000:3", "--lam", "1e-2", "--d", "12", "--frac", "0.5",
+                  "--workers", "1", "--out", "m.csv", "--no-plot", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = read_rows(tmp_path / "m.csv")
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    assert all(json.loads(r["options"])["task"] == "multiplication" for r in rows)
+    (fit,) = fit_scaling([{**r, "alpha": float(r["alpha"]), "lam": float(r["lam"]),
+                           "t_transition": float(r["t_transition"]), "transition_width": float(r["transition_width"])}
+                          for r in rows])
+    assert 0.95 < fit.slope < 1.05  # measured 1.0015: the ln(α)/λ law holds for matrix completion too

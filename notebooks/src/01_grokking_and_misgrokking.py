@@ -37,7 +37,7 @@ for name, run in (("grokking", grok), ("misgrokking", misgrok)):
     s = run.summary
     print(f"{name:12s} status={s['status']} plateau={s['test_plateau']:.3f} final={s['test_final']:.3f} "
           f"kernel predictor={s['kernel_test']:.3f} rich predictor={s['rich_test']:.3f} "
-          f"t*={s['t_transition']:.1f} t_theory={s['t_theory']:.1f} wall={s['wall_seconds']:.1f}s")
+          f"t*={s['t_transition']:.1f} t_theory={s['t_theory']:.1f} ({s['rhs_evals']} RHS evaluations)")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)

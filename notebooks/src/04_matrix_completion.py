@@ -27,7 +27,7 @@ ALPHA, LAM, FRAC = 1e3, 1e-3, 0.2
 run = grokode.integrate(model="matrix", task="multiplication", d=D, frac=FRAC, alpha=ALPHA, lam=LAM, seed=0)
 s = run.summary
 print(f"d={D}, {FRAC:.0%} observed, alpha={ALPHA:g}, lambda={LAM:g}: status {s['status']}, "
-      f"{s['rhs_evals']} RHS evaluations, {s['wall_seconds']:.1f} s")
+      f"{s['rhs_evals']} RHS evaluations")
 print(f"test MSE plateau {s['test_plateau']:.3e} -> final {s['test_final']:.3e} "
       f"(x{s['test_plateau'] / s['test_final']:.0f}); t* = {s['t_transition']:.0f}, t_theory = {s['t_theory']:.0f}")
 print(f"distance to kernel predictor at T- = {s['dist_kernel_at_Tminus']:.2e}; "
