@@ -146,7 +146,7 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
     if method not in METHODS and method not in (GD_METHOD, LN_METHOD):
         raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)}, {GD_METHOD}, {LN_METHOD})")
     if lr is not None and method not in (GD_METHOD, LN_METHOD):
-        raise InputError(f"lr={lr!r} is only used with methods {GD_METHOD!r}, {LN_METHOD!r} (method is {method!r})")
+        raise InputError(f"lr={lr!r} is only used with method {GD_METHOD!r} or {LN_METHOD!r} (method is {method!r})")
     if normalized_lr and method != GD_METHOD:
         raise InputError(f"the normalized learning rate is a variant of method {GD_METHOD!r} (method is {method!r})")
     for name, value in (("noise", noise), ("batch", batch), ("noise_seed", noise_seed)):
