@@ -62,7 +62,10 @@ def _default_out(options: dict) -> Path:
     o = options
     name = o["data"] and Path(o["data"]).stem or o["task"]
     stem = (f"{o['model']}-L{o['depth']}-{name}-n{o['n']}-d{o['d']}-a{o['alpha']:.0e}-lam{o['lam']:.0e}"
-            f"-s{o['seed']}" + (f"-gd{o['lr']:g}" if o.get("method") == "gd" else "")).replace("+", "")
+            f"-s{o['seed']}" + (f"-gd{o['lr']:g}" if o.get("method") == "gd" else "")
+            + ("n" if o.get("normalized_lr") else "")
+            + (f"-lnsgd{o['lr']:.3g}-s{o['noise']:g}-b{o['batch']}" if o.get("method") == "label-noise-sgd" else "")
+            ).replace("+", "")
     path = Path("runs") / f"{stem}.npz"
     k = 2
     while path.exists():  # a default name never overwrites: number the next run instead
@@ -89,13 +92,21 @@ def integrate(
     seed: Annotated[int, typer.Option(help="seed of the data generator")] = 0,
     loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
     alpha: Annotated[float | None, typer.Option(help="initialization scale α (default 1e3; matrix: 100)")] = None,
-    lam: Annotated[float, typer.Option(help="weight decay λ")] = 1e-3,
-    t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ)")] = None,
+    lam: Annotated[float, typer.Option(
+        help="weight decay λ ≥ 0 (0: classification, runs to t = 1e300 in log time; or label-noise-sgd)")] = 1e-3,
+    t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ; λ = 0: 1e300)")] = None,
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance (on the scaled state)")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd")] = "auto",
-    lr: Annotated[float | None, typer.Option(help="learning rate of --method gd (default 0.01)")] = None,
+    method: Annotated[str, typer.Option(
+        help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd | label-noise-sgd")] = "auto",
+    lr: Annotated[float | None, typer.Option(
+        help="learning rate η of gd (default 0.01) or label-noise-sgd (default 1/(4L²u0^(2L-2) max‖x‖²))")] = None,
+    normalized_lr: Annotated[bool, typer.Option(
+        "--normalized-lr", help="gd: step η/L̂(θ), t += η/L̂ (reaches log-time horizons at λ = 0)")] = False,
+    noise: Annotated[float | None, typer.Option(help="label-noise-sgd: label noise σ (default 0.5)")] = None,
+    batch: Annotated[int | None, typer.Option(help="label-noise-sgd: minibatch size B ≤ n, no replacement (1)")] = None,
+    noise_seed: Annotated[int | None, typer.Option(help="label-noise-sgd: seed of the noise (default --seed)")] = None,
     formulation: Annotated[str, typer.Option(help="reduced (n unknowns) | full (2d unknowns)")] = "reduced",
     out_path: Annotated[str | None, typer.Option("--out", help="trajectory file (.npz)")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,
@@ -110,7 +121,8 @@ def integrate(
     options = {"model": model, "depth": depth, "task": task, "data": data, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
                "t_eval": _parse_times(t_eval), "rtol": rtol, "atol": atol, "method": method,
-               "formulation": formulation, "frac": frac, "rank": rank, "lr": lr}
+               "formulation": formulation, "frac": frac, "rank": rank, "lr": lr, "normalized_lr": normalized_lr,
+               "noise": noise, "batch": batch, "noise_seed": noise_seed}
     if data is not None and not Path(data).is_file():
         raise InputError(f"data file {data!r} not found")
     target = Path(out_path) if out_path else None
@@ -276,7 +288,8 @@ def _print_summary(summary: dict) -> None:
     table = Table(title="grokode integrate", show_header=False, title_justify="left")
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
-    for key in ("status", "t_theory", "t_transition", "transition_width", "offset_c0", "t_bias_switch",
+    for key in ("status", "t_theory", "t_transition", "transition_width", "log_t_transition", "transition_width_log",
+                "lam_eff", "offset_c0", "t_bias_switch",
                 "test_plateau", "test_final", "train_final", "transition_metric", "kernel_test", "rich_test",
                 "cos_kernel_at_Tminus", "cos_rich_at_Tplus", "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01",
                 "wall_seconds", "out", "plot"):

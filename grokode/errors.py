@@ -29,3 +29,14 @@ def require_int(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def require_nonnegative(name: str, value: float) -> float:
+    """Return ``float(value)`` or raise :class:`InputError` unless it is finite and ≥ 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a non-negative number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
+    return v

@@ -30,7 +30,7 @@ def test_derive_formats(fmt):
 @pytest.mark.parametrize("args,needle", [
     (["derive", "diagonal", "--depth", "1"], "1"), (["derive", "diagonal", "--depth", "0"], "0"),
     (["derive", "banana"], "banana"), (["derive", "diagonal", "--loss", "hinge"], "hinge"),
-    (["integrate", "--alpha", "-3"], "-3"), (["integrate", "--lam", "0"], "lam"),
+    (["integrate", "--alpha", "-3"], "-3"), (["integrate", "--lam", "-1"], "lam"),
     (["integrate", "--task", "nope"], "nope"), (["integrate", "--data", "missing.npz"], "missing.npz"),
     (["integrate", "--method", "Euler"], "Euler"), (["integrate", "--t-eval", "1,x"], "1,x"),
 ])

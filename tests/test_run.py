@@ -80,7 +80,7 @@ def test_data_roundtrip_and_trajectory_file(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(alpha=-1.0), "alpha"), (dict(lam=0.0), "lam"), (dict(alpha=float("nan")), "alpha"),
+    (dict(alpha=-1.0), "alpha"), (dict(lam=-1.0), "lam"), (dict(alpha=float("nan")), "alpha"),
     (dict(task="nope"), "nope"), (dict(loss="logistic", task="sparse-regression"), "regression"),
     (dict(method="Euler"), "Euler"), (dict(depth=1), "depth"), (dict(t_eval=np.array([3.0, 1.0])), "t_eval"),
 ])

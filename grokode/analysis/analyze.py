@@ -82,19 +82,22 @@ class Analysis:
 
     ``measure`` is "cos" (diagonal runs: ``cos_*`` fields) or "dist" (matrix runs: ``dist_*`` fields, the
     relative Frobenius distance to each predictor); the other family is None.
+
+    Without weight decay (λ = 0, issue #9) there is no t_theory and no theorem window: ``t_theory``,
+    ``T_minus``, ``T_plus``, the cosines at T∓ and ``offset_c0`` are None.
     """
 
     alpha: float
     lam: float
-    t_theory: float
+    t_theory: float | None
     t_transition: float | None
     transition_width: float | None
     offset_c0: float | None
     t_bias_switch: float | None
     direction: int | None
     c: float
-    T_minus: float
-    T_plus: float
+    T_minus: float | None
+    T_plus: float | None
     cos_kernel_at_Tminus: float | None
     cos_rich_at_Tminus: float | None
     cos_kernel_at_Tplus: float | None
@@ -153,15 +156,22 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
         raise InputError(f"the trajectory has no {', '.join(missing)} (written by grokode ≥ 0.2; re-run integrate)")
     options, summary = meta.get("options", {}), meta.get("summary", {})
     alpha, lam = float(options["alpha"]), float(options["lam"])
-    t_theory = math.log(alpha) / lam if alpha > 1 else 0.0
-    T_minus, T_plus = theorem_times(t_theory, c)
+    # a run records its t_theory (label-noise SGD: ln α/(λ + λ_eff); None at λ = 0)
+    if "t_theory" in summary:
+        t_theory = summary["t_theory"]
+    else:
+        t_theory = (math.log(alpha) / lam if alpha > 1 else 0.0) if lam > 0 else None
+    rate = lam + float(summary.get("lam_eff") or 0.0)
+    T_minus, T_plus = theorem_times(t_theory, c) if t_theory is not None else (None, None)
     t = np.asarray(arrays["t"], dtype=np.float64)
     t_reached = float(summary.get("t_reached") or (t[-1] if t.size else 0.0))
     values = {}
     if measure == "cos":
         w_kernel, w_rich = arrays["w_kernel"], arrays["w_rich"]
 
-        def at(name: str, s: float, ref: np.ndarray) -> float | None:
+        def at(name: str, s: float | None, ref: np.ndarray) -> float | None:
+            if s is None:
+                return None
             if weight_at is not None and 0 < s <= t_reached:
                 return _finite(float(cosine(weight_at(s), ref)))
             return _value_at(t, arrays[name], s)
@@ -180,14 +190,14 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
         switch = bias_switch_time(t, -arrays["dist_kernel"], -arrays["dist_rich"])
         for name in ("kernel", "rich"):
             for label, s in (("Tminus", T_minus), ("Tplus", T_plus)):
-                values[f"dist_{name}_at_{label}"] = _value_at(t, arrays[f"dist_{name}"], s)
+                values[f"dist_{name}_at_{label}"] = None if s is None else _value_at(t, arrays[f"dist_{name}"], s)
                 values[f"cos_{name}_at_{label}"] = None
 
     t_star = summary.get("t_transition")
     return Analysis(
         alpha=alpha, lam=lam, t_theory=t_theory, t_transition=t_star,
         transition_width=summary.get("transition_width"),
-        offset_c0=math.log(alpha) - lam * t_star if t_star is not None else None,
+        offset_c0=math.log(alpha) - rate * t_star if t_star is not None and rate > 0 else None,
         t_bias_switch=switch, direction=summary.get("direction"), c=c, T_minus=T_minus, T_plus=T_plus,
         references=meta.get("references", {}), measure=measure, **values,
     )

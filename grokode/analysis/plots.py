@@ -20,14 +20,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _mark_times(ax, summary: dict, legend: bool) -> None:
-    ax.axvline(summary["t_theory"], color="k", ls="--", lw=1,
-               label=r"$t_{theory}=\ln(\alpha)/\lambda$" if legend else None)
+def _mark_times(ax, summary: dict, legend: bool, xf=lambda s: s) -> None:
+    if summary.get("t_theory") is not None:  # none without weight decay (λ = 0)
+        ax.axvline(xf(summary["t_theory"]), color="k", ls="--", lw=1,
+                   label=r"$t_{theory}=\ln(\alpha)/\lambda$" if legend else None)
     if summary.get("t_transition"):
-        ax.axvline(summary["t_transition"], color="tab:red", ls=":", lw=1.5,
+        ax.axvline(xf(summary["t_transition"]), color="tab:red", ls=":", lw=1.5,
                    label=f"transition t*={summary['t_transition']:.4g}" if legend else None)
     if summary.get("T_minus") and summary.get("T_plus"):
-        ax.axvspan(summary["T_minus"], summary["T_plus"], color="0.5", alpha=0.08,
+        ax.axvspan(xf(summary["T_minus"]), xf(summary["T_plus"]), color="0.5", alpha=0.08,
                    label=r"$[T^-, T^+]$" if legend else None)
 
 
@@ -44,6 +45,10 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
     path = Path(path)
     t = arrays["t"]
     keep = t > 0
+    # runs without weight decay reach t ≈ 1e300, where matplotlib's log axis overflows: plot against ln t
+    ln_axis = bool(np.any(keep)) and float(t[keep][-1]) > 1e200
+    x = np.log(t[keep]) if ln_axis else t[keep]
+    xf = math.log if ln_axis else (lambda s: s)
     has_alignment = "cos_kernel" in arrays or "dist_kernel" in arrays
     rows = 2 + has_alignment
     fig, axes = plt.subplots(rows, 1, figsize=(7.5, 2.6 * rows + 0.6), dpi=120, sharex=True)
@@ -55,7 +60,7 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
         ("test_loss_population", "test loss (population)"))
     for key, label in curves:
         if key in arrays:
-            ax.plot(t[keep], arrays[key][keep], label=label, lw=1.6)
+            ax.plot(x, arrays[key][keep], label=label, lw=1.6)
     for name, color in (("kernel", "tab:purple"), ("rich", "tab:green")):
         value = summary.get(f"{name}_test")
         if value is not None and math.isfinite(value):
@@ -65,37 +70,40 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
     else:
         ax.set_yscale("log")
     ax.set_ylabel("accuracy" if classification else "loss")
-    _mark_times(ax, summary, legend=True)
+    _mark_times(ax, summary, legend=True, xf=xf)
     ax.legend(fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
 
     if has_alignment:
         ax = axes[1]
         if "cos_kernel" in arrays:
-            ax.plot(t[keep], arrays["cos_kernel"][keep], color="tab:purple", label=r"cos($w$, kernel predictor)")
-            ax.plot(t[keep], arrays["cos_rich"][keep], color="tab:green", label=r"cos($w$, rich predictor)")
+            ax.plot(x, arrays["cos_kernel"][keep], color="tab:purple", label=r"cos($w$, kernel predictor)")
+            ax.plot(x, arrays["cos_rich"][keep], color="tab:green", label=r"cos($w$, rich predictor)")
             ax.set_ylabel("cosine")
         else:
-            ax.plot(t[keep], arrays["dist_kernel"][keep], color="tab:purple", label="distance to kernel predictor")
-            ax.plot(t[keep], arrays["dist_rich"][keep], color="tab:green", label="distance to rich predictor")
+            ax.plot(x, arrays["dist_kernel"][keep], color="tab:purple", label="distance to kernel predictor")
+            ax.plot(x, arrays["dist_rich"][keep], color="tab:green", label="distance to rich predictor")
             ax.set_ylabel("relative distance")
         if summary.get("t_bias_switch"):
-            ax.axvline(summary["t_bias_switch"], color="tab:orange", lw=1.2,
+            ax.axvline(xf(summary["t_bias_switch"]), color="tab:orange", lw=1.2,
                        label=f"bias switch {summary['t_bias_switch']:.4g}")
-        _mark_times(ax, summary, legend=False)
+        _mark_times(ax, summary, legend=False, xf=xf)
         ax.legend(fontsize=7, loc="best")
 
     ax = axes[-1]
-    ax.plot(t[keep], arrays["param_norm"][keep], color="tab:blue", label=r"$\|\theta(t)\|$")
+    ax.plot(x, arrays["param_norm"][keep], color="tab:blue", label=r"$\|\theta(t)\|$")
     if alpha is not None and lam is not None:
-        ax.plot(t[keep], alpha * np.exp(-lam * t[keep]), "k--", lw=1, label=r"$\alpha e^{-\lambda t}$")
+        ax.plot(x, alpha * np.exp(-lam * t[keep]), "k--", lw=1, label=r"$\alpha e^{-\lambda t}$")
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.3 * float(np.min(arrays["param_norm"][keep], initial=np.inf)))
     ax.set_ylabel("parameter norm")
-    _mark_times(ax, summary, legend=False)
+    _mark_times(ax, summary, legend=False, xf=xf)
     ax.legend(fontsize=7, loc="best")
-    ax.set_xscale("log")
-    ax.set_xlabel("t (gradient-flow time)")
+    if ln_axis:
+        ax.set_xlabel("ln t (gradient-flow time)")
+    else:
+        ax.set_xscale("log")
+        ax.set_xlabel("t (gradient-flow time)")
     for a in axes:
         a.grid(alpha=0.3, which="both")
     return _save(fig, path)

@@ -2,7 +2,9 @@
 
 Definition (issue #3, MATH.md §2): the metric at 0.5·t_theory is the *plateau*, at the horizon the
 *final* value; the transition time is the first time after 0.5·t_theory where the metric crosses the
-midpoint between them, the width is the time between the 10 % and 90 % crossings. A crossing is
+midpoint between them, the width is the time between the 10 % and 90 % crossings. Without weight decay
+(λ = 0) there is no t_theory: the caller passes ``t_start`` (the end of the fitting phase) instead, and the
+transition is read against ln t (``width_log`` = ln(t90/t10), issue #9). A crossing is
 bracketed on the saved grid and then located by Brent's method on the dense solution (so it is exact to
 ``xtol_rel`` of t, not to the grid spacing). No transition when |final − plateau| < ``min_change``.
 """
@@ -19,7 +21,7 @@ from scipy.optimize import brentq
 
 @dataclass(frozen=True)
 class Transition:
-    t_theory: float
+    t_theory: float | None
     plateau: float
     final: float
     t_transition: float | None
@@ -31,32 +33,53 @@ class Transition:
     def width(self) -> float | None:
         return None if self.t10 is None or self.t90 is None else self.t90 - self.t10
 
+    @property
+    def width_log(self) -> float | None:
+        """ln(t90/t10): the width in log time, comparable between runs with and without weight decay."""
+        if self.t10 is None or self.t90 is None or not (self.t10 > 0 and self.t90 > 0):
+            return None
+        return abs(math.log(self.t90) - math.log(self.t10))
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "transition_width": self.width}
+        return {**asdict(self), "transition_width": self.width, "transition_width_log": self.width_log}
 
 
-def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float, *, min_change: float,
-                    metric: Callable[[float], float] | None = None, xtol_rel: float = 1e-4) -> Transition:
+def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *, min_change: float,
+                    metric: Callable[[float], float] | None = None, xtol_rel: float = 1e-4,
+                    t_start: float | None = None) -> Transition:
     """Plateau, final value, transition time and 10–90 % crossings of a metric curve.
 
     Parameters
     ----------
     t, values : the saved curve (increasing t).
-    t_theory : ln(α)/λ; the search starts at 0.5·t_theory.
+    t_theory : ln(α)/λ; the search starts at 0.5·t_theory. None (λ = 0): give ``t_start``.
     min_change : smallest |final − plateau| that counts as a transition (0.05 accuracy, 0.5 decades of loss).
     metric : the metric at any t (dense output); without it crossings are linear interpolations of the grid.
     xtol_rel : relative precision of each located crossing time.
+    t_start : where the plateau is read and the search starts, instead of 0.5·t_theory. Given, the grid
+        is read against ln t: without ``metric`` crossings are interpolated linearly in ln t.
     """
+    log_time = t_start is not None
     t = np.asarray(t, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    t_start = 0.5 * t_theory
-    ok = np.isfinite(values)
+    if t_start is None:
+        if t_theory is None or not math.isfinite(t_theory):
+            raise ValueError("find_transition needs t_start when there is no finite t_theory (λ = 0)")
+        t_start = 0.5 * t_theory
+    ok = np.isfinite(values) & ((t > 0) if log_time else True)
     t, values = t[ok], values[ok]
     if t.size == 0 or t[-1] <= t_start:
         return Transition(t_theory, math.nan, math.nan, None, None, None, 0)
 
     def at(s: float) -> float:
-        return float(metric(s)) if metric is not None else float(np.interp(s, t, values))
+        if metric is not None:
+            return float(metric(s))
+        return float(np.interp(math.log(s), np.log(t), values)) if log_time else float(np.interp(s, t, values))
+
+    def between(lo: float, hi: float, v0: float, v1: float, level: float) -> float:
+        if log_time:  # saved times are log-spaced here: linear in t would put every crossing near the far end
+            return math.exp(math.log(lo) + (level - v0) * (math.log(hi) - math.log(lo)) / (v1 - v0))
+        return lo + (level - v0) * (hi - lo) / (v1 - v0)
 
     plateau = at(t_start) if t_start >= t[0] else float(values[0])
     final = float(values[-1])
@@ -75,12 +98,10 @@ def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float, *, min_c
             return None if not above[k] else float(grid_t[0])
         lo, hi = float(grid_t[k - 1]), float(grid_t[k])
         if metric is None:
-            v0, v1 = grid_v[k - 1], grid_v[k]
-            return lo + (level - v0) * (hi - lo) / (v1 - v0)
+            return between(lo, hi, grid_v[k - 1], grid_v[k], level)
         try:
             return float(brentq(lambda s: at(s) - level, lo, hi, xtol=xtol_rel * lo, rtol=4 * np.finfo(float).eps))
         except ValueError:  # the dense metric disagrees with the grid by rounding at a bracket end
-            v0, v1 = grid_v[k - 1], grid_v[k]
-            return lo + (level - v0) * (hi - lo) / (v1 - v0)
+            return between(lo, hi, grid_v[k - 1], grid_v[k], level)
 
     return Transition(t_theory, plateau, final, crossing(0.5), crossing(0.1), crossing(0.9), direction)

@@ -130,6 +130,8 @@ class ReducedDiagonalFlow:
     resolvable; the scale c keeps y = O(1) in the kernel phase and is lowered by exact powers of two when
     |y| grows (:meth:`rescale`), so no quantity over- or underflows even at α = 1e300. The Jacobian
     ∂ẏ_i/∂y_k = e^{τ}ρ ℓ''_i Σ_j x_ij (∂w_j/∂q_j) x_kj / n is analytic (derived), assembled with BLAS.
+    The closed forms use t only through λt; at λ = 0 (no weight decay, issue #9) that product is taken as
+    exactly 0 without forming t = e^τ, so the flow runs to the float64 end of time (t ≈ 1e308, τ ≈ 709).
     """
 
     variable = "log_t"
@@ -187,13 +189,17 @@ class ReducedDiagonalFlow:
     def to_time(tau):
         return np.exp(tau)
 
+    def _time(self, tau: float) -> float:
+        """t = e^τ where the closed forms need it (through λt): 0 at λ = 0, where e^τ may overflow."""
+        return math.exp(tau) if self.lam > 0.0 else 0.0
+
     # -- kernels --------------------------------------------------------------------------------------
     def _q(self, state):
         return self.data.rmatvec(state, 1.0 / self.n, self._B)  # q = e^{-c}·B
 
     def _fill_weights(self, tau: float, B: np.ndarray, c: float | None, out: np.ndarray) -> np.ndarray:
         shift = -(self.c if c is None else c)
-        E = gen.diag_E(self.depth, self.ell0, self.lam, math.exp(tau))
+        E = gen.diag_E(self.depth, self.ell0, self.lam, self._time(tau))
         _weights(B, self.depth, E, self.log_kappa, shift, out)
         return out
 
@@ -206,7 +212,7 @@ class ReducedDiagonalFlow:
         B = self._q(state)
         w = self._fill_weights(tau, B, c, np.empty(self.d))
         shift = -(self.c if c is None else c)
-        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, math.exp(tau), self.log_kappa, shift)
+        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, self._time(tau), self.log_kappa, shift)
         return w, math.exp(0.5 * log_sq)
 
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
@@ -215,7 +221,7 @@ class ReducedDiagonalFlow:
 
     def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:
         self.nfev += 1
-        t = math.exp(tau)
+        t = self._time(tau)
         f = self.outputs(tau, state)
         out = np.empty(self.n)
         _residuals(f, self.y, self.loss_id, self.c + tau + gen.diag_log_rho(self.depth, self.lam, t), out)
@@ -223,7 +229,7 @@ class ReducedDiagonalFlow:
 
     def jac(self, tau: float, state: np.ndarray) -> np.ndarray:
         self.njev += 1
-        t = math.exp(tau)
+        t = self._time(tau)
         f = self.outputs(tau, state).copy()
         E = gen.diag_E(self.depth, self.ell0, self.lam, t)
         _log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self._logs, self._signs)

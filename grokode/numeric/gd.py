@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..errors import InputError, require_positive
+from ..errors import InputError, require_nonnegative, require_positive
 from . import generated as gen
 from .integrate import SolverStats
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
@@ -156,7 +156,7 @@ class DiagonalGD:
         self.n, self.d = self.data.n, self.data.d
         self.depth, self.loss_id = int(depth), gen.LOSS_NAMES.index(loss)
         self.alpha = require_positive("alpha", alpha)
-        self.lam = require_positive("lam", lam)
+        self.lam = require_nonnegative("lam", lam)
         self.lr = require_positive("lr", lr)
         self.rise_factor = require_positive("rise_factor", rise_factor)
         if self.rise_factor <= 1.0:

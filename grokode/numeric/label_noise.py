@@ -1,0 +1,203 @@
+"""Label-noise SGD on the diagonal net with squared loss (paper App. B.2; Blanc et al. 2020, Li et al. 2021).
+
+Each step draws a minibatch of B training samples *without replacement* (B distinct indices; B = n is
+the full batch), perturbs their regression labels by fresh N(0, σ²) noise and takes
+θ ← θ − η(∇L̂_batch(θ; y + ε) + λθ), L̂_batch = (1/B) Σ_b (f_b − y_b − ε_b)². All randomness comes from
+one :class:`numpy.random.Generator`, drawn in fixed blocks of :data:`RNG_BLOCK` steps (indices, then
+noise), so a run is reproducible bit for bit from its seed whatever the chunking of the numba loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import InputError, require_int, require_nonnegative, require_positive
+from . import generated as gen
+from .gd import GDSolution, _update
+from .integrate import SolverStats
+from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
+from .parallel import sized_kernel
+
+METHOD = "label-noise-sgd"
+#: Steps per block of random draws: fixed, so the random stream does not depend on the chunking.
+RNG_BLOCK = 1024
+_SQUARED = gen.LOSS_NAMES.index("squared")
+
+
+def noise_generator(noise_seed: int) -> np.random.Generator:
+    """The label-noise stream of a run: child 3 of SeedSequence(noise_seed).
+
+    The data generator of the same integer seed uses children 0–2 (teacher, train, test), so with
+    ``noise_seed = seed`` (the default) the noise is independent of the data yet fixed by the run's seed.
+    """
+    return np.random.default_rng(np.random.SeedSequence(noise_seed, spawn_key=(3,)))
+
+
+@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
+def _label_noise_steps(packed, bits, colbits, X, XT, y, depth, lam, lr, u, v, w, f, r, g, idx, noise, full,
+                       Xb, XTb, fb, rb):
+    """``idx.shape[0]`` steps; returns (steps done, ‖θ‖² after the last; non-finite means it diverged)."""
+    n = y.shape[0]
+    B = noise.shape[1]
+    sq = 0.0
+    for s in range(noise.shape[0]):
+        if full:
+            # the same products in the same order as plain GD, so σ = 0, B = n reproduces it bit for bit
+            if packed:
+                matvec_signs(colbits, w, f)
+            else:
+                matvec_t(XT, w, f)
+            for i in range(n):
+                r[i] = gen.loss_residual(_SQUARED, f[i], y[i] + noise[s, i])
+            if packed:
+                rmatvec_signs(bits, r, 1.0 / n, g)
+            else:
+                rmatvec(X, r, 1.0 / n, g)
+        else:
+            for b in range(B):
+                i = idx[s, b]
+                Xb[b, :] = X[i, :]
+                XTb[:, b] = XT[:, i]
+            matvec_t(XTb, w, fb)
+            for b in range(B):
+                rb[b] = gen.loss_residual(_SQUARED, fb[b], y[idx[s, b]] + noise[s, b])
+            rmatvec(Xb, rb, 1.0 / B, g)
+        sq = _update(u, v, g, depth, lam, lr, w)
+        if not math.isfinite(sq):
+            return s + 1, sq
+    return noise.shape[0], sq
+
+
+def effective_decay(data: DataMatrix, lr: float, noise: float, batch: int, depth: int) -> float | None:
+    """λ_eff = 8ησ²·mean(x²)/B: the decay rate of u_j v_j that label noise adds, for depth 2 (else None).
+
+    One step multiplies u_j v_j by (1 − ηλ)²(1 − 4η²g_j²); the label noise contributes
+    E g_j² = 4σ² Σ_b x_bj²/B², so ln(u_j v_j) drifts by −2(λ + λ_eff) per unit of t = kη, the same
+    decay as weight decay λ + λ_eff in the flow (where u_j v_j = u₀² e^{−2λt}). The ratio u_j/v_j gets no
+    such drift (the ξ² terms cancel), so to this order the run follows the weight-decay flow at
+    λ + λ_eff plus noise: the transition is expected near ln(α)/(λ + λ_eff).
+    """
+    if depth != 2:
+        return None
+    mean_sq = data.squared_norm() / (data.n * data.d)
+    return 8.0 * lr * noise**2 * mean_sq / batch
+
+
+class LabelNoiseSGD:
+    """Label-noise SGD θ_{k+1} = θ_k − η(∇L̂_{B_k}(θ_k; y + ε_k) + λθ_k) on the depth-L diagonal net.
+
+    B_k: B distinct samples drawn uniformly without replacement, ε_k ~ N(0, σ²) i.i.d. per step and sample;
+    squared loss (f − y)² as in the flows; t = kη. At σ = 0 and B = n this is :class:`~grokode.numeric.gd.
+    DiagonalGD` exactly (same arithmetic). With σ > 0, on the manifold of interpolants the noise acts as an
+    implicit regularizer that lowers the sharpness (Blanc et al. 2020; Damian et al. 2021; Li, Wang &
+    Arora 2021, as cited in the paper's App. B.2); for depth 2 it shrinks u_j v_j like weight decay of
+    strength :func:`effective_decay`. Divergence: a non-finite ‖θ‖² stops the run ("diverged").
+    """
+
+    def __init__(self, X, y, *, alpha: float, lam: float, lr: float, noise: float, batch: int, depth: int = 2,
+                 rng: np.random.Generator):
+        if depth not in gen.DEPTHS:
+            raise InputError(f"depth must be one of {gen.DEPTHS}, got {depth}")
+        self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.n, self.d = self.data.n, self.data.d
+        self.depth = int(depth)
+        self.alpha = require_positive("alpha", alpha)
+        self.lam = require_nonnegative("lam", lam)
+        self.lr = require_positive("lr", lr)
+        self.noise = require_nonnegative("noise", noise)
+        self.batch = require_int("batch", batch, 1)
+        if self.batch > self.n:
+            raise InputError(f"batch must be at most the number of training samples n={self.n}, got {batch!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.rng = rng
+        self.u0 = self.alpha / math.sqrt(2.0 * self.d)
+        if not math.isfinite(self.u0**self.depth):
+            raise InputError(f"alpha={alpha:g}: u0^L overflows float64 in the (u, v) parametrization")
+        self.lam_eff = effective_decay(self.data, self.lr, self.noise, self.batch, self.depth)
+        packed = self.data.bits is not None
+        empty_bits = np.zeros((1, 1), dtype=np.uint8)
+        self._args = (packed, self.data.bits if packed else empty_bits, self.data.colbits if packed else empty_bits,
+                      self.data.X, self.data.XT, self.y)
+
+    def _draw(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        n, B = self.n, self.batch
+        if B == n:
+            idx = np.zeros((steps, 0), dtype=np.int64)  # the full batch, in order
+        else:
+            # B distinct samples per step, sorted so the batch sum runs in sample order
+            idx = np.sort(self.rng.permuted(np.tile(np.arange(n, dtype=np.int64), (steps, 1)), axis=1)[:, :B], axis=1)
+        noise = self.rng.standard_normal((steps, B)) * self.noise if self.noise > 0 else np.zeros((steps, B))
+        return idx, noise
+
+    def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
+            chunk_seconds: float = 0.2) -> GDSolution:
+        """Run to the step nearest ``t_eval[-1]`` (t = kη), saving w and ‖θ‖ at the steps nearest each time.
+
+        ``objective`` holds the full-batch training loss L̂(θ) (noise-free labels) + (λ/2)‖θ‖² at the saved steps.
+        """
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
+                np.diff(t_eval) <= 0):
+            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
+        save = np.unique(np.rint(t_eval / self.lr).astype(np.int64))
+        n_total = int(save[-1])
+        d, n, B = self.d, self.n, self.batch
+        u, v, w = np.full(d, self.u0), np.full(d, self.u0), np.zeros(d)
+        f, r, g = np.empty(n), np.empty(n), np.empty(d)
+        Xb = np.empty((B, d), dtype=self.data.X.dtype)
+        XTb = np.empty((d, B), dtype=self.data.X.dtype)
+        fb, rb = np.empty(B), np.empty(B)
+        full = B == n
+        sq = 2.0 * d * self.u0**2
+        states, weights, norms, objs, saved = [], [], [], [], []
+        stats = SolverStats(method=METHOD)
+        status, message, t_fail = "ok", "", None
+        k, chunk, idx_save, start = 0, 8, 0, time.perf_counter()
+        block_idx, block_noise, pos = np.zeros((0, 0), dtype=np.int64), np.zeros((0, B)), 0
+        try:
+            while True:
+                while idx_save < save.size and save[idx_save] == k:
+                    states.append(np.concatenate([u, v]))
+                    weights.append(w.copy())
+                    norms.append(math.sqrt(sq))
+                    resid = self.data.matvec(w) - self.y
+                    objs.append(float(resid @ resid) / n + 0.5 * self.lam * sq)
+                    saved.append(k * self.lr)
+                    idx_save += 1
+                if idx_save == save.size:
+                    break
+                if pos == block_noise.shape[0]:
+                    block_idx, block_noise = self._draw(RNG_BLOCK)
+                    pos = 0
+                todo = min(chunk, int(save[idx_save]) - k, block_noise.shape[0] - pos)
+                c0 = time.perf_counter()
+                done, sq = _label_noise_steps(*self._args, self.depth, self.lam, self.lr, u, v, w, f, r, g,
+                                              block_idx[pos:pos + todo], block_noise[pos:pos + todo], full,
+                                              Xb, XTb, fb, rb)
+                k += done
+                pos += done
+                elapsed = time.perf_counter() - c0
+                if done == todo and todo == chunk and elapsed > 0:
+                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
+                if progress is not None:
+                    progress(k / max(n_total, 1))
+                if not math.isfinite(sq):
+                    status, t_fail = "diverged", k * self.lr
+                    message = (f"label-noise SGD diverged at lr={self.lr:g}, noise={self.noise:g}: ‖θ‖ became "
+                               f"non-finite at step {k} (t={t_fail:.6g})")
+                    break
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted by the user"
+        stats.nfev = stats.steps = k
+        stats.wall_seconds = time.perf_counter() - start
+        return GDSolution(
+            t=np.asarray(saved, dtype=np.float64), states=np.asarray(states).reshape(-1, 2 * d),
+            weights=np.asarray(weights).reshape(-1, d), param_norm=np.asarray(norms, dtype=np.float64),
+            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
+            steps_done=k, t_fail=t_fail)
