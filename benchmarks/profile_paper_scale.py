@@ -10,7 +10,8 @@ trajectory arrays, so that two versions of the code can be compared:
     python benchmarks/profile_paper_scale.py --compare before.npz after.npz
 
 Options: ``--d``, ``--n-test`` (default 0, as in the benchmark suite's case 1), ``--repeat`` (untimed
-repeats of the whole call, no profiler: their walls are printed too).
+repeats of the whole call, no profiler: their walls are printed too), ``--unit-costs`` (one RHS, saved
+point and Jacobian of this problem in units of one GD step, timed in this process).
 """
 
 from __future__ import annotations
@@ -56,12 +57,45 @@ def phase_times(stats: pstats.Stats) -> dict[str, float]:
     return out
 
 
+def unit_costs(run, kw: dict, repeats: int = 50) -> None:
+    """Cost of one RHS evaluation, saved point and Jacobian in GD steps, measured here, interleaved 3 times."""
+    from grokode.numeric.diagonal import ReducedDiagonalFlow
+    from grokode.numeric.gd import DiagonalGD
+
+    ds = run.dataset
+    flow = ReducedDiagonalFlow(ds.X, ds.y, alpha=kw["alpha"], lam=kw["lam"])
+    k = run.solution.states.shape[0] // 2  # a state from the middle of the run
+    tau, state = float(np.log(run.arrays["t"][k])), run.solution.states[k]
+    flow.c = next(p.scale for p in run.solution.pieces if p.lo <= tau <= p.hi)  # the state's scale e^c
+    gd = DiagonalGD(ds.X, ds.y, alpha=kw["alpha"], lam=kw["lam"], lr=0.01)
+    gd.run(np.array([0.02]))
+    flow.rhs(tau, state), flow.observe(tau, state), flow.jac(tau, state)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            flow.rhs(tau, state)
+        rhs = (time.perf_counter() - t0) / repeats
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            flow.observe(tau, state)
+        obs = (time.perf_counter() - t0) / repeats
+        t0 = time.perf_counter()
+        flow.jac(tau, state)
+        jac = time.perf_counter() - t0
+        step = gd.run(np.array([300 * 0.01])).stats.wall_seconds / 300
+        print(f"unit costs: RHS {1e3 * rhs:.2f} ms = {rhs / step:.2f} GD steps, saved point {1e3 * obs:.2f} ms = "
+              f"{obs / step:.2f}, Jacobian {1e3 * jac:.0f} ms = {jac / step:.0f}; GD step {1e3 * step:.2f} ms "
+              f"(load average {os.getloadavg()[0]:.1f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--d", type=int, default=100_000)
     ap.add_argument("--n-test", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=0)
     ap.add_argument("--save", default=None)
+    ap.add_argument("--unit-costs", action="store_true",
+                    help="also time one RHS, one saved point, one Jacobian and one GD step (lr 0.01) of this problem")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args(argv)
     if args.compare:
@@ -94,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         grokode.integrate(**kw)
         print(f"repeat without profiler: {time.perf_counter() - t0:.2f} s (load average {os.getloadavg()[0]:.1f})")
+    if args.unit_costs:
+        unit_costs(run, kw)
     if args.save:
         np.savez(args.save, **{k: v for k, v in run.arrays.items() if isinstance(v, np.ndarray)})
     return 0
