@@ -11,12 +11,16 @@ Baselines, run in the same process right after it:
 * the plain-numpy reduced flow with the analytic Jacobian and LSODA (what a user who read MATH.md §3 would
   write; formerly ``bench_integrate.py``);
 * optionally diffrax (``Kvaerno5`` + PID controller) on the full flow, when jax and diffrax are importable.
+
+Case 4 (7 α values) times ours twice: a plain loop over ``grokode.integrate`` and ``grokode.sweep`` on a
+Dask LocalCluster of 2 worker processes (cluster start included), so the table shows what the sweep buys.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -173,6 +177,35 @@ def default_size(cfg: Config) -> list[Row]:
 
 
 SWEEP_ALPHAS = (1e2, 1e3, 1e4, 1e6, 1e8, 1e10, 1e12)
+SWEEP_WORKERS = 2
+
+
+def _dask_sweep_row(label: str, n: int, d: int, lam: float, cfg: Config, ts_loop: dict) -> Row:
+    """``grokode.sweep`` of the same 7 points on a fresh LocalCluster (start-up and the workers' numba cache
+    loads included: what ``grokode sweep`` costs), against the loop's transition times."""
+    name = f"grokode.sweep (Dask LocalCluster, {SWEEP_WORKERS} workers)"
+    try:
+        from grokode.sweep import grid_points, sweep
+    except ImportError as exc:
+        return Row(label, name, "unavailable", note=f"grokode.sweep not importable: {exc}")
+    points = grid_points(list(SWEEP_ALPHAS), [lam], [0])
+    options = {"n": n, "d": d, "n_test": 0, "rtol": cfg.rtol, "atol": cfg.atol}
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = sweep(points, options, Path(tmp) / "sweep.csv", workers=SWEEP_WORKERS, resume=False)
+        wall = time.perf_counter() - t0
+    load1 = os.getloadavg()[0]
+    bad = [r for r in result.rows if r["status"] != "ok"]
+    same = sum(1 for r in result.rows
+               if r["t_transition"] is not None and ts_loop.get(r["alpha"]) is not None
+               and abs(r["t_transition"] - ts_loop[r["alpha"]]) <= 1e-9 * ts_loop[r["alpha"]])
+    point_walls = sum(r["wall_seconds"] or 0.0 for r in result.rows)
+    note = (f"cluster start included; Σ point walls {point_walls:.3g} s; t_transition equal to the loop's at "
+            f"{same}/{len(points)} α; load average {load0:.1f} → {load1:.1f}")
+    if bad:
+        note += f"; {len(bad)} point(s) failed: {bad[0]['error']}"
+    return Row(label, name, "failed" if bad else "ok", wall, "—", note=note)
 
 
 @case("4", "a sweep of 7 α values (diagonal, sparse task)")
@@ -180,14 +213,17 @@ def sweep(cfg: Config) -> list[Row]:
     d = 500 if cfg.quick else 10_000
     n, lam = 256, 1e-3
     label = f"4 sweep d={d:g} α=1e2…1e12 (7)"
-    ours, w_ours, datasets, evals = 0.0, {}, {}, [0, 0]
+    ours, w_ours, datasets, ts_loop, evals = 0.0, {}, {}, {}, [0, 0]
     for alpha in SWEEP_ALPHAS:  # a plain loop over grokode.integrate, one process
         run, wall = _ours(n, d, alpha, lam, cfg)
         ours += wall
         w_ours[alpha], datasets[alpha] = run.arrays["w"][-1], run.dataset
+        ts_loop[alpha] = run.summary["t_transition"]
         evals[0] += run.summary["rhs_evals"]
         evals[1] += run.summary["jac_evals"]
-    rows = [Row(label, "grokode (reduced, LSODA), loop", "ours", ours, f"{evals[0]} RHS + {evals[1]} jac")]
+    rows = [Row(label, "grokode (reduced, LSODA), loop", "ours", ours, f"{evals[0]} RHS + {evals[1]} jac",
+                note="a Python loop over grokode.integrate in this process, one thread")]
+    rows.append(_dask_sweep_row(label, n, d, lam, cfg, ts_loop))
     gd_total, gd_steps, lrs = 0.0, 0, []
     for alpha in SWEEP_ALPHAS:
         gd = extrapolated_gd(_gd_runner(datasets[alpha], alpha, lam), LR_PAPER, default_t_end(alpha, lam), cfg)

@@ -112,7 +112,9 @@ def budgeted_solve_ivp(rhs: Callable, y0: np.ndarray, t_end: float, method: str,
         reached[0] = max(reached[0], t)
         return rhs(t, y)
 
-    kwargs = {"rtol": cfg.rtol, "atol": cfg.atol if atol is None else atol}
+    # t_eval=[t_end]: solve_ivp then keeps only the final state, not every step's (RK45 on a stiff flow takes
+    # 10⁵ steps within the budget; their states would fill the memory at d² or d unknowns each)
+    kwargs = {"rtol": cfg.rtol, "atol": cfg.atol if atol is None else atol, "t_eval": [t_end]}
     if jac is not None:
         kwargs["jac"] = jac
     try:
@@ -138,10 +140,12 @@ class GDTiming:
 
 
 def extrapolated_gd(run_steps: Callable[[float, int], tuple[float, str]], lr: float, t_end: float, cfg: Config,
-                    max_halvings: int = 12) -> GDTiming:
+                    max_halvings: int = 12, refine: int = 0) -> GDTiming:
     """Time ``cfg.gd_steps`` GD steps at ``lr`` (halving it while GD diverges) and extrapolate to ``t_end``.
 
     ``run_steps(lr, steps) -> (seconds, status)`` runs GD from the initialization for ``steps`` steps.
+    ``refine``: when ``lr`` had to be halved, that many geometric bisections between the stable rate and
+    the diverged one (twice it) move it to within a factor 2^(2^−refine) of the largest stable rate.
     """
     run_steps(lr, 2)  # compile
     note = ""
@@ -153,9 +157,20 @@ def extrapolated_gd(run_steps: Callable[[float, int], tuple[float, str]], lr: fl
         lr /= 2.0
     else:
         return GDTiming(lr, math.nan, 0, note + "no stable lr found")
+    if note and refine:
+        lo, hi = lr, 2.0 * lr
+        for _ in range(refine):
+            mid = math.sqrt(lo * hi)
+            mid_seconds, mid_status = run_steps(mid, cfg.gd_steps)
+            if mid_status == "diverged":
+                hi = mid
+            else:
+                lo, seconds = mid, mid_seconds
+        note = f"lr {hi:.3g} diverged; "
+        lr = lo
     steps_total = int(math.ceil(t_end / lr))
     return GDTiming(lr, seconds / cfg.gd_steps, steps_total,
-                    note + f"lr={lr:g}: {1e3 * seconds / cfg.gd_steps:.3g} ms/step over {cfg.gd_steps} steps")
+                    note + f"lr={lr:.3g}: {1e3 * seconds / cfg.gd_steps:.3g} ms/step over {cfg.gd_steps} steps")
 
 
 def rel_diff(w: np.ndarray | None, ref: np.ndarray) -> float | None:

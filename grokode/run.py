@@ -30,7 +30,7 @@ from .numeric.label_noise import METHOD as LN_METHOD
 from .numeric.label_noise import LabelNoiseSGD, noise_generator
 from .numeric.normalized_gd import NormalizedGD
 from .tasks import Dataset, load_npz, make_task
-from .tasks.metrics import empirical_metrics
+from .tasks.metrics import empirical_metrics, outputs
 
 MODELS = ("diagonal", "matrix")
 FORMULATIONS = ("reduced", "full")
@@ -220,7 +220,8 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
         sol = integrate_flow(flow, t_eval, method=method, rtol=rtol, atol=atol, progress=progress)
     W = sol.weights
     arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
-    arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss)
+    F_train = outputs(ds.X, W)  # T×n outputs, shared by the metrics and the margins (a T×n×d product)
+    arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss, F_train)
     if kind == "classification":
         arrays["train_acc"] = train_acc
     if ds.X_test is not None:
@@ -233,7 +234,7 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
 
     references = None
     if W.shape[0]:
-        alignment, references = reference_arrays(ds, W, kind, loss)
+        alignment, references = reference_arrays(ds, W, kind, loss, F_train)
         arrays.update(alignment)
 
     metric_name, metric = _transition_metric(ds, kind, loss, arrays)

@@ -201,3 +201,11 @@ def test_matrix_runs_are_analyzed_by_distance(tmp_path):
     res = grokode_cli("analyze", "m.npz", "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["dist_kernel_at_Tminus"] == pytest.approx(runs[1].analysis.dist_kernel_at_Tminus)
+
+
+def test_row_norms_equal_numpy_norms_bit_for_bit():
+    from grokode.analysis.alignment import row_norms
+
+    W = np.random.default_rng(9).standard_normal((37, 1001))
+    l2, l1 = row_norms(W)
+    assert np.array_equal(l2, np.linalg.norm(W, axis=1)) and np.array_equal(l1, np.abs(W).sum(axis=1))

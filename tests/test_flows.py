@@ -149,3 +149,53 @@ def test_auto_redoes_a_failed_lsoda_run_with_bdf():
     assert auto.summary["status"] == "ok" and "LSODA failed" in auto.meta["solver"]["fallback_from"]
     assert auto.meta["solver"]["method"] == "BDF"
     np.testing.assert_array_equal(auto.arrays["w"], bdf.arrays["w"])
+
+
+def test_weighted_gram_matches_the_dense_product_for_any_sign_pattern():
+    from grokode.numeric.linalg import DataMatrix
+
+    rng = np.random.default_rng(3)
+    for X in (rng.choice(np.array([-1, 1], dtype=np.int8), size=(23, 9001)), rng.standard_normal((23, 9001))):
+        before = X.copy()
+        data = DataMatrix(X)
+        Xf = X.astype(np.float64)
+        for col in (-rng.random(9001), rng.random(9001), rng.standard_normal(9001), np.zeros(9001)):
+            G = data.weighted_gram(col, block=1000)  # blocks of one sign and of both signs
+            ref = (Xf * col) @ Xf.T
+            assert np.array_equal(G, G.T)
+            assert np.max(np.abs(G - ref)) <= 1e-13 * max(np.max(np.abs(ref)), 1.0)
+        assert np.array_equal(X, before)  # the data are not scaled in place
+
+
+def test_pack_signs_bit_layout():
+    from grokode.numeric.linalg import pack_signs
+
+    rng = np.random.default_rng(4)
+    XT = rng.choice(np.array([-1, 1], dtype=np.int8), size=(5, 19))
+    bits = pack_signs(XT)
+    assert bits.shape == (5, 3) and bits.dtype == np.uint8
+    for j in range(5):
+        for i in range(19):
+            assert bool(bits[j, i // 8] >> (i % 8) & 1) == (XT[j, i] > 0)
+
+
+def test_fused_weights_and_norm_equal_the_separate_kernels():
+    from grokode.numeric import diagonal
+
+    rng = np.random.default_rng(6)
+    B = np.concatenate([rng.standard_normal(3000) * 5.0, rng.standard_normal(500) * 1e-12, np.zeros(7)])
+    for E, shift in ((-20.0, -1.0), (3.0, 2.0), (-36.0, 0.0)):
+        log_kappa = math.log(4.0)
+        w_ref, w_fused, w_par = np.empty(B.size), np.empty(B.size), np.empty(B.size)
+        diagonal._weights.serial(B, 2, E, log_kappa, shift, w_ref)
+        sq = diagonal._weights_and_norm_sq.serial(B, 2, E, log_kappa, shift, w_fused)
+        sq_par = diagonal._weights_and_norm_sq.parallel(B, 2, E, log_kappa, shift, w_par)
+        assert np.array_equal(w_fused, w_ref) and np.array_equal(w_par, w_ref) and sq == sq_par
+        # ℓ0 = E/2, λt = 0: the log-space sum of the closed form, computed independently
+        log_sq = diagonal._log_param_norm_sq(B, 2, 0.5 * E, 0.0, 0.0, log_kappa, shift)
+        assert math.isclose(math.sqrt(sq), math.exp(0.5 * log_sq), rel_tol=1e-13)
+    w3 = np.empty(B.size)
+    assert math.isnan(diagonal._weights_and_norm_sq(B, 3, -5.0, 0.5, 0.0, w3))  # depth 3: caller falls back
+    w3_ref = np.empty(B.size)
+    diagonal._weights(B, 3, -5.0, 0.5, 0.0, w3_ref)
+    assert np.array_equal(w3, w3_ref, equal_nan=True)

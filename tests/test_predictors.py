@@ -387,3 +387,13 @@ def test_bad_input_raises(X, y, match):
 def test_bad_kind_raises():
     with pytest.raises(InputError, match="'ranking'"):
         reference_predictors(np.ones((2, 2)), np.ones(2), "ranking")
+
+
+def test_int8_gram_by_rank_k_update_is_exact():
+    from grokode.analysis.predictors import _Data
+
+    rng = np.random.default_rng(8)
+    X = rng.choice(np.array([-1, 1], dtype=np.int8), size=(31, 5003))
+    K = _Data(X).gram()
+    Xf = X.astype(np.float64)
+    assert np.array_equal(K, Xf @ Xf.T)  # integer entries: exact whatever the summation order

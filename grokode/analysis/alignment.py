@@ -15,25 +15,45 @@ from scipy.optimize import brentq
 
 from ..tasks.metrics import outputs
 
+_ROWS = 16  # rows per block in row_norms: a T×d trajectory is not copied whole
 
-def cosine(W: np.ndarray, w_ref: np.ndarray) -> np.ndarray:
-    """cos(w, w_ref) for each row of ``W`` ((d,) → 0-d array); NaN where either vector is zero."""
+
+def row_norms(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W``, in blocks of rows (same values as ``np.linalg.norm(W, axis=1)``
+    and ``np.abs(W).sum(axis=1)``, without their T×d temporaries, which cost more than the sums at paper scale)."""
+    l2, l1 = np.empty(W.shape[0]), np.empty(W.shape[0])
+    for k in range(0, W.shape[0], _ROWS):
+        block = W[k:k + _ROWS]
+        l2[k:k + _ROWS] = np.linalg.norm(block, axis=1)
+        l1[k:k + _ROWS] = np.abs(block).sum(axis=1)
+    return l2, l1
+
+
+def cosine(W: np.ndarray, w_ref: np.ndarray, w_norms: np.ndarray | None = None) -> np.ndarray:
+    """cos(w, w_ref) for each row of ``W`` ((d,) → 0-d array); NaN where either vector is zero.
+
+    ``w_norms``: ‖w‖₂ of each row of ``W`` if already known (:func:`row_norms`).
+    """
     W = np.asarray(W, dtype=np.float64)
     w_ref = np.asarray(w_ref, dtype=np.float64)
-    norms = np.linalg.norm(W, axis=-1) * np.linalg.norm(w_ref)
+    if w_norms is None:
+        w_norms = row_norms(W)[0] if W.ndim == 2 else np.linalg.norm(W, axis=-1)
+    norms = w_norms * np.linalg.norm(w_ref)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(norms > 0, (W @ w_ref) / np.where(norms > 0, norms, 1.0), np.nan)
 
 
-def normalized_margins(X: np.ndarray, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def normalized_margins(X: np.ndarray, y: np.ndarray, W: np.ndarray, F: np.ndarray | None = None,
+                       norms: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(min_i y_i⟨w, x_i⟩/‖w‖₂, min_i y_i⟨w, x_i⟩/‖w‖₁) for each row of ``W``; NaN for w = 0.
 
     These are the objectives of the max ℓ2- and ℓ1-margin problems, so along a run they approach the
-    kernel and the rich predictor's ``margin`` respectively.
+    kernel and the rich predictor's ``margin`` respectively. ``F`` (``outputs(X, W)``) and ``norms``
+    (:func:`row_norms` of ``W``) may be passed when already computed.
     """
     W = np.atleast_2d(np.asarray(W, dtype=np.float64))
-    worst = (outputs(X, W) * np.asarray(y, dtype=np.float64)[None, :]).min(axis=1)
-    l2, l1 = np.linalg.norm(W, axis=1), np.abs(W).sum(axis=1)
+    worst = ((outputs(X, W) if F is None else F) * np.asarray(y, dtype=np.float64)[None, :]).min(axis=1)
+    l2, l1 = row_norms(W) if norms is None else norms
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(l2 > 0, worst / l2, np.nan), np.where(l1 > 0, worst / l1, np.nan)
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..tasks import Dataset
 from ..tasks.metrics import empirical_metrics
-from .alignment import bias_switch_time, cosine, normalized_margins
+from .alignment import bias_switch_time, cosine, normalized_margins, row_norms
 from .predictors import reference_predictors
 
 #: Default c of the theorem check: T∓ = (1 ∓ c)·t_theory.
@@ -51,8 +51,11 @@ def _predictor_score(ds: Dataset, w: np.ndarray, kind: str, loss: str) -> tuple[
     return None, None
 
 
-def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str) -> tuple[dict[str, np.ndarray], dict]:
+def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str,
+                     F: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Solve the kernel and rich reference predictors of ``ds`` and align every row of ``W`` with them.
+
+    ``F``: the training outputs ``outputs(ds.X, W)`` if the caller has them (they are a T×n×d product).
 
     Returns
     -------
@@ -63,10 +66,11 @@ def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str) -> tuple[
     """
     kernel, rich = reference_predictors(ds.X, ds.y, kind)
     arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
+    norms = row_norms(np.atleast_2d(W))
     for name, p in (("kernel", kernel), ("rich", rich)):
-        arrays[f"cos_{name}"] = cosine(W, p.w) if p.feasible else np.full(W.shape[0], np.nan)
+        arrays[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
     if kind == "classification":
-        arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W)
+        arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W, F, norms)
     references = {}
     for name, p in (("kernel", kernel), ("rich", rich)):
         metric, score = _predictor_score(ds, p.w, kind, loss) if p.feasible else (None, None)

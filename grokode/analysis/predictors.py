@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dsyrk
 from scipy.optimize import linprog, nnls
 
 from grokode.errors import InputError
@@ -241,6 +242,13 @@ class _Data:
 
     def gram(self) -> np.ndarray:
         """``K = X X^T`` (n, n), exactly symmetric."""
+        if self.X.dtype == np.int8:
+            # integer entries: every partial sum is an integer below 2^53, so a symmetric rank-k update
+            # (one triangle, half the flops of a GEMM) gives exactly the same K
+            K = np.zeros((self.n, self.n), order="F")
+            for _, block in self._chunks():
+                K = dsyrk(1.0, block.T, beta=1.0, c=K, trans=1, overwrite_c=1)
+            return np.triu(K) + np.triu(K, 1).T
         K = np.zeros((self.n, self.n))
         for _, block in self._chunks():
             K += block @ block.T

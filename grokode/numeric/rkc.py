@@ -92,7 +92,7 @@ class RKC(OdeSolver):
     Stability: the method needs the eigenvalues of ∂F/∂y near the negative real axis. Gradient flows
     satisfy this exactly (∂F/∂y = −Hessian, symmetric) and so do their exact reparametrisations.
 
-    Why this method for matrix completion (measured, see ``benchmarks/bench_matrix.py``): each step
+    Why this method for matrix completion (measured, see case 3 of ``benchmarks/run_all.py``): each step
     costs O(√(hρ)) evaluations of the right-hand side and no linear algebra, against an implicit method
     that must factor a 2d²×2d² Jacobian whose finite-difference construction alone costs 2d²
     evaluations. At d = 40, α = 1e3 (20 % observed) RKC took 1.2 s against 97–121 s for LSODA with a

@@ -1,7 +1,7 @@
 """ROS2: a two-stage, second-order Rosenbrock W-method with a diagonal Jacobian approximation.
 
 Candidate solver for the matrix-completion flow, measured against :class:`grokode.numeric.rkc.RKC`
-(see ``benchmarks/bench_matrix.py``).
+(see case 3 of ``benchmarks/run_all.py``).
 """
 
 from __future__ import annotations

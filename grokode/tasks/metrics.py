@@ -32,9 +32,10 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     return F
 
 
-def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean loss and accuracy (ties count ½) of each row of W on (X, y)."""
-    F = outputs(X, W)
+def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
+                      F: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean loss and accuracy (ties count ½) of each row of W on (X, y); ``F``: ``outputs(X, W)`` if known."""
+    F = outputs(X, W) if F is None else F
     loss_out, acc_out = np.empty(F.shape[0]), np.empty(F.shape[0])
     _loss_and_accuracy(F, np.asarray(y, dtype=np.float64), gen.LOSS_NAMES.index(loss), loss_out, acc_out)
     return loss_out, acc_out
