@@ -35,7 +35,7 @@ out = Console()
 
 @app.command()
 def derive(
-    model: Annotated[str, typer.Argument(help="diagonal | matrix")],
+    model: Annotated[str, typer.Argument(help="diagonal | matrix | mlp")],
     depth: Annotated[int, typer.Option(help="depth L ≥ 2 of the diagonal net")] = 2,
     loss: Annotated[str, typer.Option(help="logistic | exponential | squared")] = "logistic",
     format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text",
@@ -73,29 +73,34 @@ def _default_out(options: dict) -> Path:
 
 @app.command()
 def integrate(
-    model: Annotated[str, typer.Option(help="diagonal | matrix")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | matrix | mlp")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L (≥ 3 uses the Γ reduction)")] = 2,
     task: Annotated[str | None, typer.Option(
-        help="sparse | margin | sparse-regression (default sparse); matrix: multiplication | lowrank")] = None,
+        help="sparse | margin | sparse-regression (default sparse); matrix: multiplication | lowrank; "
+             "mlp: modadd")] = None,
     data: Annotated[str | None, typer.Option(
         help="user data .npz (keys X, y, optional X_test, y_test; matrix: M, train_mask, optional test_mask)")] = None,
     n: Annotated[int, typer.Option(help="training samples")] = 256,
     d: Annotated[int | None, typer.Option(help="input dimension (default 10000); matrix: size (30)")] = None,
-    frac: Annotated[float, typer.Option(help="matrix: fraction of entries observed")] = 0.25,
+    frac: Annotated[float | None, typer.Option(
+        help="matrix: fraction of entries observed (0.25); mlp: training fraction of the p² pairs (0.7)")] = None,
+    p: Annotated[int | None, typer.Option("--p", help="mlp: modulus p (default 31; paper 97)")] = None,
+    width: Annotated[int | None, typer.Option(help="mlp: hidden width (default 256; paper 1024)")] = None,
     rank: Annotated[int, typer.Option(help="matrix: rank of the lowrank task")] = 1,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
     gamma: Annotated[float, typer.Option(help="ℓ2 margin of the margin task")] = 5.0,
     n_test: Annotated[int, typer.Option(help="test samples (0: population metrics only)")] = 1000,
     seed: Annotated[int, typer.Option(help="seed of the data generator")] = 0,
     loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
-    alpha: Annotated[float | None, typer.Option(help="initialization scale α (default 1e3; matrix: 100)")] = None,
+    alpha: Annotated[float | None, typer.Option(
+        help="initialization scale α (default 1e3; matrix: 100; mlp: 4)")] = None,
     lam: Annotated[float, typer.Option(help="weight decay λ")] = 1e-3,
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ)")] = None,
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance (on the scaled state)")] = 1e-9,
     method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd")] = "auto",
-    lr: Annotated[float | None, typer.Option(help="learning rate of --method gd (default 0.01)")] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate of --method gd (default 0.01; mlp 0.1)")] = None,
     formulation: Annotated[str, typer.Option(help="reduced (n unknowns) | full (2d unknowns)")] = "reduced",
     out_path: Annotated[str | None, typer.Option("--out", help="trajectory file (.npz)")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG path (default: next to --out)")] = None,
@@ -110,7 +115,7 @@ def integrate(
     options = {"model": model, "depth": depth, "task": task, "data": data, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
                "t_eval": _parse_times(t_eval), "rtol": rtol, "atol": atol, "method": method,
-               "formulation": formulation, "frac": frac, "rank": rank, "lr": lr}
+               "formulation": formulation, "frac": frac, "rank": rank, "lr": lr, "p": p, "width": width}
     if data is not None and not Path(data).is_file():
         raise InputError(f"data file {data!r} not found")
     target = Path(out_path) if out_path else None
