@@ -94,7 +94,7 @@ def integrate(
     loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
     alpha: Annotated[float | None, typer.Option(
         help="initialization scale α (default 1e3; matrix: 100; mlp: 4)")] = None,
-    lam: Annotated[float, typer.Option(help="weight decay λ")] = 1e-3,
+    lam: Annotated[float | None, typer.Option(help="weight decay λ (default 1e-3; mlp: 2e-3, 0 allowed)")] = None,
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ)")] = None,
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
@@ -133,8 +133,9 @@ def integrate(
     if not no_plot and result.arrays["t"].size:
         png = Path(plot) if plot else saved.with_suffix(".png")
         a = result.meta["options"]["alpha"]
-        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam))
+        lam_used = result.meta["options"]["lam"]
+        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam_used:g}"
+        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam_used))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
@@ -291,9 +292,9 @@ def sweep(
     alpha: Annotated[str, typer.Option(help="α grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e2:1e8:7",
     lam: Annotated[str, typer.Option(help="λ grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e-3,1e-4",
     seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or LO:HI (inclusive)")] = "0",
-    model: Annotated[str, typer.Option(help="diagonal")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | mlp")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L")] = 2,
-    task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression")] = "sparse",
+    task: Annotated[str, typer.Option(help="sparse | margin | sparse-regression; mlp: modadd")] = "sparse",
     n: Annotated[int, typer.Option(help="training samples")] = 256,
     d: Annotated[int, typer.Option(help="input dimension")] = 10_000,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
@@ -303,8 +304,12 @@ def sweep(
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ per point)")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853; mlp: also rkc, gd")] = "auto",
     formulation: Annotated[str, typer.Option(help="reduced | full")] = "reduced",
+    p: Annotated[int | None, typer.Option("--p", help="mlp: modulus p")] = None,
+    width: Annotated[int | None, typer.Option(help="mlp: hidden width")] = None,
+    frac: Annotated[float | None, typer.Option(help="mlp: training fraction of the p² pairs")] = None,
+    lr: Annotated[float | None, typer.Option(help="mlp: learning rate of --method gd")] = None,
     out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)")] = "sweep.csv",
     workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler")] = None,
@@ -324,6 +329,7 @@ def sweep(
     options = {"model": model, "depth": depth, "task": task, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "loss": loss, "t_end": t_end, "rtol": rtol, "atol": atol, "method": method,
                "formulation": formulation}
+    options.update({k: v for k, v in (("p", p), ("width", width), ("frac", frac), ("lr", lr)) if v is not None})
     try:
         with _SweepProgress() as bar:
             result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,

@@ -25,7 +25,7 @@ from ._version import __version__
 from .analysis.transition import find_transition
 from .errors import InputError, require_int, require_positive
 from .numeric.integrate import METHODS, default_t_eval, integrate_flow
-from .numeric.mlp import AUTO_METHOD, GD_METHOD, METRICS, MLPGD, MLPFlow, ModAddMLP
+from .numeric.mlp import AUTO_LR, AUTO_METHOD, GD_METHOD, METRICS, MLPGD, MLPFlow, ModAddMLP
 from .tasks.modadd import make_modadd
 
 MLP_TASKS = ("modadd",)
@@ -35,6 +35,8 @@ DEFAULTS = {"task": "modadd", "p": 31, "width": 256, "frac": 0.7, "alpha": 4.0, 
 T_END_FACTOR = 6.0
 #: horizon without weight decay (log time)
 T_END_NO_DECAY = 1e5
+#: ``--method auto`` without weight decay: GD cannot reach t ~ 1e5 in steps of 0.1, the flow in log time can
+NO_DECAY_METHOD = "RK45"
 
 
 def default_t_end(alpha: float, lam: float) -> float:
@@ -56,7 +58,8 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
         seed of the split and of the He initialization.
     alpha, lam : initialization scale (θ(0) = α·θ̄, W₂ = 0) and weight decay (≥ 0; 0 integrates in log time).
     t_end, t_eval : horizon (default :func:`default_t_end`) or the exact save times.
-    rtol, atol : flow tolerances on θ; ``method`` "auto" is RKC (:data:`grokode.numeric.mlp.AUTO_METHOD`).
+    rtol, atol : flow tolerances on θ (methods of :data:`grokode.numeric.integrate.METHODS`); ``method`` "auto"
+        is GD at lr 0.1 (:data:`grokode.numeric.mlp.AUTO_METHOD`: measured faster than any adaptive method).
     lr : learning rate of ``method="gd"`` (default 0.1).
 
     Returns
@@ -72,18 +75,20 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
         raise InputError(f"unknown task {task!r} for the mlp model (choose {', '.join(MLP_TASKS)})")
     if method not in METHODS and method != GD_METHOD:
         raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)}, {GD_METHOD})")
-    if lr is not None and method != GD_METHOD:
-        raise InputError(f"lr={lr!r} is only used with method {GD_METHOD!r} (method is {method!r})")
-    if method == GD_METHOD:
-        lr = require_positive("lr", DEFAULTS["lr"] if lr is None else lr)
-    width = require_int("width", width, 1)
-    alpha = require_positive("alpha", alpha)
     try:
         lam = float(lam)
     except (TypeError, ValueError):
         raise InputError(f"lam must be a number >= 0, got {lam!r}") from None
     if not (math.isfinite(lam) and lam >= 0):
         raise InputError(f"lam must be a finite number >= 0, got {lam!r}")
+    if method == "auto" and lam != 0:
+        method, lr = AUTO_METHOD, AUTO_LR if lr is None else lr
+    if lr is not None and method != GD_METHOD:
+        raise InputError(f"lr={lr!r} is only used with method {GD_METHOD!r} (method is {method!r})")
+    if method == GD_METHOD:
+        lr = require_positive("lr", DEFAULTS["lr"] if lr is None else lr)
+    width = require_int("width", width, 1)
+    alpha = require_positive("alpha", alpha)
     rtol = require_positive("rtol", rtol)
     atol = require_positive("atol", atol)
     problem = make_modadd(p, frac, seed)
@@ -105,7 +110,7 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
         sol = stepper.run(t_eval, progress=progress)
         theta_final, solver_method = stepper.last_state, GD_METHOD
     else:
-        solver_method = AUTO_METHOD if method == "auto" else method
+        solver_method = NO_DECAY_METHOD if method == "auto" else method
         flow = MLPFlow(net, lam=lam, time="log" if log_time else "linear")
         sol = integrate_flow(flow, t_eval, method=solver_method, rtol=rtol, atol=atol, progress=progress)
         theta_final = flow.last_state if flow.last_state is not None else net.theta0

@@ -97,7 +97,7 @@ def _dataset(task, data, loss, n, d, k, gamma, n_test, seed) -> tuple[Dataset, s
 
 def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = None, data: str | None = None,
               n: int = 256, d: int | None = None, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
-              loss: str | None = None, alpha: float | None = None, lam: float = 1e-3, t_end: float | None = None,
+              loss: str | None = None, alpha: float | None = None, lam: float | None = None, t_end: float | None = None,
               t_eval: np.ndarray | None = None, rtol: float = 1e-6, atol: float = 1e-9, method: str = "auto",
               formulation: str = "reduced", frac: float | None = None, rank: int = 1, lr: float | None = None,
               p: int | None = None, width: int | None = None, progress: Callable[[float], None] | None = None) -> Run:
@@ -128,6 +128,7 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
                              progress=progress)
     if p is not None or width is not None:
         raise InputError(f"p and width are options of the mlp model (model is {model!r})")
+    lam = 1e-3 if lam is None else lam
     if model == "matrix":
         from .matrix_run import DEFAULTS, integrate_matrix
         return integrate_matrix(task=task or DEFAULTS["task"], data=data, d=DEFAULTS["d"] if d is None else d,

@@ -40,6 +40,9 @@ STR_OPTIONS = ("model", "task", "loss", "method", "formulation")
 DEFAULT_OPTIONS = {"model": "diagonal", "depth": 2, "task": "sparse", "n": 256, "d": 10_000, "k": 3, "gamma": 5.0,
                    "n_test": 1000, "loss": None, "t_end": None, "rtol": 1e-6, "atol": 1e-9, "method": "auto",
                    "formulation": "reduced"}
+#: options of the mlp model only (``--model mlp``); None is the model's default. They enter a point's options
+#: (and so its resume key) only for the mlp model, so the keys of other models' sweep files do not change.
+MLP_OPTIONS = {"p": None, "width": None, "frac": None, "lr": None}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -132,21 +135,32 @@ def point_options(**options) -> dict:
     Choices (model, task, loss, method, formulation) are checked here so that a typo fails the command
     at once instead of every point.
     """
+    from .mlp_run import MLP_TASKS
     from .numeric.integrate import METHODS
+    from .numeric.mlp import GD_METHOD
     from .run import FORMULATIONS, LOSSES, MODELS
     from .tasks import TASKS
 
-    unknown = set(options) - set(DEFAULT_OPTIONS)
+    unknown = set(options) - set(DEFAULT_OPTIONS) - set(MLP_OPTIONS)
     if unknown:
-        raise InputError(f"options {sorted(unknown)} cannot be swept over (choose from {sorted(DEFAULT_OPTIONS)})")
-    opts = {**DEFAULT_OPTIONS, **options}
-    for key in INT_OPTIONS:
-        opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 1)
-    for key in FLOAT_OPTIONS:
+        raise InputError(f"options {sorted(unknown)} cannot be swept over "
+                         f"(choose from {sorted({**DEFAULT_OPTIONS, **MLP_OPTIONS})})")
+    mlp = options.get("model") == "mlp"
+    given = sorted(k for k in MLP_OPTIONS if options.get(k) is not None)
+    if given and not mlp:
+        raise InputError(f"options {given} belong to the mlp model (model is {options.get('model', 'diagonal')!r})")
+    opts = {**DEFAULT_OPTIONS, **(MLP_OPTIONS if mlp else {}), **options}
+    if mlp and opts["task"] == DEFAULT_OPTIONS["task"]:
+        opts["task"] = "modadd"  # the diagonal default does not apply: the mlp model has its own task
+    for key in INT_OPTIONS + (("p", "width") if mlp else ()):
+        if opts[key] is not None or key not in MLP_OPTIONS:
+            opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 2 if key == "p" else 1)
+    for key in FLOAT_OPTIONS + (("frac", "lr") if mlp else ()):
         if opts[key] is not None:
             opts[key] = require_positive(key, opts[key])
-    for key, choices in (("model", MODELS), ("task", TASKS), ("loss", LOSSES), ("method", METHODS),
-                         ("formulation", FORMULATIONS)):
+    methods = (*METHODS, GD_METHOD) if mlp else METHODS
+    for key, choices in (("model", MODELS), ("task", MLP_TASKS if mlp else TASKS), ("loss", LOSSES),
+                         ("method", methods), ("formulation", FORMULATIONS)):
         if opts[key] is not None and opts[key] not in choices:
             raise InputError(f"unknown {key} {opts[key]!r} (choose {', '.join(choices)})")
     return opts
