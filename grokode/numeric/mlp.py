@@ -282,7 +282,7 @@ class MLPFlow:
     (``benchmarks/bench_mlp.py``, README "Modular addition", p = 31, m = 256): the flow is not stiff enough
     for any of this to pay. To t = 50, RKC at rtol 1e-3 took 103 gradients, RK45 188 (338 at 1e-5), DOP853
     224, GD at lr 0.1 500, all within 3e-4 of GD at lr 0.01 in loss; but over the whole run the kinks win:
-    at rtol 1e-6 RK45 covered 2 % of t = 4000 in 180 s, and RKC at 1e-3 needed ~3× the wall time of GD at
+    at rtol 1e-6 RK45 covered 2 % of t = 4000 in 180 s, and RKC at 1e-3 needed ~5× the wall time of GD at
     lr 0.1, whose deviation from the flow is of the same size. LSODA did not finish its first stiff step
     (a 24 064-column difference Jacobian) within 45 s. So ``--method auto`` runs GD at lr 0.1
     (:data:`AUTO_METHOD`) and the adaptive methods stay available to check it.
