@@ -35,7 +35,7 @@ out = Console()
 
 @app.command()
 def derive(
-    model: Annotated[str, typer.Argument(help="diagonal | matrix")],
+    model: Annotated[str, typer.Argument(help="diagonal | matrix | mlp")],
     depth: Annotated[int, typer.Option(help="depth L ≥ 2 of the diagonal net")] = 2,
     loss: Annotated[str, typer.Option(help="logistic | exponential | squared")] = "logistic",
     format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text",
@@ -76,24 +76,29 @@ def _default_out(options: dict) -> Path:
 
 @app.command()
 def integrate(
-    model: Annotated[str, typer.Option(help="diagonal | matrix")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | matrix | mlp")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L (≥ 3 uses the Γ reduction)")] = 2,
     task: Annotated[str | None, typer.Option(
-        help="sparse | margin | sparse-regression (default sparse); matrix: multiplication | lowrank")] = None,
+        help="sparse | margin | sparse-regression (default sparse); matrix: multiplication | lowrank; "
+             "mlp: modadd")] = None,
     data: Annotated[str | None, typer.Option(
         help="user data .npz (keys X, y, optional X_test, y_test; matrix: M, train_mask, optional test_mask)")] = None,
     n: Annotated[int, typer.Option(help="training samples")] = 256,
     d: Annotated[int | None, typer.Option(help="input dimension (default 10000); matrix: size (30)")] = None,
-    frac: Annotated[float, typer.Option(help="matrix: fraction of entries observed")] = 0.25,
+    frac: Annotated[float | None, typer.Option(
+        help="matrix: fraction of entries observed (0.25); mlp: training fraction of the p² pairs (0.7)")] = None,
+    p: Annotated[int | None, typer.Option("--p", help="mlp: modulus p (default 31; paper 97)")] = None,
+    width: Annotated[int | None, typer.Option(help="mlp: hidden width (default 256; paper 1024)")] = None,
     rank: Annotated[int, typer.Option(help="matrix: rank of the lowrank task")] = 1,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
     gamma: Annotated[float, typer.Option(help="ℓ2 margin of the margin task")] = 5.0,
     n_test: Annotated[int, typer.Option(help="test samples (0: population metrics only)")] = 1000,
     seed: Annotated[int, typer.Option(help="seed of the data generator")] = 0,
     loss: Annotated[str | None, typer.Option(help="logistic | exponential | squared (default by task)")] = None,
-    alpha: Annotated[float | None, typer.Option(help="initialization scale α (default 1e3; matrix: 100)")] = None,
-    lam: Annotated[float, typer.Option(
-        help="weight decay λ ≥ 0 (0: classification, runs to t = 1e300 in log time; or label-noise-sgd)")] = 1e-3,
+    alpha: Annotated[float | None, typer.Option(
+        help="initialization scale α (default 1e3; matrix: 100; mlp: 4)")] = None,
+    lam: Annotated[float | None, typer.Option(
+        help="weight decay λ ≥ 0 (default 1e-3; mlp: 2e-3; 0: classification in log time to t = 1e300)")] = None,
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ; λ = 0: 1e300)")] = None,
     t_eval: Annotated[str | None, typer.Option(help="save exactly these times: t1,t2,…")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
@@ -101,7 +106,7 @@ def integrate(
     method: Annotated[str, typer.Option(
         help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd | label-noise-sgd")] = "auto",
     lr: Annotated[float | None, typer.Option(
-        help="learning rate η of gd (default 0.01) or label-noise-sgd (default 1/(4L²u0^(2L-2) max‖x‖²))")] = None,
+        help="learning rate η of gd (0.01; mlp 0.1) or label-noise-sgd (1/(4L²u0^(2L-2) max‖x‖²))")] = None,
     normalized_lr: Annotated[bool, typer.Option(
         "--normalized-lr", help="gd: step η/L̂(θ), t += η/L̂ (reaches log-time horizons at λ = 0)")] = False,
     noise: Annotated[float | None, typer.Option(help="label-noise-sgd: label noise σ (default 0.5)")] = None,
@@ -122,7 +127,7 @@ def integrate(
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
                "t_eval": _parse_times(t_eval), "rtol": rtol, "atol": atol, "method": method,
                "formulation": formulation, "frac": frac, "rank": rank, "lr": lr, "normalized_lr": normalized_lr,
-               "noise": noise, "batch": batch, "noise_seed": noise_seed}
+               "noise": noise, "batch": batch, "noise_seed": noise_seed, "p": p, "width": width}
     if data is not None and not Path(data).is_file():
         raise InputError(f"data file {data!r} not found")
     target = Path(out_path) if out_path else None
@@ -140,8 +145,9 @@ def integrate(
     if not no_plot and result.arrays["t"].size:
         png = Path(plot) if plot else saved.with_suffix(".png")
         a = result.meta["options"]["alpha"]
-        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam))
+        lam_used = result.meta["options"]["lam"]
+        title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam_used:g}"
+        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam_used))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
@@ -303,10 +309,10 @@ def sweep(
     alpha: Annotated[str, typer.Option(help="α grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e2:1e8:7",
     lam: Annotated[str, typer.Option(help="λ grid: LO:HI:N (N log-spaced values) or a comma list")] = "1e-3,1e-4",
     seeds: Annotated[str, typer.Option(help="seeds: s1,s2,… or LO:HI (inclusive)")] = "0",
-    model: Annotated[str, typer.Option(help="diagonal | matrix")] = "diagonal",
+    model: Annotated[str, typer.Option(help="diagonal | matrix | mlp")] = "diagonal",
     depth: Annotated[int, typer.Option(help="depth L")] = 2,
     task: Annotated[str | None, typer.Option(
-        help="sparse | margin | sparse-regression (matrix: multiplication | lowrank)")] = None,
+        help="sparse | margin | sparse-regression (matrix: multiplication | lowrank; mlp: modadd)")] = None,
     n: Annotated[int, typer.Option(help="training samples")] = 256,
     d: Annotated[int | None, typer.Option(help="input dimension (matrix: size; default 10000 / 30)")] = None,
     k: Annotated[int, typer.Option(help="teacher sparsity (odd)")] = 3,
@@ -316,10 +322,13 @@ def sweep(
     t_end: Annotated[float | None, typer.Option(help="horizon (default (2 ln α + 5)/λ per point)")] = None,
     rtol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
     atol: Annotated[float, typer.Option(help="absolute tolerance")] = 1e-9,
-    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2")] = "auto",
+    method: Annotated[str, typer.Option(help="auto | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | gd")] = "auto",
     formulation: Annotated[str, typer.Option(help="reduced | full")] = "reduced",
-    frac: Annotated[float, typer.Option(help="matrix: fraction of observed entries")] = 0.25,
+    frac: Annotated[float | None, typer.Option(help="matrix: observed fraction (0.25); mlp: training fraction")] = None,
     rank: Annotated[int, typer.Option(help="matrix: rank of the lowrank task")] = 1,
+    p: Annotated[int | None, typer.Option("--p", help="mlp: modulus p")] = None,
+    width: Annotated[int | None, typer.Option(help="mlp: hidden width")] = None,
+    lr: Annotated[float | None, typer.Option(help="mlp: learning rate of --method gd")] = None,
     out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)")] = "sweep.csv",
     workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler")] = None,
@@ -339,6 +348,7 @@ def sweep(
     options = {"model": model, "depth": depth, "task": task, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "loss": loss, "t_end": t_end, "rtol": rtol, "atol": atol, "method": method,
                "formulation": formulation, "frac": frac, "rank": rank}
+    options.update({k: v for k, v in (("p", p), ("width", width), ("lr", lr)) if v is not None})
     try:
         with _SweepProgress() as bar:
             result = sw.sweep(points, options, out_path, workers=workers, scheduler=scheduler, resume=not fresh,

@@ -32,7 +32,7 @@ from .numeric.normalized_gd import NormalizedGD
 from .tasks import Dataset, load_npz, make_task
 from .tasks.metrics import empirical_metrics, outputs
 
-MODELS = ("diagonal", "matrix")
+MODELS = ("diagonal", "matrix", "mlp")
 FORMULATIONS = ("reduced", "full")
 LOSSES = ("logistic", "exponential", "squared")
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into a run's summary.
@@ -109,11 +109,12 @@ def _dataset(task, data, loss, n, d, k, gamma, n_test, seed) -> tuple[Dataset, s
 
 def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = None, data: str | None = None,
               n: int = 256, d: int | None = None, k: int = 3, gamma: float = 5.0, n_test: int = 1000, seed: int = 0,
-              loss: str | None = None, alpha: float | None = None, lam: float = 1e-3, t_end: float | None = None,
+              loss: str | None = None, alpha: float | None = None, lam: float | None = None, t_end: float | None = None,
               t_eval: np.ndarray | None = None, rtol: float = 1e-6, atol: float = 1e-9, method: str = "auto",
-              formulation: str = "reduced", frac: float = 0.25, rank: int = 1, lr: float | None = None,
+              formulation: str = "reduced", frac: float | None = None, rank: int = 1, lr: float | None = None,
               normalized_lr: bool = False, noise: float | None = None, batch: int | None = None,
-              noise_seed: int | None = None, progress: Callable[[float], None] | None = None) -> Run:
+              noise_seed: int | None = None, p: int | None = None, width: int | None = None,
+              progress: Callable[[float], None] | None = None) -> Run:
     """Integrate the gradient flow of ``model`` on a task (or ``data``) through the kernel→rich transition.
 
     Returns a :class:`Run` whose ``arrays`` are the trajectory file's arrays (``t``, ``w``, metrics,
@@ -124,6 +125,8 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
     :class:`grokode.errors.InputError` naming the value.
     ``task``/``d``/``alpha`` default by model (diagonal: sparse, 10⁴, 1e3). ``model="matrix"`` runs
     :func:`grokode.matrix_run.integrate_matrix` (defaults multiplication, d = 30, α = 100; ``frac``, ``rank``).
+    ``model="mlp"`` runs :func:`grokode.mlp_run.integrate_mlp` (modular addition; ``p``, ``width``, ``frac``, ``lr``;
+    defaults in :data:`grokode.mlp_run.DEFAULTS`).
 
     Without weight decay (``lam=0``, classification only; issue #9) there is no t_theory: the horizon
     defaults to :data:`LAM0_T_END`, times are log-spaced, and the transition is read against ln t
@@ -134,10 +137,23 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
     wall0 = time.perf_counter()
     if model not in MODELS:
         raise InputError(f"unknown model {model!r} (choose {', '.join(MODELS)})")
+    if model == "mlp":
+        from .mlp_run import DEFAULTS as MLP
+        from .mlp_run import integrate_mlp
+        if data is not None:
+            raise InputError("the mlp model generates its data (--task modadd): --data is not supported")
+        opts = {"p": p, "width": width, "frac": frac, "alpha": alpha, "lam": lam}
+        return integrate_mlp(task=task or MLP["task"], **{k: MLP[k] if v is None else v for k, v in opts.items()},
+                             seed=seed, t_end=t_end, t_eval=t_eval, rtol=rtol, atol=atol, method=method, lr=lr,
+                             progress=progress)
+    if p is not None or width is not None:
+        raise InputError(f"p and width are options of the mlp model (model is {model!r})")
+    lam = 1e-3 if lam is None else lam
     if model == "matrix":
         from .matrix_run import DEFAULTS, integrate_matrix
         return integrate_matrix(task=task or DEFAULTS["task"], data=data, d=DEFAULTS["d"] if d is None else d,
-                                frac=frac, rank=rank, seed=seed, alpha=DEFAULTS["alpha"] if alpha is None else alpha,
+                                frac=DEFAULTS["frac"] if frac is None else frac, rank=rank, seed=seed,
+                                alpha=DEFAULTS["alpha"] if alpha is None else alpha,
                                 lam=lam, t_end=t_end, t_eval=t_eval, rtol=rtol, atol=atol, method=method,
                                 progress=progress)
     task, d, alpha = task or "sparse", 10_000 if d is None else d, 1e3 if alpha is None else alpha

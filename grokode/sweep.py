@@ -39,9 +39,13 @@ FLOAT_OPTIONS = ("gamma", "t_end", "rtol", "atol", "frac")
 STR_OPTIONS = ("model", "task", "loss", "method", "formulation")
 DEFAULT_OPTIONS = {"model": "diagonal", "depth": 2, "task": None, "n": 256, "d": None, "k": 3, "gamma": 5.0,
                    "n_test": 1000, "loss": None, "t_end": None, "rtol": 1e-6, "atol": 1e-9, "method": "auto",
-                   "formulation": "reduced", "frac": 0.25, "rank": 1}
+                   "formulation": "reduced", "frac": None, "rank": 1}
 #: Per-model defaults of the options whose meaning depends on the model (as in ``grokode integrate``).
-MODEL_DEFAULTS = {"diagonal": {"task": "sparse", "d": 10_000}, "matrix": {"task": "multiplication", "d": 30}}
+MODEL_DEFAULTS = {"diagonal": {"task": "sparse", "d": 10_000}, "matrix": {"task": "multiplication", "d": 30},
+                  "mlp": {"task": "modadd"}}
+#: options of the mlp model only (``--model mlp``); None is the model's default. They enter a point's options
+#: (and so its resume key) only for the mlp model.
+MLP_OPTIONS = {"p": None, "width": None, "lr": None}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -134,26 +138,35 @@ def point_options(**options) -> dict:
     Choices (model, task, loss, method, formulation) are checked here so that a typo fails the command
     at once instead of every point.
     """
+    from .mlp_run import MLP_TASKS
     from .numeric.integrate import METHODS
+    from .numeric.mlp import GD_METHOD
     from .run import FORMULATIONS, LOSSES, MODELS
     from .tasks import TASKS
     from .tasks.matrix import MATRIX_TASKS
 
-    unknown = set(options) - set(DEFAULT_OPTIONS)
+    unknown = set(options) - set(DEFAULT_OPTIONS) - set(MLP_OPTIONS)
     if unknown:
-        raise InputError(f"options {sorted(unknown)} cannot be swept over (choose from {sorted(DEFAULT_OPTIONS)})")
-    opts = {**DEFAULT_OPTIONS, **{k: v for k, v in options.items() if v is not None}}
+        raise InputError(f"options {sorted(unknown)} cannot be swept over "
+                         f"(choose from {sorted({**DEFAULT_OPTIONS, **MLP_OPTIONS})})")
+    mlp = options.get("model") == "mlp"
+    given = sorted(k for k in MLP_OPTIONS if options.get(k) is not None)
+    if given and not mlp:
+        raise InputError(f"options {given} belong to the mlp model (model is {options.get('model', 'diagonal')!r})")
+    opts = {**DEFAULT_OPTIONS, **(MLP_OPTIONS if mlp else {}), **{k: v for k, v in options.items() if v is not None}}
     if opts["model"] not in MODELS:
         raise InputError(f"unknown model {opts['model']!r} (choose {', '.join(MODELS)})")
     for key, value in MODEL_DEFAULTS[opts["model"]].items():
         opts[key] = value if opts[key] is None else opts[key]
-    tasks = MATRIX_TASKS if opts["model"] == "matrix" else TASKS
-    for key in INT_OPTIONS:
-        opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 1)
-    for key in FLOAT_OPTIONS:
+    for key in INT_OPTIONS + (("p", "width") if mlp else ()):
+        if opts[key] is not None:
+            opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 2 if key == "p" else 1)
+    for key in FLOAT_OPTIONS + (("lr",) if mlp else ()):
         if opts[key] is not None:
             opts[key] = require_positive(key, opts[key])
-    for key, choices in (("model", MODELS), ("task", tasks), ("loss", LOSSES), ("method", METHODS),
+    methods = (*METHODS, GD_METHOD) if mlp else METHODS
+    tasks = MLP_TASKS if mlp else MATRIX_TASKS if opts["model"] == "matrix" else TASKS
+    for key, choices in (("model", MODELS), ("task", tasks), ("loss", LOSSES), ("method", methods),
                          ("formulation", FORMULATIONS)):
         if opts[key] is not None and opts[key] not in choices:
             raise InputError(f"unknown {key} {opts[key]!r} (choose {', '.join(choices)})")

@@ -130,6 +130,9 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
     states, norms, saved_t, pieces = [], [], [], []
+    # a flow with many parameters (the MLP) keeps neither its states nor its past dense pieces: only the
+    # weights it observes at the saved times and the last piece (for t_reached)
+    keep = getattr(flow, "keep_states", True)
     status, message, t_fail, failure = "ok", "", None, None
     width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     # one T×width array filled row by row: a list of T rows stacked at the end costs a second T×width copy
@@ -137,7 +140,8 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     weights = np.empty((var_eval.size, width))
     k = int(np.searchsorted(var_eval, v0, side="right"))
     for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
-        states.append(np.full_like(y0, np.nan))
+        if keep:
+            states.append(np.full_like(y0, np.nan))
         weights[idx] = 0.0
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
@@ -161,9 +165,12 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
             lo, hi = dense.t_min, dense.t_max
             scale = getattr(flow, "c", None)
             pieces.append(_Piece(lo, hi, dense, scale))
+            if not keep:
+                del pieces[:-1]
             while k < len(var_eval) and var_eval[k] <= hi:
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
-                states.append(s)
+                if keep:
+                    states.append(s)
                 w, norm = flow.observe(var_eval[k], s, scale)
                 weights[k] = w
                 norms.append(norm)

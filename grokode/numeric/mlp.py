@@ -1,0 +1,424 @@
+"""Two-layer ReLU net on one-hot pairs (paper §2, MATH.md §5): kernels, gradient flow, gradient descent.
+
+f(θ; (a, b)) = W₂ ReLU(W₁x + b₁) ∈ R^p with x = onehot(a) ⊕ onehot(b), cross-entropy over the p classes,
+L̂_λ(θ) = (1/n) Σ_i [logsumexp(f_i) − f_i[y_i]] + (λ/2)‖θ‖², θ = (W₁, b₁, W₂). W₁ is stored transposed as
+the embedding E = W₁ᵀ (2p × m) so that W₁x = E[a] + E[p + b]: two contiguous rows are gathered and no
+product with a one-hot vector is ever formed. The flat state is [E (2p·m) | b₁ (m) | W₂ (p·m)].
+
+Gradient (z_i = E[a_i] + E[p+b_i] + b₁, h_i = ReLU(z_i), r_i = (softmax(f_i) − e_{y_i})/n):
+∇W₂ = Σ_i r_i h_iᵀ, g_i = (W₂ᵀ r_i) ⊙ 1[z_i > 0], ∇E[a] = Σ_{i: a_i = a} g_i, ∇E[p+b] = Σ_{i: b_i = b} g_i,
+∇b₁ = Σ_i g_i. The three dense products (n×m by m×p and back) go to BLAS through numba's ``np.dot``; the
+gather, the softmax and the scatter are numba loops (:func:`~grokode.numeric.parallel.sized_kernel`:
+parallel only at paper scale). The scatter sums each embedding row over a fixed list of its samples, so
+results do not depend on the thread count.
+
+Initialization: He (W₁ ~ N(0, 2/fan_in), fan_in = 2p), b₁ = 0, W₂ = 0, all scaled by α, so f(θ(0)) = 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+from ..errors import InputError, require_int, require_positive
+from .gd import GDSolution
+from .integrate import SolverStats
+from .parallel import sized_kernel
+
+GD_METHOD = "gd"
+#: per-save-point metrics the drivers store (the flows' "weights"): see :meth:`MLPFlow.observe`
+METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+_CHUNKS = 8  # fixed partial sums, so a reduction's order does not depend on the thread count
+
+
+# -- kernels ------------------------------------------------------------------------------------------
+
+
+@sized_kernel(lambda E, b1, tok, H: H.size)
+def _hidden(E, b1, tok, H):
+    """H[i] = ReLU(E[a_i] + E[p + b_i] + b₁): the one-hot product as a two-row gather."""
+    n, m = H.shape
+    for i in numba.prange(n):
+        ra = tok[i, 0]
+        rb = tok[i, 1]
+        for j in range(m):
+            z = E[ra, j] + E[rb, j] + b1[j]
+            H[i, j] = z if z > 0.0 else 0.0
+
+
+@sized_kernel(lambda F, y, R, scale: F.size)
+def _softmax_xent(F, y, R, scale):
+    """Σ_i cross-entropy of logits F[i] at label y[i], and Σ_i accuracy (ties share the credit).
+
+    Writes R[i] = scale·(softmax(F[i]) − e_{y_i}) when R has F's shape (pass a 0×0 R to skip it).
+    """
+    n, p = F.shape
+    want_r = R.shape[0] == n
+    loss_part = np.zeros(_CHUNKS)
+    acc_part = np.zeros(_CHUNKS)
+    size = (n + _CHUNKS - 1) // _CHUNKS
+    for c in numba.prange(_CHUNKS):
+        lsum = 0.0
+        asum = 0.0
+        for i in range(c * size, min(n, (c + 1) * size)):
+            top = F[i, 0]
+            for k in range(1, p):
+                top = max(top, F[i, k])
+            total = 0.0
+            ties = 0
+            for k in range(p):
+                total += math.exp(F[i, k] - top)
+                if F[i, k] == top:
+                    ties += 1
+            lse = top + math.log(total)
+            lsum += lse - F[i, y[i]]
+            if F[i, y[i]] == top:
+                asum += 1.0 / ties
+            if want_r:
+                for k in range(p):
+                    R[i, k] = scale * math.exp(F[i, k] - lse)
+                R[i, y[i]] -= scale
+        loss_part[c] = lsum
+        acc_part[c] = asum
+    return loss_part.sum(), acc_part.sum()
+
+
+@sized_kernel(lambda G, H, ptr, members, gE, gb1: G.size)
+def _scatter(G, H, ptr, members, gE, gb1):
+    """gE[r] = Σ_{i ∈ members of token r} G[i] ⊙ 1[H[i] > 0]; gb₁ = Σ over the first-token rows r < p."""
+    n, m = G.shape
+    for i in numba.prange(n):  # ReLU'(z) = 1[z > 0], and z > 0 exactly where h = ReLU(z) > 0
+        for j in range(m):
+            if H[i, j] <= 0.0:
+                G[i, j] = 0.0
+    rows = gE.shape[0]
+    for r in numba.prange(rows):
+        for j in range(m):
+            gE[r, j] = 0.0
+        for q in range(ptr[r], ptr[r + 1]):
+            i = members[q]
+            for j in range(m):
+                gE[r, j] += G[i, j]
+    half = rows // 2  # every sample has exactly one first token: Σ over those rows is Σ over all samples
+    for j in range(m):
+        gb1[j] = 0.0
+    for r in range(half):
+        for j in range(m):
+            gb1[j] += gE[r, j]
+
+
+@sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
+def _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad):
+    """L̂(θ) (mean cross-entropy) and its gradient ∇L̂ (no weight decay) into ``grad``; returns (L̂, accuracy)."""
+    n = tok.shape[0]
+    ne = 2 * p * m
+    E = theta[:ne].reshape((2 * p, m))
+    b1 = theta[ne:ne + m]
+    W2 = theta[ne + m:].reshape((p, m))
+    _hidden(E, b1, tok, H)
+    F[:, :] = np.dot(H, W2.T)
+    loss, acc = _softmax_xent(F, y, R, 1.0 / n)
+    grad[ne + m:].reshape((p, m))[:, :] = np.dot(R.T, H)
+    G[:, :] = np.dot(R, W2)
+    _scatter(G, H, ptr, members, grad[:ne].reshape((2 * p, m)), grad[ne:ne + m])
+    return loss / n, acc / n
+
+
+@sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
+def _loss_acc(theta, p, m, tok, y, H, F):
+    """(mean cross-entropy, accuracy) of θ on the pairs ``tok`` with labels ``y`` (forward pass only)."""
+    n = tok.shape[0]
+    ne = 2 * p * m
+    E = theta[:ne].reshape((2 * p, m))
+    b1 = theta[ne:ne + m]
+    W2 = theta[ne + m:].reshape((p, m))
+    _hidden(E, b1, tok, H)
+    F[:, :] = np.dot(H, W2.T)
+    loss, acc = _softmax_xent(F, y, np.empty((0, 0)), 1.0)
+    return loss / n, acc / n
+
+
+@sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
+def _gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, lr, nsteps, rise, acc):
+    """Up to ``nsteps`` steps θ ← θ − η(∇L̂ + λθ); returns (steps done, code): 0 done, 1 non-finite, 2 risen.
+
+    ``acc`` carries [objective at the last evaluated θ, best objective, its step, step counter] across calls;
+    the objective L̂ + (λ/2)‖θ‖² is evaluated at each θ before it is stepped from.
+    """
+    for s in range(nsteps):
+        loss, _ = _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad)
+        sq = 0.0
+        for k in range(theta.shape[0]):
+            sq += theta[k] * theta[k]
+        obj = loss + 0.5 * lam * sq
+        acc[0] = obj
+        if not math.isfinite(obj):
+            return s, 1
+        if obj < acc[1]:
+            acc[1] = obj
+            acc[2] = acc[3]
+        elif obj > rise * acc[1]:
+            return s, 2
+        for k in range(theta.shape[0]):
+            theta[k] -= lr * (grad[k] + lam * theta[k])
+        acc[3] += 1.0
+    return nsteps, 0
+
+
+def _members(tok: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR lists of the samples using each token row: ``members[ptr[r]:ptr[r+1]]`` (ascending)."""
+    n = tok.shape[0]
+    flat = np.concatenate([tok[:, 0], tok[:, 1]])
+    sample = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((sample, flat))
+    ptr = np.zeros(rows + 1, dtype=np.int64)
+    np.add.at(ptr, flat + 1, 1)
+    return np.cumsum(ptr), np.ascontiguousarray(sample[order], dtype=np.int64)
+
+
+# -- the model ----------------------------------------------------------------------------------------
+
+
+def he_direction(p: int, width: int, seed: int) -> np.ndarray:
+    """θ̄: E = W₁ᵀ with entries N(0, 2/(2p)) (He, fan_in = 2p), b₁ = 0, W₂ = 0, from the seed's init stream."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1])
+    theta = np.zeros(2 * p * width + width + p * width)
+    theta[:2 * p * width] = rng.normal(0.0, math.sqrt(2.0 / (2 * p)), size=2 * p * width)
+    return theta
+
+
+class ModAddMLP:
+    """f(θ; (a, b)) = W₂ ReLU(W₁[:, a] + W₁[:, p + b] + b₁) with cross-entropy over p classes (module docstring).
+
+    Holds the training and test pairs and the work buffers; :meth:`loss_grad` and :meth:`metrics` are the
+    numba kernels. ``alpha`` scales the He direction θ̄ (:func:`he_direction`); θ(0) = α·θ̄.
+    """
+
+    def __init__(self, p: int, width: int, train_tokens, train_labels, test_tokens=None, test_labels=None, *,
+                 alpha: float = 1.0, seed: int = 0):
+        self.p = require_int("p", p, 2)
+        self.m = require_int("width", width, 1)
+        self.alpha = require_positive("alpha", alpha)
+        self.tok = self._tokens(train_tokens, "train")
+        self.y = self._labels(train_labels, self.tok, "train")
+        self.tok_test = None if test_tokens is None else self._tokens(test_tokens, "test")
+        self.y_test = None if test_tokens is None else self._labels(test_labels, self.tok_test, "test")
+        self.ptr, self.members = _members(self.tok, 2 * self.p)
+        self.size = 2 * self.p * self.m + self.m + self.p * self.m
+        self.theta0 = self.alpha * he_direction(self.p, self.m, seed)
+        n, m, p = self.tok.shape[0], self.m, self.p
+        self._buf = (np.empty((n, m)), np.empty((n, p)), np.empty((n, p)), np.empty((n, m)))
+        nt = 0 if self.tok_test is None else self.tok_test.shape[0]
+        self._buf_test = (np.empty((nt, m)), np.empty((nt, p)))
+
+    def _tokens(self, tok, which: str) -> np.ndarray:
+        tok = np.ascontiguousarray(tok, dtype=np.int64)
+        if tok.ndim != 2 or tok.shape[1] != 2 or tok.shape[0] == 0:
+            raise InputError(f"{which} tokens must be a non-empty (n, 2) array, got shape {tok.shape}")
+        a, b = tok[:, 0], tok[:, 1]
+        if a.min() < 0 or a.max() >= self.p or b.min() < self.p or b.max() >= 2 * self.p:
+            raise InputError(f"{which} tokens must be rows (a, p + b) with 0 ≤ a, b < p = {self.p}")
+        return tok
+
+    def _labels(self, y, tok: np.ndarray, which: str) -> np.ndarray:
+        y = np.ascontiguousarray(y, dtype=np.int64)
+        if y.shape != (tok.shape[0],) or y.min() < 0 or y.max() >= self.p:
+            raise InputError(f"{which} labels must be {tok.shape[0]} integers in [0, {self.p}), got shape {y.shape}")
+        return y
+
+    @property
+    def n(self) -> int:
+        return int(self.tok.shape[0])
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views (W₁ (m × 2p), b₁, W₂ (p × m)) of a flat θ; W₁ is the transpose of the stored embedding."""
+        ne = 2 * self.p * self.m
+        return theta[:ne].reshape(2 * self.p, self.m).T, theta[ne:ne + self.m], theta[ne + self.m:].reshape(
+            self.p, self.m)
+
+    def loss_grad(self, theta: np.ndarray, grad: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
+        """(L̂(θ), training accuracy, ∇L̂(θ)) without weight decay."""
+        grad = np.empty(self.size) if grad is None else grad
+        loss, acc = _loss_grad(theta, self.p, self.m, self.tok, self.y, self.ptr, self.members, *self._buf, grad)
+        return loss, acc, grad
+
+    def logits(self, theta: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """f(θ; pairs) as an (n, p) array (dense reference path, numpy)."""
+        W1, b1, W2 = self.split(np.asarray(theta, dtype=np.float64))
+        tokens = np.asarray(tokens, dtype=np.int64)
+        return np.maximum(W1[:, tokens[:, 0]].T + W1[:, tokens[:, 1]].T + b1, 0.0) @ W2.T
+
+    def metrics(self, theta: np.ndarray) -> np.ndarray:
+        """[train_loss, train_acc, test_loss, test_acc] at θ (test entries NaN without a test set)."""
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        H, F = self._buf[0], self._buf[1]
+        out = np.full(len(METRICS), np.nan)
+        out[0], out[1] = _loss_acc(theta, self.p, self.m, self.tok, self.y, H, F)
+        if self.tok_test is not None:
+            out[2], out[3] = _loss_acc(theta, self.p, self.m, self.tok_test, self.y_test, *self._buf_test)
+        return out
+
+
+# -- gradient flow ------------------------------------------------------------------------------------
+
+
+class MLPFlow:
+    """Gradient flow dθ/dt = −∇L̂(θ) − λθ of the modular-addition MLP, for :func:`integrate_flow`.
+
+    What a solver sees. The right-hand side is piecewise smooth: ∇E and ∇b₁ contain the step 1[z_i > 0],
+    so the vector field jumps (by one sample's share, O(‖W₂ᵀr_i‖/n)) whenever a pre-activation crosses 0;
+    θ itself is continuous (a Filippov solution; sliding on a surface z = 0 is not resolved, the field
+    there uses ReLU'(0) = 0). Every crossing costs an error-controlled solver a few rejected steps, and
+    there are n·m such surfaces, so a method of high formal order gains little: its steps are bounded by
+    the jumps (accuracy) and by the largest Hessian eigenvalue (stability), not by smoothness.
+
+    The Jacobian −∇²L̂_λ is symmetric, so its spectrum is real (up to the kinks): the case RKC
+    (:class:`grokode.numeric.rkc.RKC`) is built for. A dense Jacobian (m(3p+1) unknowns) is out of reach,
+    so LSODA/BDF difference it column by column (one Jacobian = m(3p+1) gradients). Measured
+    (``benchmarks/bench_mlp.py``, README "Modular addition", p = 31, m = 256): the flow is not stiff enough
+    for any of this to pay. To t = 50, RKC at rtol 1e-3 took 103 gradients, RK45 188 (338 at 1e-5), DOP853
+    224, GD at lr 0.1 500, all within 3e-4 of GD at lr 0.01 in loss; but over the whole run the kinks win:
+    at rtol 1e-6 RK45 covered 2 % of t = 4000 in 180 s, and RKC at 1e-3 needed ~5× the wall time of GD at
+    lr 0.1, whose deviation from the flow is of the same size. LSODA did not finish its first stiff step
+    (a 24 064-column difference Jacobian) within 45 s. So ``--method auto`` runs GD at lr 0.1
+    (:data:`AUTO_METHOD`) and the adaptive methods stay available to check it.
+
+    ``time="log"`` integrates in τ = ln(1 + t) (dθ/dτ = (1 + t)·(−∇L̂ − λθ)); with λ = 0 the loss decays
+    like 1/t and the flow then moves at a steady pace in τ (paper App. B.1). The driver stores the
+    metrics of :data:`METRICS` as the "weights" (``weight_size`` = 4): the parameters are too many to
+    keep at every saved time (``keep_states = False``); :attr:`last_state` holds the latest observed θ.
+    """
+
+    keep_states = False
+
+    def __init__(self, net: ModAddMLP, *, lam: float, time: str = "linear"):
+        if not (math.isfinite(lam) and lam >= 0):
+            raise InputError(f"lam must be a non-negative finite number, got {lam!r}")
+        if time not in ("linear", "log"):
+            raise InputError(f"time must be 'linear' or 'log', got {time!r}")
+        self.net, self.lam, self.log_time = net, float(lam), time == "log"
+        self.variable = "log(1+t)" if self.log_time else "t"
+        self.alpha = net.alpha
+        self.d = net.size
+        self.weight_size = len(METRICS)
+        self.nfev = 0
+        self.njev = 0
+        self._grad = np.empty(net.size)
+        self.last_state: np.ndarray | None = None
+
+    def start(self) -> tuple[float, np.ndarray]:
+        return 0.0, self.net.theta0.copy()
+
+    def to_var(self, t):
+        return np.log1p(t) if self.log_time else t
+
+    def to_time(self, v):
+        return np.expm1(v) if self.log_time else v
+
+    def rhs(self, v: float, theta: np.ndarray) -> np.ndarray:
+        self.nfev += 1
+        _, _, g = self.net.loss_grad(np.ascontiguousarray(theta), self._grad)
+        out = -(g + self.lam * theta)
+        if self.log_time:
+            out *= math.exp(v)  # dt/dτ = 1 + t = e^τ
+        return out
+
+    def weight(self, v: float, theta: np.ndarray, c: float | None = None) -> np.ndarray:
+        return self.net.metrics(theta)
+
+    def observe(self, v: float, theta: np.ndarray, c: float | None = None) -> tuple[np.ndarray, float]:
+        self.last_state = np.array(theta, dtype=np.float64)
+        return self.net.metrics(theta), float(np.linalg.norm(theta))
+
+    def rescale(self, theta: np.ndarray) -> None:
+        return None
+
+
+#: ``--method auto`` for the MLP: gradient descent at :data:`AUTO_LR` (see :class:`MLPFlow` for the measurement).
+AUTO_METHOD = GD_METHOD
+AUTO_LR = 0.1
+
+
+# -- gradient descent ---------------------------------------------------------------------------------
+
+
+class MLPGD:
+    """Full-batch gradient descent with weight decay: θ_{k+1} = θ_k − η(∇L̂(θ_k) + λθ_k) (PyTorch
+    ``SGD(lr=η, weight_decay=λ)``), the paper's own pipeline, t = k·η.
+
+    Explicit Euler on :class:`MLPFlow`'s flow: first order in η at fixed t, stable while η is below
+    2/(largest Hessian eigenvalue of L̂_λ). A non-finite objective, or J = L̂ + (λ/2)‖θ‖² above
+    ``rise_factor`` × its running minimum, stops the run as "diverged". Steps run in numba in chunks of
+    ~``chunk_seconds`` between save points, so progress and Ctrl-C stay live.
+    """
+
+    def __init__(self, net: ModAddMLP, *, lam: float, lr: float, rise_factor: float = 2.0):
+        if not (math.isfinite(lam) and lam >= 0):
+            raise InputError(f"lam must be a non-negative finite number, got {lam!r}")
+        self.net, self.lam = net, float(lam)
+        self.lr = require_positive("lr", lr)
+        self.rise_factor = require_positive("rise_factor", rise_factor)
+        if self.rise_factor <= 1.0:
+            raise InputError(f"rise_factor must be > 1, got {rise_factor!r}")
+
+    def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
+            chunk_seconds: float = 0.2) -> GDSolution:
+        """Run to the step nearest ``t_eval[-1]``, saving the metrics and ‖θ‖ at the steps nearest ``t_eval``."""
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
+                np.diff(t_eval) <= 0):
+            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
+        net = self.net
+        save = np.unique(np.rint(t_eval / self.lr).astype(np.int64))
+        n_total = int(save[-1])
+        theta = net.theta0.copy()
+        grad = np.empty(net.size)
+        acc = np.array([math.inf, math.inf, 0.0, 0.0])
+        metrics, norms, objs, saved = [], [], [], []
+        stats = SolverStats(method=GD_METHOD)
+        status, message, t_fail, div_step = "ok", "", None, None
+        args = (net.p, net.m, net.tok, net.y, net.ptr, net.members, *net._buf, grad)
+        k, chunk, idx, start = 0, 4, 0, time.perf_counter()
+        try:
+            while True:
+                while idx < save.size and save[idx] == k:
+                    mt = net.metrics(theta)
+                    metrics.append(mt)
+                    sq = float(theta @ theta)
+                    norms.append(math.sqrt(sq))
+                    objs.append(mt[0] + 0.5 * self.lam * sq)
+                    saved.append(k * self.lr)
+                    idx += 1
+                if idx == save.size:
+                    break
+                todo = min(chunk, int(save[idx]) - k)
+                c0 = time.perf_counter()
+                done, code = _gd_steps(theta, *args, self.lam, self.lr, todo, self.rise_factor, acc)
+                k += done
+                elapsed = time.perf_counter() - c0
+                if done == todo and elapsed > 0:
+                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
+                if progress is not None:
+                    progress(k / max(n_total, 1))
+                if code:
+                    status = "diverged"
+                    div_step = int(acc[2]) + 1
+                    t_fail = div_step * self.lr
+                    what = "became non-finite" if code == 1 else f"exceeded {self.rise_factor:g}× its minimum"
+                    message = (f"GD diverged at lr={self.lr:g}: the objective L̂+(λ/2)‖θ‖² {what} at step {k} "
+                               f"(t={k * self.lr:.6g}); its minimum {acc[1]:.6g} was at step {div_step - 1}")
+                    break
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted by the user"
+        stats.nfev = stats.steps = k
+        stats.wall_seconds = time.perf_counter() - start
+        self.last_state = theta
+        return GDSolution(
+            t=np.asarray(saved, dtype=np.float64), states=np.empty((0, net.size)),
+            weights=np.asarray(metrics).reshape(-1, len(METRICS)), param_norm=np.asarray(norms, dtype=np.float64),
+            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
+            steps_done=k, t_fail=t_fail, diverged_step=div_step)
