@@ -166,15 +166,15 @@ def test_bad_sweep_input_is_one_line_exit_2(args, needle, tmp_path, monkeypatch,
 
 
 def test_local_sweep_fits_the_law_and_records_a_failing_point(tmp_path):
-    """A LocalCluster sweep: 5 α × (a good λ, λ = 0 which integrate rejects); the bad points do not stop the rest."""
-    res = grokode("sweep", "--alpha", "1e3:1e7:5", "--lam", "0.01,0", "--workers", "2", *TINY, "--json",
+    """A LocalCluster sweep: 5 α × (a good λ, λ = −1 which integrate rejects); the bad points do not stop the rest."""
+    res = grokode("sweep", "--alpha", "1e3:1e7:5", "--lam", "0.01,-1", "--workers", "2", *TINY, "--json",
                   "--keep-runs", "runs", cwd=tmp_path)
     assert res.returncode == 1, res.stderr  # some points failed
     summary = json.loads(res.stdout)
     assert summary["points"] == 10 and summary["ran"] == 10 and summary["failed"] == 5
     rows = read_rows(tmp_path / "sweep.csv")
     assert len(rows) == 10 and list(rows[0]) == list(COLUMNS)
-    bad = [r for r in rows if float(r["lam"]) == 0]
+    bad = [r for r in rows if float(r["lam"]) == -1]
     good = [r for r in rows if float(r["lam"]) == 0.01]
     assert all(r["status"] == "error" and "lam" in r["error"] for r in bad)
     assert all(r["status"] == "ok" and r["error"] == "" for r in good)
@@ -188,7 +188,7 @@ def test_local_sweep_fits_the_law_and_records_a_failing_point(tmp_path):
     assert (tmp_path / "sweep.png").stat().st_size > 0
     kept = sorted((tmp_path / "runs").glob("*.npz"))
     assert len(kept) == 5 and all("lam0.01" in p.name for p in kept)
-    assert res.stderr.count("λ=0 seed=0: error: InputError") == 5
+    assert res.stderr.count("λ=-1 seed=0: error: InputError") == 5
 
 
 def _kill_group(proc):
