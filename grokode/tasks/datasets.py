@@ -320,8 +320,12 @@ def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: fl
 # ----------------------------------------------------------------------------------------------------
 
 
-def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The arrays X, y, X_test, y_test that are present, and the names of all arrays in the file."""
+def read_npz_arrays(path: Path, keys: tuple[str, ...], expected: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The arrays named in ``keys`` that ``path`` holds, and the names of all its arrays.
+
+    Every way a file can fail to be read (missing, not a zip, not an .npz, truncated) becomes an
+    :class:`InputError` naming the path; ``expected`` ("X, y") is said when the file is not an .npz archive.
+    """
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -329,12 +333,11 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read data file '{path}': {exc}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"data file '{path}' is not an .npz archive (expected arrays X, y)")
+        raise InputError(f"data file '{path}' is not an .npz archive (expected arrays {expected})")
     # Read everything we need inside the context manager: NpzFile holds the file open until closed.
     with archive:
         try:
-            arrays = {key: np.asarray(archive[key]) for key in ("X", "y", "X_test", "y_test")
-                      if key in archive.files}
+            arrays = {key: np.asarray(archive[key]) for key in keys if key in archive.files}
             return arrays, sorted(archive.files)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(f"cannot read data file '{path}': {exc}") from None
@@ -387,7 +390,7 @@ def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
         path = Path(os.fspath(path))
     except TypeError:
         raise InputError(f"data path must be a string or path, got {path!r}") from None
-    arrays, files = _read_npz(path)
+    arrays, files = read_npz_arrays(path, ("X", "y", "X_test", "y_test"), "X, y")
     found = ", ".join(files) or "none"
     for key in ("X", "y"):
         if key not in arrays:

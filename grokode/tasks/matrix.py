@@ -8,7 +8,6 @@ is taken over (``test_mask``, by default every entry not in Ω). Randomness only
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from grokode.errors import InputError
+from grokode.tasks.datasets import read_npz_arrays
 from grokode.tasks.population import _require_int
 
 MATRIX_TASKS = ("multiplication", "lowrank")
@@ -166,23 +166,10 @@ def load_matrix_npz(path: str | os.PathLike) -> MatrixTask:
         path = Path(os.fspath(path))
     except TypeError:
         raise InputError(f"data path must be a string or path, got {path!r}") from None
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"data file not found: '{path}'") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read data file '{path}': {exc}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"data file '{path}' is not an .npz archive (expected arrays M, train_mask)")
-    with archive:
-        files = sorted(archive.files)
-        for key in ("M", "train_mask"):
-            if key not in files:
-                raise InputError(f"data file '{path}' has no array '{key}' (found: {', '.join(files) or 'none'})")
-        try:
-            arrays = {k: np.asarray(archive[k]) for k in ("M", "train_mask", "test_mask") if k in files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"cannot read data file '{path}': {exc}") from None
+    arrays, files = read_npz_arrays(path, ("M", "train_mask", "test_mask"), "M, train_mask")
+    for key in ("M", "train_mask"):
+        if key not in files:
+            raise InputError(f"data file '{path}' has no array '{key}' (found: {', '.join(files) or 'none'})")
     M, train, test = validate_completion(arrays["M"], arrays["train_mask"], arrays.get("test_mask"),
                                          where=f"'{path}'")
     params = {"task": "data", "path": str(path.resolve()), "d": M.shape[0], "n_obs": int(train.sum()),
