@@ -22,6 +22,14 @@ _TRANSCENDENTAL_COST = 16  # an element of the closed form costs a few exp/log: 
 _CHUNKS = 8  # parallel tasks of a sum; fixed so its order does not depend on the thread count
 
 
+def check_loss_and_depth(loss: str, depth: int) -> None:
+    """Both must have generated kernels (:mod:`grokode.numeric.generated`); else an InputError naming them."""
+    if loss not in gen.LOSS_NAMES:
+        raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
+    if depth not in gen.DEPTHS:
+        raise InputError(f"depth must be one of {gen.DEPTHS}, got {depth}")
+
+
 @numba.njit(cache=True)
 def weight_from_q(depth, E, log_kappa, logq, sgn):
     """w_j = e^E (e^{A(z)} − e^{B(z)}), z = κ q, from log|q| and sign(q) (q may be below 1e-308)."""
@@ -201,10 +209,7 @@ class ReducedDiagonalFlow:
     max_step = 1.0
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
-        if loss not in gen.LOSS_NAMES:
-            raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
-        if depth not in gen.DEPTHS:
-            raise InputError(f"depth must be one of {gen.DEPTHS}, got {depth}")
+        check_loss_and_depth(loss, depth)
         self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.n, self.d = self.data.n, self.data.d

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError, require_nonnegative, require_positive
 from . import generated as gen
+from .diagonal import check_loss_and_depth
 from .integrate import SolverStats
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
@@ -147,10 +148,7 @@ class DiagonalGD:
 
     def __init__(self, X, y, *, alpha: float, lam: float, lr: float, depth: int = 2, loss: str = "logistic",
                  rise_factor: float = 2.0):
-        if loss not in gen.LOSS_NAMES:
-            raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
-        if depth not in gen.DEPTHS:
-            raise InputError(f"depth must be one of {gen.DEPTHS}, got {depth}")
+        check_loss_and_depth(loss, depth)
         self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.n, self.d = self.data.n, self.data.d
