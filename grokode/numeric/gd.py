@@ -9,7 +9,6 @@ the two data products reuse :class:`grokode.numeric.linalg.DataMatrix` (bit-pack
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import numpy as np
 from ..errors import InputError, require_nonnegative, require_positive
 from . import generated as gen
 from .diagonal import check_loss_and_depth
+from .discrete import check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
 from .integrate import SolverStats
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
@@ -174,67 +174,52 @@ class DiagonalGD:
     def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
             chunk_seconds: float = 0.2) -> GDSolution:
         """Run GD to the step nearest ``t_eval[-1]``, saving w and ‖θ‖ at the steps nearest each of ``t_eval``."""
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
-                np.diff(t_eval) <= 0):
-            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
-        save = np.unique(self.steps_for(t_eval))
-        n_total = int(save[-1])
-        d = self.d
-        u = np.full(d, self.u0)
-        v = np.full(d, self.u0)
-        w = np.zeros(d)  # u0^L − u0^L, exactly
-        f, r, g = np.empty(self.n), np.empty(self.n), np.empty(d)
-        sq = 2.0 * d * self.u0**2
-        obj0 = _evaluate(*self._args, w, f, r) + 0.5 * self.lam * sq
-        acc = np.array([sq, obj0, obj0, 0.0, 0.0, -1.0])
-        states, weights, norms, objs, saved = [], [], [], [], []
-        stats = SolverStats(method=METHOD)
-        status, message, t_fail, div_step = "ok", "", None, None
-        k, chunk, start = 0, 8, time.perf_counter()
-        idx = 0
-        try:
-            while True:
-                while idx < save.size and save[idx] == k:
-                    states.append(np.concatenate([u, v]))
-                    weights.append(w.copy())
-                    norms.append(math.sqrt(acc[0]))
-                    objs.append(acc[1])
-                    saved.append(k * self.lr)
-                    idx += 1
-                if idx == save.size:
-                    break
-                todo = min(chunk, int(save[idx]) - k)
-                c0 = time.perf_counter()
-                done, code = _steps(*self._args, self.depth, self.lam, self.lr, u, v, w, f, r, g, todo, k,
-                                    self.rise_factor, acc)
-                k += done
-                elapsed = time.perf_counter() - c0
-                if done == todo and elapsed > 0:  # aim each chunk at ~chunk_seconds so Ctrl-C and progress stay live
-                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
-                if progress is not None:
-                    progress(k / max(n_total, 1))
-                if code:
-                    status = "diverged"
-                    div_step = int(acc[3]) + 1
-                    t_fail = div_step * self.lr
-                    what = "became non-finite" if code == 1 else f"exceeded {self.rise_factor:g}× its minimum"
-                    message = (f"GD diverged at lr={self.lr:g}: the objective L̂+(λ/2)‖θ‖² {what} at step {k} "
-                               f"(t={k * self.lr:.6g}); it rose from its minimum {acc[2]:.6g} at step {div_step - 1}, "
-                               f"so the divergence began at step {div_step} (t={t_fail:.6g})")
-                    break
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by the user"
-        if status == "ok" and acc[4] > 0:
-            message = (f"warning: the objective increased at {int(acc[4])} of {k} steps (first at step "
-                       f"{int(acc[5])}): lr={self.lr:g} is too large for GD to follow the gradient flow there")
-        stats.nfev = stats.steps = k
-        stats.wall_seconds = time.perf_counter() - start
-        return GDSolution(
-            t=np.asarray(saved, dtype=np.float64), states=np.asarray(states).reshape(-1, 2 * d),
-            weights=np.asarray(weights).reshape(-1, d), param_norm=np.asarray(norms, dtype=np.float64),
-            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
-            steps_done=k, t_fail=t_fail, diverged_step=div_step)
+        save = save_steps(check_t_eval(t_eval), self.lr)
+        return run_discrete(_DiagonalStepper(self), save, method=METHOD, lr=self.lr, state_size=2 * self.d,
+                            weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds)
+
+
+class _DiagonalStepper:
+    """:class:`DiagonalGD`'s state (u, v, w and the work arrays) as a :class:`~grokode.numeric.discrete.Stepper`.
+
+    ``acc`` carries [‖θ‖², objective, best objective, its step, #rising steps, first rising step].
+    """
+
+    def __init__(self, gd: DiagonalGD):
+        self.gd, d = gd, gd.d
+        self.u, self.v = np.full(d, gd.u0), np.full(d, gd.u0)
+        self.w = np.zeros(d)  # u0^L − u0^L, exactly
+        self.f, self.r, self.g = np.empty(gd.n), np.empty(gd.n), np.empty(d)
+        sq = 2.0 * d * gd.u0**2
+        self.loss0 = _evaluate(*gd._args, self.w, self.f, self.r)
+        obj0 = self.loss0 + 0.5 * gd.lam * sq
+        self.acc = np.array([sq, obj0, obj0, 0.0, 0.0, -1.0])
+        self.k = 0
+
+    def clock(self) -> int:
+        return self.k
+
+    def advance(self, max_steps: int, target: int) -> tuple[int, int]:
+        gd = self.gd
+        done, code = _steps(*gd._args, gd.depth, gd.lam, gd.lr, self.u, self.v, self.w, self.f, self.r, self.g,
+                            min(max_steps, int(target) - self.k), self.k, gd.rise_factor, self.acc)
+        self.k += done
+        return done, code
+
+    def snapshot(self):
+        return (np.concatenate([self.u, self.v]), self.w.copy(), math.sqrt(self.acc[0]), float(self.acc[1]),
+                self.k * self.gd.lr)
+
+    def fraction_done(self, final_target: int) -> float:
+        return self.k / max(int(final_target), 1)
+
+    def failure(self, code: int, steps: int):
+        lr = self.gd.lr
+        return rise_failure(f"GD diverged at lr={lr:g}", code, steps, steps * lr, self.gd.rise_factor, self.acc[2],
+                            self.acc[3], (self.acc[3] + 1) * lr)
+
+    def warning(self, steps: int) -> str:
+        return uphill_warning(f"lr={self.gd.lr:g}", self.acc[4], self.acc[5], steps)
 
 
 def run_gd(X, y, t_eval: np.ndarray, *, alpha: float, lam: float, lr: float, depth: int = 2, loss: str = "logistic",

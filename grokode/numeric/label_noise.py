@@ -10,15 +10,14 @@ noise), so a run is reproducible bit for bit from its seed whatever the chunking
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import InputError, require_int, require_nonnegative, require_positive
 from . import generated as gen
+from .discrete import check_t_eval, run_discrete, save_steps
 from .gd import GDSolution, _update
-from .integrate import SolverStats
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
 
@@ -141,63 +140,55 @@ class LabelNoiseSGD:
 
         ``objective`` holds the full-batch training loss L̂(θ) (noise-free labels) + (λ/2)‖θ‖² at the saved steps.
         """
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
-                np.diff(t_eval) <= 0):
-            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
-        save = np.unique(np.rint(t_eval / self.lr).astype(np.int64))
-        n_total = int(save[-1])
-        d, n, B = self.d, self.n, self.batch
-        u, v, w = np.full(d, self.u0), np.full(d, self.u0), np.zeros(d)
-        f, r, g = np.empty(n), np.empty(n), np.empty(d)
-        Xb = np.empty((B, d), dtype=self.data.X.dtype)
-        XTb = np.empty((d, B), dtype=self.data.X.dtype)
-        fb, rb = np.empty(B), np.empty(B)
-        full = B == n
-        sq = 2.0 * d * self.u0**2
-        states, weights, norms, objs, saved = [], [], [], [], []
-        stats = SolverStats(method=METHOD)
-        status, message, t_fail = "ok", "", None
-        k, chunk, idx_save, start = 0, 8, 0, time.perf_counter()
-        block_idx, block_noise, pos = np.zeros((0, 0), dtype=np.int64), np.zeros((0, B)), 0
-        try:
-            while True:
-                while idx_save < save.size and save[idx_save] == k:
-                    states.append(np.concatenate([u, v]))
-                    weights.append(w.copy())
-                    norms.append(math.sqrt(sq))
-                    resid = self.data.matvec(w) - self.y
-                    objs.append(float(resid @ resid) / n + 0.5 * self.lam * sq)
-                    saved.append(k * self.lr)
-                    idx_save += 1
-                if idx_save == save.size:
-                    break
-                if pos == block_noise.shape[0]:
-                    block_idx, block_noise = self._draw(RNG_BLOCK)
-                    pos = 0
-                todo = min(chunk, int(save[idx_save]) - k, block_noise.shape[0] - pos)
-                c0 = time.perf_counter()
-                done, sq = _label_noise_steps(*self._args, self.depth, self.lam, self.lr, u, v, w, f, r, g,
-                                              block_idx[pos:pos + todo], block_noise[pos:pos + todo], full,
-                                              Xb, XTb, fb, rb)
-                k += done
-                pos += done
-                elapsed = time.perf_counter() - c0
-                if done == todo and todo == chunk and elapsed > 0:
-                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
-                if progress is not None:
-                    progress(k / max(n_total, 1))
-                if not math.isfinite(sq):
-                    status, t_fail = "diverged", k * self.lr
-                    message = (f"label-noise SGD diverged at lr={self.lr:g}, noise={self.noise:g}: ‖θ‖ became "
-                               f"non-finite at step {k} (t={t_fail:.6g})")
-                    break
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by the user"
-        stats.nfev = stats.steps = k
-        stats.wall_seconds = time.perf_counter() - start
-        return GDSolution(
-            t=np.asarray(saved, dtype=np.float64), states=np.asarray(states).reshape(-1, 2 * d),
-            weights=np.asarray(weights).reshape(-1, d), param_norm=np.asarray(norms, dtype=np.float64),
-            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
-            steps_done=k, t_fail=t_fail)
+        save = save_steps(check_t_eval(t_eval), self.lr)
+        return run_discrete(_LabelNoiseStepper(self), save, method=METHOD, lr=self.lr, state_size=2 * self.d,
+                            weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds)
+
+
+class _LabelNoiseStepper:
+    """:class:`LabelNoiseSGD`'s state, with the current block of random draws (a chunk never crosses a block)."""
+
+    def __init__(self, sgd: LabelNoiseSGD):
+        self.sgd, d, n, B = sgd, sgd.d, sgd.n, sgd.batch
+        self.u, self.v, self.w = np.full(d, sgd.u0), np.full(d, sgd.u0), np.zeros(d)
+        self.f, self.r, self.g = np.empty(n), np.empty(n), np.empty(d)
+        self.Xb = np.empty((B, d), dtype=sgd.data.X.dtype)
+        self.XTb = np.empty((d, B), dtype=sgd.data.X.dtype)
+        self.fb, self.rb = np.empty(B), np.empty(B)
+        self.sq = 2.0 * d * sgd.u0**2
+        self.block_idx, self.block_noise, self.pos = np.zeros((0, 0), dtype=np.int64), np.zeros((0, B)), 0
+        self.k = 0
+
+    def clock(self) -> int:
+        return self.k
+
+    def advance(self, max_steps: int, target: int) -> tuple[int, int]:
+        sgd = self.sgd
+        if self.pos == self.block_noise.shape[0]:
+            self.block_idx, self.block_noise = sgd._draw(RNG_BLOCK)
+            self.pos = 0
+        todo = min(max_steps, int(target) - self.k, self.block_noise.shape[0] - self.pos)
+        done, self.sq = _label_noise_steps(*sgd._args, sgd.depth, sgd.lam, sgd.lr, self.u, self.v, self.w, self.f,
+                                           self.r, self.g, self.block_idx[self.pos:self.pos + todo],
+                                           self.block_noise[self.pos:self.pos + todo], sgd.batch == sgd.n,
+                                           self.Xb, self.XTb, self.fb, self.rb)
+        self.k += done
+        self.pos += done
+        return done, 0 if math.isfinite(self.sq) else 1
+
+    def snapshot(self):
+        sgd = self.sgd
+        resid = sgd.data.matvec(self.w) - sgd.y
+        objective = float(resid @ resid) / sgd.n + 0.5 * sgd.lam * self.sq
+        return np.concatenate([self.u, self.v]), self.w.copy(), math.sqrt(self.sq), objective, self.k * sgd.lr
+
+    def fraction_done(self, final_target: int) -> float:
+        return self.k / max(int(final_target), 1)
+
+    def failure(self, code: int, steps: int):
+        t_fail = steps * self.sgd.lr
+        return ("diverged", f"label-noise SGD diverged at lr={self.sgd.lr:g}, noise={self.sgd.noise:g}: ‖θ‖ became "
+                f"non-finite at step {steps} (t={t_fail:.6g})", t_fail, None)
+
+    def warning(self, steps: int) -> str:
+        return ""

@@ -18,15 +18,14 @@ Initialization: He (W₁ ~ N(0, 2/fan_in), fan_in = 2p), b₁ = 0, W₂ = 0, all
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import numba
 import numpy as np
 
 from ..errors import InputError, require_int, require_positive
+from .discrete import check_t_eval, rise_failure, run_discrete, save_steps
 from .gd import GDSolution
-from .integrate import SolverStats
 from .parallel import sized_kernel
 
 GD_METHOD = "gd"
@@ -368,57 +367,50 @@ class MLPGD:
     def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
             chunk_seconds: float = 0.2) -> GDSolution:
         """Run to the step nearest ``t_eval[-1]``, saving the metrics and ‖θ‖ at the steps nearest ``t_eval``."""
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
-                np.diff(t_eval) <= 0):
-            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
-        net = self.net
-        save = np.unique(np.rint(t_eval / self.lr).astype(np.int64))
-        n_total = int(save[-1])
-        theta = net.theta0.copy()
-        grad = np.empty(net.size)
-        acc = np.array([math.inf, math.inf, 0.0, 0.0])
-        metrics, norms, objs, saved = [], [], [], []
-        stats = SolverStats(method=GD_METHOD)
-        status, message, t_fail, div_step = "ok", "", None, None
-        args = (net.p, net.m, net.tok, net.y, net.ptr, net.members, *net._buf, grad)
-        k, chunk, idx, start = 0, 4, 0, time.perf_counter()
+        save = save_steps(check_t_eval(t_eval), self.lr)
+        stepper = _MLPStepper(self)
         try:
-            while True:
-                while idx < save.size and save[idx] == k:
-                    mt = net.metrics(theta)
-                    metrics.append(mt)
-                    sq = float(theta @ theta)
-                    norms.append(math.sqrt(sq))
-                    objs.append(mt[0] + 0.5 * self.lam * sq)
-                    saved.append(k * self.lr)
-                    idx += 1
-                if idx == save.size:
-                    break
-                todo = min(chunk, int(save[idx]) - k)
-                c0 = time.perf_counter()
-                done, code = _gd_steps(theta, *args, self.lam, self.lr, todo, self.rise_factor, acc)
-                k += done
-                elapsed = time.perf_counter() - c0
-                if done == todo and elapsed > 0:
-                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
-                if progress is not None:
-                    progress(k / max(n_total, 1))
-                if code:
-                    status = "diverged"
-                    div_step = int(acc[2]) + 1
-                    t_fail = div_step * self.lr
-                    what = "became non-finite" if code == 1 else f"exceeded {self.rise_factor:g}× its minimum"
-                    message = (f"GD diverged at lr={self.lr:g}: the objective L̂+(λ/2)‖θ‖² {what} at step {k} "
-                               f"(t={k * self.lr:.6g}); its minimum {acc[1]:.6g} was at step {div_step - 1}")
-                    break
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by the user"
-        stats.nfev = stats.steps = k
-        stats.wall_seconds = time.perf_counter() - start
-        self.last_state = theta
-        return GDSolution(
-            t=np.asarray(saved, dtype=np.float64), states=np.empty((0, net.size)),
-            weights=np.asarray(metrics).reshape(-1, len(METRICS)), param_norm=np.asarray(norms, dtype=np.float64),
-            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
-            steps_done=k, t_fail=t_fail, diverged_step=div_step)
+            return run_discrete(stepper, save, method=GD_METHOD, lr=self.lr, state_size=self.net.size,
+                                weight_size=len(METRICS), progress=progress, chunk_seconds=chunk_seconds,
+                                first_chunk=4)
+        finally:
+            self.last_state = stepper.theta
+
+
+class _MLPStepper:
+    """:class:`MLPGD`'s state θ; ``acc`` carries [objective, best objective, its step, step counter]."""
+
+    def __init__(self, gd: MLPGD):
+        net = gd.net
+        self.gd, self.net = gd, net
+        self.theta = net.theta0.copy()
+        self.acc = np.array([math.inf, math.inf, 0.0, 0.0])
+        self.args = (net.p, net.m, net.tok, net.y, net.ptr, net.members, *net._buf, np.empty(net.size))
+        self.k = 0
+
+    def clock(self) -> int:
+        return self.k
+
+    def advance(self, max_steps: int, target: int) -> tuple[int, int]:
+        gd = self.gd
+        done, code = _gd_steps(self.theta, *self.args, gd.lam, gd.lr, min(max_steps, int(target) - self.k),
+                               gd.rise_factor, self.acc)
+        self.k += done
+        return done, code
+
+    def snapshot(self):
+        # the parameters are too many to keep at every saved step: the metrics stand in for the weights
+        metrics = self.net.metrics(self.theta)
+        sq = float(self.theta @ self.theta)
+        return None, metrics, math.sqrt(sq), metrics[0] + 0.5 * self.gd.lam * sq, self.k * self.gd.lr
+
+    def fraction_done(self, final_target: int) -> float:
+        return self.k / max(int(final_target), 1)
+
+    def failure(self, code: int, steps: int):
+        lr = self.gd.lr
+        return rise_failure(f"GD diverged at lr={lr:g}", code, steps, steps * lr, self.gd.rise_factor, self.acc[1],
+                            self.acc[2], (self.acc[2] + 1) * lr)
+
+    def warning(self, steps: int) -> str:
+        return ""

@@ -9,15 +9,14 @@ t_k = Σ_{i<k} η/L̂(θ_i) grows geometrically once L̂ ~ 1/t, so reaching t ne
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
-from .gd import DiagonalGD, GDSolution, _evaluate, _update
-from .integrate import SolverStats
+from .discrete import check_t_eval, rise_failure, run_discrete, uphill_warning
+from .gd import DiagonalGD, GDSolution, _DiagonalStepper, _evaluate, _update
 from .linalg import rmatvec, rmatvec_signs
 from .parallel import sized_kernel
 
@@ -94,72 +93,50 @@ class NormalizedGD(DiagonalGD):
     def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
             chunk_seconds: float = 0.2) -> NormalizedGDSolution:
         """Run to the first step with t ≥ ``t_eval[-1]``, saving w and ‖θ‖ at the first step past each time."""
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
-                np.diff(t_eval) <= 0):
-            raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
-        d = self.d
-        u = np.full(d, self.u0)
-        v = np.full(d, self.u0)
-        w = np.zeros(d)
-        f, r, g = np.empty(self.n), np.empty(self.n), np.empty(d)
-        sq = 2.0 * d * self.u0**2
-        loss0 = _evaluate(*self._args, w, f, r)
-        obj0 = loss0 + 0.5 * self.lam * sq
-        acc = np.array([sq, obj0, obj0, 0.0, 0.0, -1.0, 0.0, loss0])
-        states, weights, norms, objs, saved = [], [], [], [], []
-        stats = SolverStats(method="gd-normalized")
-        status, message, t_fail, div_step = "ok", "", None, None
+        t_eval = check_t_eval(t_eval)
+        stepper = _NormalizedStepper(self, t_eval[-1])
+        return run_discrete(stepper, t_eval, method="gd-normalized", lr=self.lr, state_size=2 * self.d,
+                            weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds,
+                            make=lambda **fields: NormalizedGDSolution(**fields, time_reached=float(stepper.acc[_T])))
+
+
+class _NormalizedStepper(_DiagonalStepper):
+    """:class:`NormalizedGD`'s state; its clock is the flow time t = Σ η/L̂ (``acc`` adds t and L̂)."""
+
+    def __init__(self, gd: NormalizedGD, t_end: float):
+        super().__init__(gd)
+        loss0 = self.loss0
+        self.acc = np.append(self.acc, [0.0, loss0])
         # progress in ln t from the first step's time, the scale on which this method advances
-        log_lo = math.log(max(self.lr / max(loss0, 1e-300), 1e-300))
-        log_hi = math.log(max(t_eval[-1], 1e-300))
-        k, chunk, idx = 0, 8, 0
-        start = time.perf_counter()
-        try:
-            while True:
-                if idx < t_eval.size and acc[_T] >= t_eval[idx]:
-                    states.append(np.concatenate([u, v]))
-                    weights.append(w.copy())
-                    norms.append(math.sqrt(acc[0]))
-                    objs.append(acc[1])
-                    saved.append(acc[_T])
-                    while idx < t_eval.size and acc[_T] >= t_eval[idx]:
-                        idx += 1
-                if idx == t_eval.size:
-                    break
-                c0 = time.perf_counter()
-                done, code = _normalized_steps(*self._args, self.depth, self.lam, self.lr, u, v, w, f, r, g, chunk,
-                                               float(t_eval[idx]), k, self.rise_factor, acc)
-                k += done
-                elapsed = time.perf_counter() - c0
-                if done == chunk and elapsed > 0:
-                    chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), 1 << 24))
-                if progress is not None and acc[_T] > 0:
-                    progress(min(1.0, max(0.0, (math.log(acc[_T]) - log_lo) / max(log_hi - log_lo, 1e-12))))
-                if code == 3:
-                    status = "failed"
-                    t_fail = float(acc[_T])
-                    message = (f"the training loss underflowed to 0 at step {k} (t={t_fail:.6g}): the normalized "
-                               "step η/L̂ is undefined beyond it")
-                    break
-                if code:
-                    status = "diverged"
-                    div_step = int(acc[3]) + 1
-                    t_fail = float(acc[_T])
-                    what = "became non-finite" if code == 1 else f"exceeded {self.rise_factor:g}× its minimum"
-                    message = (f"normalized GD diverged at η={self.lr:g}: the objective L̂+(λ/2)‖θ‖² {what} at "
-                               f"step {k} (t={t_fail:.6g}); it rose from its minimum {acc[2]:.6g} at step "
-                               f"{div_step - 1}")
-                    break
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by the user"
-        if status == "ok" and acc[4] > 0:
-            message = (f"warning: the objective increased at {int(acc[4])} of {k} steps (first at step "
-                       f"{int(acc[5])}): η={self.lr:g} is too large for GD to follow the gradient flow there")
-        stats.nfev = stats.steps = k
-        stats.wall_seconds = time.perf_counter() - start
-        return NormalizedGDSolution(
-            t=np.asarray(saved, dtype=np.float64), states=np.asarray(states).reshape(-1, 2 * d),
-            weights=np.asarray(weights).reshape(-1, d), param_norm=np.asarray(norms, dtype=np.float64),
-            objective=np.asarray(objs, dtype=np.float64), status=status, message=message, stats=stats, lr=self.lr,
-            steps_done=k, t_fail=t_fail, diverged_step=div_step, time_reached=float(acc[_T]))
+        self.log_lo = math.log(max(gd.lr / max(loss0, 1e-300), 1e-300))
+        self.log_hi = math.log(max(t_end, 1e-300))
+
+    def clock(self) -> float:
+        return float(self.acc[_T])
+
+    def advance(self, max_steps: int, target: float) -> tuple[int, int]:
+        gd = self.gd
+        done, code = _normalized_steps(*gd._args, gd.depth, gd.lam, gd.lr, self.u, self.v, self.w, self.f, self.r,
+                                       self.g, max_steps, float(target), self.k, gd.rise_factor, self.acc)
+        self.k += done
+        return done, code
+
+    def snapshot(self):
+        return (np.concatenate([self.u, self.v]), self.w.copy(), math.sqrt(self.acc[0]), float(self.acc[1]),
+                float(self.acc[_T]))
+
+    def fraction_done(self, final_target: float) -> float:
+        if not self.acc[_T] > 0:
+            return 0.0
+        return min(1.0, max(0.0, (math.log(self.acc[_T]) - self.log_lo) / max(self.log_hi - self.log_lo, 1e-12)))
+
+    def failure(self, code: int, steps: int):
+        t_now = float(self.acc[_T])
+        if code == 3:
+            return ("failed", f"the training loss underflowed to 0 at step {steps} (t={t_now:.6g}): the normalized "
+                    "step η/L̂ is undefined beyond it", t_now, None)
+        return rise_failure(f"normalized GD diverged at η={self.gd.lr:g}", code, steps, t_now, self.gd.rise_factor,
+                            self.acc[2], self.acc[3], t_now)
+
+    def warning(self, steps: int) -> str:
+        return uphill_warning(f"η={self.gd.lr:g}", self.acc[4], self.acc[5], steps)

@@ -1,0 +1,150 @@
+"""One driver for the discrete methods (GD, normalized GD, label-noise SGD, MLP GD): chunks, saves, stops.
+
+A discrete method is a :class:`Stepper`: a numba loop that advances its own state by up to N steps toward
+a target on its own clock (the step number for a constant learning rate, the time Σ η/L̂ for the normalized
+one). :func:`run_discrete` owns everything around that loop, once for all four methods: it records a
+snapshot at the first step at or past each target, sizes the chunks so that each takes ~``chunk_seconds``
+(Ctrl-C and the progress bar act between chunks), turns a failure code into a status and message, keeps
+what was recorded when the user interrupts, and assembles the :class:`~grokode.numeric.gd.GDSolution`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import InputError
+from .integrate import SolverStats
+
+#: Largest chunk (steps per numba call).
+MAX_CHUNK = 1 << 24
+
+
+class Stepper(Protocol):
+    """What :func:`run_discrete` needs of a discrete method."""
+
+    def clock(self) -> float:
+        """The current value of the clock the targets are given on."""
+
+    def advance(self, max_steps: int, target: float) -> tuple[int, int]:
+        """At most ``max_steps`` steps, stopping at clock ≥ ``target``; (steps done, failure code or 0)."""
+
+    def snapshot(self) -> tuple[np.ndarray | None, np.ndarray, float, float, float]:
+        """(state or None, weight, ‖θ‖, objective, t) now."""
+
+    def fraction_done(self, final_target: float) -> float:
+        """Progress in [0, 1] toward ``final_target``."""
+
+    def failure(self, code: int, steps: int) -> tuple[str, str, float | None, int | None]:
+        """(status, message, t_fail, step where the failure began) for a non-zero code."""
+
+    def warning(self, steps: int) -> str:
+        """A message for a run that finished but stepped uphill ("" if it did not)."""
+
+
+def check_t_eval(t_eval) -> np.ndarray:
+    """``t_eval`` as float64, or an error unless it is a non-empty, strictly increasing list of finite times ≥ 0."""
+    t_eval = np.asarray(t_eval, dtype=np.float64)
+    if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(
+            np.diff(t_eval) <= 0):
+        raise InputError("t_eval must be a non-empty, strictly increasing list of finite times ≥ 0")
+    return t_eval
+
+
+def save_steps(t_eval: np.ndarray, lr: float) -> np.ndarray:
+    """Step numbers nearest to the times ``t_eval`` at a constant step ``lr`` (t = steps·lr), without repeats."""
+    return np.unique(np.rint(np.asarray(t_eval, dtype=np.float64) / lr).astype(np.int64))
+
+
+def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: float, state_size: int,
+                 weight_size: int, progress: Callable[[float], None] | None = None, chunk_seconds: float = 0.2,
+                 first_chunk: int = 8, make: Callable[..., object] | None = None):
+    """Advance ``stepper`` through increasing ``targets`` on its clock, recording a snapshot at each.
+
+    Parameters
+    ----------
+    stepper : the method (see :class:`Stepper`).
+    targets : increasing clock values; a snapshot is taken at the first step with clock ≥ each (once per step).
+    method, lr : recorded in the solution's stats and ``lr``.
+    state_size, weight_size : row lengths of ``states`` and ``weights`` (the arrays stay 2-D when empty).
+    progress : called with the fraction done after every chunk.
+    chunk_seconds : the wall time each numba call aims at.
+    make : builds the solution from the keyword fields of :class:`~grokode.numeric.gd.GDSolution`
+        (default: that class).
+
+    Returns
+    -------
+    The solution; ``status`` "ok", "interrupted" (Ctrl-C: everything recorded so far is kept) or the
+    stepper's failure status.
+    """
+    from .gd import GDSolution
+
+    if not chunk_seconds > 0:
+        raise InputError(f"chunk_seconds must be > 0, got {chunk_seconds!r}")
+    targets = np.asarray(targets)
+    states, weights, norms, objectives, times = [], [], [], [], []
+    status, message, t_fail, fail_step = "ok", "", None, None
+    steps, chunk, idx = 0, int(first_chunk), 0
+    start = time.perf_counter()
+    try:
+        while True:
+            if idx < targets.size and stepper.clock() >= targets[idx]:
+                state, weight, norm, objective, t = stepper.snapshot()
+                if state is not None:
+                    states.append(state)
+                weights.append(weight)
+                norms.append(norm)
+                objectives.append(objective)
+                times.append(t)
+                while idx < targets.size and stepper.clock() >= targets[idx]:
+                    idx += 1
+            if idx == targets.size:
+                break
+            c0 = time.perf_counter()
+            done, code = stepper.advance(chunk, targets[idx])
+            steps += done
+            elapsed = time.perf_counter() - c0
+            if done == chunk and elapsed > 0:
+                chunk = int(min(max(1, chunk * min(4.0, chunk_seconds / elapsed)), MAX_CHUNK))
+            if progress is not None:
+                progress(stepper.fraction_done(targets[-1]))
+            if code:
+                status, message, t_fail, fail_step = stepper.failure(code, steps)
+                break
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by the user"
+    if status == "ok":
+        message = stepper.warning(steps)
+    stats = SolverStats(method=method)
+    stats.nfev = stats.steps = steps
+    stats.wall_seconds = time.perf_counter() - start
+    return (make or GDSolution)(
+        t=np.asarray(times, dtype=np.float64), states=np.asarray(states).reshape(-1, state_size),
+        weights=np.asarray(weights).reshape(-1, weight_size), param_norm=np.asarray(norms, dtype=np.float64),
+        objective=np.asarray(objectives, dtype=np.float64), status=status, message=message, stats=stats, lr=lr,
+        steps_done=steps, t_fail=t_fail, diverged_step=fail_step)
+
+
+def rise_failure(name: str, code: int, steps: int, t_now: float, rise_factor: float, best: float, best_step: float,
+                 t_fail: float) -> tuple[str, str, float, int]:
+    """The "diverged" verdict of a method that watches J = L̂ + (λ/2)‖θ‖² (code 1: non-finite, 2: risen).
+
+    ``name`` names the method and its step ("GD diverged at lr=0.1"); the divergence is dated to the step after J's
+    running minimum ``best`` (at ``best_step``), whose time is ``t_fail``.
+    """
+    began = int(best_step) + 1
+    what = "became non-finite" if code == 1 else f"exceeded {rise_factor:g}× its minimum"
+    return ("diverged", f"{name}: the objective L̂+(λ/2)‖θ‖² {what} at step {steps} (t={t_now:.6g}); "
+            f"it rose from its minimum {best:.6g} at step {began - 1}, so the divergence began at step {began}",
+            float(t_fail), began)
+
+
+def uphill_warning(name: str, rising: float, first: float, steps: int) -> str:
+    """The warning of a finished run whose objective rose at ``rising`` steps ("" if none)."""
+    if rising <= 0:
+        return ""
+    return (f"warning: the objective increased at {int(rising)} of {steps} steps (first at step {int(first)}): "
+            f"{name} is too large for GD to follow the gradient flow there")
