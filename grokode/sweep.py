@@ -31,9 +31,11 @@ import numpy as np
 from .errors import InputError, require_int, require_positive
 
 COLUMNS = ("alpha", "lam", "seed", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
-           "test_final", "wall_seconds", "status", "error", "options")
+           "test_final", "train_final", "wall_seconds", "status", "error", "options")
 FLOAT_COLUMNS = ("alpha", "lam", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
-                 "test_final", "wall_seconds")
+                 "test_final", "train_final", "wall_seconds")
+#: The columns of files written before ``train_final`` was recorded: still read (and rewritten in the new layout).
+OLD_COLUMNS = tuple(c for c in COLUMNS if c != "train_final")
 INT_OPTIONS = ("depth", "n", "d", "k", "n_test", "rank")
 FLOAT_OPTIONS = ("gamma", "t_end", "rtol", "atol", "frac")
 STR_OPTIONS = ("model", "task", "loss", "method", "formulation")
@@ -202,7 +204,7 @@ def run_point(alpha: float, lam: float, seed: int, options: dict, keep_runs: str
         return row
     s = run.summary
     row.update({key: s[key] for key in ("t_theory", "t_transition", "transition_width", "test_plateau", "test_final",
-                                         "wall_seconds", "status")})
+                                         "train_final", "wall_seconds", "status")})
     row["error"] = "" if s["status"] == "ok" else _one_line(s["message"])
     if s["t_transition"] is not None:
         row["offset_c0"] = math.log(alpha) - lam * s["t_transition"]
@@ -268,12 +270,14 @@ class SweepFile:
         header = next(reader, None)
         if header is None:
             return []
-        if tuple(header) != COLUMNS:
+        header = tuple(header)
+        if header not in (COLUMNS, OLD_COLUMNS):
             raise InputError(f"{str(self.path)!r} is not a grokode sweep file (header {','.join(header)[:80]!r}); "
                              "use --fresh to overwrite it or choose another --out")
-        rows = [_typed(dict(zip(COLUMNS, rec, strict=True))) for rec in reader if len(rec) == len(COLUMNS)]
-        if len(complete) != len(raw):
-            self.rewrite(rows)  # drop the torn last line before appending after it
+        rows = [_typed({**dict.fromkeys(COLUMNS), **dict(zip(header, rec, strict=True))})
+                for rec in reader if len(rec) == len(header)]
+        if header != COLUMNS or len(complete) != len(raw):
+            self.rewrite(rows)  # drop a torn last line, or move an old file to the new layout, before appending
         return rows
 
     def rewrite(self, rows: list[dict]) -> None:

@@ -132,6 +132,19 @@ def test_row_file_round_trips_and_drops_a_torn_line(tmp_path):
         SweepFile(tmp_path / "s.txt")
 
 
+def test_a_file_from_before_train_final_is_read_and_moved_to_the_new_layout(tmp_path):
+    from grokode.sweep import OLD_COLUMNS
+
+    path = tmp_path / "old.csv"
+    old = dict(zip(OLD_COLUMNS, ["4.0", "0.002", "0", "693.1", "2280.5", "1781.9", "-3.17", "0.0", "0.913", "177.9",
+                                 "ok", "", "{}"], strict=True))
+    path.write_text(",".join(OLD_COLUMNS) + "\n" + ",".join(old.values()) + "\n")
+    rows = SweepFile(path).load()
+    assert rows[0]["t_transition"] == 2280.5 and rows[0]["test_final"] == 0.913 and rows[0]["train_final"] is None
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)  # rewritten, so appended rows line up
+    assert SweepFile(path).load() == rows
+
+
 def test_parquet_needs_pyarrow(tmp_path):
     try:
         import pyarrow  # noqa: F401
@@ -178,6 +191,7 @@ def test_local_sweep_fits_the_law_and_records_a_failing_point(tmp_path):
     good = [r for r in rows if float(r["lam"]) == 0.01]
     assert all(r["status"] == "error" and "lam" in r["error"] for r in bad)
     assert all(r["status"] == "ok" and r["error"] == "" for r in good)
+    assert all(0.0 <= float(r["train_final"]) <= 1.0 for r in good) and all(r["train_final"] == "" for r in bad)
     fit = next(f for f in summary["fits"] if f["lam"] == 0.01)
     assert fit["n_points"] == 5 and 0.9 <= fit["slope"] <= 1.1 and fit["r2"] > 0.99
     # the worker regenerated the data from the seed: same numbers as an integrate in this process
