@@ -9,7 +9,7 @@ from .analysis.analyze import Analysis, analyze, theorem_trend  # noqa: E402
 from .analysis.nuclear import kernel_completion, nuclear_norm_completion  # noqa: E402
 from .analysis.predictors import reference_predictors  # noqa: E402
 from .analysis.scaling import fit_scaling  # noqa: E402
-from .analysis.transition import Transition, find_transition  # noqa: E402
+from .analysis.transition import Transition, find_transition, time_to_reach  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow  # noqa: E402
 from .numeric.gd import run_gd  # noqa: E402
@@ -27,5 +27,6 @@ __all__ = [
     "nuclear_norm_completion", "run_gd", "MatrixFlow", "RKC", "grid_points", "parse_grid", "run_sweep",
     "load_matrix_npz", "make_matrix_task",
     "Dataset", "FlowSolution", "FullDiagonalFlow", "InputError", "ReducedDiagonalFlow", "Run",
-    "Transition", "find_transition", "integrate", "integrate_flow", "load_npz", "load_run", "make_task",
+    "Transition", "find_transition", "time_to_reach",
+    "integrate", "integrate_flow", "load_npz", "load_run", "make_task",
 ]

@@ -296,7 +296,8 @@ def _print_summary(summary: dict) -> None:
     table.add_column("value", overflow="fold")
     for key in ("status", "t_theory", "t_transition", "transition_width", "log_t_transition", "transition_width_log",
                 "lam_eff", "offset_c0", "t_bias_switch",
-                "test_plateau", "test_final", "train_final", "transition_metric", "kernel_test", "rich_test",
+                "test_plateau", "test_final", "train_final", "t_train_fit", "t_test_10",
+                "transition_metric", "kernel_test", "rich_test",
                 "cos_kernel_at_Tminus", "cos_rich_at_Tplus", "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01",
                 "wall_seconds", "out", "plot"):
         if key in summary:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._version import __version__
-from .analysis.transition import find_transition
+from .analysis.transition import find_transition, time_to_reach
 from .errors import InputError, require_int, require_positive
 from .numeric.integrate import METHODS, default_t_eval, integrate_flow
 from .numeric.mlp import AUTO_LR, AUTO_METHOD, GD_METHOD, METRICS, MLPGD, MLPFlow, ModAddMLP
@@ -66,7 +66,8 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
     -------
     grokode.run.Run with arrays ``t``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
     ``param_norm``, ``theta_final``, ``train_pairs``; summary keys as for the other models plus
-    ``t_train_fit`` (first saved time with training accuracy 1).
+    ``t_train_fit`` (first saved time with training accuracy 1) and ``t_test_10`` (when test accuracy first
+    reaches 10 %, interpolated).
     """
     from .run import Run, _versions
 
@@ -133,6 +134,8 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
         "test_final": float(arrays["test_acc"][-1]) if sol.t.size else None,
         "train_final": float(arrays["train_acc"][-1]) if sol.t.size else None,
         "t_train_fit": float(sol.t[fit[0]]) if fit.size else None,
+        # the onset of the jump, comparable between runs of different horizons (t* is read against the final value)
+        "t_test_10": time_to_reach(sol.t, arrays["test_acc"], 0.1) if sol.t.size else None,
         "transition_metric": "test_acc",
         "direction": transition.direction if transition else None,
         "wall_seconds": 0.0,

@@ -11,7 +11,7 @@ import pytest
 import grokode
 from grokode.analysis.alignment import bias_switch_time, cosine, normalized_margins
 from grokode.analysis.analyze import Analysis, analyze, theorem_times, theorem_trend
-from grokode.analysis.transition import find_transition
+from grokode.analysis.transition import find_transition, time_to_reach
 from grokode.errors import InputError
 
 SMALL = dict(task="sparse", n=128, d=600, n_test=300, seed=1, lam=1e-2)
@@ -48,6 +48,16 @@ def test_bias_switch_time_is_exact_on_a_dense_curve():
     assert bias_switch_time(t, ck, np.minimum(cr, ck - 1e-3)) is None  # never overtakes
     assert bias_switch_time(t, cr, ck) is None  # overtaken at first, the kernel wins at the end
     assert bias_switch_time(t, ck - 1.0, cr) is None  # rich ahead from the first time: no switch observed
+
+
+def test_time_to_reach_is_the_first_interpolated_crossing():
+    t = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    v = np.array([0.0, 0.05, 0.25, 0.05, 0.5])  # crosses 0.1 at t = 1.25, falls back, crosses again later
+    assert time_to_reach(t, v, 0.1) == pytest.approx(1.25, abs=1e-15)
+    assert time_to_reach(t, v, 0.5) == 4.0 and time_to_reach(t, v, 0.0) == 0.0 and time_to_reach(t, v, 0.6) is None
+    assert time_to_reach(t, np.array([np.nan, 0.0, 0.2, 0.2, 0.2]), 0.1) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="shapes"):
+        time_to_reach(t, v[:3], 0.1)
 
 
 def test_transition_crossings_are_exact_on_a_logistic_curve():

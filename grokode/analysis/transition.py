@@ -105,3 +105,24 @@ def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *
             return between(lo, hi, grid_v[k - 1], grid_v[k], level)
 
     return Transition(t_theory, plateau, final, crossing(0.5), crossing(0.1), crossing(0.9), direction)
+
+
+def time_to_reach(t: np.ndarray, values: np.ndarray, level: float) -> float | None:
+    """First time a rising metric reaches ``level`` (linear between saved times), or None if it never does.
+
+    Unlike the transition time t*, which is read against the curve's final value and so moves with the
+    horizon of a run still rising at its end, this depends only on the curve up to the crossing: the
+    measure to compare runs of different length (e.g. when test accuracy first reaches 10 %).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if t.shape != values.shape or t.ndim != 1:
+        raise ValueError(f"t and values must be 1-D of one length, got shapes {t.shape} and {values.shape}")
+    above = np.nonzero(values >= level)[0]
+    if above.size == 0:
+        return None
+    k = int(above[0])
+    if k == 0:
+        return float(t[0])
+    v0, v1 = float(values[k - 1]), float(values[k])
+    return float(t[k - 1] + (level - v0) * (t[k] - t[k - 1]) / (v1 - v0)) if math.isfinite(v0) else float(t[k])
