@@ -147,7 +147,7 @@ def integrate(
         a = result.meta["options"]["alpha"]
         lam_used = result.meta["options"]["lam"]
         title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam_used:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title, alpha=a, lam=lam_used))
+        summary["plot"] = str(plot_run(result.arrays, summary, png, title, lam=lam_used))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
@@ -187,7 +187,7 @@ def analyze(
             path, arrays, meta = loaded[0]
             o = meta["options"]
             title = f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}"
-            plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, plot, title, alpha=o["alpha"], lam=o["lam"])
+            plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, plot, title, lam=o["lam"])
         else:
             deficits = {"kernel at T⁻": trend.deficits(trend.kernel_at_Tminus),
                         "rich at T⁺": trend.deficits(trend.rich_at_Tplus)}

@@ -145,7 +145,7 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
         opts = {"p": p, "width": width, "frac": frac, "alpha": alpha, "lam": lam}
         return integrate_mlp(task=task or MLP["task"], **{k: MLP[k] if v is None else v for k, v in opts.items()},
                              seed=seed, t_end=t_end, t_eval=t_eval, rtol=rtol, atol=atol, method=method, lr=lr,
-                             progress=progress)
+                             normalized_lr=normalized_lr, progress=progress)
     if p is not None or width is not None:
         raise InputError(f"p and width are options of the mlp model (model is {model!r})")
     lam = 1e-3 if lam is None else lam

@@ -114,7 +114,7 @@ def test_lam0_run_groks_slowly_in_log_time(runs, tmp_path):
     assert math.log(s["t_transition"]) == pytest.approx(s["log_t_transition"])
     report = analyze(free.arrays, free.meta)
     assert report.t_theory is None and report.T_plus is None and report.cos_kernel_at_Tminus is None
-    assert plot_run(free.arrays, s, tmp_path / "free.png", alpha=10.0, lam=0.0).stat().st_size > 0
+    assert plot_run(free.arrays, s, tmp_path / "free.png", lam=0.0).stat().st_size > 0
 
 
 @pytest.mark.parametrize("kw,needle", [

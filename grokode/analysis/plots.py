@@ -32,14 +32,14 @@ def _mark_times(ax, summary: dict, legend: bool, xf=lambda s: s) -> None:
                    label=r"$[T^-, T^+]$" if legend else None)
 
 
-def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alpha: float | None = None,
-             lam: float | None = None) -> Path:
+def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", lam: float | None = None) -> Path:
     """The story of a run in three panels sharing a log-t axis (the paper's Figure 1 and its explanation).
 
     1. train/test metric, with the reference predictors' own test values as horizontal lines;
     2. alignment with the kernel and rich predictors (cosines, or relative distances for matrix runs),
        with the implicit-bias switch marked;
-    3. ‖θ(t)‖ against α·e^{−λt} (dashed), the norm decay that ends the kernel regime.
+    3. ‖θ(t)‖ against ‖θ(0)‖·e^{−λt} (dashed; = α·e^{−λt} for the diagonal net), the norm decay that ends the
+       kernel regime.
     t_theory, the measured transition t* and the theorem window [T⁻, T⁺] are marked on every panel.
     """
     path = Path(path)
@@ -92,8 +92,11 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", alp
 
     ax = axes[-1]
     ax.plot(x, arrays["param_norm"][keep], color="tab:blue", label=r"$\|\theta(t)\|$")
-    if alpha is not None and lam is not None:
-        ax.plot(x, alpha * np.exp(-lam * t[keep]), "k--", lw=1, label=r"$\alpha e^{-\lambda t}$")
+    if lam is not None and lam > 0 and t.size:
+        # the norm weight decay alone would leave: α·e^{−λt} for the diagonal net (‖θ(0)‖ = α), the same law from
+        # the He-initialized norm for the MLP
+        ax.plot(x, arrays["param_norm"][0] * np.exp(-lam * (t[keep] - t[0])), "k--", lw=1,
+                label=r"$\|\theta(0)\|\,e^{-\lambda t}$")
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.3 * float(np.min(arrays["param_norm"][keep], initial=np.inf)))
     ax.set_ylabel("parameter norm")

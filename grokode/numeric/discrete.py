@@ -10,6 +10,7 @@ what was recorded when the user interrupts, and assembles the :class:`~grokode.n
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -129,7 +130,7 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
 
 
 def rise_failure(name: str, code: int, steps: int, t_now: float, rise_factor: float, best: float, best_step: float,
-                 t_fail: float) -> tuple[str, str, float, int]:
+                 t_fail: float, hint: str = "") -> tuple[str, str, float, int]:
     """The "diverged" verdict of a method that watches J = L̂ + (λ/2)‖θ‖² (code 1: non-finite, 2: risen).
 
     ``name`` names the method and its step ("GD diverged at lr=0.1"); the divergence is dated to the step after J's
@@ -138,7 +139,7 @@ def rise_failure(name: str, code: int, steps: int, t_now: float, rise_factor: fl
     began = int(best_step) + 1
     what = "became non-finite" if code == 1 else f"exceeded {rise_factor:g}× its minimum"
     return ("diverged", f"{name}: the objective L̂+(λ/2)‖θ‖² {what} at step {steps} (t={t_now:.6g}); "
-            f"it rose from its minimum {best:.6g} at step {began - 1}, so the divergence began at step {began}",
+            f"it rose from its minimum {best:.6g} at step {began - 1}, so the divergence began at step {began}{hint}",
             float(t_fail), began)
 
 
@@ -148,3 +149,27 @@ def uphill_warning(name: str, rising: float, first: float, steps: int) -> str:
         return ""
     return (f"warning: the objective increased at {int(rising)} of {steps} steps (first at step {int(first)}): "
             f"{name} is too large for GD to follow the gradient flow there")
+
+
+class LogTimeProgress:
+    """Progress in ln t, for the normalized-step methods (their clock t = Σ η/L̂ grows geometrically)."""
+
+    def __init__(self, first_step: float, t_end: float):
+        self.log_lo = math.log(max(first_step, 1e-300))
+        self.log_hi = math.log(max(t_end, 1e-300))
+
+    def __call__(self, t: float) -> float:
+        if not t > 0:
+            return 0.0
+        return min(1.0, max(0.0, (math.log(t) - self.log_lo) / max(self.log_hi - self.log_lo, 1e-12)))
+
+
+#: Why a normalized-step run diverges late and what to do: for a 2-homogeneous net the Hessian is O(L̂·‖θ‖²), and
+#: ‖θ‖² grows like ln t without weight decay, so any fixed η/L̂ step loses stability at some t.
+NORMALIZED_HINT = "; the curvature/L̂ ratio grows like ‖θ‖² ~ ln t, so a smaller η (--lr) stays stable further"
+
+
+def underflow_failure(steps: int, t_now: float) -> tuple[str, str, float, None]:
+    """The verdict when L̂ reached 0 in float64 and the normalized step η/L̂ is undefined (code 3)."""
+    return ("failed", f"the training loss underflowed to 0 at step {steps} (t={t_now:.6g}): the normalized step η/L̂ "
+            "is undefined beyond it", t_now, None)

@@ -24,7 +24,15 @@ import numba
 import numpy as np
 
 from ..errors import InputError, require_int, require_positive
-from .discrete import check_t_eval, rise_failure, run_discrete, save_steps
+from .discrete import (
+    NORMALIZED_HINT,
+    LogTimeProgress,
+    check_t_eval,
+    rise_failure,
+    run_discrete,
+    save_steps,
+    underflow_failure,
+)
 from .gd import GDSolution
 from .parallel import sized_kernel
 
@@ -67,20 +75,24 @@ def _softmax_xent(F, y, R, scale):
             top = F[i, 0]
             for k in range(1, p):
                 top = max(top, F[i, k])
-            total = 0.0
+            fy = F[i, y[i]]
+            rest = 0.0  # Σ_{k≠y} e^{F_k − top}: kept apart so a fitted sample's tiny loss keeps its digits
             ties = 0
             for k in range(p):
-                total += math.exp(F[i, k] - top)
+                if k != y[i]:
+                    rest += math.exp(F[i, k] - top)
                 if F[i, k] == top:
                     ties += 1
+            total = rest + math.exp(fy - top)
             lse = top + math.log(total)
-            lsum += lse - F[i, y[i]]
-            if F[i, y[i]] == top:
+            # −log p_y: log1p when y is on top (lse − f_y would cancel to 0 once the loss is below ~1e-16)
+            lsum += math.log1p(rest) if fy == top else lse - fy
+            if fy == top:
                 asum += 1.0 / ties
             if want_r:
                 for k in range(p):
                     R[i, k] = scale * math.exp(F[i, k] - lse)
-                R[i, y[i]] -= scale
+                R[i, y[i]] = -scale * (rest / total)  # p_y − 1 = −Σ_{k≠y} p_k, without the cancellation
         loss_part[c] = lsum
         acc_part[c] = asum
     return loss_part.sum(), acc_part.sum()
@@ -165,6 +177,39 @@ def _gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, lr, nste
         for k in range(theta.shape[0]):
             theta[k] -= lr * (grad[k] + lam * theta[k])
         acc[3] += 1.0
+    return nsteps, 0
+
+
+@sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
+def _normalized_gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, eta, nsteps, t_target, rise, acc):
+    """Up to ``nsteps`` steps θ ← θ − (η/L̂)(∇L̂ + λθ), stopping once t = Σ η/L̂ ≥ ``t_target``.
+
+    ``acc`` as for :func:`_gd_steps` plus [t]; returns (steps done, code): 0 done, 1 non-finite, 2 risen,
+    3 L̂ underflowed to 0 (the step η/L̂ is undefined).
+    """
+    for s in range(nsteps):
+        if acc[4] >= t_target:
+            return s, 0
+        loss, _ = _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad)
+        sq = 0.0
+        for k in range(theta.shape[0]):
+            sq += theta[k] * theta[k]
+        obj = loss + 0.5 * lam * sq
+        acc[0] = obj
+        if not math.isfinite(obj):
+            return s, 1
+        if not loss > 0.0:
+            return s, 3
+        if obj < acc[1]:
+            acc[1] = obj
+            acc[2] = acc[3]
+        elif obj > rise * acc[1]:
+            return s, 2
+        h = eta / loss
+        for k in range(theta.shape[0]):
+            theta[k] -= h * (grad[k] + lam * theta[k])
+        acc[3] += 1.0
+        acc[4] += h
     return nsteps, 0
 
 
@@ -355,11 +400,12 @@ class MLPGD:
     ~``chunk_seconds`` between save points, so progress and Ctrl-C stay live.
     """
 
-    def __init__(self, net: ModAddMLP, *, lam: float, lr: float, rise_factor: float = 2.0):
+    def __init__(self, net: ModAddMLP, *, lam: float, lr: float, rise_factor: float = 2.0, normalized: bool = False):
         if not (math.isfinite(lam) and lam >= 0):
             raise InputError(f"lam must be a non-negative finite number, got {lam!r}")
         self.net, self.lam = net, float(lam)
         self.lr = require_positive("lr", lr)
+        self.normalized = bool(normalized)
         self.rise_factor = require_positive("rise_factor", rise_factor)
         if self.rise_factor <= 1.0:
             raise InputError(f"rise_factor must be > 1, got {rise_factor!r}")
@@ -367,12 +413,20 @@ class MLPGD:
     def run(self, t_eval: np.ndarray, *, progress: Callable[[float], None] | None = None,
             chunk_seconds: float = 0.2) -> GDSolution:
         """Run to the step nearest ``t_eval[-1]``, saving the metrics and ‖θ‖ at the steps nearest ``t_eval``."""
-        save = save_steps(check_t_eval(t_eval), self.lr)
-        stepper = _MLPStepper(self)
+        t_eval = check_t_eval(t_eval)
+        if self.normalized:
+            from .normalized_gd import NormalizedGDSolution
+
+            stepper, targets, method = _MLPNormalizedStepper(self, t_eval[-1]), t_eval, GD_METHOD + "-normalized"
+
+            def make(**fields):
+                return NormalizedGDSolution(**fields, time_reached=float(stepper.acc[4]))
+        else:
+            stepper, targets, method, make = _MLPStepper(self), save_steps(t_eval, self.lr), GD_METHOD, None
         try:
-            return run_discrete(stepper, save, method=GD_METHOD, lr=self.lr, state_size=self.net.size,
+            return run_discrete(stepper, targets, method=method, lr=self.lr, state_size=self.net.size,
                                 weight_size=len(METRICS), progress=progress, chunk_seconds=chunk_seconds,
-                                first_chunk=4)
+                                first_chunk=4, make=make)
         finally:
             self.last_state = stepper.theta
 
@@ -414,3 +468,36 @@ class _MLPStepper:
 
     def warning(self, steps: int) -> str:
         return ""
+
+
+class _MLPNormalizedStepper(_MLPStepper):
+    """:class:`MLPGD` with ``normalized=True``: the clock is the flow time t = Σ η/L̂ (paper App. B.1)."""
+
+    def __init__(self, gd: MLPGD, t_end: float):
+        super().__init__(gd)
+        self.acc = np.append(self.acc, 0.0)
+        self.progress = LogTimeProgress(gd.lr / max(float(gd.net.metrics(self.theta)[0]), 1e-300), t_end)
+
+    def clock(self) -> float:
+        return float(self.acc[4])
+
+    def advance(self, max_steps: int, target: float) -> tuple[int, int]:
+        gd = self.gd
+        done, code = _normalized_gd_steps(self.theta, *self.args, gd.lam, gd.lr, max_steps, float(target),
+                                          gd.rise_factor, self.acc)
+        self.k += done
+        return done, code
+
+    def snapshot(self):
+        state, metrics, norm, objective, _ = super().snapshot()
+        return state, metrics, norm, objective, float(self.acc[4])
+
+    def fraction_done(self, final_target: float) -> float:
+        return self.progress(self.acc[4])
+
+    def failure(self, code: int, steps: int):
+        t_now = float(self.acc[4])
+        if code == 3:
+            return underflow_failure(steps, t_now)
+        return rise_failure(f"normalized GD diverged at η={self.gd.lr:g}", code, steps, t_now, self.gd.rise_factor,
+                            self.acc[1], self.acc[2], t_now, NORMALIZED_HINT)

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .discrete import check_t_eval, rise_failure, run_discrete, uphill_warning
+from .discrete import (
+    NORMALIZED_HINT,
+    LogTimeProgress,
+    check_t_eval,
+    rise_failure,
+    run_discrete,
+    underflow_failure,
+    uphill_warning,
+)
 from .gd import DiagonalGD, GDSolution, _DiagonalStepper, _evaluate, _update
 from .linalg import rmatvec, rmatvec_signs
 from .parallel import sized_kernel
@@ -105,11 +113,8 @@ class _NormalizedStepper(_DiagonalStepper):
 
     def __init__(self, gd: NormalizedGD, t_end: float):
         super().__init__(gd)
-        loss0 = self.loss0
-        self.acc = np.append(self.acc, [0.0, loss0])
-        # progress in ln t from the first step's time, the scale on which this method advances
-        self.log_lo = math.log(max(gd.lr / max(loss0, 1e-300), 1e-300))
-        self.log_hi = math.log(max(t_end, 1e-300))
+        self.acc = np.append(self.acc, [0.0, self.loss0])
+        self.progress = LogTimeProgress(gd.lr / max(self.loss0, 1e-300), t_end)
 
     def clock(self) -> float:
         return float(self.acc[_T])
@@ -126,17 +131,14 @@ class _NormalizedStepper(_DiagonalStepper):
                 float(self.acc[_T]))
 
     def fraction_done(self, final_target: float) -> float:
-        if not self.acc[_T] > 0:
-            return 0.0
-        return min(1.0, max(0.0, (math.log(self.acc[_T]) - self.log_lo) / max(self.log_hi - self.log_lo, 1e-12)))
+        return self.progress(self.acc[_T])
 
     def failure(self, code: int, steps: int):
         t_now = float(self.acc[_T])
         if code == 3:
-            return ("failed", f"the training loss underflowed to 0 at step {steps} (t={t_now:.6g}): the normalized "
-                    "step η/L̂ is undefined beyond it", t_now, None)
+            return underflow_failure(steps, t_now)
         return rise_failure(f"normalized GD diverged at η={self.gd.lr:g}", code, steps, t_now, self.gd.rise_factor,
-                            self.acc[2], self.acc[3], t_now)
+                            self.acc[2], self.acc[3], t_now, NORMALIZED_HINT)
 
     def warning(self, steps: int) -> str:
         return uphill_warning(f"η={self.gd.lr:g}", self.acc[4], self.acc[5], steps)
