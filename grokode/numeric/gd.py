@@ -65,33 +65,48 @@ def _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r):
     return total / y.shape[0]
 
 
-@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
-def _steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, lr, u, v, w, f, r, g, nsteps, k0, rise, acc):
-    """Up to ``nsteps`` GD steps from step ``k0``; returns (steps done, code): 0 done, 1 non-finite, 2 risen.
+#: slots of the ``acc`` array the step kernels carry across calls
+_SQ, _OBJ, _BEST, _BEST_STEP, _RISING, _FIRST_RISE, _T, _LOSS = range(8)
 
-    ``acc`` carries [‖θ‖², objective, best objective, its step, #rising steps, first rising step] across calls.
+
+@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
+def _steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, eta, normalized, u, v, w, f, r, g, nsteps, t_target,
+           k0, rise, acc):
+    """Up to ``nsteps`` steps θ ← θ − h(∇L̂ + λθ) from step ``k0``, h = η or, when ``normalized``, η/L̂(θ) (App. B.1),
+    stopping at the first step with t = Σ h ≥ ``t_target``.
+
+    Returns (steps done, code): 0 done, 1 non-finite, 2 risen, 3 L̂ underflowed to 0 (η/L̂ undefined). ``acc`` carries
+    [‖θ‖², objective, best objective, its step, #rising steps, first rising step, t, L̂] across calls.
     """
     n = y.shape[0]
     for s in range(nsteps):
+        if acc[_T] >= t_target:
+            return s, 0
+        if normalized and not acc[_LOSS] > 0.0:
+            return s, 3
+        lr = eta / acc[_LOSS] if normalized else eta
         if packed:
             rmatvec_signs(bits, r, 1.0 / n, g)
         else:
             rmatvec(X, r, 1.0 / n, g)
-        acc[0] = _update(u, v, g, depth, lam, lr, w)
-        obj = _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r) + 0.5 * lam * acc[0]
+        acc[_SQ] = _update(u, v, g, depth, lam, lr, w)
+        loss = _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r)
+        obj = loss + 0.5 * lam * acc[_SQ]
+        acc[_T] += lr
+        acc[_LOSS] = loss
         k = k0 + s + 1
         if not math.isfinite(obj):
-            acc[1] = obj
+            acc[_OBJ] = obj
             return s + 1, 1
-        if obj > acc[1] * (1.0 + _RISE_TOL):
-            if acc[4] == 0:
-                acc[5] = k
-            acc[4] += 1
-        acc[1] = obj
-        if obj < acc[2]:
-            acc[2] = obj
-            acc[3] = k
-        elif obj > rise * acc[2]:
+        if obj > acc[_OBJ] * (1.0 + _RISE_TOL):
+            if acc[_RISING] == 0:
+                acc[_FIRST_RISE] = k
+            acc[_RISING] += 1
+        acc[_OBJ] = obj
+        if obj < acc[_BEST]:
+            acc[_BEST] = obj
+            acc[_BEST_STEP] = k
+        elif obj > rise * acc[_BEST]:
             return s + 1, 2
     return nsteps, 0
 
@@ -182,7 +197,7 @@ class DiagonalGD:
 class _DiagonalStepper:
     """:class:`DiagonalGD`'s state (u, v, w and the work arrays) as a :class:`~grokode.numeric.discrete.Stepper`.
 
-    ``acc`` carries [‖θ‖², objective, best objective, its step, #rising steps, first rising step].
+    ``acc``: the slots of :func:`_steps`.
     """
 
     def __init__(self, gd: DiagonalGD):
@@ -193,7 +208,7 @@ class _DiagonalStepper:
         sq = 2.0 * d * gd.u0**2
         self.loss0 = _evaluate(*gd._args, self.w, self.f, self.r)
         obj0 = self.loss0 + 0.5 * gd.lam * sq
-        self.acc = np.array([sq, obj0, obj0, 0.0, 0.0, -1.0])
+        self.acc = np.array([sq, obj0, obj0, 0.0, 0.0, -1.0, 0.0, self.loss0])
         self.k = 0
 
     def clock(self) -> int:
@@ -201,8 +216,8 @@ class _DiagonalStepper:
 
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:
         gd = self.gd
-        done, code = _steps(*gd._args, gd.depth, gd.lam, gd.lr, self.u, self.v, self.w, self.f, self.r, self.g,
-                            min(max_steps, int(target) - self.k), self.k, gd.rise_factor, self.acc)
+        done, code = _steps(*gd._args, gd.depth, gd.lam, gd.lr, False, self.u, self.v, self.w, self.f, self.r, self.g,
+                            min(max_steps, int(target) - self.k), math.inf, self.k, gd.rise_factor, self.acc)
         self.k += done
         return done, code
 

@@ -154,38 +154,13 @@ def _loss_acc(theta, p, m, tok, y, H, F):
 
 
 @sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
-def _gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, lr, nsteps, rise, acc):
-    """Up to ``nsteps`` steps θ ← θ − η(∇L̂ + λθ); returns (steps done, code): 0 done, 1 non-finite, 2 risen.
+def _gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, eta, normalized, nsteps, t_target, rise, acc):
+    """Up to ``nsteps`` steps θ ← θ − h(∇L̂ + λθ) with h = η, or h = η/L̂(θ) when ``normalized``, stopping once
+    t = Σ h ≥ ``t_target``. Returns (steps done, code): 0 done, 1 non-finite, 2 risen, 3 L̂ underflowed to 0
+    (the normalized step is undefined).
 
-    ``acc`` carries [objective at the last evaluated θ, best objective, its step, step counter] across calls;
+    ``acc`` carries [objective at the last evaluated θ, best objective, its step, step counter, t] across calls;
     the objective L̂ + (λ/2)‖θ‖² is evaluated at each θ before it is stepped from.
-    """
-    for s in range(nsteps):
-        loss, _ = _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad)
-        sq = 0.0
-        for k in range(theta.shape[0]):
-            sq += theta[k] * theta[k]
-        obj = loss + 0.5 * lam * sq
-        acc[0] = obj
-        if not math.isfinite(obj):
-            return s, 1
-        if obj < acc[1]:
-            acc[1] = obj
-            acc[2] = acc[3]
-        elif obj > rise * acc[1]:
-            return s, 2
-        for k in range(theta.shape[0]):
-            theta[k] -= lr * (grad[k] + lam * theta[k])
-        acc[3] += 1.0
-    return nsteps, 0
-
-
-@sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
-def _normalized_gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, lam, eta, nsteps, t_target, rise, acc):
-    """Up to ``nsteps`` steps θ ← θ − (η/L̂)(∇L̂ + λθ), stopping once t = Σ η/L̂ ≥ ``t_target``.
-
-    ``acc`` as for :func:`_gd_steps` plus [t]; returns (steps done, code): 0 done, 1 non-finite, 2 risen,
-    3 L̂ underflowed to 0 (the step η/L̂ is undefined).
     """
     for s in range(nsteps):
         if acc[4] >= t_target:
@@ -198,14 +173,14 @@ def _normalized_gd_steps(theta, p, m, tok, y, ptr, members, H, F, R, G, grad, la
         acc[0] = obj
         if not math.isfinite(obj):
             return s, 1
-        if not loss > 0.0:
+        if normalized and not loss > 0.0:
             return s, 3
         if obj < acc[1]:
             acc[1] = obj
             acc[2] = acc[3]
         elif obj > rise * acc[1]:
             return s, 2
-        h = eta / loss
+        h = eta / loss if normalized else eta
         for k in range(theta.shape[0]):
             theta[k] -= h * (grad[k] + lam * theta[k])
         acc[3] += 1.0
@@ -432,13 +407,13 @@ class MLPGD:
 
 
 class _MLPStepper:
-    """:class:`MLPGD`'s state θ; ``acc`` carries [objective, best objective, its step, step counter]."""
+    """:class:`MLPGD`'s state θ; ``acc`` carries [objective, best objective, its step, step counter, t]."""
 
     def __init__(self, gd: MLPGD):
         net = gd.net
         self.gd, self.net = gd, net
         self.theta = net.theta0.copy()
-        self.acc = np.array([math.inf, math.inf, 0.0, 0.0])
+        self.acc = np.array([math.inf, math.inf, 0.0, 0.0, 0.0])
         self.args = (net.p, net.m, net.tok, net.y, net.ptr, net.members, *net._buf, np.empty(net.size))
         self.k = 0
 
@@ -447,8 +422,8 @@ class _MLPStepper:
 
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:
         gd = self.gd
-        done, code = _gd_steps(self.theta, *self.args, gd.lam, gd.lr, min(max_steps, int(target) - self.k),
-                               gd.rise_factor, self.acc)
+        done, code = _gd_steps(self.theta, *self.args, gd.lam, gd.lr, False, min(max_steps, int(target) - self.k),
+                               math.inf, gd.rise_factor, self.acc)
         self.k += done
         return done, code
 
@@ -475,7 +450,6 @@ class _MLPNormalizedStepper(_MLPStepper):
 
     def __init__(self, gd: MLPGD, t_end: float):
         super().__init__(gd)
-        self.acc = np.append(self.acc, 0.0)
         self.progress = LogTimeProgress(gd.lr / max(float(gd.net.metrics(self.theta)[0]), 1e-300), t_end)
 
     def clock(self) -> float:
@@ -483,8 +457,8 @@ class _MLPNormalizedStepper(_MLPStepper):
 
     def advance(self, max_steps: int, target: float) -> tuple[int, int]:
         gd = self.gd
-        done, code = _normalized_gd_steps(self.theta, *self.args, gd.lam, gd.lr, max_steps, float(target),
-                                          gd.rise_factor, self.acc)
+        done, code = _gd_steps(self.theta, *self.args, gd.lam, gd.lr, True, max_steps, float(target), gd.rise_factor,
+                               self.acc)
         self.k += done
         return done, code
 

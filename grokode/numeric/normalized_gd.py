@@ -24,53 +24,9 @@ from .discrete import (
     underflow_failure,
     uphill_warning,
 )
-from .gd import DiagonalGD, GDSolution, _DiagonalStepper, _evaluate, _update
-from .linalg import rmatvec, rmatvec_signs
-from .parallel import sized_kernel
+from .gd import _T, DiagonalGD, GDSolution, _DiagonalStepper, _steps
 
 METHOD_OPTION = "normalized-lr"
-#: acc: [‖θ‖², objective, best objective, its step, #rising steps, first rising step, t, L̂]
-_T, _LOSS = 6, 7
-
-
-@sized_kernel(lambda packed, bits, colbits, X, *args: X.size)
-def _normalized_steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, eta, u, v, w, f, r, g, nsteps, t_target,
-                      k0, rise, acc):
-    """Up to ``nsteps`` steps θ ← θ − (η/L̂)(∇L̂ + λθ), stopping at the first step with t ≥ ``t_target``.
-
-    Returns (steps done, code): 0 done, 1 non-finite, 2 risen, 3 L̂ underflowed to 0 (the step η/L̂ is undefined).
-    """
-    n = y.shape[0]
-    for s in range(nsteps):
-        if acc[_T] >= t_target:
-            return s, 0
-        if not acc[_LOSS] > 0.0:
-            return s, 3
-        lr = eta / acc[_LOSS]
-        if packed:
-            rmatvec_signs(bits, r, 1.0 / n, g)
-        else:
-            rmatvec(X, r, 1.0 / n, g)
-        acc[0] = _update(u, v, g, depth, lam, lr, w)
-        loss = _evaluate(packed, bits, colbits, X, XT, y, loss_id, w, f, r)
-        obj = loss + 0.5 * lam * acc[0]
-        acc[_T] += lr
-        acc[_LOSS] = loss
-        k = k0 + s + 1
-        if not math.isfinite(obj):
-            acc[1] = obj
-            return s + 1, 1
-        if obj > acc[1] * (1.0 + 1e-10):
-            if acc[4] == 0:
-                acc[5] = k
-            acc[4] += 1
-        acc[1] = obj
-        if obj < acc[2]:
-            acc[2] = obj
-            acc[3] = k
-        elif obj > rise * acc[2]:
-            return s + 1, 2
-    return nsteps, 0
 
 
 @dataclass
@@ -113,7 +69,6 @@ class _NormalizedStepper(_DiagonalStepper):
 
     def __init__(self, gd: NormalizedGD, t_end: float):
         super().__init__(gd)
-        self.acc = np.append(self.acc, [0.0, self.loss0])
         self.progress = LogTimeProgress(gd.lr / max(self.loss0, 1e-300), t_end)
 
     def clock(self) -> float:
@@ -121,8 +76,8 @@ class _NormalizedStepper(_DiagonalStepper):
 
     def advance(self, max_steps: int, target: float) -> tuple[int, int]:
         gd = self.gd
-        done, code = _normalized_steps(*gd._args, gd.depth, gd.lam, gd.lr, self.u, self.v, self.w, self.f, self.r,
-                                       self.g, max_steps, float(target), self.k, gd.rise_factor, self.acc)
+        done, code = _steps(*gd._args, gd.depth, gd.lam, gd.lr, True, self.u, self.v, self.w, self.f, self.r, self.g,
+                            max_steps, float(target), self.k, gd.rise_factor, self.acc)
         self.k += done
         return done, code
 
