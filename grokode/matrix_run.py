@@ -68,7 +68,7 @@ def integrate_matrix(*, task: str = "multiplication", data: str | None = None, d
     ``nuclear_norm``, ``dist_kernel``, ``dist_rich``, ``M``, ``train_mask``, ``test_mask``, ``W_kernel``,
     ``W_rich``, and the same summary keys as the diagonal model.
     """
-    from .run import Run, _versions, default_t_end
+    from .run import Run, _versions, default_t_end, solution_summary
 
     wall0 = time.perf_counter()
     if method not in METHODS:
@@ -126,21 +126,11 @@ def integrate_matrix(*, task: str = "multiplication", data: str | None = None, d
         return float(10.0**v) if v is not None and math.isfinite(v) else None
 
     summary = {
-        "t_theory": t_theory,
-        "t_transition": transition.t_transition if transition else None,
-        "transition_width": transition.width if transition else None,
-        "test_plateau": undo(transition.plateau) if transition else None,
+        **solution_summary(sol, transition, t_theory, t_end, undo=undo),
         "test_final": undo(transition.final) if transition else None,
         "train_final": float(arrays["train_loss"][-1]) if W.size else None,
         "transition_metric": "log10_test_loss",
-        "direction": transition.direction if transition else None,
         "wall_seconds": wall,
-        "rhs_evals": sol.stats.nfev,
-        "jac_evals": sol.stats.njev,
-        "gd_steps_equivalent_lr0.01": int(math.ceil(t_end / 0.01)),
-        "status": sol.status,
-        "message": sol.message,
-        "t_reached": sol.t_reached,
         "integrate_seconds": sol.stats.wall_seconds,
         "nuclear_seconds": sdp_seconds,
         "nuclear_norm_rich": rich.nuclear_norm,

@@ -75,7 +75,7 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
     ``t_train_fit`` (first saved time with training accuracy 1) and ``t_test_10`` (when test accuracy first
     reaches 10 %, interpolated).
     """
-    from .run import Run, _versions
+    from .run import Run, _versions, solution_summary
 
     wall0 = time.perf_counter()
     if task not in MLP_TASKS:
@@ -141,26 +141,14 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
         t_start = float(max(sol.t[fit[0]], positive[0]) if fit.size else positive[0])
         transition = find_transition(sol.t, arrays["test_acc"], None, min_change=0.05, t_start=t_start)
     summary = {
-        "t_theory": t_theory,
-        "t_transition": transition.t_transition if transition else None,
-        "transition_width": transition.width if transition else None,
-        "log_t_transition": math.log(transition.t_transition) if transition and transition.t_transition else None,
-        "transition_width_log": transition.width_log if transition else None,
-        "test_plateau": transition.plateau if transition else None,
+        **solution_summary(sol, transition, t_theory, t_end),
         "test_final": float(arrays["test_acc"][-1]) if sol.t.size else None,
         "train_final": float(arrays["train_acc"][-1]) if sol.t.size else None,
         "t_train_fit": float(sol.t[fit[0]]) if fit.size else None,
         # the onset of the jump, comparable between runs of different horizons (t* is read against the final value)
         "t_test_10": time_to_reach(sol.t, arrays["test_acc"], 0.1) if sol.t.size else None,
         "transition_metric": "test_acc",
-        "direction": transition.direction if transition else None,
         "wall_seconds": 0.0,
-        "rhs_evals": sol.stats.nfev,
-        "jac_evals": sol.stats.njev,
-        "gd_steps_equivalent_lr0.01": int(math.ceil(t_end / 0.01)),
-        "status": sol.status,
-        "message": sol.message,
-        "t_reached": sol.t_reached,
         "integrate_seconds": sol.stats.wall_seconds,
     }
     meta = {

@@ -263,23 +263,11 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
                                      t_start=None if t_theory is not None else _fit_time(sol.t, arrays, kind))
     wall = time.perf_counter() - wall0
     summary = {
-        "t_theory": t_theory,
-        "t_transition": transition.t_transition if transition else None,
-        "transition_width": transition.width if transition else None,
-        "log_t_transition": math.log(transition.t_transition) if transition and transition.t_transition else None,
-        "transition_width_log": transition.width_log if transition else None,
-        "test_plateau": _undo_log(transition.plateau, kind) if transition else None,
+        **solution_summary(sol, transition, t_theory, t_end, undo=lambda v: _undo_log(v, kind)),
         "test_final": _undo_log(transition.final, kind) if transition else None,
         "train_final": float(arrays["train_acc" if kind == "classification" else "train_loss"][-1]) if W.size else None,
         "transition_metric": metric_name,
-        "direction": transition.direction if transition else None,
         "wall_seconds": wall,
-        "rhs_evals": sol.stats.nfev,
-        "jac_evals": sol.stats.njev,
-        "gd_steps_equivalent_lr0.01": int(math.ceil(t_end / 0.01)) if t_end <= 1e15 else None,
-        "status": sol.status,
-        "message": sol.message,
-        "t_reached": sol.t_reached,
     }
     if ln_sgd is not None:
         summary["lam_eff"] = lam_eff
@@ -306,6 +294,29 @@ def integrate(*, model: str = "diagonal", depth: int = 2, task: str | None = Non
     summary["wall_seconds"] = time.perf_counter() - wall0
     return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
                dataset=ds)
+
+
+def solution_summary(sol, transition: Transition | None, t_theory: float | None, t_end: float,
+                     undo: Callable[[float], float | None] = lambda v: v) -> dict:
+    """The summary keys every model shares: the located transition and the solver's account of the run.
+
+    ``undo`` maps the transition metric back to the reported scale (10^v where the metric is log10 of a loss).
+    """
+    return {
+        "t_theory": t_theory,
+        "t_transition": transition.t_transition if transition else None,
+        "transition_width": transition.width if transition else None,
+        "log_t_transition": math.log(transition.t_transition) if transition and transition.t_transition else None,
+        "transition_width_log": transition.width_log if transition else None,
+        "test_plateau": undo(transition.plateau) if transition else None,
+        "direction": transition.direction if transition else None,
+        "rhs_evals": sol.stats.nfev,
+        "jac_evals": sol.stats.njev,
+        "gd_steps_equivalent_lr0.01": int(math.ceil(t_end / 0.01)) if t_end <= 1e15 else None,
+        "status": sol.status,
+        "message": sol.message,
+        "t_reached": sol.t_reached,
+    }
 
 
 def _fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
