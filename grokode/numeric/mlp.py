@@ -122,16 +122,22 @@ def _scatter(G, H, ptr, members, gE, gb1):
             gb1[j] += gE[r, j]
 
 
+@sized_kernel(lambda theta, p, m, tok, H, F: tok.shape[0] * m)
+def _forward(theta, p, m, tok, H, F):
+    """Hidden activations H = ReLU(W₁x + b₁) and logits F = H W₂ᵀ of the pairs ``tok``; returns W₂ (a view)."""
+    ne = 2 * p * m
+    _hidden(theta[:ne].reshape((2 * p, m)), theta[ne:ne + m], tok, H)
+    W2 = theta[ne + m:].reshape((p, m))
+    F[:, :] = np.dot(H, W2.T)
+    return W2
+
+
 @sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
 def _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad):
     """L̂(θ) (mean cross-entropy) and its gradient ∇L̂ (no weight decay) into ``grad``; returns (L̂, accuracy)."""
     n = tok.shape[0]
     ne = 2 * p * m
-    E = theta[:ne].reshape((2 * p, m))
-    b1 = theta[ne:ne + m]
-    W2 = theta[ne + m:].reshape((p, m))
-    _hidden(E, b1, tok, H)
-    F[:, :] = np.dot(H, W2.T)
+    W2 = _forward(theta, p, m, tok, H, F)
     loss, acc = _softmax_xent(F, y, R, 1.0 / n)
     grad[ne + m:].reshape((p, m))[:, :] = np.dot(R.T, H)
     G[:, :] = np.dot(R, W2)
@@ -142,15 +148,9 @@ def _loss_grad(theta, p, m, tok, y, ptr, members, H, F, R, G, grad):
 @sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
 def _loss_acc(theta, p, m, tok, y, H, F):
     """(mean cross-entropy, accuracy) of θ on the pairs ``tok`` with labels ``y`` (forward pass only)."""
-    n = tok.shape[0]
-    ne = 2 * p * m
-    E = theta[:ne].reshape((2 * p, m))
-    b1 = theta[ne:ne + m]
-    W2 = theta[ne + m:].reshape((p, m))
-    _hidden(E, b1, tok, H)
-    F[:, :] = np.dot(H, W2.T)
+    _forward(theta, p, m, tok, H, F)
     loss, acc = _softmax_xent(F, y, np.empty((0, 0)), 1.0)
-    return loss / n, acc / n
+    return loss / tok.shape[0], acc / tok.shape[0]
 
 
 @sized_kernel(lambda theta, p, m, tok, *args: tok.shape[0] * m)
