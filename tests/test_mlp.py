@@ -232,19 +232,21 @@ def test_alpha_delays_and_lambda_advances_the_test_accuracy_jump():
     """The paper's two trends (§2, Figure 2) on a tiny size: p = 23, width 64, 80 % training pairs, GD at lr 0.2.
 
     The jump is timed by when test accuracy first reaches 10 % (``t_test_10``: unlike t*, it does not move
-    with the horizon). Measured: α = 2 → 32 at λ = 2e-3 delays it 1994 → 2441; λ = 2e-3 → 4e-3 at α = 32
-    advances it 2441 → 1509. At this size the α delay holds only at the smaller λ (at λ = 4e-3 the order
-    of α = 8 and 32 flips), as in the default-size sweep of the README.
+    with the horizon). Measured: α = 2 → 32 at λ = 2e-3 delays it 1988 → 2356; λ = 2e-3 → 4e-3 at α = 32
+    advances it 2356 → 1498. At this size the α delay holds only at the smaller λ (at λ = 4e-3 the order
+    of α = 8 and 32 flips), as in the default-size sweep of the README. The times are bit-reproducible on
+    one machine, but GD here is chaotic over 10⁴ steps: a rounding-level change of the cross-entropy moved
+    the α = 32 time by 3 % (2436 → 2356), so the bounds leave that much room.
     """
     t_eval = np.linspace(10.0, 3000.0, 300)
     runs = {(a, lam): integrate_mlp(p=23, width=64, frac=0.8, alpha=a, lam=lam, method="gd", lr=0.2, t_eval=t_eval)
             for a, lam in ((2.0, 2e-3), (32.0, 2e-3), (32.0, 4e-3))}
     jump = {key: run.summary["t_test_10"] for key, run in runs.items()}
     assert all(run.summary["train_final"] == 1.0 and run.summary["test_plateau"] == 0.0 for run in runs.values())
-    assert jump[(2.0, 2e-3)] == pytest.approx(1994, rel=0.05) and jump[(32.0, 2e-3)] == pytest.approx(2441, rel=0.05)
-    assert jump[(32.0, 4e-3)] == pytest.approx(1509, rel=0.05)
-    assert jump[(32.0, 2e-3)] > 1.15 * jump[(2.0, 2e-3)]  # larger α: later
-    assert jump[(32.0, 4e-3)] < 0.7 * jump[(32.0, 2e-3)]  # larger λ: earlier
+    assert jump[(2.0, 2e-3)] == pytest.approx(1988, rel=0.08) and jump[(32.0, 2e-3)] == pytest.approx(2356, rel=0.08)
+    assert jump[(32.0, 4e-3)] == pytest.approx(1498, rel=0.08)
+    assert jump[(32.0, 2e-3)] > 1.08 * jump[(2.0, 2e-3)]  # larger α: later (measured 1.185×)
+    assert jump[(32.0, 4e-3)] < 0.75 * jump[(32.0, 2e-3)]  # larger λ: earlier (measured 0.64×)
     # with weight decay the jump is sharp on the ln t scale: 0.33–0.74 e-folds from 10 % to 90 % of its rise
     assert all(run.summary["transition_width_log"] < 1.0 for run in runs.values())
     # t_test_10 is the interpolated first crossing of the saved curve
