@@ -108,6 +108,9 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
     # no ln(α)/λ without weight decay: the transition is then located on ln t (App. B.1)
     t_theory = None if log_time else (math.log(alpha) / lam if alpha > 1 else 0.0)
     if t_eval is None:
+        if t_end is None and log_time and method == GD_METHOD and not normalized_lr:
+            raise InputError(f"lam={lam!r}: plain GD cannot reach the log-time horizon of a run without weight decay "
+                             "(pass --normalized-lr, or a horizon --t-end)")
         t_end = default_t_end(alpha, lam) if t_end is None else require_positive("t_end", t_end)
         t_eval = np.geomspace(min(1e-2, t_end / 10), t_end, 300) if log_time else default_t_eval(t_end, t_theory)
     else:

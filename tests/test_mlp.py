@@ -188,6 +188,7 @@ def grokode(*args, cwd=None):
     (["--p", "1"], "p must"), (["--frac", "0"], "frac"), (["--frac", "1.5"], "frac"), (["--width", "0"], "width"),
     (["--lam", "-1"], "lam"), (["--task", "sparse"], "sparse"),
     (["--normalized-lr", "--method", "rkc"], "normalized learning rate"),
+    (["--lam", "0", "--method", "gd"], "--normalized-lr"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     res = grokode("integrate", "--model", "mlp", *args, cwd=tmp_path)
