@@ -180,6 +180,23 @@ def analyze(
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise InputError(f"--plot must end in .png, got {plot!r}")
     loaded = [(path, *load_run(path)) for path in runs]
+    mlp = [path for path, _, meta in loaded if meta.get("options", {}).get("model") == "mlp"]
+    if mlp:
+        # no convex reference predictors for the ReLU net (its max-margin problem is non-convex): the
+        # transition report is the run's own summary, and there is no theorem check or trend
+        if len(loaded) > 1:
+            raise InputError(f"{mlp[0]!r} is an mlp run: the theorem trend needs reference predictors, which the "
+                             "mlp model has none of; analyze mlp runs one at a time")
+        path, arrays, meta = loaded[0]
+        o, summary = meta["options"], meta["summary"]
+        if plot is not None:
+            plot_run(arrays, summary, plot, f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}", lam=o["lam"])
+        if as_json:
+            typer.echo(json.dumps({"run": path, **summary, **({"plot": plot} if plot else {})},
+                                  default=_json_default))
+        else:
+            _print_summary(summary, f"grokode analyze {path} (mlp: the run's transition report)")
+        return
     reports = [analyze_run(arrays, meta, c=c) for _, arrays, meta in loaded]
     trend = theorem_trend(reports) if len(reports) > 1 else None
     if plot is not None:
@@ -290,8 +307,8 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _print_summary(summary: dict) -> None:
-    table = Table(title="grokode integrate", show_header=False, title_justify="left")
+def _print_summary(summary: dict, title: str = "grokode integrate") -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key in ("status", "t_theory", "t_transition", "transition_width", "log_t_transition", "transition_width_log",

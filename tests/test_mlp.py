@@ -218,6 +218,14 @@ def test_cli_runs_gd_and_writes_the_trajectory(tmp_path):
         meta = json.loads(str(z["meta"]))
     assert meta["options"]["p"] == 7 and meta["options"]["width"] == 8 and meta["solver"]["method"] == "gd"
     assert (tmp_path / "r.png").exists()
+    # analyze: the run's own transition report (no reference predictors for the ReLU net), and its plot
+    res = grokode("analyze", "r.npz", "--json", "--plot", "a.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["run"] == "r.npz" and report["t_train_fit"] == summary["t_train_fit"]
+    assert report["test_final"] == summary["test_final"] and (tmp_path / "a.png").stat().st_size > 0
+    res = grokode("analyze", "r.npz", "r.npz", cwd=tmp_path)
+    assert res.returncode == 2 and "mlp run" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_too_large_weight_decay_collapses_training_accuracy():
