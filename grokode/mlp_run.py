@@ -75,7 +75,7 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
     ``t_train_fit`` (first saved time with training accuracy 1) and ``t_test_10`` (when test accuracy first
     reaches 10 %, interpolated).
     """
-    from .run import Run, _versions, solution_summary
+    from .run import Run, _fit_time, _versions, solution_summary
 
     wall0 = time.perf_counter()
     if task not in MLP_TASKS:
@@ -136,13 +136,10 @@ def integrate_mlp(*, task: str = "modadd", p: int = DEFAULTS["p"], width: int = 
     arrays["train_pairs"] = problem.train
     transition = None
     fit = np.flatnonzero(arrays["train_acc"] >= 1.0)
-    positive = sol.t[sol.t > 0]
-    if t_theory is not None and sol.t.size:
-        transition = find_transition(sol.t, arrays["test_acc"], t_theory, min_change=0.05)
-    elif positive.size:
-        # λ = 0: the plateau is read once the training set is fitted (or at the first saved time), the crossings in ln t
-        t_start = float(max(sol.t[fit[0]], positive[0]) if fit.size else positive[0])
-        transition = find_transition(sol.t, arrays["test_acc"], None, min_change=0.05, t_start=t_start)
+    if sol.t.size:
+        # λ = 0: the plateau is read once the training set is fitted, the crossings in ln t (as for the diagonal net)
+        t_start = None if t_theory is not None else _fit_time(sol.t, arrays, "classification")
+        transition = find_transition(sol.t, arrays["test_acc"], t_theory, min_change=0.05, t_start=t_start)
     summary = {
         **solution_summary(sol, transition, t_theory, t_end),
         "test_final": float(arrays["test_acc"][-1]) if sol.t.size else None,
