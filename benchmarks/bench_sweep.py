@@ -16,7 +16,7 @@ import time
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the serial reference runs single-threaded, like each worker
 
 from grokode.analysis.scaling import fit_scaling  # noqa: E402
-from grokode.run import integrate  # noqa: E402
+from grokode.pipeline import integrate  # noqa: E402
 from grokode.sweep import grid_points, parse_grid, sweep  # noqa: E402
 
 

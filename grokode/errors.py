@@ -40,3 +40,7 @@ def require_nonnegative(name: str, value: float) -> float:
     if not math.isfinite(v) or v < 0:
         raise InputError(f"{name} must be a non-negative finite number, got {value!r}")
     return v
+
+
+class GrokodeWarning(UserWarning):
+    """Something the user should know that did not stop the command (the CLI prints it as one line)."""

@@ -5,11 +5,14 @@ the scheduler) and returns one row. The driver writes rows as they finish to a s
 with pyarrow), so an interrupted sweep loses only the points in flight: re-running the same command skips
 every point already recorded with the same options.
 
-Failure handling. A point whose arguments are invalid (:class:`InputError`, e.g. λ ≤ 0) is recorded with
+Failure handling. A point whose arguments are invalid (:class:`InputError`, e.g. λ < 0) is recorded with
 status ``error`` on the worker, without retries. Any other exception is retried by Dask (``retries``);
 a worker that dies is rescheduled by the scheduler up to ``distributed.scheduler.allowed-failures`` times
 (set to ``retries`` on a local cluster) before the point is recorded as ``error`` (``KilledWorker``).
 Points recorded as ``error`` are re-run when the sweep is resumed; all other rows are kept.
+
+One sweep file, one writer: the file is locked (filelock) for the whole sweep, and a second sweep on the same
+file is refused at once with a message naming the lock, before it computes anything.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import io
 import json
 import math
 import os
-import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, require_int, require_positive
+from .errors import GrokodeWarning, InputError, require_int
 
 COLUMNS = ("alpha", "lam", "seed", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
            "test_final", "train_final", "wall_seconds", "status", "error", "options")
@@ -36,18 +39,10 @@ FLOAT_COLUMNS = ("alpha", "lam", "t_theory", "t_transition", "transition_width",
                  "test_final", "train_final", "wall_seconds")
 #: The columns of files written before ``train_final`` was recorded: still read (and rewritten in the new layout).
 OLD_COLUMNS = tuple(c for c in COLUMNS if c != "train_final")
-INT_OPTIONS = ("depth", "n", "d", "k", "n_test", "rank")
-FLOAT_OPTIONS = ("gamma", "t_end", "rtol", "atol", "frac")
-STR_OPTIONS = ("model", "task", "loss", "method", "formulation")
-DEFAULT_OPTIONS = {"model": "diagonal", "depth": 2, "task": None, "n": 256, "d": None, "k": 3, "gamma": 5.0,
-                   "n_test": 1000, "loss": None, "t_end": None, "rtol": 1e-6, "atol": 1e-9, "method": "auto",
-                   "formulation": "reduced", "frac": None, "rank": 1}
-#: Per-model defaults of the options whose meaning depends on the model (as in ``grokode integrate``).
-MODEL_DEFAULTS = {"diagonal": {"task": "sparse", "d": 10_000}, "matrix": {"task": "multiplication", "d": 30},
-                  "mlp": {"task": "modadd"}}
-#: options of the mlp model only (``--model mlp``); None is the model's default. They enter a point's options
-#: (and so its resume key) only for the mlp model.
-MLP_OPTIONS = {"p": None, "width": None, "lr": None}
+#: The grid's own options: every other option of the model is the same at every point.
+GRID_OPTIONS = ("alpha", "lam", "seed")
+#: Options of ``integrate`` that a sweep sets itself (per point) or does not take.
+NOT_SWEEP_OPTIONS = ("alpha", "lam", "seed", "out", "plot", "force", "progress")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -121,58 +116,46 @@ def _no_repeats(name: str, text: str, values: list) -> None:
 
 @dataclass(frozen=True)
 class Point:
-    """One grid point; its identity in the sweep file is (alpha, lam, seed, options)."""
+    """One grid point; its identity in the sweep file is (alpha, lam, seed, options). ``seed`` is None when the
+    model takes none (a run on a ``--data`` file)."""
 
     alpha: float
     lam: float
-    seed: int
+    seed: int | None
 
 
-def grid_points(alphas: list[float], lams: list[float], seeds: list[int]) -> list[Point]:
+def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None]) -> list[Point]:
     """The product grid, ordered by λ, then α, then seed."""
-    return [Point(float(a), float(lam), int(s)) for lam in lams for a in alphas for s in seeds]
+    return [Point(float(a), float(lam), None if s is None else int(s)) for lam in lams for a in alphas
+            for s in seeds]
 
 
 def point_options(**options) -> dict:
-    """The non-grid ``integrate`` options of a sweep, filled with defaults and normalised (ints, floats).
+    """The options every point shares, validated by the model and normalised: the sweep's resume key.
 
-    Normalising makes the resume key independent of spelling (``d=1e4`` and ``d=10000`` are one sweep).
-    Choices (model, task, loss, method, formulation) are checked here so that a typo fails the command
-    at once instead of every point.
+    The model checks them as ``grokode integrate`` would (unknown options, choices, ranges, options the model
+    or its task/method does not take), so a typo fails the command at once instead of every point.
+    Normalising makes the key independent of spelling and defaults (``d=1e4``, ``d=10000`` and no ``d`` are
+    one sweep): the key holds the model's resolved options except the grid's α, λ and seed.
     """
-    from .mlp_run import MLP_TASKS
-    from .numeric.integrate import METHODS
-    from .numeric.mlp import GD_METHOD
-    from .run import FORMULATIONS, LOSSES, MODELS
-    from .tasks import TASKS
-    from .tasks.matrix import MATRIX_TASKS
+    from .models import get_model
+    from .result import jsonable
 
-    unknown = set(options) - set(DEFAULT_OPTIONS) - set(MLP_OPTIONS)
-    if unknown:
-        raise InputError(f"options {sorted(unknown)} cannot be swept over "
-                         f"(choose from {sorted({**DEFAULT_OPTIONS, **MLP_OPTIONS})})")
-    mlp = options.get("model") == "mlp"
-    given = sorted(k for k in MLP_OPTIONS if options.get(k) is not None)
-    if given and not mlp:
-        raise InputError(f"options {given} belong to the mlp model (model is {options.get('model', 'diagonal')!r})")
-    opts = {**DEFAULT_OPTIONS, **(MLP_OPTIONS if mlp else {}), **{k: v for k, v in options.items() if v is not None}}
-    if opts["model"] not in MODELS:
-        raise InputError(f"unknown model {opts['model']!r} (choose {', '.join(MODELS)})")
-    for key, value in MODEL_DEFAULTS[opts["model"]].items():
-        opts[key] = value if opts[key] is None else opts[key]
-    for key in INT_OPTIONS + (("p", "width") if mlp else ()):
-        if opts[key] is not None:
-            opts[key] = require_int(key, opts[key], 0 if key == "n_test" else 2 if key == "p" else 1)
-    for key in FLOAT_OPTIONS + (("lr",) if mlp else ()):
-        if opts[key] is not None:
-            opts[key] = require_positive(key, opts[key])
-    methods = (*METHODS, GD_METHOD) if mlp else METHODS
-    tasks = MLP_TASKS if mlp else MATRIX_TASKS if opts["model"] == "matrix" else TASKS
-    for key, choices in (("model", MODELS), ("task", tasks), ("loss", LOSSES), ("method", methods),
-                         ("formulation", FORMULATIONS)):
-        if opts[key] is not None and opts[key] not in choices:
-            raise InputError(f"unknown {key} {opts[key]!r} (choose {', '.join(choices)})")
-    return opts
+    options = shared_options(options)
+    name = options.pop("model", "diagonal")
+    instance = get_model(name)(**options)
+    resolved = {k: v for k, v in instance.config.items() if k not in GRID_OPTIONS}
+    return {"model": name, **jsonable(resolved)}
+
+
+def shared_options(options: dict) -> dict:
+    """The options the user gave (None and False are "not given"); grid options here are an error."""
+    options = {k: v for k, v in options.items() if v is not None and v is not False}
+    bad = sorted(set(options) & set(NOT_SWEEP_OPTIONS))
+    if bad:
+        raise InputError(f"{', '.join('--' + b.replace('_', '-') for b in bad)} cannot be fixed in a sweep "
+                         "(the grid sets α, λ and the seed: --alpha, --lam, --seeds; each point's file: --keep-runs)")
+    return options
 
 
 def options_key(options: dict) -> str:
@@ -185,38 +168,40 @@ def options_key(options: dict) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
-def run_point(alpha: float, lam: float, seed: int, options: dict, keep_runs: str | None = None) -> dict:
+def run_point(alpha: float, lam: float, seed: int | None, options: dict, key: str,
+              keep_runs: str | None = None) -> dict:
     """Integrate one grid point and return its row; invalid arguments give a row with status ``error``.
 
-    Runs single-threaded: the sweep's parallelism is across points, and numba's parallel kernels collapse
-    when every worker process starts one thread per core.
+    ``options`` are the options the user gave (passed to :func:`grokode.pipeline.integrate`), ``key`` the
+    normalised options of the row. Runs single-threaded (numba and BLAS): the sweep's parallelism is across
+    points, and parallel kernels collapse when every worker process starts one thread per core.
     """
-    import numba
+    from .pipeline import integrate
+    from .threads import compute_threads
 
-    from .run import integrate
-
-    numba.set_num_threads(1)
-    row = _empty_row(alpha, lam, seed, options)
+    row = _empty_row(alpha, lam, seed, key)
+    grid = {"alpha": alpha, "lam": lam, **({} if seed is None else {"seed": seed})}
     try:
-        run = integrate(**options, alpha=alpha, lam=lam, seed=seed)
+        with compute_threads(numba_threads=1):
+            run = integrate(**options, **grid)
     except InputError as exc:
         row.update(status="error", error=_one_line(f"InputError: {exc}"))
         return row
     s = run.summary
-    row.update({key: s[key] for key in ("t_theory", "t_transition", "transition_width", "test_plateau", "test_final",
-                                         "train_final", "wall_seconds", "status")})
+    row.update({key: s.get(key) for key in ("t_theory", "t_transition", "transition_width", "test_plateau",
+                                             "test_final", "train_final", "wall_seconds", "status")})
     row["error"] = "" if s["status"] == "ok" else _one_line(s["message"])
-    if s["t_transition"] is not None:
+    if s["t_transition"] is not None and alpha > 0:
         row["offset_c0"] = math.log(alpha) - lam * s["t_transition"]
     if keep_runs is not None:
-        digest = hashlib.sha1(row["options"].encode()).hexdigest()[:8]
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         run.save(Path(keep_runs) / f"a{alpha:.6g}-lam{lam:.6g}-s{seed}-{digest}.npz", force=True)
     return row
 
 
-def _empty_row(alpha: float, lam: float, seed: int, options: dict) -> dict:
+def _empty_row(alpha: float, lam: float, seed: int | None, key: str) -> dict:
     row = dict.fromkeys(COLUMNS)
-    row.update(alpha=float(alpha), lam=float(lam), seed=int(seed), options=options_key(options), error="")
+    row.update(alpha=float(alpha), lam=float(lam), seed=seed, options=key, error="")
     return row
 
 
@@ -232,8 +217,10 @@ def _one_line(text: str) -> str:
 class SweepFile:
     """Rows of a sweep on disk, written so that a killed process never leaves a broken file.
 
-    CSV: each row is one ``write`` of a complete line to a file opened in append mode, then ``fsync``; a
-    trailing line without its newline (a crash inside the write) is dropped when the file is read.
+    CSV: each row is one ``write`` of a complete line to a file opened in append mode, then ``fsync``. When the
+    file is read, every line that is not a complete row (a line torn by a crash, with or without its newline; a
+    line that is not UTF-8; a cell that is not a number where one belongs) is dropped with a warning, and its
+    point is computed again. An empty file, or one whose rows have lost their header line, gets the header.
     Parquet (needs pyarrow): the whole table is rewritten to a temporary file and renamed over the old one.
     """
 
@@ -242,6 +229,8 @@ class SweepFile:
         suffix = self.path.suffix.lower()
         if suffix not in (".csv", ".parquet"):
             raise InputError(f"sweep file {str(self.path)!r} must end in .csv or .parquet")
+        if self.path.is_dir():
+            raise InputError(f"sweep file {str(self.path)!r} is a directory")
         self.parquet = suffix == ".parquet"
         if self.parquet:
             try:
@@ -258,51 +247,75 @@ class SweepFile:
         elif self.parquet:
             import pyarrow.parquet as pq
 
-            self.rows = [_typed(r) for r in pq.read_table(self.path).to_pylist()]
+            try:
+                table = pq.read_table(self.path).to_pylist()
+            except Exception as exc:  # pyarrow raises its own error types for every kind of bad file
+                raise InputError(f"cannot read sweep file {str(self.path)!r}: {_one_line(exc)}") from None
+            self.rows = [r for r in (_typed(r, self.path, None) for r in table) if r is not None]
         else:
             self.rows = self._read_csv()
         return self.rows
 
     def _read_csv(self) -> list[dict]:
-        raw = self.path.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]
-        reader = csv.reader(io.StringIO(complete.decode("utf-8"), newline=""))
-        header = next(reader, None)
-        if header is None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read sweep file {str(self.path)!r}: {_one_line(exc)}") from None
+        lines = raw.split(b"\n")
+        torn = lines[-1] != b""  # the last line has no newline: the write was cut short
+        lines = lines[:-1] if not torn else lines
+        if not any(line.strip() for line in lines):
+            self.rewrite([])  # an empty file gets its header
             return []
-        header = tuple(header)
-        if header not in (COLUMNS, OLD_COLUMNS):
-            raise InputError(f"{str(self.path)!r} is not a grokode sweep file (header {','.join(header)[:80]!r}); "
-                             "use --fresh to overwrite it or choose another --out")
-        rows = [_typed({**dict.fromkeys(COLUMNS), **dict(zip(header, rec, strict=True))})
-                for rec in reader if len(rec) == len(header)]
-        if header != COLUMNS or len(complete) != len(raw):
-            self.rewrite(rows)  # drop a torn last line, or move an old file to the new layout, before appending
+        header = _csv_cells(lines[0])
+        header_t = tuple(header) if header is not None else None
+        rows, dropped = [], 0
+        if header_t in (COLUMNS, OLD_COLUMNS):
+            names, body, first = header_t, lines[1:], 2
+        else:
+            first_row = _typed(dict(zip(COLUMNS, header, strict=True)), self.path, None) if (
+                header is not None and len(header) == len(COLUMNS)) else None
+            if first_row is None:
+                shown = lines[0][:80].decode("utf-8", "replace")
+                raise InputError(f"{str(self.path)!r} is not a grokode sweep file (first line {shown!r}); "
+                                 "use --fresh to overwrite it or choose another --out")
+            names, body, first = COLUMNS, lines, 1  # rows without their header line: keep them, restore it
+            warnings.warn(f"sweep file {str(self.path)!r} had no header line; it was restored", GrokodeWarning,
+                          stacklevel=2)
+        for number, line in enumerate(body, start=first):
+            is_last_torn = torn and number == first + len(body) - 1
+            cells = _csv_cells(line)
+            row = None
+            if cells is not None and len(cells) == len(names) and not is_last_torn:
+                row = _typed({**dict.fromkeys(COLUMNS), **dict(zip(names, cells, strict=True))}, self.path, number)
+            if row is None:
+                if line.strip():
+                    dropped += 1
+                    why = "was cut short" if is_last_torn else "is not a complete row"
+                    warnings.warn(f"sweep file {str(self.path)!r}: line {number} {why}; dropped (its point will "
+                                  "be computed again)", GrokodeWarning, stacklevel=2)
+                continue
+            rows.append(row)
+        if names != COLUMNS or dropped or torn or header_t != COLUMNS:
+            self.rewrite(rows)  # drop bad lines, or move an old file to the new layout, before appending
         return rows
 
     def rewrite(self, rows: list[dict]) -> None:
         """Replace the file by ``rows`` atomically (temporary file + rename)."""
-        self.rows = list(rows)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.path.suffix, dir=self.path.parent)
-        try:
-            if self.parquet:
-                os.close(fd)
-                import pyarrow as pa
-                import pyarrow.parquet as pq
+        from .files import atomic_write
 
-                schema = pa.schema([(c, pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c == "seed"
-                                     else pa.string()) for c in COLUMNS])
-                pq.write_table(pa.Table.from_pylist(self.rows, schema=schema), tmp)
-            else:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(_csv_line(COLUMNS) + "".join(_csv_line(_cells(r)) for r in self.rows))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.rows = list(rows)
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = pa.schema([(c, pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c == "seed"
+                                 else pa.string()) for c in COLUMNS])
+            table = pa.Table.from_pylist(self.rows, schema=schema)
+            atomic_write(self.path, lambda fh: pq.write_table(table, fh))
+        else:
+            text = _csv_line(COLUMNS) + "".join(_csv_line(_cells(r)) for r in self.rows)
+            atomic_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
 
     def append(self, row: dict) -> None:
         """Add one row durably."""
@@ -318,6 +331,19 @@ class SweepFile:
             os.close(fd)
 
 
+def _csv_cells(line: bytes) -> list[str] | None:
+    """The cells of one CSV line, or None when it is not UTF-8 or not one well-formed record."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        return None
+    return records[0] if len(records) == 1 else None
+
+
 def _csv_line(cells) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(cells)
@@ -330,24 +356,38 @@ def _cells(row: dict) -> list[str]:
             for c in COLUMNS]
 
 
-def _typed(row: dict) -> dict:
+_STATUSES = ("ok", "failed", "diverged", "interrupted", "error")
+
+
+def _typed(row: dict, path: Path, number: int | None) -> dict | None:
+    """A row with typed cells, or None when a cell cannot be what its column holds."""
     out = {}
-    for c in COLUMNS:
-        v = row.get(c)
-        if c in FLOAT_COLUMNS:
-            out[c] = None if v in ("", None) else float(v)
-            if out[c] is not None and math.isnan(out[c]):
-                out[c] = None
-        elif c == "seed":
-            out[c] = int(v)
-        else:
-            out[c] = "" if v is None else str(v)
+    try:
+        for c in COLUMNS:
+            v = row.get(c)
+            if c in FLOAT_COLUMNS:
+                out[c] = None if v in ("", None) else float(v)
+                if out[c] is not None and math.isnan(out[c]):
+                    out[c] = None
+            elif c == "seed":
+                out[c] = None if v in ("", None) else int(v)
+            else:
+                out[c] = "" if v is None else str(v)
+    except (TypeError, ValueError):
+        return None
+    if out["alpha"] is None or out["lam"] is None or out["status"] not in _STATUSES:
+        return None
+    try:
+        json.loads(out["options"])
+    except json.JSONDecodeError:
+        return None
     return out
 
 
 def row_key(row: dict) -> tuple:
     """The identity of a row for resuming: (alpha, lam, seed, options)."""
-    return (float(row["alpha"]), float(row["lam"]), int(row["seed"]), row["options"])
+    return (float(row["alpha"]), float(row["lam"]), None if row["seed"] is None else int(row["seed"]),
+            row["options"])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -363,6 +403,7 @@ class SweepResult:
     ran: int
     skipped: int
     path: Path
+    dashboard: str | None = None
 
     @property
     def failed(self) -> list[dict]:
@@ -371,65 +412,112 @@ class SweepResult:
 
 def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers: int | None = None,
           scheduler: str | None = None, resume: bool = True, keep_runs: str | os.PathLike | None = None,
-          retries: int = 2, progress: Callable[[int, int, dict | None], None] | None = None) -> SweepResult:
+          retries: int = 2, progress: Callable[[int, int, dict | None], None] | None = None,
+          on_dashboard: Callable[[str], None] | None = None) -> SweepResult:
     """Run every point of ``points`` not yet in ``out`` on Dask and append its row to ``out`` as it finishes.
 
     Parameters
     ----------
     points : the grid (:func:`grid_points`).
-    options : the other ``integrate`` options (:func:`point_options` fills and checks them).
-    out : sweep file, ``.csv`` or ``.parquet`` (pyarrow).
-    workers : worker processes of the local cluster (default: one per core); ignored with ``scheduler``.
+    options : the other ``integrate`` options, as the user gave them (:func:`point_options` checks them).
+    out : sweep file, ``.csv`` or ``.parquet`` (pyarrow). Locked for the whole sweep: a second sweep on the
+        same file is refused (InputError) before it computes anything.
+    workers : worker processes of the local cluster (default: one per core); not with ``scheduler``.
     scheduler : address ``tcp://host:port`` of a running Dask scheduler to submit to instead.
     resume : keep rows already in ``out`` and skip their points (rows with status ``error`` are re-run);
         ``False`` starts the file afresh.
     keep_runs : directory for each point's trajectory file (must be reachable by the workers).
     retries : Dask retries of a point whose task raises, and deaths of its worker tolerated (local cluster).
     progress : called as ``progress(done, total, row)`` after each point (``row`` None at the start).
+    on_dashboard : called with the Dask dashboard's address once the cluster is up.
     """
-    options = point_options(**options)
+    given = shared_options(options)
+    key = options_key(point_options(**given))
     retries = require_int("retries", retries, 0)
     if workers is not None:
+        if scheduler is not None:
+            raise InputError("--workers sizes the local cluster; with --scheduler the workers are the scheduler's")
         workers = require_int("workers", workers, 1)
-    key = options_key(options)
     file = SweepFile(out)
-    old = file.load() if resume else []
-    kept = [r for r in old if r["status"] != "error" or r["options"] != key]
-    if not resume or len(kept) != len(old) or not file.path.exists():
-        file.rewrite(kept)
-    done = {row_key(r): r for r in kept if r["options"] == key}
-    todo = [p for p in points if (p.alpha, p.lam, p.seed, key) not in done]
-    total = len(points)
-    count = total - len(todo)
-    if progress:
-        progress(count, total, None)
     if keep_runs is not None:
-        Path(keep_runs).mkdir(parents=True, exist_ok=True)
-        keep_runs = str(Path(keep_runs).resolve())
-    if todo:
-        with _client(workers, scheduler, retries) as client:
-            from distributed import as_completed
+        keep_runs = Path(keep_runs)
+        if keep_runs.exists() and not keep_runs.is_dir():
+            raise InputError(f"--keep-runs {str(keep_runs)!r} is a file, not a directory")
+    lock = _lock(file.path)
+    with lock:
+        old = file.load() if resume else []
+        kept = [r for r in old if r["status"] != "error" or r["options"] != key]
+        if not resume or len(kept) != len(old) or not file.path.exists():
+            file.rewrite(kept)
+        done = {row_key(r): r for r in kept if r["options"] == key}
+        todo = [p for p in points if (p.alpha, p.lam, p.seed, key) not in done]
+        total = len(points)
+        count = total - len(todo)
+        if progress:
+            progress(count, total, None)
+        if keep_runs is not None:
+            keep_runs.mkdir(parents=True, exist_ok=True)
+            keep_runs = str(keep_runs.resolve())
+        dashboard = None
+        if todo:
+            with _client(workers, scheduler, retries) as client:
+                from distributed import as_completed
 
-            # the slowest points (large α) first, so no worker is left with a long one at the end
-            order = sorted(todo, key=lambda p: (-p.alpha, p.lam, p.seed))
-            futures = {client.submit(run_point, p.alpha, p.lam, p.seed, options, keep_runs, retries=retries,
-                                     pure=False): p for p in order}
-            for fut in as_completed(futures):
-                p = futures[fut]
-                if fut.status == "finished":
-                    row = fut.result()
-                else:
-                    exc = fut.exception()
-                    row = _empty_row(p.alpha, p.lam, p.seed, options)
-                    row.update(status="error", error=_one_line(f"{type(exc).__name__}: {exc}"))
-                fut.release()
-                file.append(row)
-                done[row_key(row)] = row
-                count += 1
-                if progress:
-                    progress(count, total, row)
+                dashboard = client.dashboard_link if getattr(client, "dashboard_link", None) else None
+                if dashboard and on_dashboard:
+                    on_dashboard(dashboard)
+                # the slowest points (large α) first, so no worker is left with a long one at the end
+                order = sorted(todo, key=lambda p: (-p.alpha, p.lam, -1 if p.seed is None else p.seed))
+                futures = {client.submit(run_point, p.alpha, p.lam, p.seed, given, key, keep_runs, retries=retries,
+                                         pure=False): p for p in order}
+                for fut in as_completed(futures):
+                    p = futures[fut]
+                    if fut.status == "finished":
+                        row = fut.result()
+                    else:
+                        exc = fut.exception()
+                        row = _empty_row(p.alpha, p.lam, p.seed, key)
+                        row.update(status="error", error=_one_line(f"{type(exc).__name__}: {exc}"))
+                    fut.release()
+                    file.append(row)
+                    done[row_key(row)] = row
+                    count += 1
+                    if progress:
+                        progress(count, total, row)
     rows = [done[(p.alpha, p.lam, p.seed, key)] for p in points]
-    return SweepResult(rows=rows, ran=len(todo), skipped=total - len(todo), path=file.path)
+    return SweepResult(rows=rows, ran=len(todo), skipped=total - len(todo), path=file.path, dashboard=dashboard)
+
+
+class _SweepLock:
+    """The sweep file's lock (``<file>.lock`` next to it), refused at once when another sweep holds it."""
+
+    def __init__(self, path: Path):
+        from filelock import FileLock
+
+        self.path = path.with_name(path.name + ".lock")
+        self.lock = FileLock(str(self.path), timeout=0)
+
+    def __enter__(self):
+        from filelock import Timeout
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+        except Timeout:
+            raise InputError(f"another sweep is writing {str(self.path.with_suffix(''))!r} (it holds "
+                             f"{str(self.path)!r}); wait for it to finish, or choose another --out") from None
+        except OSError as exc:
+            raise InputError(f"cannot lock {str(self.path)!r}: {_one_line(exc)}") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # a lock file left behind is harmless, but litter next to the user's table
+
+
+def _lock(path: Path) -> _SweepLock:
+    return _SweepLock(path)
 
 
 @contextlib.contextmanager
@@ -438,6 +526,8 @@ def _client(workers: int | None, scheduler: str | None, retries: int) -> Iterato
 
     import dask
     from distributed import Client, LocalCluster
+
+    from .threads import SINGLE_THREAD_ENV
 
     if scheduler is not None:
         try:
@@ -451,12 +541,20 @@ def _client(workers: int | None, scheduler: str | None, retries: int) -> Iterato
         return
     n = workers or os.cpu_count() or 1
     # one thread per process and per numerical library: parallel kernels oversubscribe the cores otherwise
-    single = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, env=single)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=_dashboard(),
+                               silence_logs=logging.ERROR, env=SINGLE_THREAD_ENV)
     try:
         with Client(cluster) as client:
             yield client
     finally:
         cluster.close()
+
+
+def _dashboard() -> str | None:
+    """The dashboard's address (":0", any free port) when its dependency (bokeh) is installed, else None."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return None
+    return ":0"

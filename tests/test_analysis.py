@@ -137,7 +137,8 @@ def test_theorem_trend_on_a_small_problem(alpha_runs):
 def test_analysis_of_a_saved_file_matches_the_run(alpha_runs, tmp_path):
     run = alpha_runs[1e2]
     path = run.save(tmp_path / "r.npz")
-    arrays, meta = grokode.load_run(path)
+    loaded = grokode.load_run(path)
+    arrays, meta = loaded.arrays, loaded.meta
     from_file = analyze(arrays, meta)
     live = run.analysis
     assert from_file.cos_kernel_at_Tminus == pytest.approx(live.cos_kernel_at_Tminus, rel=1e-12)
@@ -180,7 +181,7 @@ def test_analyze_command(alpha_runs, tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["analyze", "missing.npz"], "missing.npz"), (["analyze", "r.npz", "--c", "1.5"], "1.5"),
-    (["analyze", "r.npz", "--plot", "x.pdf"], "x.pdf"), (["analyze", "old.npz"], "cos_kernel"),
+    (["analyze", "r.npz", "--plot", "x.jpg"], "x.jpg"), (["analyze", "old.npz"], "meta"),
 ])
 def test_analyze_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     np.savez(tmp_path / "old.npz", t=np.ones(3), w=np.ones((3, 2)), meta=np.array(json.dumps({})))

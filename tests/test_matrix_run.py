@@ -13,7 +13,8 @@ from grokode.analytic import derive_model, render
 from grokode.analytic.matrix import MATRIX_LOCALS
 from grokode.numeric.integrate import integrate_flow
 from grokode.numeric.matrix import MatrixFlow
-from grokode.run import integrate, load_run
+from grokode.pipeline import integrate
+from grokode.result import load_run
 from grokode.tasks.matrix import make_matrix_task
 
 
@@ -127,7 +128,8 @@ def test_small_run_groks_and_is_complete(tmp_path):
     assert a["dist_kernel"][early] < 0.1 and a["dist_rich"][-1] < 0.2 < a["dist_rich"][early]
     assert a["param_norm"][0] == pytest.approx(100.0 * math.sqrt(2 * d), rel=1e-3)
     path = run.save(tmp_path / "m.npz")
-    arrays, meta = load_run(path)
+    loaded = load_run(path)
+    arrays, meta = loaded.arrays, loaded.meta
     assert arrays["W"].shape == (T, d, d) and meta["options"]["model"] == "matrix"
 
 

@@ -11,9 +11,9 @@ import sympy as sp
 from grokode.analytic import derive_model
 from grokode.analytic.mlp import CHECK_M, CHECK_P, MLPNet
 from grokode.errors import InputError
-from grokode.mlp_run import integrate_mlp
 from grokode.numeric.integrate import integrate_flow
 from grokode.numeric.mlp import MLPGD, MLPFlow, ModAddMLP, he_direction
+from grokode.pipeline import integrate
 from grokode.tasks.modadd import make_modadd
 
 
@@ -146,7 +146,8 @@ def test_flow_methods_agree():
 
 
 def test_no_weight_decay_runs_far_in_log_time():
-    run = integrate_mlp(p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_end=1e6, rtol=1e-4, atol=1e-6, method="RK45")
+    run = integrate(model="mlp", p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_end=1e6, rtol=1e-4, atol=1e-6,
+                    method="RK45")
     s = run.summary
     assert s["status"] == "ok" and s["t_reached"] == pytest.approx(1e6)
     loss = run.arrays["train_loss"]
@@ -162,15 +163,15 @@ def test_normalized_gd_follows_the_flow_and_reaches_1e30():
     would have cancelled to 0) without overflow."""
     errors = []
     for eta in (0.04, 0.02):
-        gd = integrate_mlp(p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_eval=np.geomspace(1.0, 30.0, 4),
+        gd = integrate(model="mlp", p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_eval=np.geomspace(1.0, 30.0, 4),
                            method="gd", lr=eta, normalized_lr=True)
         t = gd.arrays["t"]
         assert gd.summary["status"] == "ok" and t.size == 4 and np.all(np.diff(t) > 0)
         assert np.all(t >= np.geomspace(1.0, 30.0, 4)) and t[-1] < 31.0  # the first step past each requested time
-        ref = integrate_mlp(p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_eval=t, method="gd", lr=2.5e-4)
+        ref = integrate(model="mlp", p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, t_eval=t, method="gd", lr=2.5e-4)
         errors.append(np.max(np.abs(np.log(gd.arrays["train_loss"]) - np.log(ref.arrays["train_loss"]))))
     assert errors[1] < 1e-3 and 1.6 < errors[0] / errors[1] < 2.5, errors  # measured 4.8e-4, 2.3e-4
-    far = integrate_mlp(p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, lr=0.01)  # auto: normalized GD to 1e30
+    far = integrate(model="mlp", p=7, width=16, frac=0.6, alpha=1.0, lam=0.0, lr=0.01)  # auto: normalized GD to 1e30
     s = far.summary
     assert far.meta["options"]["method"] == "gd" and far.meta["options"]["normalized_lr"] is True
     assert s["status"] == "ok" and s["t_reached"] >= 1e30 and s["train_final"] == 1.0
@@ -187,7 +188,7 @@ def grokode(*args, cwd=None):
 @pytest.mark.parametrize("args,needle", [
     (["--p", "1"], "p must"), (["--frac", "0"], "frac"), (["--frac", "1.5"], "frac"), (["--width", "0"], "width"),
     (["--lam", "-1"], "lam"), (["--task", "sparse"], "sparse"),
-    (["--normalized-lr", "--method", "rkc"], "normalized learning rate"),
+    (["--normalized-lr", "--method", "rkc"], "--normalized-lr does not apply"),
     (["--lam", "0", "--method", "gd"], "--normalized-lr"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
@@ -225,14 +226,14 @@ def test_cli_runs_gd_and_writes_the_trajectory(tmp_path):
     assert report["run"] == "r.npz" and report["t_train_fit"] == summary["t_train_fit"]
     assert report["test_final"] == summary["test_final"] and (tmp_path / "a.png").stat().st_size > 0
     res = grokode("analyze", "r.npz", "r.npz", cwd=tmp_path)
-    assert res.returncode == 2 and "mlp run" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "no reference predictors (model 'mlp')" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_too_large_weight_decay_collapses_training_accuracy():
     """The λ trend's far end on a tiny size (p = 11): λ = 0.01 fits the training set, λ = 0.04 cannot."""
     t_eval = np.linspace(6.0, 600.0, 100)
-    fits = integrate_mlp(p=11, width=64, frac=0.8, alpha=4.0, lam=1e-2, t_eval=t_eval)
-    collapses = integrate_mlp(p=11, width=64, frac=0.8, alpha=4.0, lam=4e-2, t_eval=t_eval)
+    fits = integrate(model="mlp", p=11, width=64, frac=0.8, alpha=4.0, lam=1e-2, t_eval=t_eval)
+    collapses = integrate(model="mlp", p=11, width=64, frac=0.8, alpha=4.0, lam=4e-2, t_eval=t_eval)
     assert fits.summary["train_final"] == 1.0 and fits.summary["t_train_fit"] < 200
     assert collapses.summary["train_final"] < 0.2 and collapses.summary["t_train_fit"] is None
     assert collapses.arrays["param_norm"][-1] < 0.5 * fits.arrays["param_norm"][-1]
@@ -249,8 +250,8 @@ def test_alpha_delays_and_lambda_advances_the_test_accuracy_jump():
     the α = 32 time by 3 % (2436 → 2356), so the bounds leave that much room.
     """
     t_eval = np.linspace(10.0, 3000.0, 300)
-    runs = {(a, lam): integrate_mlp(p=23, width=64, frac=0.8, alpha=a, lam=lam, method="gd", lr=0.2, t_eval=t_eval)
-            for a, lam in ((2.0, 2e-3), (32.0, 2e-3), (32.0, 4e-3))}
+    runs = {(a, lam): integrate(model="mlp", p=23, width=64, frac=0.8, alpha=a, lam=lam, method="gd", lr=0.2,
+                                t_eval=t_eval) for a, lam in ((2.0, 2e-3), (32.0, 2e-3), (32.0, 4e-3))}
     jump = {key: run.summary["t_test_10"] for key, run in runs.items()}
     assert all(run.summary["train_final"] == 1.0 and run.summary["test_plateau"] == 0.0 for run in runs.values())
     assert jump[(2.0, 2e-3)] == pytest.approx(1988, rel=0.08) and jump[(32.0, 2e-3)] == pytest.approx(2356, rel=0.08)
@@ -270,7 +271,7 @@ def test_without_weight_decay_test_accuracy_rises_but_not_sharply():
 
     Test accuracy leaves 0 and keeps creeping up over tens of e-folds of t (measured 0.019 at t = 1e6, 0.085 at
     1e30; 10–90 % width 38 in ln t) — against < 1 e-fold with weight decay (the trend test above)."""
-    run = integrate_mlp(p=23, width=64, frac=0.8, alpha=0.5, lam=0.0)
+    run = integrate(model="mlp", p=23, width=64, frac=0.8, alpha=0.5, lam=0.0)
     s, t, acc = run.summary, run.arrays["t"], run.arrays["test_acc"]
     assert s["status"] == "ok" and s["t_reached"] >= 1e30 and s["train_final"] == 1.0 and s["t_theory"] is None
     assert s["test_plateau"] == 0.0 and s["test_final"] >= 0.06

@@ -220,11 +220,16 @@ def test_l2_margin_without_the_nnls_warm_start(monkeypatch):
     np.testing.assert_allclose(p.w, expected.w, atol=1e-10 * np.abs(expected.w).max())
 
 
-def test_blas_thread_count_is_restored():
-    before = [get() for get, _ in P._openblas_thread_controls()]
+def test_blas_runs_single_threaded_and_the_thread_count_is_restored():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
     with P._single_threaded_blas():
-        pass
-    assert [get() for get, _ in P._openblas_thread_controls()] == before
+        assert blas_threads() and all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
 
 
 def test_int8_and_float64_data_agree():

@@ -69,7 +69,8 @@ def test_data_roundtrip_and_trajectory_file(tmp_path):
     builtin = grokode.integrate(task="sparse", n=40, d=80, k=3, n_test=50, seed=4, alpha=10.0, lam=0.05)
     assert np.allclose(from_file.arrays["w"], builtin.arrays["w"], rtol=1e-12, atol=0)
     out = from_file.save(tmp_path / "run.npz")
-    arrays, meta = grokode.load_run(out)
+    loaded = grokode.load_run(out)
+    arrays, meta = loaded.arrays, loaded.meta
     for key in ("t", "w", "train_loss", "train_acc", "test_loss", "test_acc", "param_norm"):
         assert key in arrays and arrays[key].shape[0] == arrays["t"].shape[0]
     assert arrays["w"].dtype == np.float64 and arrays["w"].shape[1] == 80

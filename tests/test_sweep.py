@@ -18,7 +18,7 @@ from scipy import stats
 
 from grokode.analysis.scaling import fit_scaling, line_fit
 from grokode.errors import InputError
-from grokode.run import integrate
+from grokode.pipeline import integrate
 from grokode.sweep import COLUMNS, SweepFile, parse_grid, parse_seeds, point_options
 
 TINY = ["--n", "64", "--d", "500", "--n-test", "200"]
@@ -63,12 +63,14 @@ def test_bad_seeds(text):
 
 
 def test_options_are_normalised_and_checked():
-    assert point_options(d=1e4, gamma=5) == point_options(d=10_000, gamma=5.0)
+    assert point_options(d=1e4) == point_options(d=10_000) == point_options()
+    assert point_options(task="margin", gamma=5) == point_options(task="margin", gamma=5.0)
     assert point_options()["task"] == "sparse" and point_options()["d"] == 10_000
     assert point_options(model="matrix")["task"] == "multiplication" and point_options(model="matrix")["d"] == 30
     with pytest.raises(InputError, match="sparse"):
         point_options(model="matrix", task="sparse")  # a diagonal task for the matrix model
-    for bad in ({"method": "Euler"}, {"task": "nope"}, {"d": 0}, {"rtol": -1.0}, {"alpha": 3.0}):
+    for bad in ({"method": "Euler"}, {"task": "nope"}, {"d": 0}, {"rtol": -1.0}, {"alpha": 3.0}, {"gamma": 5.0},
+                {"model": "matrix", "lr": 0.1}):
         with pytest.raises(InputError):
             point_options(**bad)
 
@@ -305,14 +307,14 @@ class _KillWorker(WorkerPlugin):
 
         original, log_dir = getattr(sw.run_point, "original", sw.run_point), self.log_dir
 
-        def run_point(alpha, lam, seed, options, keep_runs=None):
+        def run_point(alpha, lam, seed, options, key, keep_runs=None):
             if alpha in (1e3, 1e5):
                 log = Path(log_dir) / f"attempts-{alpha:g}"
                 with open(log, "a") as fh:
                     fh.write("attempt\n")
                 if alpha == 1e5 or len(log.read_text().splitlines()) == 1:
                     os._exit(1)  # the worker process dies mid-task, as on an out-of-memory kill
-            return original(alpha, lam, seed, options, keep_runs)
+            return original(alpha, lam, seed, options, key, keep_runs)
 
         run_point.original = original
         sw.run_point = run_point  # tasks name grokode.sweep.run_point and are resolved on the worker

@@ -1,23 +1,39 @@
-"""Figures of a run (matplotlib, Agg backend: no display needed)."""
+"""Figures of a run (matplotlib's object-oriented API: no backend is chosen, no display needed)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..errors import InputError
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
-def _save(fig, path: Path) -> Path:
+def _figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", (6, 4)), dpi=kwargs.pop("dpi", 120))
+    axes = fig.subplots(nrows, ncols, **kwargs)
+    return fig, axes
+
+
+def save_figure(fig, path) -> Path:
+    """Write ``fig`` to ``path`` (format by suffix: .png, .pdf or .svg), atomically, with normal permissions."""
+    from ..files import atomic_write
+
+    path = Path(path)
+    fmt = path.suffix.lower()
+    if fmt not in FIGURE_SUFFIXES:
+        raise InputError(f"plot file {str(path)!r} must end in {', '.join(FIGURE_SUFFIXES)}")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt[1:]))
+
+
+def _save(fig, path) -> Path:
+    return save_figure(fig, path)
 
 
 def _mark_times(ax, summary: dict, legend: bool, xf=lambda s: s) -> None:
@@ -32,7 +48,7 @@ def _mark_times(ax, summary: dict, legend: bool, xf=lambda s: s) -> None:
                    label=r"$[T^-, T^+]$" if legend else None)
 
 
-def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", lam: float | None = None) -> Path:
+def plot_run(arrays: dict, summary: dict, *, title: str = "", lam: float | None = None, model: str = "diagonal"):
     """The story of a run in three panels sharing a log-t axis (the paper's Figure 1 and its explanation).
 
     1. train/test metric, with the reference predictors' own test values as horizontal lines;
@@ -42,7 +58,6 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", lam
        kernel regime.
     t_theory, the measured transition t* and the theorem window [T⁻, T⁺] are marked on every panel.
     """
-    path = Path(path)
     t = arrays["t"]
     keep = t > 0
     # runs without weight decay reach t ≈ 1e300, where matplotlib's log axis overflows: plot against ln t
@@ -51,7 +66,7 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", lam
     xf = math.log if ln_axis else (lambda s: s)
     has_alignment = "cos_kernel" in arrays or "dist_kernel" in arrays
     rows = 2 + has_alignment
-    fig, axes = plt.subplots(rows, 1, figsize=(7.5, 2.6 * rows + 0.6), dpi=120, sharex=True)
+    fig, axes = _figure(rows, 1, figsize=(7.5, 2.6 * rows + 0.6), dpi=120, sharex=True)
     ax = axes[0]
     classification = "train_acc" in arrays
     curves = (("train_acc", "train accuracy"), ("test_acc", "test accuracy (sample)"),
@@ -109,13 +124,12 @@ def plot_run(arrays: dict, summary: dict, path: str | Path, title: str = "", lam
         ax.set_xlabel("t (gradient-flow time)")
     for a in axes:
         a.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return fig
 
 
-def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str = "", ylabel: str = "1 − cos") -> Path:
+def plot_trend(alphas, deficits: dict[str, list], *, title: str = "", ylabel: str = "1 − cos"):
     """Deficits (1 − cos, or distances) against α (log–log): the theorem check across runs, one line per theorem."""
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig, ax = _figure(figsize=(6, 4), dpi=120)
     for label, values in deficits.items():
         pairs = [(a, v) for a, v in zip(alphas, values, strict=True) if v is not None and v > 0]
         if pairs:
@@ -127,13 +141,12 @@ def plot_trend(alphas, deficits: dict[str, list], path: str | Path, title: str =
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def plot_scaling(rows: list[dict], fits: list, path: str | Path, title: str = "") -> Path:
+def plot_scaling(rows: list[dict], fits: list, *, title: str = ""):
     """Sweep figure: λ·t* against ln α with one fitted line per λ, and the transition width against α."""
-    path = Path(path)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.5, 4.2), dpi=120)
+    fig, (ax, bx) = _figure(1, 2, figsize=(10.5, 4.2), dpi=120)
     for i, fit in enumerate(fits):
         color = f"C{i}"
         use = [r for r in rows if r["lam"] == fit.lam and r["status"] == "ok" and r["t_transition"] is not None]
@@ -160,4 +173,4 @@ def plot_scaling(rows: list[dict], fits: list, path: str | Path, title: str = ""
             a.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return fig

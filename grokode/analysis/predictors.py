@@ -34,11 +34,10 @@ any real dtype (converted to float64 once).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,62 +121,13 @@ class Predictor:
 # matrix 0.18 s single-threaded vs 0.5-2.5 s). So the solvers run with one BLAS thread.
 
 
-@functools.cache
-def _openblas_thread_controls() -> tuple[tuple[Callable[[], int], Callable[[int], None]], ...]:
-    """(get, set) thread-count functions of every OpenBLAS loaded in this process (Linux only).
-
-    Fallback for when threadpoolctl is not installed; numpy and scipy each bundle their own OpenBLAS.
-    """
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return ()
-    controls = []
-    for path in sorted(p for p in paths if p.startswith("/")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    controls.append((get, set_))
-                    break
-            else:
-                continue
-            break
-    return tuple(controls)
-
-
-@functools.cache
-def _threadpool_limits() -> Callable | None:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits
-
-
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
-    """Run the block with one BLAS thread (threadpoolctl if installed, else OpenBLAS via ctypes)."""
-    threadpool_limits = _threadpool_limits()
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    controls = _openblas_thread_controls()
-    previous = [get() for get, _ in controls]
-    for _, set_ in controls:
-        set_(1)
-    try:
+    """Run the block with one BLAS thread (threadpoolctl finds every BLAS loaded in the process)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for (_, set_), n in zip(controls, previous, strict=True):
-            set_(n)
 
 
 def _single_threaded(func):

@@ -5,7 +5,7 @@ a target on its own clock (the step number for a constant learning rate, the tim
 one). :func:`run_discrete` owns everything around that loop, once for all four methods: it records a
 snapshot at the first step at or past each target, sizes the chunks so that each takes ~``chunk_seconds``
 (Ctrl-C and the progress bar act between chunks), turns a failure code into a status and message, keeps
-what was recorded when the user interrupts, and assembles the :class:`~grokode.numeric.gd.GDSolution`.
+what was recorded when the user interrupts, and assembles the :class:`GDSolution`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from .. import interrupts
 from ..errors import InputError
-from .integrate import SolverStats
+from .solution import SolverStats, Status
 
 #: Largest chunk (steps per numba call).
 MAX_CHUNK = 1 << 24
@@ -44,6 +46,56 @@ class Stepper(Protocol):
 
     def warning(self, steps: int) -> str:
         """A message for a run that finished but stepped uphill ("" if it did not)."""
+
+
+@dataclass
+class GDSolution:
+    """What a GD run produced, with the same fields as :class:`grokode.numeric.integrate.FlowSolution`.
+
+    ``t`` are the saved times steps·η (the steps nearest the requested times, without repeats);
+    ``status`` is :attr:`Status.OK`, ``DIVERGED`` (``message`` says where the rise began; ``t_fail`` is that time),
+    ``FAILED`` or ``INTERRUPTED``. ``stats.nfev`` counts gradient evaluations (= steps); ``objective`` is
+    L̂ + (λ/2)‖θ‖² at the saved times.
+    """
+
+    t: np.ndarray
+    states: np.ndarray
+    weights: np.ndarray
+    param_norm: np.ndarray
+    objective: np.ndarray
+    status: Status
+    message: str
+    stats: SolverStats
+    lr: float
+    steps_done: int
+    t_fail: float | None = None
+    diverged_step: int | None = None
+    pieces: list = field(default_factory=list, repr=False)
+
+    def weight_at(self, t: float) -> np.ndarray:
+        """Effective weight at a reached time, linearly interpolated between saved steps."""
+        if self.t.size == 0 or not self.t[0] <= t <= self.t[-1]:
+            raise InputError(f"t={t:g} is outside the saved range")
+        k = int(np.searchsorted(self.t, t, side="right")) - 1
+        if k >= self.t.size - 1:
+            return self.weights[-1].copy()
+        a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
+        return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]
+
+    @property
+    def t_reached(self) -> float:
+        return self.steps_done * self.lr
+
+
+@dataclass
+class NormalizedGDSolution(GDSolution):
+    """A :class:`GDSolution` whose times are Σ η/L̂ (``lr`` is the constant η)."""
+
+    time_reached: float = 0.0
+
+    @property
+    def t_reached(self) -> float:
+        return self.time_reached
 
 
 def check_t_eval(t_eval) -> np.ndarray:
@@ -74,20 +126,18 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
     progress : called with the fraction done after every chunk.
     chunk_seconds : the wall time each numba call aims at.
     make : builds the solution from the keyword fields of :class:`~grokode.numeric.gd.GDSolution`
-        (default: that class).
+        (default: :class:`GDSolution`).
 
     Returns
     -------
     The solution; ``status`` "ok", "interrupted" (Ctrl-C: everything recorded so far is kept) or the
     stepper's failure status.
     """
-    from .gd import GDSolution
-
     if not chunk_seconds > 0:
         raise InputError(f"chunk_seconds must be > 0, got {chunk_seconds!r}")
     targets = np.asarray(targets)
     states, weights, norms, objectives, times = [], [], [], [], []
-    status, message, t_fail, fail_step = "ok", "", None, None
+    status, message, t_fail, fail_step = Status.OK, "", None, None
     steps, chunk, idx = 0, int(first_chunk), 0
     start = time.perf_counter()
     try:
@@ -104,6 +154,8 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
                     idx += 1
             if idx == targets.size:
                 break
+            if interrupts.requested():
+                raise KeyboardInterrupt
             c0 = time.perf_counter()
             done, code = stepper.advance(chunk, targets[idx])
             steps += done
@@ -114,9 +166,10 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
                 progress(stepper.fraction_done(targets[-1]))
             if code:
                 status, message, t_fail, fail_step = stepper.failure(code, steps)
+                status = Status(status)
                 break
     except KeyboardInterrupt:
-        status, message = "interrupted", "interrupted by the user"
+        status, message = Status.INTERRUPTED, "interrupted by the user"
     if status == "ok":
         message = stepper.warning(steps)
     stats = SolverStats(method=method)

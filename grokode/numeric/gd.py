@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -18,8 +17,7 @@ import numpy as np
 from ..errors import InputError, require_nonnegative, require_positive
 from . import generated as gen
 from .diagonal import check_loss_and_depth
-from .discrete import check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
-from .integrate import SolverStats
+from .discrete import GDSolution, check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
 
@@ -109,45 +107,6 @@ def _steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, eta, normalized
         elif obj > rise * acc[_BEST]:
             return s + 1, 2
     return nsteps, 0
-
-
-@dataclass
-class GDSolution:
-    """What a GD run produced, with the same fields as :class:`grokode.numeric.integrate.FlowSolution`.
-
-    ``t`` are the saved times steps·η (the steps nearest the requested times, without repeats);
-    ``status`` is "ok", "diverged" (``message`` says where the rise began; ``t_fail`` is that time) or
-    "interrupted". ``stats.nfev`` counts gradient evaluations (= steps); ``objective`` is
-    L̂ + (λ/2)‖θ‖² at the saved times.
-    """
-
-    t: np.ndarray
-    states: np.ndarray
-    weights: np.ndarray
-    param_norm: np.ndarray
-    objective: np.ndarray
-    status: str
-    message: str
-    stats: SolverStats
-    lr: float
-    steps_done: int
-    t_fail: float | None = None
-    diverged_step: int | None = None
-    pieces: list = field(default_factory=list, repr=False)
-
-    def weight_at(self, t: float) -> np.ndarray:
-        """Effective weight at a reached time, linearly interpolated between saved steps."""
-        if self.t.size == 0 or not self.t[0] <= t <= self.t[-1]:
-            raise InputError(f"t={t:g} is outside the saved range")
-        k = int(np.searchsorted(self.t, t, side="right")) - 1
-        if k >= self.t.size - 1:
-            return self.weights[-1].copy()
-        a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
-        return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]
-
-    @property
-    def t_reached(self) -> float:
-        return self.steps_done * self.lr
 
 
 class DiagonalGD:

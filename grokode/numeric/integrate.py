@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import integrate as si
 
+from .. import interrupts
 from ..errors import InputError
 from .rkc import RKC
 from .ros2 import ROS2
+from .solution import SolverStats, Status
 
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
-_STIFF = {"LSODA", "BDF", "Radau"}
 #: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with our analytic
 #: Jacobian (stiff kernel phase), which measured fastest on the diagonal flows (see README).
 AUTO_METHOD = "LSODA"
@@ -27,18 +28,6 @@ AUTO_METHOD = "LSODA"
 #: failures" on squared loss at α = 1e8 (the interpolating residual is rounding noise times a stiffness of
 #: ~α²), and neither LSODA nor BDF can continue from its last accepted state; BDF from the start completes.
 AUTO_FALLBACK = "BDF"
-
-
-@dataclass
-class SolverStats:
-    method: str
-    nfev: int = 0
-    njev: int = 0
-    nlu: int = 0
-    steps: int = 0
-    restarts: int = 0
-    fallback_from: str | None = None
-    wall_seconds: float = 0.0
 
 
 @dataclass
@@ -53,7 +42,8 @@ class _Piece:
 class FlowSolution:
     """What a run produced: saved times, weights, the dense pieces, status and statistics.
 
-    ``status`` is "ok", "failed" (``message`` says why and ``t_fail`` where) or "interrupted";
+    ``status`` is :attr:`Status.OK`, ``FAILED`` (``message`` says why and ``t_fail`` where) or
+    ``INTERRUPTED``;
     ``t``/``weights``/``states`` hold every saved time that was reached.
     """
 
@@ -61,7 +51,7 @@ class FlowSolution:
     states: np.ndarray
     weights: np.ndarray
     param_norm: np.ndarray
-    status: str
+    status: Status
     message: str
     stats: SolverStats
     t_fail: float | None = None
@@ -82,13 +72,34 @@ class FlowSolution:
         return float(self.flow.to_time(self.pieces[-1].hi)) if self.pieces else 0.0
 
 
+#: Methods by name (``solve_ivp``'s and ours). :func:`integrate_flow` also takes any ``OdeSolver`` subclass.
+SOLVERS: dict[str, type[si.OdeSolver]] = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45,
+                                          "DOP853": si.DOP853, "rkc": RKC, "ros2": ROS2}
+#: Solvers that use a Jacobian (the flow's ``jac`` if it has one, else finite differences).
+_STIFF_CLASSES = (si.LSODA, si.BDF, si.Radau)
+
+
+def solver_class(method: str | type) -> type[si.OdeSolver]:
+    """The ``OdeSolver`` subclass of a method name, or the class itself; InputError for anything else."""
+    if isinstance(method, type) and issubclass(method, si.OdeSolver):
+        return method
+    if isinstance(method, str) and method in SOLVERS:
+        return SOLVERS[method]
+    raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)}, or pass an OdeSolver subclass)")
+
+
+def needs_jacobian(method: str | type) -> bool:
+    """Whether a method builds and factors a Jacobian (LSODA, BDF, Radau and their subclasses)."""
+    return method != "auto" and issubclass(solver_class(AUTO_METHOD if method == "auto" else method),
+                                           _STIFF_CLASSES)
+
+
 def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
-    cls = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45, "DOP853": si.DOP853,
-           "rkc": RKC, "ros2": ROS2}[method]
+    cls = solver_class(method)
     kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
-    if method == "ros2":  # a W-method: needs the flow's diagonal Jacobian approximation
+    if cls is ROS2:  # a W-method: needs the flow's diagonal Jacobian approximation
         kwargs["jac_diagonal"] = jac
-    if method in _STIFF and jac is not None:
+    if issubclass(cls, _STIFF_CLASSES) and jac is not None:
         kwargs["jac"] = jac
     return cls(fun, v0, y0, v_end, **kwargs)
 
@@ -101,12 +112,12 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     ----------
     flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``to_var``, ``to_time``, ``rescale``).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
-    method : one of :data:`METHODS`; "auto" is :data:`AUTO_METHOD`.
+    method : one of :data:`METHODS` ("auto" is :data:`AUTO_METHOD`), or an ``OdeSolver`` subclass.
     rtol, atol : solver tolerances on the flow's state.
     progress : called with the fraction of the horizon done (in the solver's variable).
     """
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r} (choose {', '.join(METHODS)})")
+    if method != "auto":
+        solver_class(method)  # an unknown method is an input error before anything runs
     t_eval = np.asarray(t_eval, dtype=np.float64)
     if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or not np.all(np.isfinite(t_eval)):
         raise InputError("t_eval must be a non-empty, strictly increasing list of finite times")
@@ -118,14 +129,15 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         second.stats.fallback_from = first.message
         second.stats.wall_seconds += first.stats.wall_seconds
         return second
-    stats = SolverStats(method=method)
+    cls = solver_class(method)
+    stats = SolverStats(method=method if isinstance(method, str) else cls.__name__)
     v0, y0 = flow.start()
     var_eval = np.asarray(flow.to_var(t_eval), dtype=np.float64)
     v_end = float(var_eval[-1])
     if not v_end > v0:
         raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
-    jac = getattr(flow, "jac", None) if method in _STIFF else None
-    if method == "ros2":
+    jac = getattr(flow, "jac", None) if issubclass(cls, _STIFF_CLASSES) else None
+    if cls is ROS2:
         jac = getattr(flow, "jac_diagonal", None)
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
@@ -133,7 +145,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     # a flow with many parameters (the MLP) keeps neither its states nor its past dense pieces: only the
     # weights it observes at the saved times and the last piece (for t_reached)
     keep = getattr(flow, "keep_states", True)
-    status, message, t_fail, failure = "ok", "", None, None
+    status, message, t_fail, failure = Status.OK, "", None, None
     width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     # one T×width array filled row by row: a list of T rows stacked at the end costs a second T×width copy
     # (240 MB at paper scale), measured at 1–3 s on a loaded machine; rows never reached are never touched
@@ -150,13 +162,15 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac, max_step)
     try:
         while solver.status == "running":
-            solver.step()
+            if interrupts.requested():
+                raise KeyboardInterrupt
+            why = solver.step()  # OdeSolver.step returns the failure message of _step_impl (None on success)
             if solver.status == "failed":
-                status, t_fail, failure = "failed", float(flow.to_time(solver.t)), "solver"
-                message = f"{method} failed at t={t_fail:.6g}: {solver.__dict__.get('_message', 'step size too small')}"
+                status, t_fail, failure = Status.FAILED, float(flow.to_time(solver.t)), "solver"
+                message = f"{stats.method} failed at t={t_fail:.6g}: {why or 'the solver gave up'}"
                 break
             if not np.all(np.isfinite(solver.y)):
-                status, t_fail, failure = "failed", float(flow.to_time(solver.t_old)), "non-finite"
+                status, t_fail, failure = Status.FAILED, float(flow.to_time(solver.t_old)), "non-finite"
                 message = (f"non-finite state after t={t_fail:.6g} (step to t={float(flow.to_time(solver.t)):.6g})"
                            + getattr(flow, "failure_hint", ""))
                 break
@@ -184,7 +198,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                 stats.restarts += 1
                 solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
     except KeyboardInterrupt:
-        status, message = "interrupted", "interrupted by the user"
+        status, message = Status.INTERRUPTED, "interrupted by the user"
     _accumulate(stats, solver)
     stats.nfev, stats.njev = flow.nfev, flow.njev
     stats.wall_seconds = time.perf_counter() - start

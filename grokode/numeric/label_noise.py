@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import InputError, require_int, require_nonnegative, require_positive
 from . import generated as gen
-from .discrete import check_t_eval, run_discrete, save_steps
-from .gd import GDSolution, _update
+from .discrete import GDSolution, check_t_eval, run_discrete, save_steps
+from .gd import _update
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
 

@@ -176,6 +176,8 @@ class MatrixFlow(_MatrixFlowBase):
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         self.nfev += 1
+        # scipy's finite-difference Jacobian (BDF, Radau) passes non-contiguous columns; the kernel reshapes
+        y = np.ascontiguousarray(y, dtype=np.float64)
         out = np.empty_like(y)
         _lifted_rhs(y, self.size, self.rows, self.cols, self.target, self.scale, self.lam, self.sigma(t), self._R,
                     out)
@@ -224,6 +226,7 @@ class FactorMatrixFlow(_MatrixFlowBase):
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         self.nfev += 1
+        y = np.ascontiguousarray(y, dtype=np.float64)
         out = np.empty_like(y)
         _factor_rhs(y, self.size, self.rows, self.cols, self.target, self.scale, self.lam, out)
         return out

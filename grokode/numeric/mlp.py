@@ -26,14 +26,15 @@ import numpy as np
 from ..errors import InputError, require_int, require_positive
 from .discrete import (
     NORMALIZED_HINT,
+    GDSolution,
     LogTimeProgress,
+    NormalizedGDSolution,
     check_t_eval,
     rise_failure,
     run_discrete,
     save_steps,
     underflow_failure,
 )
-from .gd import GDSolution
 from .parallel import sized_kernel
 
 GD_METHOD = "gd"
@@ -390,8 +391,6 @@ class MLPGD:
         """Run to the step nearest ``t_eval[-1]``, saving the metrics and ‖θ‖ at the steps nearest ``t_eval``."""
         t_eval = check_t_eval(t_eval)
         if self.normalized:
-            from .normalized_gd import NormalizedGDSolution
-
             stepper, targets, method = _MLPNormalizedStepper(self, t_eval[-1]), t_eval, GD_METHOD + "-normalized"
 
             def make(**fields):

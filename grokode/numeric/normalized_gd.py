@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,26 +17,16 @@ from ..errors import InputError
 from .discrete import (
     NORMALIZED_HINT,
     LogTimeProgress,
+    NormalizedGDSolution,
     check_t_eval,
     rise_failure,
     run_discrete,
     underflow_failure,
     uphill_warning,
 )
-from .gd import _T, DiagonalGD, GDSolution, _DiagonalStepper, _steps
+from .gd import _T, DiagonalGD, _DiagonalStepper, _steps
 
 METHOD_OPTION = "normalized-lr"
-
-
-@dataclass
-class NormalizedGDSolution(GDSolution):
-    """A :class:`~grokode.numeric.gd.GDSolution` whose times are Σ η/L̂ (``lr`` is the constant η)."""
-
-    time_reached: float = 0.0
-
-    @property
-    def t_reached(self) -> float:
-        return self.time_reached
 
 
 class NormalizedGD(DiagonalGD):

@@ -1,0 +1,178 @@
+"""Files: output paths checked before any computation, atomic writes with normal permissions, size checks.
+
+Every file grokode writes (trajectories, figures, sweep tables) goes through :func:`atomic_write`: the bytes
+go to a temporary file in the target's directory, which is then renamed over the target, so a crash or a
+kill leaves either the old file or the new one, never half of one. ``tempfile.mkstemp`` creates files with
+mode 0600; the final file gets the mode an ordinary ``open(..., "w")`` would give (0666 minus the umask).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(fh)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    The parent directory is created if needed; the file ends with mode 0o666 & ~umask.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, force: bool, what: str) -> Path:
+    """Refuse, before any computation, an output path that could not be written.
+
+    Checks: the suffix is one of ``suffixes``; the path is not a directory; an existing file only with
+    ``force``; the nearest existing ancestor is a writable directory (not a file).
+    """
+    try:
+        path = Path(os.fspath(path))
+    except TypeError:
+        raise InputError(f"{what} must be a file path, got {path!r}") from None
+    text = str(path)
+    if not text or "\0" in text:
+        raise InputError(f"{what} must be a file path, got {text!r}")
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{what} {text!r} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise InputError(f"{what} {text!r} is a directory")
+    if path.exists() and not force:
+        raise InputError(f"{what} {text!r} exists (use --force to overwrite)")
+    parent = path.parent
+    while not parent.exists():
+        if parent == parent.parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{what} {text!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {text!r}: directory {str(parent)!r} is not writable")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------
+# Memory
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can use now: MemAvailable (Linux), else physical memory."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000.0
+    return f"{n:.3g} PB"
+
+
+def require_memory(needed: float, what: str, *, available: int | None = None) -> None:
+    """InputError (with the estimate) when ``needed`` bytes exceed the memory available now."""
+    have = available_memory() if available is None else available
+    if needed > have:
+        raise InputError(f"{what} needs about {format_bytes(needed)} of memory, more than the "
+                         f"{format_bytes(have)} available")
+
+
+# ----------------------------------------------------------------------------------------------------
+# .npz archives
+
+
+def npz_array_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array in an ``.npz`` archive, read from the headers without loading data.
+
+    Lets a loader refuse a file whose header claims arrays too large for memory before it allocates them.
+    Raises InputError for a file that is not a readable .npz archive.
+    """
+    path = Path(path)
+    out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                out[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
+    except FileNotFoundError:
+        raise InputError(f"file not found: {str(path)!r}") from None
+    except IsADirectoryError:
+        raise InputError(f"{str(path)!r} is a directory, not an .npz file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise InputError(f"cannot read {str(path)!r} as an .npz archive: {_one_line(exc)}") from None
+    return out
+
+
+def npz_size(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
+    """Bytes the arrays of an archive take once loaded."""
+    total = 0
+    for shape, dtype in headers.values():
+        total += int(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 1)
+    return total
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def open_npz(path: str | os.PathLike, what: str) -> Iterator[np.lib.npyio.NpzFile]:
+    """``np.load`` of an archive (no pickles) with every failure turned into a one-line InputError."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{what} not found: {str(path)!r}") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} {str(path)!r} is a directory") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {what} {str(path)!r}: {_one_line(exc)}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise InputError(f"{what} {str(path)!r} is not an .npz archive")
+    with archive:
+        yield archive

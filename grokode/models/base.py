@@ -1,0 +1,248 @@
+"""The model contract: what one model file declares and implements, written once.
+
+A model is one class (one file under ``grokode/models/``, or a user's own package) that subclasses
+:class:`Model` and is registered by name (:func:`grokode.models.register_model`). It declares
+
+* ``options``: every option :func:`grokode.integrate` and ``grokode integrate --model NAME`` take for it
+  (:class:`~grokode.options.Option`: name, kind, default, range, help). The command line, ``grokode sweep``
+  and the Python API are built from these declarations; an option a model does not take is an input error
+  naming the option and the model;
+* ``derive_options`` and :meth:`Model.derive`: what ``grokode derive NAME`` prints (a sympy
+  :class:`~grokode.analytic.model.Derivation`);
+* the hooks the pipeline (:func:`grokode.pipeline.run_model`) calls in order, each documented below:
+  :meth:`~Model.resolve` (cross-option rules and derived defaults, before anything is computed),
+  :meth:`~Model.memory_estimate`, :meth:`~Model.prepare` (data and save times), :meth:`~Model.solve`
+  (the flow or the discrete method), :meth:`~Model.observe` (the trajectory's arrays),
+  :meth:`~Model.locate_transition`, :meth:`~Model.references` (reference predictors and alignment, optional),
+  :meth:`~Model.summarize` (the model's summary keys) and :meth:`~Model.record` (what ``meta`` stores to
+  reproduce the run).
+
+Model files import their numerical machinery inside the hooks, so that building the command line (which
+reads every registered model's options) stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InputError
+from ..options import Option, option_table, parse_given
+
+# ----------------------------------------------------------------------------------------------------
+# Options most models share (each model picks them and sets its own defaults with ``with_default``)
+
+ALPHA = Option("alpha", "float", "initialization scale α > 0", low=0.0, low_open=True)
+LAM = Option("lam", "float", "weight decay λ ≥ 0", low=0.0)
+SEED = Option("seed", "int", "seed of the data and initialization generators", default=0, low=0)
+T_END = Option("t_end", "float", "horizon in gradient-flow time (default: the model's rule)", low=0.0, low_open=True)
+T_EVAL = Option("t_eval", "times", "save exactly these times t1,t2,… (the last is the horizon; not with --t-end)")
+RTOL = Option("rtol", "float", "relative tolerance of an adaptive flow method", default=1e-6, low=0.0, high=1.0,
+              low_open=True, high_open=True)
+ATOL = Option("atol", "float", "absolute tolerance of an adaptive flow method (on the solver's state)",
+              default=1e-9, low=0.0, low_open=True)
+LR = Option("lr", "float", "learning rate η of gradient descent (--method gd)", low=0.0, low_open=True)
+NORMALIZED_LR = Option("normalized_lr", "bool", "gd: steps η/L̂(θ), t += η/L̂ (log-time horizons without weight decay)",
+                       default=False)
+DATA = Option("data", "path", "your own data set (.npz) instead of a generated task")
+
+
+def with_default(option: Option, default: object, help: str | None = None) -> Option:
+    """``option`` with another default (and help line)."""
+    return dataclasses.replace(option, default=default, help=help or option.help)
+
+
+def method_option(choices: tuple[str, ...], default: str = "auto", help: str | None = None) -> Option:
+    return Option("method", "str", help or "auto | " + " | ".join(c for c in choices if c != "auto"),
+                  default=default, choices=choices)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Save times
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do: its save times, horizon and t_theory = ln(α)/rate (None without weight decay)."""
+
+    t_eval: np.ndarray
+    t_end: float
+    t_theory: float | None
+    rate: float  # λ, or λ + λ_eff for label-noise SGD: the decay rate that sets t_theory
+
+
+def default_t_eval(t_end: float, t_theory: float, points: int = 300) -> np.ndarray:
+    """~``points`` save times: log-spaced over the early (kernel) phase, linear through the transition."""
+    split = min(0.25 * t_end, 0.25 * t_theory) if t_theory > 0 else 0.25 * t_end
+    early = np.geomspace(max(split * 1e-6, 1e-12), split, points // 3, endpoint=False)
+    late = np.linspace(split, t_end, points - points // 3)
+    return np.unique(np.concatenate([early, late]))
+
+
+def save_times(t_end: float, t_theory: float | None, *, theorem_window: bool, log_points: int = 400,
+               log_start: float | None = None) -> np.ndarray:
+    """The default save times of a run to ``t_end``.
+
+    With weight decay: :func:`default_t_eval`, plus T∓ = (1 ∓ c)·t_theory when ``theorem_window`` (the theorem
+    check reads w there). Without (t_theory None): ``log_points`` log-spaced times from ``log_start``
+    (default min(1e-6, 1e-3·t_end)) to ``t_end``.
+    """
+    if t_theory is None:
+        start = min(1e-6, 1e-3 * t_end) if log_start is None else log_start
+        return np.geomspace(start, t_end, log_points)
+    times = default_t_eval(t_end, t_theory)
+    if theorem_window:
+        from ..analysis.analyze import theorem_times
+
+        times = np.union1d(times, [s for s in theorem_times(t_theory) if 0 < s < t_end])
+    return times
+
+
+def theory_time(alpha: float, rate: float) -> float | None:
+    """t_theory = ln(α)/rate (0 for α ≤ 1), None without decay (rate 0)."""
+    if rate <= 0:
+        return None
+    return math.log(alpha) / rate if alpha > 1 else 0.0
+
+
+# ----------------------------------------------------------------------------------------------------
+# The contract
+
+
+class Model(ABC):
+    """A homogeneous model trained by gradient flow from θ(0) = α·θ̄ with weight decay λ (docs/math.md#setting).
+
+    Subclasses set the class attributes and implement the hooks; the pipeline calls them in the order they
+    are listed. ``self.config`` holds every option's value after :meth:`resolve` (defaults filled in),
+    ``self.given`` only the options the user gave (parsed). Hooks may keep what they build on ``self``
+    (the data set, the dynamics): one instance serves one run.
+    """
+
+    #: Registered name (``--model NAME``).
+    name: ClassVar[str]
+    #: One line for ``--help`` and the documentation.
+    title: ClassVar[str]
+    #: Every option :func:`grokode.integrate` takes for this model.
+    options: ClassVar[tuple[Option, ...]]
+    #: Options of ``grokode derive NAME``.
+    derive_options: ClassVar[tuple[Option, ...]] = ()
+    #: Summary keys copied from :class:`~grokode.analysis.analyze.Analysis` when the model has references.
+    analysis_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **given: Any):
+        table = option_table(self.options)
+        self._refuse_other_models_options(table, given)
+        self.given: dict[str, Any] = parse_given(table, given, f"model {self.name!r}")
+        self.config: dict[str, Any] = {o.name: o.default for o in self.options}
+        self.config.update(self.given)
+        self.resolve()
+
+    # -- options -----------------------------------------------------------------------------------------
+    def _refuse_other_models_options(self, table: Mapping[str, Option], given: Mapping[str, Any]) -> None:
+        """An option of another model is an error that says whose option it is."""
+        from . import get_model, model_names
+
+        unknown = sorted(k for k, v in given.items() if k not in table and v is not None and v is not False)
+        if not unknown:
+            return
+        owners = {k: [m for m in model_names() if any(o.name == k for o in get_model(m).options)] for k in unknown}
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        known = [f"--{k.replace('_', '-')} is an option of model {', '.join(repr(m) for m in owners[k])}"
+                 for k in unknown if owners[k]]
+        why = f" ({'; '.join(known)})" if known else ""
+        raise InputError(f"model {self.name!r} does not take {flags}{why}; its options: "
+                         f"{', '.join(sorted(o.flag for o in table.values()))}")
+
+    @classmethod
+    def option(cls, name: str) -> Option:
+        return option_table(cls.options)[name]
+
+    def resolve(self) -> None:
+        """Cross-option rules (an option the chosen task or method does not take is an InputError naming it)
+        and defaults that depend on other options. Runs before anything is computed."""
+        return None
+
+    def memory_estimate(self) -> tuple[float, str]:
+        """(bytes, what) the run will need at its peak; the pipeline refuses runs that do not fit."""
+        return 0.0, "this run"
+
+    # -- derivation --------------------------------------------------------------------------------------
+    @classmethod
+    def derive(cls, **given: Any):
+        """The sympy derivation ``grokode derive NAME`` prints (a :class:`~grokode.analytic.model.Derivation`)."""
+        raise InputError(f"model {cls.name!r} has no symbolic derivation")
+
+    @classmethod
+    def parse_derive_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        table = option_table(cls.derive_options)
+        parsed = parse_given(table, given, f"grokode derive {cls.name}")
+        return {**{o.name: o.default for o in cls.derive_options}, **parsed}
+
+    # -- the run -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def prepare(self) -> Plan:
+        """Build the data set (kept on ``self``) and the save times."""
+
+    @abstractmethod
+    def solve(self, plan: Plan, progress: Callable[[float], None] | None):
+        """Integrate the flow (or run the discrete method) and return its solution, whatever its status."""
+
+    @abstractmethod
+    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
+        """The trajectory file's arrays: ``t``, ``param_norm`` and the model's metrics at the saved times."""
+
+    @abstractmethod
+    def locate_transition(self, plan: Plan, sol, arrays: dict[str, np.ndarray]):
+        """(Transition or None, name of the transition metric)."""
+
+    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+        """Reference predictors (kernel, rich) and their certificates; adds alignment arrays to ``arrays``.
+
+        None when the model has no convex reference predictors (the theorem check is then skipped).
+        """
+        return None
+
+    @abstractmethod
+    def summarize(self, plan: Plan, sol, arrays: dict[str, np.ndarray], transition, references: dict | None
+                  ) -> dict[str, Any]:
+        """The model's summary keys: ``test_final``, ``train_final``, ``transition_metric`` and its own."""
+
+    @abstractmethod
+    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(options, dataset) for ``meta``: enough to reproduce the run (data regenerate from the seed)."""
+
+    def extra_meta(self) -> dict[str, Any]:
+        """Anything else ``meta`` should keep (e.g. the nuclear-norm solver's certificate)."""
+        return {}
+
+    def file_stem(self) -> str:
+        """A descriptive default file name (without suffix) for ``runs/``."""
+        return self.name
+
+    def weight_at(self, sol) -> Callable[[float], np.ndarray] | None:
+        """w(t) at any reached time from the solver's dense output, for exact theorem-check times."""
+        return None
+
+    # -- helpers for subclasses --------------------------------------------------------------------------
+    def refuse_unless(self, condition: bool, names: tuple[str, ...], reason: str) -> None:
+        """InputError naming every option of ``names`` the user gave, unless ``condition`` holds."""
+        if condition:
+            return
+        given = [n for n in names if n in self.given]
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            verb = "does" if len(given) == 1 else "do"
+            raise InputError(f"{flags} {verb} not apply to model {self.name!r} {reason}")
+
+
+def undo_log10(value: float | None) -> float | None:
+    """10^v for a metric read as log10 of a loss (None stays None, non-finite becomes None)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(10.0**value)

@@ -1,0 +1,108 @@
+"""Tables the command line prints (rich): a run's summary, the theorem check, a trend, a sweep's fits."""
+
+from __future__ import annotations
+
+import math
+
+#: Summary keys shown by ``grokode integrate`` (in this order, when present).
+SUMMARY_KEYS = ("status", "t_theory", "t_transition", "transition_width", "log_t_transition", "transition_width_log",
+                "lam_eff", "offset_c0", "t_bias_switch", "test_plateau", "test_final", "train_final", "t_train_fit",
+                "t_test_10", "transition_metric", "kernel_test", "rich_test", "cos_kernel_at_Tminus",
+                "cos_rich_at_Tplus", "dist_kernel_at_Tminus", "dist_rich_at_Tplus", "rhs_evals", "jac_evals",
+                "gd_steps_equivalent_lr0.01", "wall_seconds", "out", "plot")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else "—"
+    return str(value)
+
+
+def print_summary(summary: dict, title: str = "grokode integrate") -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key in SUMMARY_KEYS:
+        if key in summary:
+            table.add_row(key, fmt(summary[key]))
+    _console().print(table)
+
+
+def print_analysis(path: str, a) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"grokode analyze {path}", show_header=False, title_justify="left")
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    rows = [("α, λ", f"{a.alpha:g}, {a.lam:g}"), ("t_theory = ln(α)/λ", fmt(a.t_theory)),
+            ("t_transition", fmt(a.t_transition)), ("transition_width (10–90 %)", fmt(a.transition_width)),
+            ("offset_c0 = ln α − λ t*", fmt(a.offset_c0)),
+            ("t_bias_switch (cos_rich > cos_kernel)", fmt(a.t_bias_switch))]
+    for name in ("kernel", "rich"):
+        ref = (a.references or {}).get(name) or {}
+        if ref:
+            detail = (f"{ref.get('kind')}: margin {fmt(ref.get('margin'))}, gap {fmt(ref.get('gap'))}, "
+                      f"test {fmt(ref.get('test_value'))}")
+            rows.append((f"{name} predictor", detail if ref.get("feasible", True) else str(ref.get("message"))))
+    for key, value in rows:
+        table.add_row(key, value)
+    console = _console()
+    console.print(table)
+    theorem = Table(title=f"theorem check (c = {a.c:g})", title_justify="left")
+    m = a.measure
+    names = ("cos(w, kernel)", "cos(w, rich)") if m == "cos" else ("‖W − W_kernel‖/‖W_kernel‖", "‖W − W_rich‖/‖W_rich‖")
+    for col in ("time", "t", *names):
+        theorem.add_column(col)
+    for label, s, tag in (("T⁻ = (1−c)·t_theory", a.T_minus, "Tminus"), ("T⁺ = (1+c)·t_theory", a.T_plus, "Tplus")):
+        kernel, rich = getattr(a, f"{m}_kernel_at_{tag}"), getattr(a, f"{m}_rich_at_{tag}")
+        theorem.add_row(label, fmt(s), fmt(kernel), fmt(rich))
+    console.print(theorem)
+
+
+def print_trend(trend, c: float) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"theorem check across α (c = {c:g})", title_justify="left")
+    m = "cos" if trend.measure == "cos" else "distance"
+    for col in ("α", f"{m}(w(T⁻), kernel)", "deficit", f"{m}(w(T⁺), rich)", "deficit"):
+        table.add_column(col)
+    rows = zip(trend.alphas, trend.kernel_at_Tminus, trend.deficits(trend.kernel_at_Tminus), trend.rich_at_Tplus,
+               trend.deficits(trend.rich_at_Tplus), strict=True)
+    for a, k, dk, r, dr in rows:
+        table.add_row(f"{a:g}", fmt(k), fmt(dk), fmt(r), fmt(dr))
+    console = _console()
+    console.print(table)
+    verdict = {True: "yes", False: "NO"}
+    goal = "tends to 1" if trend.measure == "cos" else "tends to 0"
+    console.print(f"{m} to the kernel predictor at T⁻ {goal} as α grows: {verdict[trend.kernel_converges]}; "
+                  f"to the rich predictor at T⁺: {verdict[trend.rich_converges]}")
+
+
+def print_sweep(summary: dict) -> None:
+    from rich import box
+    from rich.table import Table
+
+    def g(value, spec: str) -> str:
+        return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+    table = Table(title=f"λ·t* = slope·ln α + intercept  ({summary['out']})", title_justify="left", box=box.SIMPLE,
+                  pad_edge=False)
+    for col in ("λ", "points", "slope", "intercept", "R²", "c₀ mean", "c₀ sd", "λ·width"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for f in summary["fits"]:
+        table.add_row(f"{f['lam']:g}", str(f["n_points"]), g(f["slope"], ".4f"), g(f["intercept"], ".3f"),
+                      g(f["r2"], ".5f"), g(f["c0_mean"], ".3f"), g(f["c0_std"], ".3f"), g(f["lam_width_mean"], ".3f"))
+    console = _console()
+    console.print(table)
+    console.print(f"{summary['points']} points: {summary['ran']} run now, {summary['skipped']} already in the file, "
+                  f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else ""))

@@ -1,0 +1,224 @@
+"""The result of one run: :class:`Run`, its file format, strict JSON, its figure.
+
+A :class:`Run` carries the trajectory's arrays, ``meta`` (every option, the data set's parameters, solver
+statistics, the summary, the reference predictors' certificates, package versions and the machine: enough to
+reproduce the run, since data regenerate from the seed), the ``summary``, the located transition and the
+theorem-check analysis, plus a :class:`~grokode.numeric.solution.Status` and a one-line message.
+
+:meth:`Run.save` and :meth:`Run.load` are a symmetric pair; the file is a plain ``.npz`` that numpy alone
+reads (``json.loads(str(np.load(f)["meta"]))``). :meth:`Run.to_json` is strict JSON: NaN and ±inf are
+written as ``null``, never as bare ``NaN``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .files import atomic_write, check_output_path, npz_array_headers, npz_size, open_npz, require_memory
+from .numeric.solution import Status
+
+TRAJECTORY_SUFFIXES = (".npz",)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays as Python values and every non-finite float as None (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, Status):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """Strict JSON text of ``value`` (see :func:`jsonable`); ``allow_nan=False`` guards the promise."""
+    return json.dumps(jsonable(value), allow_nan=False, ensure_ascii=False, **kwargs)
+
+
+@dataclass(repr=False, eq=False)
+class Run:
+    """One integrated run: arrays, meta, summary, transition and analysis (see the module docstring).
+
+    Attributes
+    ----------
+    arrays : the trajectory: ``t`` (T) and the model's arrays at those times (docs/file-formats.md).
+    meta : options, data set, solver statistics, summary, references, versions, machine.
+    summary : the transition report (t_theory, t_transition, widths, plateau, final values, status, …).
+    transition : :class:`~grokode.analysis.transition.Transition` or None.
+    analysis : :class:`~grokode.analysis.analyze.Analysis` (theorem check) or None.
+    solution, dataset : the live solver solution and data set (None for a run read from a file).
+    """
+
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+    transition: Any = None
+    analysis: Any = None
+    solution: Any = field(default=None, repr=False)
+    dataset: Any = field(default=None, repr=False)
+    path: Path | None = None
+    #: True when SIGINT/SIGTERM arrived while the finished run was being written (the caller should stop).
+    signal_received: bool = False
+
+    # -- status ------------------------------------------------------------------------------------------
+    @property
+    def status(self) -> Status:
+        return Status(self.summary.get("status", "ok"))
+
+    @property
+    def message(self) -> str:
+        return str(self.summary.get("message") or "")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.meta.get("options", {})
+
+    @property
+    def model(self) -> str:
+        return str(self.options.get("model", "diagonal"))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        t = self.arrays.get("t")
+        parts = [f"model={self.model!r}", f"status={str(self.status)!r}"]
+        for key in ("alpha", "lam"):
+            if key in self.options:
+                parts.append(f"{key}={self.options[key]:g}")
+        for key in ("t_theory", "t_transition"):
+            if s.get(key) is not None:
+                parts.append(f"{key}={s[key]:.6g}")
+        parts.append(f"saved_times={0 if t is None else len(t)}")
+        parts.append(f"arrays=[{', '.join(sorted(self.arrays))}]")
+        if self.path is not None:
+            parts.append(f"path={str(self.path)!r}")
+        return f"Run({', '.join(parts)})"
+
+    # -- files -------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
+        path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
+        meta = np.array(dumps(self.meta))
+
+        def write(fh) -> None:
+            np.savez(fh, **self.arrays, meta=meta)
+
+        atomic_write(path, write)
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Run:
+        """Read a trajectory file written by :meth:`save`; any unreadable file is a one-line InputError."""
+        try:
+            path = Path(os.fspath(path))
+        except TypeError:
+            raise InputError(f"trajectory file must be a path, got {path!r}") from None
+        if not path.exists():
+            raise InputError(f"trajectory file {str(path)!r} not found")
+        if path.is_file() and path.stat().st_size == 0:
+            raise InputError(f"trajectory file {str(path)!r} is empty")
+        headers = npz_array_headers(path)
+        require_memory(npz_size(headers), f"reading {str(path)!r}")
+        with open_npz(path, "trajectory file") as z:
+            if "meta" not in z.files:
+                raise InputError(f"{str(path)!r} is not a grokode trajectory (it has no 'meta' array)")
+            try:
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+                meta_text = str(z["meta"])
+            except (OSError, ValueError, EOFError) as exc:
+                raise InputError(f"cannot read trajectory file {str(path)!r}: {' '.join(str(exc).split())}") from None
+        try:
+            meta = json.loads(meta_text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{str(path)!r}: its meta is not JSON ({exc.msg} at position {exc.pos})") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("options"), dict) or "summary" not in meta:
+            raise InputError(f"{str(path)!r} is not a grokode trajectory (its meta has no options and summary)")
+        if "t" not in arrays or arrays["t"].ndim != 1:
+            raise InputError(f"{str(path)!r} is not a grokode trajectory (it has no 1-D array 't')")
+        options = meta["options"]
+        for key in ("alpha", "lam"):
+            value = options.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                raise InputError(f"{str(path)!r}: meta option {key!r} is not a finite number ({value!r})")
+        summary = meta.get("summary")
+        if not isinstance(summary, dict):
+            raise InputError(f"{str(path)!r}: its meta summary is not an object")
+        return cls(arrays=arrays, meta=meta, summary=summary, path=path)
+
+    # -- outputs -----------------------------------------------------------------------------------------
+    def to_json(self, **extra: Any) -> str:
+        """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
+        return dumps({**self.summary, **extra})
+
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True):
+        """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given."""
+        from .analysis.plots import plot_run, save_figure
+
+        if path is not None:
+            path = check_output_path(path, FIGURE_SUFFIXES, force=force, what="plot file")
+        summary = dict(self.summary)
+        if self.analysis is not None:
+            summary.update({k: v for k, v in self.analysis.as_dict().items() if k not in summary or summary[k] is None})
+        fig = plot_run(self.arrays, summary, title=self.title() if title is None else title,
+                       lam=self.options.get("lam"), model=self.model)
+        if path is not None:
+            save_figure(fig, path)
+        return fig
+
+    def title(self) -> str:
+        o = self.options
+        name = self.meta.get("dataset", {}).get("name", o.get("task"))
+        depth = f" L={o['depth']}" if o.get("depth", 2) != 2 else ""
+        return f"{self.model}{depth}, {name}, α={o.get('alpha', float('nan')):g}, λ={o.get('lam', float('nan')):g}"
+
+    def to_xarray(self):
+        """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise InputError("Run.to_xarray needs xarray: pip install 'grokode[xarray]'") from None
+        t = np.asarray(self.arrays["t"])
+        data_vars, coords = {}, {"t": ("t", t)}
+        for key, value in self.arrays.items():
+            if key == "t":
+                continue
+            value = np.asarray(value)
+            if value.ndim >= 1 and value.shape[0] == t.shape[0]:
+                dims = ("t",) + tuple(f"{key}_dim{i}" for i in range(1, value.ndim))
+            else:
+                dims = tuple(f"{key}_dim{i}" for i in range(value.ndim))
+            data_vars[key] = (dims, value)
+        attrs = {"grokode_meta": dumps(self.meta)}
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read a trajectory file (the same as :meth:`Run.load`)."""
+    return Run.load(path)
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> bytes:
+    """The .npz file of a run, in memory (for tests and transfers)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, meta=np.array(dumps(meta)))
+    return buf.getvalue()
