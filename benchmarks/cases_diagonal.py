@@ -31,7 +31,7 @@ import numpy as np
 from common import Config, Row, budgeted_solve_ivp, case, extrapolated_gd, rel_diff
 
 import grokode
-from grokode.models.diagonal import default_t_end
+from grokode.models.base import default_t_end
 from grokode.numeric.gd import DiagonalGD
 
 LR_PAPER = 0.01  # the authors' learning rate for the diagonal net

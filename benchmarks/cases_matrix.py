@@ -28,7 +28,7 @@ from common import Config, Row, budgeted_solve_ivp, case, extrapolated_gd, rel_d
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 import grokode
-from grokode.models.diagonal import default_t_end
+from grokode.models.base import default_t_end
 from grokode.numeric.integrate import default_t_eval, integrate_flow
 from grokode.numeric.matrix import FactorMatrixFlow, MatrixFlow, _factor_rhs
 from grokode.tasks.matrix import make_matrix_task

@@ -111,6 +111,33 @@ def theory_time(alpha: float, rate: float) -> float | None:
     return math.log(alpha) / rate if alpha > 1 else 0.0
 
 
+def default_t_end(alpha: float, rate: float) -> float:
+    """(2·ln α + 5)/rate (α below e counts as e): long enough to pass the transition near ln(α)/rate and settle."""
+    return (2.0 * math.log(max(alpha, math.e)) + 5.0) / rate
+
+
+def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
+    """Without a t_theory (λ = 0) the plateau is read where fitting ends: the first saved time with training
+    accuracy 1 (classification), else the first saved time after 0."""
+    positive = t > 0
+    if kind == "classification" and "train_acc" in arrays:
+        fitted = positive & (arrays["train_acc"] >= 1.0)
+        if np.any(fitted):
+            return float(t[np.argmax(fitted)])
+    return float(t[np.argmax(positive)]) if np.any(positive) else float(t[-1])
+
+
+def jsonable(params: dict) -> dict:
+    """The JSON-able entries of a parameter dict (numpy scalars become Python numbers)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, str | int | float | bool | type(None)):
+            out[key] = value
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------
 # The contract
 

@@ -30,13 +30,13 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    default_t_end,
     method_option,
     save_times,
     theory_time,
     undo_log10,
     with_default,
 )
-from .diagonal import default_t_end
 
 TASKS = ("multiplication", "lowrank")
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")

@@ -31,12 +31,12 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    fit_time,
     method_option,
     save_times,
     theory_time,
     with_default,
 )
-from .diagonal import fit_time
 
 TASKS = ("modadd",)
 FLOW_METHODS = ("LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")

@@ -1,0 +1,16 @@
+"""The package's layering is kept: import-linter checks the contracts in pyproject.toml (no upward imports,
+including imports inside functions; model files independent of each other)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_import_contracts_are_kept():
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    res = subprocess.run([exe], capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert ", 0 broken." in res.stdout
+    kept = int(res.stdout.split("Contracts: ")[1].split(" kept")[0])
+    assert kept >= 2
