@@ -214,7 +214,7 @@ def parse_given(options: Mapping[str, Option], given: Mapping[str, object], owne
     if unknown:
         flags = ", ".join("--" + name.replace("_", "-") for name in sorted(unknown))
         takes = ", ".join(sorted(o.flag for o in options.values()))
-        raise InputError(f"{owner} does not take {flags} " + (f"(it takes {takes})" if takes else "(it takes no options)"))
+        raise InputError(f"{owner} does not take {flags} ({f'it takes {takes}' if takes else 'it takes no options'})")
     parsed: dict[str, object] = {}
     for name, value in given.items():
         if value is None or value is False:
