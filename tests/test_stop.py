@@ -9,9 +9,9 @@ import signal
 
 import numpy as np
 import pytest
+from helpers import TerminalRun
 
 import grokode
-from helpers import TerminalRun
 
 # ~1e6 GD steps of a small net: long enough to be stopped at 5 % on any machine, fast to start
 LONG_MLP = ("integrate", "--model", "mlp", "--p", "11", "--width", "32", "--frac", "0.6", "--t-end", "1e5",
