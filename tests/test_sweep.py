@@ -19,7 +19,7 @@ from scipy import stats
 from grokode.analysis.scaling import fit_scaling, line_fit
 from grokode.errors import InputError
 from grokode.pipeline import integrate
-from grokode.sweep import COLUMNS, SweepFile, parse_grid, parse_seeds, point_options
+from grokode.sweep import COLUMNS, SweepFile, grid_points, parse_grid, parse_seeds, point_options
 
 TINY = ["--n", "64", "--d", "500", "--n-test", "200"]
 TINY_OPTIONS = {"n": 64, "d": 500, "n_test": 200}
@@ -123,7 +123,8 @@ def test_row_file_round_trips_and_drops_a_torn_line(tmp_path):
     f.append(_row(1e300, error='bad, "quoted"'))
     with open(path, "a") as fh:  # a write cut short by a crash: no newline
         fh.write("5.0,0.001,0,1.0,2.")
-    rows = SweepFile(path).load()
+    with pytest.warns(UserWarning, match="line 4 was cut short"):
+        rows = SweepFile(path).load()
     assert [r["alpha"] for r in rows] == [0.1 + 0.2, 1e300]  # exact floats: resume keys must compare equal
     assert rows[0]["t_transition"] == 1 / 3 and rows[1]["error"] == 'bad, "quoted"' and rows[0]["test_final"] is None
     assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 3
@@ -132,6 +133,51 @@ def test_row_file_round_trips_and_drops_a_torn_line(tmp_path):
         SweepFile(tmp_path / "other.csv").load()
     with pytest.raises(InputError, match="must end in .csv or .parquet"):
         SweepFile(tmp_path / "s.txt")
+
+
+def test_damaged_lines_are_dropped_with_a_warning_and_the_file_repaired(tmp_path):
+    from grokode.errors import GrokodeWarning
+
+    path = tmp_path / "s.csv"
+    f = SweepFile(path)
+    f.rewrite([])
+    for alpha in (10.0, 20.0, 30.0, 40.0):
+        f.append(_row(alpha))
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1][:25] + b"\n"  # a torn line that still ends in a newline
+    lines[2] = lines[2].replace(b"20.0", b"2\xff0.0", 1)  # a byte that is not UTF-8
+    lines[3] = lines[3].replace(b"30.0", b"thirty", 1)  # a cell that is not a number
+    path.write_bytes(b"".join(lines))
+    with pytest.warns(GrokodeWarning) as caught:
+        rows = SweepFile(path).load()
+    assert [r["alpha"] for r in rows] == [40.0]  # the three damaged points will be computed again
+    assert sorted(int(str(w.message).split("line ")[1].split()[0]) for w in caught) == [2, 3, 4]
+    assert [r["alpha"] for r in SweepFile(path).load()] == [40.0]  # repaired on disk: no warning the second time
+
+
+def test_an_empty_or_headerless_file_gets_its_header(tmp_path):
+    from grokode.errors import GrokodeWarning
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert SweepFile(empty).load() == [] and empty.read_text() == ",".join(COLUMNS) + "\n"
+    headerless = tmp_path / "rows.csv"
+    f = SweepFile(headerless)
+    f.rewrite([_row(5.0)])
+    headerless.write_text(headerless.read_text().split("\n", 1)[1])  # the header line lost
+    with pytest.warns(GrokodeWarning, match="no header"):
+        assert [r["alpha"] for r in SweepFile(headerless).load()] == [5.0]
+    assert headerless.read_text().splitlines()[0] == ",".join(COLUMNS)
+
+
+def test_a_second_sweep_on_the_same_file_is_refused(tmp_path):
+    from grokode.sweep import _lock, sweep
+
+    out = tmp_path / "s.csv"
+    with _lock(out):  # as a first sweep holds it
+        with pytest.raises(InputError, match="another sweep is writing"):
+            sweep(grid_points([1e2], [1e-2], [0]), dict(TINY_OPTIONS), out, workers=1)
+    assert not out.exists()  # refused before anything was computed or written
 
 
 def test_a_file_from_before_train_final_is_read_and_moved_to_the_new_layout(tmp_path):
