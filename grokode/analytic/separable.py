@@ -202,9 +202,9 @@ class _Builder:
         func = node.func
         name = func.id if isinstance(func, ast.Name) else None
         if not self.allow_names or name not in _FUNCTIONS:
-            label = name if name is not None else _NOT_ALLOWED.get(type(func), "an expression")
+            label = name if name is not None else ast.unparse(func)[:40]
             allowed = ", ".join(f"{f}()" for f in _FUNCTIONS) if self.allow_names else "none"
-            self.fail(f"call of {label!r} is not allowed (functions allowed: {allowed})")
+            self.fail(f"calling {label!r} is not allowed (functions allowed: {allowed})")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             self.fail(f"{name}() takes exactly one argument")
         return _FUNCTIONS[name](self.build(node.args[0], depth + 1))
@@ -395,8 +395,10 @@ class SeparableModel(SymbolicModel):
         self.init_direction = {p: c0 * self.unit[p] for p in self.params}
         at_init = sp.simplify(self.phi.subs(self.theta_hat))
         if at_init != 0 and at_init.equals(0) is not True:
+            shown = sp.sstr(at_init) if len(sp.sstr(at_init)) <= 12 else f"{float(at_init):.3g}"
             raise InputError(
-                f"phi({self._init_text()}) = {sp.sstr(at_init)[:40]} is not 0: the model output at initialization "
+                f"phi({self._init_text()}) = {shown} is not 0 (exactly; write irrational values like 2**(1/2)): "
+                "the model output at initialization "
                 "f(θ(0); x) = Σ_j φ(θ_j(0)) x_j must be 0 for every x (zero-output initialization, Assumption 3.2); "
                 "choose init with phi(init) = 0")
         self.gradient = [_drop_delta(sp.diff(self.phi, p)) for p in self.params]
@@ -408,7 +410,9 @@ class SeparableModel(SymbolicModel):
         self._cache: dict[str, object] = {}
 
     def _init_text(self) -> str:
-        return ", ".join(f"{p.name}={sp.sstr(v)}" for p, v in self.theta_hat.items())
+        def show(v):
+            return sp.sstr(v) if v.is_Integer or len(sp.sstr(v)) <= 12 else f"{float(v):.17g}"
+        return ", ".join(f"{p.name}={show(v)}" for p, v in self.theta_hat.items())
 
     @property
     def key(self) -> str:

@@ -540,47 +540,50 @@ class Profile:
     meta: np.ndarray
     info: dict = field(default_factory=dict)
 
-    def scales(self, log_c: float) -> tuple[float, float, float]:
-        """(log_gscale, log_fscale, log_dfscale) = ((L−2), L, 2L−2)·log c."""
+    def scales(self, log_c: float, shift: float = 0.0) -> tuple[float, float, float]:
+        """(log_gscale, log_fscale, log_dfscale) = ((L−2) log c + shift, L log c, (2L−2) log c)."""
         L = self.degree
-        return (L - 2) * log_c, L * log_c, (2 * L - 2) * log_c
+        return (L - 2) * log_c + shift, L * log_c, (2 * L - 2) * log_c
 
     @staticmethod
     def _outs(n, outs):
         return tuple(np.empty(n) if o is None else o for o in outs)
 
     def evaluate(self, gamma: np.ndarray, log_c: float = 0.0, out_log_f=None, out_sign_f=None, out_log_df=None,
-                 out_sign_df=None):
-        """(log|F|, sign F, log|F′|, sign F′) at Γ (array) for θ̄ = c θ̂₁: F(Γ) = c^L F₁(c^{L−2}Γ).
+                 out_sign_df=None, shift: float = 0.0):
+        """(log|F|, sign F, log|F′|, sign F′) at Γ = gamma·e^{shift} for θ̄ = c θ̂₁: F(Γ) = c^L F₁(c^{L−2}Γ),
+        F′(Γ) = c^{2L−2} F₁′(c^{L−2}Γ).
 
-        NaN beyond a singular end (L ≥ 3), +inf exactly at it. Outputs may be passed in (preallocated).
+        ``log_c`` = log(α/√d); ``shift`` lets a caller keep Γ scaled when it is not representable (Γ*
+        scales like c^{2−L}, e.g. 1e-400 for α = 1e100, L = 6). Γ = 0 gives (−inf, 0, log|F′(0)|, −1);
+        beyond a singular end (L ≥ 3) NaN, exactly at it +inf. Outputs may be passed in (preallocated).
         """
         gamma = np.ascontiguousarray(gamma, dtype=np.float64)
         outs = self._outs(gamma.shape[0], (out_log_f, out_sign_f, out_log_df, out_sign_df))
-        _eval_gamma(self.central, self.singular, self.meta, gamma, *self.scales(float(log_c)), *outs)
+        _eval_gamma(self.central, self.singular, self.meta, gamma, *self.scales(float(log_c), float(shift)), *outs)
         return outs
 
-    def log_F(self, gamma, log_c=0.0, out_log=None, out_sign=None):
-        """(log|F|, sign F) at Γ."""
-        lf, sf, _, _ = self.evaluate(gamma, log_c, out_log, out_sign)
+    def log_F(self, gamma, log_c=0.0, out_log=None, out_sign=None, shift=0.0):
+        """(log|F|, sign F) at Γ = gamma·e^{shift}."""
+        lf, sf, _, _ = self.evaluate(gamma, log_c, out_log, out_sign, shift=shift)
         return lf, sf
 
-    def log_dF(self, gamma, log_c=0.0, out_log=None, out_sign=None):
-        """(log|F′|, sign F′) at Γ (F′ < 0 everywhere)."""
-        _, _, ldf, sdf = self.evaluate(gamma, log_c, None, None, out_log, out_sign)
+    def log_dF(self, gamma, log_c=0.0, out_log=None, out_sign=None, shift=0.0):
+        """(log|F′|, sign F′) at Γ = gamma·e^{shift} (F′ < 0 everywhere)."""
+        _, _, ldf, sdf = self.evaluate(gamma, log_c, None, None, out_log, out_sign, shift=shift)
         return ldf, sdf
 
     def evaluate_distance(self, dist: np.ndarray, end: int, log_c: float = 0.0, out_log_f=None, out_sign_f=None,
-                          out_log_df=None, out_sign_df=None):
-        """(log|F|, sign F, log|F′|, sign F′) at distance ``dist`` ≥ 0 from the singular end ``end``
-        (+1: Γ = Γ*₊ − dist, −1: Γ = Γ*₋ + dist), for θ̄ = c θ̂₁. The distance is scaled in log space, so it
-        keeps its digits however close to the end; NaN if that end does not exist (L = 2)."""
+                          out_log_df=None, out_sign_df=None, shift: float = 0.0):
+        """(log|F|, sign F, log|F′|, sign F′) at distance δ = dist·e^{shift} ≥ 0 from the singular end ``end``
+        (+1: Γ = Γ*₊ − δ, −1: Γ = Γ*₋ + δ), for θ̄ = c θ̂₁. The distance is scaled in log space, so it keeps
+        its digits however close to the end; NaN if that end does not exist (L = 2) or dist < 0."""
         if end not in (1, -1):
             raise InputError(f"end must be +1 or -1, got {end!r}")
         dist = np.ascontiguousarray(dist, dtype=np.float64)
         outs = self._outs(dist.shape[0], (out_log_f, out_sign_f, out_log_df, out_sign_df))
-        _eval_distance(self.central, self.singular, self.meta, 0 if end == 1 else 1, dist, *self.scales(float(log_c)),
-                       *outs)
+        _eval_distance(self.central, self.singular, self.meta, 0 if end == 1 else 1, dist,
+                       *self.scales(float(log_c), float(shift)), *outs)
         return outs
 
     def singular_end(self, end: int, log_c: float = 0.0) -> tuple[float, float]:
@@ -623,25 +626,23 @@ _MEMORY: dict[str, Profile] = {}
 
 def profile_for(model, cache_dir: str | Path | None = None) -> Profile:
     """The profile of ``model``, built once per (φ, θ̂₁) and kept in memory; with ``cache_dir`` also stored
-    on disk (``<sha256 of the key>.npz``) and loaded from there by later processes."""
+    on disk (``separable-<sha256 of the key>.npz``) and loaded from there by later processes."""
     key = model.key
-    if key in _MEMORY:
-        return _MEMORY[key]
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"separable-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
-        if path.exists():
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["key"]) == key:
-                    prof = Profile(degree=int(z["degree"]), key=key, central=z["central"], singular=z["singular"],
-                                   meta=z["meta"], info={"loaded_from": str(path)})
-                    _MEMORY[key] = prof
-                    return prof
-    prof = build_profile(model)
+    prof = _MEMORY.get(key)
+    if prof is None and path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                prof = Profile(degree=int(z["degree"]), key=key, central=z["central"], singular=z["singular"],
+                               meta=z["meta"], info={"loaded_from": str(path)})
+    if prof is None:
+        prof = build_profile(model)
     _MEMORY[key] = prof
-    if path is not None:
+    if path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez(tmp, key=np.array(key), degree=np.array(prof.degree), central=prof.central,
                  singular=prof.singular, meta=prof.meta)
         tmp.replace(path)
