@@ -28,7 +28,7 @@ a, b, c, d, e, u, v = sp.symbols("a b c d e u v", real=True)
 mp.mp.dps = 30
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(phi: str, init: str) -> SeparableModel:
     return SeparableModel(phi, init)
 

@@ -62,7 +62,7 @@ RTOL = 100 * EPS  # the smallest rtol scipy's DOP853 accepts
 INTERP_TOL = 5e-14  # target of the midpoint check (log magnitudes, i.e. relative errors of F and F′)
 CONVERGED = 1e-10  # ‖tangential gradient‖ / ‖∇φ‖ at which ω counts as converged
 MAX_STEPS = 20000
-TAU_MAX = 2000.0
+TAU_MAX = 2000.0  # in units of 1/‖∇φ(θ̂₁)‖ (when that is below 1)
 MAX_KNOTS = 1 << 16
 SWITCH = 0.9  # the central table of a singular direction ends at γ = SWITCH·Γ*
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
@@ -273,8 +273,9 @@ def _integrate(phi_grad, L: int, omega0: np.ndarray, sign: float) -> _Trajectory
     atol = np.full(k + 3, 1e-300)
     atol[:k + 1] = 1e-17
     _, grad0 = phi_grad(omega0)
-    first = 1e-3 / max(1.0, L * float(np.linalg.norm(grad0)))  # scipy's automatic guess divides by the tiny atol
-    solver = DOP853(rhs, 0.0, y0, t_bound=TAU_MAX, rtol=RTOL, atol=atol, first_step=first)
+    rate = float(np.linalg.norm(grad0))  # τ-rate of the flow at the start (> 0: checked by the model)
+    first = 1e-3 / max(1.0, L * rate)  # scipy's automatic guess divides by the tiny atol
+    solver = DOP853(rhs, 0.0, y0, t_bound=TAU_MAX / min(rate, 1.0), rtol=RTOL, atol=atol, first_step=first)
     ts, ys, interps = [0.0], [y0], []
     converged = False
     while solver.status == "running" and len(interps) < MAX_STEPS:
