@@ -100,39 +100,57 @@ def _hermite_at(tab, col, x0, h, xs, out):
 
 # -- evaluation kernels ---------------------------------------------------------------------------------------
 
+@numba.njit(cache=True, inline="always")
+def _hermite_pair(tab, d, i, t, h):
+    """Columns 0 and 3 of table ``tab[d]`` interpolated on knot interval i (one set of basis polynomials)."""
+    t2 = t * t
+    t3 = t2 * t
+    t4 = t3 * t
+    t5 = t4 * t
+    h00 = 1.0 - 10.0 * t3 + 15.0 * t4 - 6.0 * t5
+    h10 = h * (t - 6.0 * t3 + 8.0 * t4 - 3.0 * t5)
+    h20 = h * h * 0.5 * (t2 - 3.0 * t3 + 3.0 * t4 - t5)
+    h01 = 10.0 * t3 - 15.0 * t4 + 6.0 * t5
+    h11 = h * (-4.0 * t3 + 7.0 * t4 - 3.0 * t5)
+    h21 = h * h * 0.5 * (t3 - 2.0 * t4 + t5)
+    a = (tab[d, i, 0] * h00 + tab[d, i, 1] * h10 + tab[d, i, 2] * h20
+         + tab[d, i + 1, 0] * h01 + tab[d, i + 1, 1] * h11 + tab[d, i + 1, 2] * h21)
+    b = (tab[d, i, 3] * h00 + tab[d, i, 4] * h10 + tab[d, i, 5] * h20
+         + tab[d, i + 1, 3] * h01 + tab[d, i + 1, 4] * h11 + tab[d, i + 1, 5] * h21)
+    return a, b
+
+
 @numba.njit(cache=True)
-def _sigma_eval(sing, meta, sigma):
-    """(log|F_d|, log|F_d′|) at σ = log s ≤ σ_hi, s the distance to this direction's singular end."""
-    slo = meta[M_SLO]
+def _sigma_eval(sing, meta, d, sigma):
+    """(log|F_d|, log|F_d′|) at σ = log s ≤ σ_hi, s the distance to direction d's singular end."""
+    slo = meta[d, M_SLO]
     if sigma < slo:
         ds = sigma - slo
-        return meta[M_A_LO] + meta[M_SLOPE_A] * ds, meta[M_B_LO] + meta[M_SLOPE_B] * ds
-    hs = meta[M_HS]
-    ns = int(meta[M_NS])
+        return meta[d, M_A_LO] + meta[d, M_SLOPE_A] * ds, meta[d, M_B_LO] + meta[d, M_SLOPE_B] * ds
+    hs = meta[d, M_HS]
     u = (sigma - slo) / hs
-    i = min(int(u), ns - 1)
-    t = u - i
-    return _hermite(sing, i, 0, t, hs), _hermite(sing, i, 3, t, hs)
+    i = min(int(u), int(meta[d, M_NS]) - 1)
+    return _hermite_pair(sing, d, i, u - i, hs)
 
 
 @numba.njit(cache=True)
-def _gamma_eval(cen, sing, meta, gam, lg):
-    """(log|F_d|, log|F_d′|) at γ = e^{lg} > 0 for one direction (F_d(γ) = ±F(±γ), see module docstring)."""
-    logf1 = meta[M_LOGF1]
+def _gamma_eval(cen, sing, meta, d, gam, lg):
+    """(log|F_d|, log|F_d′|) at γ = e^{lg} > 0 for direction d (F_d(γ) = ±F(±γ), see module docstring)."""
+    logf1 = meta[d, M_LOGF1]
     if lg < -600.0:  # F = F′(0)γ to relative O(γ)
         return logf1 + lg, logf1
-    if gam <= meta[M_GSW]:
-        h = meta[M_H]
+    if gam <= meta[d, M_GSW]:
+        h = meta[d, M_H]
         u = gam / h
-        i = min(int(u), int(meta[M_NC]) - 1)
-        t = u - i
-        return logf1 + lg + _hermite(cen, i, 0, t, h), logf1 + _hermite(cen, i, 3, t, h)
-    if meta[M_SINGULAR] == 0.0:
-        dg = gam - meta[M_GSW]
-        return meta[M_A_LO] + meta[M_SLOPE_A] * dg, meta[M_B_LO] + meta[M_SLOPE_B] * dg
-    s = meta[M_GSTAR] - gam
+        i = min(int(u), int(meta[d, M_NC]) - 1)
+        q, p = _hermite_pair(cen, d, i, u - i, h)
+        return logf1 + lg + q, logf1 + p
+    if meta[d, M_SINGULAR] == 0.0:
+        dg = gam - meta[d, M_GSW]
+        return meta[d, M_A_LO] + meta[d, M_SLOPE_A] * dg, meta[d, M_B_LO] + meta[d, M_SLOPE_B] * dg
+    s = meta[d, M_GSTAR] - gam
     if s > 0.0:
-        return _sigma_eval(sing, meta, math.log(s))
+        return _sigma_eval(sing, meta, d, math.log(s))
     if s == 0.0:
         return math.inf, math.inf
     return math.nan, math.nan  # beyond the singularity
@@ -149,65 +167,71 @@ def _scaled(a, gscale, log_gscale):
     return (math.exp(lg) if lg < 709.0 else math.inf), lg
 
 
-@sized_kernel(lambda gamma, *args: _COST * gamma.shape[0])
-def _eval_gamma(cen, sing, meta, gamma, log_gscale, log_fscale, log_dfscale, out_lf, out_sf, out_ldf, out_sdf):
-    gscale = math.exp(log_gscale) if abs(log_gscale) < 690.0 else 0.0
-    for j in numba.prange(gamma.shape[0]):
-        G = gamma[j]
-        out_sdf[j] = -1.0
-        if G == 0.0:
-            out_lf[j] = -math.inf
-            out_sf[j] = 0.0
-            out_ldf[j] = log_dfscale + meta[0, M_LOGF1]
-            continue
-        if not math.isfinite(G):
-            out_lf[j] = math.nan
-            out_sf[j] = math.nan
-            out_ldf[j] = math.nan
-            continue
-        d = 0 if G > 0.0 else 1
-        gam, lg = _scaled(abs(G), gscale, log_gscale)
-        lf, ldf = _gamma_eval(cen[d], sing[d], meta[d], gam, lg)
-        out_lf[j] = log_fscale + lf
-        out_sf[j] = -1.0 if G > 0.0 else 1.0
-        out_ldf[j] = log_dfscale + ldf
+@numba.njit(cache=True, inline="always")
+def point_gamma(central, singular, meta, G, gscale, log_gscale):
+    """(log|F₁(s)|, sign F₁(s), log|F₁′(s)|) at s = G·e^{log_gscale}, for one G (F₁′ < 0 everywhere).
+
+    ``gscale`` is e^{log_gscale}, or 0 when that is not representable. Callable from other numba code, like
+    the vectorized :func:`eval_gamma`. F₁(0) = 0 gives (−inf, 0, log|F₁′(0)|); NaN beyond a singular end.
+    """
+    if G == 0.0:
+        return -math.inf, 0.0, meta[0, M_LOGF1]
+    if not math.isfinite(G):
+        return math.nan, math.nan, math.nan
+    d = 0 if G > 0.0 else 1
+    gam, lg = _scaled(abs(G), gscale, log_gscale)
+    lf, ldf = _gamma_eval(central, singular, meta, d, gam, lg)
+    return lf, (-1.0 if G > 0.0 else 1.0), ldf
 
 
-@sized_kernel(lambda dist, *args: _COST * dist.shape[0])
-def _eval_distance(cen, sing, meta, end, dist, log_gscale, log_fscale, log_dfscale, out_lf, out_sf, out_ldf,
-                   out_sdf):
+@numba.njit(cache=True, inline="always")
+def point_distance(central, singular, meta, end, D, log_gscale):
+    """(log|F₁|, sign F₁, log|F₁′|) at distance δ = D·e^{log_gscale} from singular end ``end`` (0: Γ*₊,
+    1: Γ*₋), i.e. at s = Γ*₊ − δ or Γ*₋ + δ. δ = 0 gives +inf; NaN if δ < 0 or that end does not exist."""
     d = end
     sgn = 1.0 if end == 0 else -1.0  # Γ = sgn·γ on this end's side
-    for j in numba.prange(dist.shape[0]):
-        D = dist[j]
-        out_sdf[j] = -1.0
-        if not (D >= 0.0) or meta[d, M_SINGULAR] == 0.0:
-            out_lf[j] = math.nan
-            out_sf[j] = math.nan
-            out_ldf[j] = math.nan
-            continue
-        if D == 0.0:
-            out_lf[j] = math.inf
-            out_sf[j] = -sgn
-            out_ldf[j] = math.inf
-            continue
-        sigma = math.log(D) + log_gscale
-        if sigma <= meta[d, M_SHI]:
-            lf, ldf = _sigma_eval(sing[d], meta[d], sigma)
-            out_sf[j] = -sgn
-        else:
-            gam = meta[d, M_GSTAR] - math.exp(sigma)  # far from the end: a plain Γ evaluation
-            if gam > 0.0:
-                lf, ldf = _gamma_eval(cen[d], sing[d], meta[d], gam, math.log(gam))
-                out_sf[j] = -sgn
-            elif gam < 0.0:
-                lf, ldf = _gamma_eval(cen[1 - d], sing[1 - d], meta[1 - d], -gam, math.log(-gam))
-                out_sf[j] = sgn
-            else:
-                lf, ldf = -math.inf, meta[d, M_LOGF1]
-                out_sf[j] = 0.0
+    if not (D >= 0.0) or meta[d, M_SINGULAR] == 0.0:
+        return math.nan, math.nan, math.nan
+    if D == 0.0:
+        return math.inf, -sgn, math.inf
+    sigma = math.log(D) + log_gscale
+    if sigma <= meta[d, M_SHI]:
+        lf, ldf = _sigma_eval(singular, meta, d, sigma)
+        return lf, -sgn, ldf
+    gam = meta[d, M_GSTAR] - math.exp(sigma)  # far from the end: a plain Γ evaluation
+    if gam > 0.0:
+        lf, ldf = _gamma_eval(central, singular, meta, d, gam, math.log(gam))
+        return lf, -sgn, ldf
+    if gam < 0.0:
+        lf, ldf = _gamma_eval(central, singular, meta, 1 - d, -gam, math.log(-gam))
+        return lf, sgn, ldf
+    return -math.inf, 0.0, meta[d, M_LOGF1]
+
+
+@sized_kernel(lambda central, singular, meta, gamma, *args: _COST * gamma.shape[0])
+def eval_gamma(central, singular, meta, gamma, log_gscale, log_fscale, log_dfscale, out_lf, out_sf, out_ldf,
+               out_sdf):
+    """Vectorized :func:`point_gamma` with the output scales: log|F| = log_fscale + log|F₁|, log|F′| =
+    log_dfscale + log|F₁′| (see :meth:`Profile.scales`)."""
+    gscale = math.exp(log_gscale) if abs(log_gscale) < 690.0 else 0.0
+    for j in numba.prange(gamma.shape[0]):
+        lf, sf, ldf = point_gamma(central, singular, meta, gamma[j], gscale, log_gscale)
         out_lf[j] = log_fscale + lf
+        out_sf[j] = sf
         out_ldf[j] = log_dfscale + ldf
+        out_sdf[j] = -1.0
+
+
+@sized_kernel(lambda central, singular, meta, end, dist, *args: _COST * dist.shape[0])
+def eval_distance(central, singular, meta, end, dist, log_gscale, log_fscale, log_dfscale, out_lf, out_sf, out_ldf,
+                  out_sdf):
+    """Vectorized :func:`point_distance` with the output scales."""
+    for j in numba.prange(dist.shape[0]):
+        lf, sf, ldf = point_distance(central, singular, meta, end, dist[j], log_gscale)
+        out_lf[j] = log_fscale + lf
+        out_sf[j] = sf
+        out_ldf[j] = log_dfscale + ldf
+        out_sdf[j] = -1.0
 
 
 # -- building -------------------------------------------------------------------------------------------------
@@ -548,6 +572,9 @@ class Profile:
 
     @staticmethod
     def _outs(n, outs):
+        for o in outs:
+            if o is not None and (not isinstance(o, np.ndarray) or o.shape != (n,) or o.dtype != np.float64):
+                raise InputError(f"output arrays must be float64 of shape ({n},), got {getattr(o, 'shape', o)!r}")
         return tuple(np.empty(n) if o is None else o for o in outs)
 
     def evaluate(self, gamma: np.ndarray, log_c: float = 0.0, out_log_f=None, out_sign_f=None, out_log_df=None,
@@ -561,7 +588,7 @@ class Profile:
         """
         gamma = np.ascontiguousarray(gamma, dtype=np.float64)
         outs = self._outs(gamma.shape[0], (out_log_f, out_sign_f, out_log_df, out_sign_df))
-        _eval_gamma(self.central, self.singular, self.meta, gamma, *self.scales(float(log_c), float(shift)), *outs)
+        eval_gamma(self.central, self.singular, self.meta, gamma, *self.scales(float(log_c), float(shift)), *outs)
         return outs
 
     def log_F(self, gamma, log_c=0.0, out_log=None, out_sign=None, shift=0.0):
@@ -583,7 +610,7 @@ class Profile:
             raise InputError(f"end must be +1 or -1, got {end!r}")
         dist = np.ascontiguousarray(dist, dtype=np.float64)
         outs = self._outs(dist.shape[0], (out_log_f, out_sign_f, out_log_df, out_sign_df))
-        _eval_distance(self.central, self.singular, self.meta, 0 if end == 1 else 1, dist,
+        eval_distance(self.central, self.singular, self.meta, 0 if end == 1 else 1, dist,
                        *self.scales(float(log_c), float(shift)), *outs)
         return outs
 
@@ -650,4 +677,4 @@ def profile_for(model, cache_dir: str | Path | None = None) -> Profile:
     return prof
 
 
-__all__ = ["Profile", "build_profile", "profile_for"]
+__all__ = ["Profile", "build_profile", "eval_distance", "eval_gamma", "point_distance", "point_gamma", "profile_for"]
