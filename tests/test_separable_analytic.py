@@ -481,3 +481,16 @@ def test_profile_of_abs_formula_equals_quadratic_one():
     pts = np.linspace(-6, 6, 61)
     for x1, x2 in zip(p1.evaluate(pts), p2.evaluate(pts), strict=True):
         assert np.allclose(x1, x2, rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_symbolic_attempts_are_time_limited(monkeypatch):
+    from grokode.analytic import separable
+
+    monkeypatch.setattr(separable, "SYMBOLIC_SECONDS", 0.05)
+
+    def forever():
+        while True:
+            sum(range(1000))
+
+    assert separable._attempt(forever, small=True) is None
+    assert separable._attempt(lambda: 42, small=True) == 42
