@@ -659,12 +659,13 @@ class SeparableModel(SymbolicModel):
                 psi = {p: _prefer_hyperbolic(sp.simplify(by_func[funcs[p]])) for p in self.params}
                 method = "dsolve"
         if method is not None and self._check_profile(psi):
-            Fexpr = sp.simplify(self.phi.subs(psi, simultaneous=True))
+            Fexpr = self.phi.subs(psi, simultaneous=True)
             if L == 2:
-                Fexpr = _prefer_hyperbolic(Fexpr)
-            dF = sp.simplify(sp.diff(Fexpr, Gamma))
-            if L == 2:
-                dF = _prefer_hyperbolic(dF)
+                Fexpr = _prefer_hyperbolic(sp.simplify(Fexpr))
+                dF = _prefer_hyperbolic(sp.simplify(sp.diff(Fexpr, Gamma)))
+            else:  # keep the brackets (1 + κΓ)^{−1/(L−2)} visible: simplify() would multiply them out
+                Fexpr = sp.powsimp(Fexpr)
+                dF = sp.powsimp(sp.diff(Fexpr, Gamma))
             expect = -sum(dp.subs(psi, simultaneous=True) ** 2 for dp in self.gradient)
             if sp.simplify(dF - expect) != 0:
                 raise AssertionError(f"F' = {dF} is not -|grad phi(Psi)|^2 = {expect}")
