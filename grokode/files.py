@@ -176,3 +176,45 @@ def open_npz(path: str | os.PathLike, what: str) -> Iterator[np.lib.npyio.NpzFil
         raise InputError(f"{what} {str(path)!r} is not an .npz archive")
     with archive:
         yield archive
+
+
+# ----------------------------------------------------------------------------------------------------
+# A small on-disk cache (derivations)
+
+
+def cache_dir() -> Path:
+    """Where grokode caches derived text: $GROKODE_CACHE_DIR, else $XDG_CACHE_HOME/grokode, else ~/.cache/grokode."""
+    if os.environ.get("GROKODE_CACHE_DIR"):
+        return Path(os.environ["GROKODE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "grokode"
+
+
+def source_stamp(*paths: str | os.PathLike) -> str:
+    """Size and modification time of each source file: part of a cache key, so editing a file invalidates it."""
+    parts = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{p}:missing")
+    return "|".join(parts)
+
+
+def cached_text(namespace: str, key: str, compute: Callable[[], str]) -> str:
+    """``compute()``, stored under ``cache_dir()/namespace`` by a hash of ``key`` and read back next time.
+
+    A cache that cannot be read or written is skipped: the result is then computed every time.
+    """
+    import hashlib
+
+    path = cache_dir() / namespace / (hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".txt")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = compute()
+    with contextlib.suppress(OSError):
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    return text
