@@ -72,3 +72,18 @@ def test_default_output_name_never_overwrites(tmp_path):
     first = json.loads(grokode(*args, cwd=tmp_path).stdout)["out"]
     second = json.loads(grokode(*args, cwd=tmp_path).stdout)["out"]
     assert first != second and first.startswith("runs/")
+
+
+def test_derive_is_cached_and_the_cache_follows_the_sources(tmp_path):
+    env = {**__import__("os").environ, "GROKODE_CACHE_DIR": str(tmp_path / "cache")}
+
+    def derive(*extra):
+        return subprocess.run([sys.executable, "-X", "importtime", "-m", "grokode", "derive", "diagonal", "--depth",
+                               "3", *extra], capture_output=True, text=True, env=env, timeout=600)
+
+    first, second = derive(), derive()
+    assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
+    assert "sympy" in first.stderr and "sympy" not in second.stderr  # the second call never imports sympy
+    (cached,) = (tmp_path / "cache" / "derive").glob("*.txt")
+    cached.write_text("stale")  # a different key (another format) is not served this text
+    assert derive("--format", "json").stdout.startswith("{")
