@@ -4,6 +4,7 @@ are not doubled."""
 
 import functools
 import json
+import pathlib
 import re
 
 import pytest
@@ -12,7 +13,14 @@ from matplotlib.mathtext import MathTextParser
 from pylatexenc.latexwalker import LatexEnvironmentNode, LatexWalker
 
 from grokode.analytic import LOSS_NAMES, DiagonalNet, MatrixNet, MLPNet, render
-from grokode.analytic.report import DEFAULT_TITLES, LOCALS_KEY, from_json, latex_equations, sympify_locals
+from grokode.analytic.report import (
+    DEFAULT_TITLES,
+    LOCALS_KEY,
+    from_json,
+    latex_equations,
+    sympify_locals,
+    to_markdown,
+)
 
 FAST = [("diagonal", L, loss) for L in (2, 3) for loss in LOSS_NAMES] + [
     ("diagonal", 4, "logistic"), ("matrix", 2, "squared"), ("mlp", 2, "cross_entropy")]
@@ -148,3 +156,11 @@ def test_sympify_locals_from_the_table_alone():
     assert names["sigmoid"] is sigmoid and names["u0"] == sp.Symbol("u0", positive=True)
     residual, curvature = (sp.sympify(diagonal["loss"][k], locals=names) for k in ("residual", "curvature"))
     assert residual.diff(names["f"]).subs(names["y"] ** 2, 1) == curvature  # sigmoid's derivative is grokode's
+
+
+@pytest.mark.parametrize("case", [("diagonal", 2, "logistic"), ("matrix", 2, "squared"), ("mlp", 2, "cross_entropy")],
+                         ids=lambda c: c[0])
+def test_docs_derivation_pages_are_fresh(case):
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "_generated" / f"derive-{case[0]}.md"
+    assert path.read_text(encoding="utf-8") == to_markdown(derivation(case)), (
+        f"{path} is stale: run python docs/gen_derive.py")

@@ -121,28 +121,43 @@ def _comment(text: str) -> str:
     return "% " + text.replace("\n", " ")
 
 
-def to_latex(derivation) -> str:
-    """amsmath fragment: a comment header, then per section its comments and one ``align`` environment."""
+def _latex_sections(derivation):
+    """Per section: (title with its plain values, note, [lhs &= rhs, …]) with the derivation's names."""
     names = {**derivation.latex_names}
-    lines = [_comment(f"grokode derive {derivation.model}: LaTeX for amsmath, one align environment per section")]
     for key, value in derivation.items.items():
         title = derivation.titles.get(key, DEFAULT_TITLES.get(key, key))
-        note = derivation.notes.get(key)
         entries = value if isinstance(value, dict) else {None: value}
         plain = [(sub, v) for sub, v in entries.items() if isinstance(v, int | str)]
         symbolic = [(sub, v) for sub, v in entries.items() if not isinstance(v, int | str)]
         header = title + "".join(f"; {sub}: {v}" if sub is not None else f": {v}" for sub, v in plain)
-        lines.append("")
-        lines.append(_comment(header))
-        if note:
-            lines.append(_comment(note))
-        if not symbolic:
-            continue
-        lines.append(r"\begin{align}")
-        body = [f"  {_lhs(derivation, key, sub)} &= {latex(expr, names)}" for sub, expr in symbolic]
-        lines.append(" \\\\\n".join(body))
-        lines.append(r"\end{align}")
+        equations = [f"{_lhs(derivation, key, sub)} &= {latex(expr, names)}" for sub, expr in symbolic]
+        yield header, derivation.notes.get(key), equations
+
+
+def to_latex(derivation) -> str:
+    """amsmath fragment: a comment header, then per section its comments and one ``align`` environment."""
+    lines = [_comment(f"grokode derive {derivation.model}: LaTeX for amsmath, one align environment per section")]
+    for header, note, equations in _latex_sections(derivation):
+        lines += ["", _comment(header)] + ([_comment(note)] if note else [])
+        if equations:
+            lines += [r"\begin{align}", " \\\\\n".join(f"  {eq}" for eq in equations), r"\end{align}"]
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(derivation) -> str:
+    """Markdown for the documentation: per section a bold title, its note, and the equations in one
+    ``aligned`` block between ``$$`` (pymdownx.arithmatex + MathJax)."""
+    def escape(text: str) -> str:
+        return "".join("\\" + ch if ch in "_*[]<>" else ch for ch in text)
+
+    out = [f"<!-- grokode derive {derivation.model} as Markdown (grokode.analytic.report.to_markdown); "
+           "regenerate with: python docs/gen_derive.py -->", ""]
+    for header, note, equations in _latex_sections(derivation):
+        out.append(f"**{escape(header)}**" + (f" — {escape(note)}" if note else ""))
+        out.append("")
+        if equations:
+            out += ["$$", r"\begin{aligned}", " \\\\\n".join(equations), r"\end{aligned}", "$$", ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def latex_equations(text: str) -> list[str]:
