@@ -119,6 +119,8 @@ def check_text(case):
         assert header.count(title.split(" ")[0]) == 1, header  # "Jacobian … (Jacobian …)" was the bug
         note = der.notes.get(key, "")
         assert title.lower() not in note.lower(), (title, note)
+        for formula in re.findall(r"\S*\(.*\)", title):  # "Kernel K(x, x′)" with a note "K(x, x′) = …"
+            assert formula not in note, (title, note)
         if isinstance(value, dict):
             for sub in value:
                 assert f"    {sub}:" in text

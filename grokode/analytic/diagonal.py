@@ -260,8 +260,8 @@ class DiagonalNet(SymbolicModel):
             "jacobian": f"entry (i, k) = ∂(dS_i/dt)/∂S_k; dw_d{q} = ∂w/∂{qs}",
             "loss": "ℓ(f; y), residual r = ∂ℓ/∂f, curvature ∂²ℓ/∂f² (labels ±1 for classification)",
         }
-        out.titles = {"output": "Output f(θ; x), per coordinate", "ntk_feature": "NTK feature φ(x)",
-                      "kernel": "Kernel K(x, x′), per coordinate"}
+        out.titles = {"output": "Output, per coordinate", "ntk_feature": "NTK feature φ(x)",
+                      "kernel": "Kernel, per coordinate"}
         qtex = "G" if L == 2 else r"\Gamma"
         out.lhs = {
             "output": r"f_{j}(\theta; x)",

@@ -204,9 +204,9 @@ class MatrixNet(SymbolicModel):
             "flow": "loss (1/N) Σ_Ω (W_ij − M_ij)² + (λ/2)(‖U‖² + ‖V‖²); E = 𝒫_Ω(W − M) = Ω ∘ (W − M) with Ω the "
                     "0/1 mask of the N observed entries (HadamardProduct in JSON); checked on 3×3 matrices",
             "lifted_flow": "exact flow of P = UUᵀ and Q = VVᵀ (uses R = Rᵀ); checked on 3×3 matrices",
-            "ntk_feature": "entry (a, b) of φ(i, j) = ∇_θ W_ij at θ̄ = (I, I): "
-                           "φ = (e_i e_jᵀ + e_j e_iᵀ, −(e_i e_jᵀ + e_j e_iᵀ))",
-            "kernel": "K((i, j), (k, l)) = ⟨φ(i, j), φ(k, l)⟩: features of {i, j} ≠ {k, l} are orthogonal",
+            "ntk_feature": "entry (a, b) of ∇_θ W_ij at θ̄ = (I, I), which is "
+                           "(e_i e_jᵀ + e_j e_iᵀ, −(e_i e_jᵀ + e_j e_iᵀ))",
+            "kernel": "⟨φ(i, j), φ(k, l)⟩: features of {i, j} ≠ {k, l} are orthogonal",
             "kernel_predictor": "Corollary 3.11, the minimum-norm kernel interpolant: W_ij = W_ji = M_ij if (i, j) or "
                                 "(j, i) ∈ Ω, else 0 (checked for every Ω of a 3×3 matrix)",
         }
