@@ -29,6 +29,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 from sympy.printing.latex import LatexPrinter
 
+from .model import Derivation
+
 FORMATS = ("text", "latex", "json")
 #: Key of the JSON object that holds the name table for ``sympify``.
 LOCALS_KEY = "sympify_locals"
@@ -99,7 +101,7 @@ class DerivationLatexPrinter(LatexPrinter):
         return super()._print_HadamardProduct(expr)
 
 
-def latex(expr, names: dict[str, LatexName] | None = None) -> str:
+def latex(expr: sp.Basic, names: dict[str, LatexName] | None = None) -> str:
     """LaTeX of one expression with the derivation's names."""
     return DerivationLatexPrinter(names).doprint(expr)
 
@@ -108,7 +110,7 @@ def _escape_text(text: str) -> str:
     return "".join("\\" + ch if ch in "_#%&$" else ch for ch in text).replace(" ", r"\ ")
 
 
-def _lhs(derivation, key: str, sub: str | None) -> str:
+def _lhs(derivation: Derivation, key: str, sub: str | None) -> str:
     spec = derivation.lhs.get(key)
     if sub is None and isinstance(spec, str):
         return spec
@@ -121,7 +123,7 @@ def _comment(text: str) -> str:
     return "% " + text.replace("\n", " ")
 
 
-def _latex_sections(derivation):
+def _latex_sections(derivation: Derivation):
     """Per section: (title with its plain values, note, [lhs &= rhs, …]) with the derivation's names."""
     names = {**derivation.latex_names}
     for key, value in derivation.items.items():
@@ -134,7 +136,7 @@ def _latex_sections(derivation):
         yield header, derivation.notes.get(key), equations
 
 
-def to_latex(derivation) -> str:
+def to_latex(derivation: Derivation) -> str:
     """amsmath fragment: a comment header, then per section its comments and one ``align`` environment."""
     lines = [_comment(f"grokode derive {derivation.model}: LaTeX for amsmath, one align environment per section")]
     for header, note, equations in _latex_sections(derivation):
@@ -144,7 +146,7 @@ def to_latex(derivation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_markdown(derivation) -> str:
+def to_markdown(derivation: Derivation) -> str:
     """Markdown for the documentation: per section a bold title, its note, and the equations in one
     ``aligned`` block between ``$$`` (pymdownx.arithmatex + MathJax)."""
     def escape(text: str) -> str:
@@ -196,7 +198,7 @@ def _indent(label: str, body: str) -> str:
     return f"    {label}\n" + "\n".join("        " + ln for ln in lines)
 
 
-def to_text(derivation) -> str:
+def to_text(derivation: Derivation) -> str:
     """Sections ``── Title`` (``── Title: value`` for a plain value), a note line, then the entries."""
     out = []
     for key, value in derivation.items.items():
@@ -232,7 +234,7 @@ def _is_grokode_function(func) -> bool:
     return isinstance(func, type) and issubclass(func, sp.Function) and (func.__module__ or "").startswith("grokode.")
 
 
-def _named_objects(derivation) -> dict[str, object]:
+def _named_objects(derivation: Derivation) -> dict[str, object]:
     """Every name the derivation's expressions use -> its sympy object (symbol, matrix, function class)."""
     found: dict[str, object] = {}
 
@@ -262,7 +264,7 @@ def _spec(obj) -> str:
     return sp.srepr(obj)
 
 
-def symbol_table(derivation) -> dict[str, str]:
+def symbol_table(derivation: Derivation) -> dict[str, str]:
     """Name -> sympy constructor of every name used (symbols first, then matrices, then functions)."""
     found = _named_objects(derivation)
     order = {sp.Symbol: 0, sp.MatrixSymbol: 1}
@@ -270,7 +272,7 @@ def symbol_table(derivation) -> dict[str, str]:
     return {name: _spec(found[name]) for name in ranked}
 
 
-def sympify_locals(source) -> dict[str, object]:
+def sympify_locals(source: Derivation | dict) -> dict[str, object]:
     """The ``locals`` for ``sympy.sympify`` of ``grokode derive --format json`` strings.
 
     Parameters
@@ -300,7 +302,7 @@ def sympify_locals(source) -> dict[str, object]:
 TEXT_KEYS = ("model", "name")
 
 
-def from_json(obj) -> dict:
+def from_json(obj: str | dict) -> dict:
     """Parse every symbolic string of a ``grokode derive --format json`` object (text or dict) with its locals."""
     if isinstance(obj, str):
         obj = json.loads(obj)
@@ -324,13 +326,13 @@ def _jsonable(value):
     return sp.sstr(value)
 
 
-def to_json(derivation) -> str:
+def to_json(derivation: Derivation) -> str:
     """One JSON object: the items (symbolic values as strings) and the ``"sympify_locals"`` table."""
     items = {k: _jsonable(v) for k, v in derivation.items.items()}
     items[LOCALS_KEY] = symbol_table(derivation)
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 
 
-def render(derivation, fmt: str) -> str:
+def render(derivation: Derivation, fmt: str) -> str:
     """The derivation in ``fmt`` (one of :data:`FORMATS`)."""
     return {"text": to_text, "latex": to_latex, "json": to_json}[fmt](derivation)
