@@ -6,7 +6,7 @@ from .losses import LOSS_NAMES, derive_loss
 from .matrix import MatrixNet
 from .mlp import MLPNet
 from .model import Derivation, NotHomogeneousError, SymbolicModel
-from .report import FORMATS, render
+from .report import FORMATS, from_json, render, sympify_locals
 
 MODELS = {"diagonal": DiagonalNet, "matrix": MatrixNet, "mlp": MLPNet}
 
@@ -22,4 +22,4 @@ def derive_model(model: str, *, depth: int = 2, loss: str = "logistic") -> Deriv
 
 
 __all__ = ["DiagonalNet", "Derivation", "FORMATS", "LOSS_NAMES", "MODELS", "MLPNet", "MatrixNet", "NotHomogeneousError",
-           "SymbolicModel", "derive_loss", "derive_model", "render"]
+           "SymbolicModel", "derive_loss", "derive_model", "from_json", "render", "sympify_locals"]

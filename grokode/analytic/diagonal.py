@@ -25,6 +25,7 @@ from ..errors import InputError, require_int
 from .functions import log1p
 from .losses import derive_loss
 from .model import Derivation, SymbolicModel
+from .report import index_notation
 
 u, v, x, xp, g, lam, t = sp.symbols("u v x xp g lam t", real=True)
 u0, d, n = sp.symbols("u0 d n", positive=True)
@@ -183,9 +184,10 @@ class DiagonalNet(SymbolicModel):
         if L == 2:
             dw_dq = _hyperbolic(dw_dq, G)
         i, j, k = sp.symbols("i j k", integer=True)
-        # Index structure as undefined functions (x(i, j), w(j), …) so that every item is a plain sympy
-        # expression that ``sympify`` parses back; Svec is S (the name S is taken by sympy).
-        X, S, W, dW = (sp.Function(name) for name in ("x", "Svec", "w", f"dw_d{q}"))
+        # Index structure as undefined functions (X(i, j) = x_ij, the data; w(j), …) so that every item is a
+        # plain sympy expression that ``sympify`` parses back; Svec is S (the name S is taken by sympy), and X is
+        # not x, the symbol of one input coordinate in the output and the NTK feature.
+        X, S, W, dW = (sp.Function(name) for name in ("X", "Svec", "w", f"dw_d{q}"))
         fsym, ysym = sp.Symbol("f", real=True), sp.Symbol("y", real=True)
         fi, yi = sp.Symbol("f_i", real=True), sp.Symbol("y_i", real=True)
         rhs = rho * ld.residual.subs({fsym: fi, ysym: yi})
@@ -242,14 +244,38 @@ class DiagonalNet(SymbolicModel):
         out.items["loss"] = {"name": loss, **{k: getattr(derive_loss(loss), k)
                                               for k in ("value", "residual", "curvature")}}
         q = self.reduced_variable()
+        qs = "G" if L == 2 else "Γ"
+        qdef = "G = ∫₀ᵗ g ds" if L == 2 else "Γ = ∫₀ᵗ e^(−(L−2)λs) g ds"
         out.notes = {
-            "model": "diagonal linear network; effective weight w = u^L − v^L",
-            "flow": "gradient flow with weight decay; g = ∂L̂/∂w",
-            "ntk_feature": "NTK feature at θ̄ = (1, 1)/√(2d)",
-            "kernel": "per-coordinate summand of K(x, x')",
-            "closed_form": f"solution by separation of variables, u0 = α/√(2d), {q} = ∫ e^(-(L-2)λs) g ds",
-            "conserved": "conserved along the flow (depth 2)",
-            "reduced_flow": f"exact reduction to n dimensions: dS_i/dt = rhs, S(0) = 0, {q} = (1/n) X^T S",
-            "jacobian": "Jacobian of the reduced flow, entry (i, k) = d(dS_i/dt)/dS_k",
+            "model": "diagonal linear network, effective weight w = u^L − v^L",
+            "homogeneity": "f(cθ; x) = c^L f(θ; x), checked by substitution",
+            "output": "summand j of f(θ; x) = Σ_j (u_j^L − v_j^L) x_j; u, v, x stand for u_j, v_j, x_j",
+            "flow": "with weight decay λ; g = ∂L̂/∂w, the gradient of the data loss in the effective weight",
+            "ntk_feature": "∂f/∂θ at θ̄ = (1, 1)/√(2d), per coordinate",
+            "kernel": "summand j of K(x, x′) = Σ_j ⟨φ_j(x), φ_j(x′)⟩; xp is x′",
+            "closed_form": f"separation of variables (sympy dsolve, checked by substitution); u0 = α/√(2d), {qdef}",
+            "conserved": "quantity and its value along the flow (depth 2; zero derivative checked)",
+            "reduced_flow": f"exact reduction to n unknowns: dS_i/dt = rhs, S(0) = 0, {qs}_j = (1/n) Σ_i X_ij S_i "
+                            "(Svec is S, X the n×d data)",
+            "jacobian": f"entry (i, k) = ∂(dS_i/dt)/∂S_k; dw_d{q} = ∂w/∂{qs}",
+            "loss": "ℓ(f; y), residual r = ∂ℓ/∂f, curvature ∂²ℓ/∂f² (labels ±1 for classification)",
         }
+        out.titles = {"output": "Output, per coordinate", "ntk_feature": "NTK feature φ(x)",
+                      "kernel": "Kernel, per coordinate"}
+        qtex = "G" if L == 2 else r"\Gamma"
+        out.lhs = {
+            "output": r"f_{j}(\theta; x)",
+            "flow": {"u": r"\dot{u}", "v": r"\dot{v}"},
+            "ntk_feature": {"u": r"\phi_{u}(x)", "v": r"\phi_{v}(x)"},
+            "kernel": r"K_{j}(x, x')",
+            "closed_form": {"u": "u(t)", "v": "v(t)", "w": "w(t)"},
+            "conserved": {"quantity": "C(u, v, t)", "value": "C(u(t), v(t), t)"},
+            "reduced_flow": {"rhs": r"\dot{S}_{i}", "f": "f_{i}", str(q): f"{qtex}_{{j}}", "w": "w_{j}"},
+            "jacobian": {"entry": r"\frac{\partial \dot{S}_{i}}{\partial S_{k}}",
+                         f"dw_d{q}": rf"\frac{{\partial w}}{{\partial {qtex}}}"},
+            "loss": {"value": r"\ell(f; y)", "residual": r"\frac{\partial \ell}{\partial f}",
+                     "curvature": r"\frac{\partial^{2} \ell}{\partial f^{2}}"},
+        }
+        out.latex_names = {"X": index_notation("X"), "Svec": index_notation("S"), "w": index_notation("w"),
+                           f"dw_d{q}": lambda args: rf"\partial_{{{qtex}}} w_{{{' '.join(args)}}}"}
         return out

@@ -29,8 +29,11 @@ d, N = sp.symbols("d N", positive=True, integer=True)
 lam = sp.Symbol("lam", real=True)
 i, j, k, l, a, b = sp.symbols("i j k l a b", integer=True)
 U, V, P, Q, R, E, M, W = (sp.MatrixSymbol(name, d, d) for name in "UVPQREMW")
-#: Names the JSON strings are parsed back with (``sympify(text, locals=MATRIX_LOCALS)``).
-MATRIX_LOCALS = {str(s): s for s in (U, V, P, Q, R, E, M, W, d, N, lam)}
+#: The 0/1 mask of the observed entries: 𝒫_Ω(A) = Ω ∘ A (Hadamard product) is zero off Ω.
+Omega = sp.MatrixSymbol("Omega", d, d)
+#: Names the JSON strings are parsed back with (``sympify(text, locals=MATRIX_LOCALS)``; the JSON output carries
+#: the same table under "sympify_locals", see :func:`grokode.analytic.report.sympify_locals`).
+MATRIX_LOCALS = {str(s): s for s in (U, V, P, Q, R, E, M, W, Omega, d, N, lam, i, j, k, l, a, b)}
 CHECK_DIM = 3
 
 
@@ -100,7 +103,7 @@ class MatrixNet(SymbolicModel):
         return stated
 
     def residual_matrix(self) -> dict[str, sp.Expr]:
-        return {"R": 2 * (E + E.T) / N, "E": sp.Symbol("P_Omega(W - M)")}
+        return {"R": 2 * (E + E.T) / N, "E": sp.HadamardProduct(Omega, W - M)}
 
     def lifted_flow(self) -> dict[str, sp.Expr]:
         """dP/dt, dQ/dt for P = UUᵀ, Q = VVᵀ from the product rule, R = Rᵀ; W = P − Q. Checked on d = 3."""
@@ -179,7 +182,7 @@ class MatrixNet(SymbolicModel):
                 want = Mx[r, c] if frozenset((r, c)) in key else 0
                 if sp.simplify(value - want) != 0:
                     raise AssertionError(f"kernel predictor at ({r},{c}) for Ω={omega}: {value} ≠ {want}")
-        return {"observed": sp.Symbol("M_ij"), "unobserved": sp.Integer(0)}
+        return {"observed": M[i, j], "unobserved": sp.Integer(0)}
 
     def derive(self, loss: str = "squared") -> Derivation:
         """Every derived item, in the order ``grokode derive matrix`` prints them (the loss is always squared)."""
@@ -195,13 +198,26 @@ class MatrixNet(SymbolicModel):
         out.items["kernel"] = self.kernel()
         out.items["kernel_predictor"] = self.kernel_predictor()
         out.notes = {
-            "model": "matrix factorization W = UU^T − VV^T, f(θ; (i,j)) = W_ij, θ̄ = (I, I), U(0) = V(0) = αI",
-            "homogeneity": "W(cU, cV) = c² W(U, V)",
-            "output": "effective matrix; zero at θ̄",
-            "flow": "loss (1/N) Σ_Ω (W_ij − M_ij)² + (λ/2)(‖U‖² + ‖V‖²); E = P_Ω(W − M) is zero off Ω",
-            "lifted_flow": "exact flow of P = UU^T, Q = VV^T (uses R = R^T)",
-            "ntk_feature": "component (a, b) of φ(i, j) = ∇_θ W_ij at θ̄: φ = (E_ij + E_ji, −(E_ij + E_ji))",
-            "kernel": "K((i,j),(k,l)): features of {i,j} ≠ {k,l} are orthogonal",
-            "kernel_predictor": "Corollary 3.11: W_ij = W_ji = M_ij if (i,j) or (j,i) ∈ Ω, else 0",
+            "model": "matrix factorization W = UUᵀ − VVᵀ, f(θ; (i, j)) = W_ij, θ̄ = (I, I), U(0) = V(0) = αI",
+            "homogeneity": "W(cU, cV) = c² W(U, V), checked by substitution",
+            "output": "the effective matrix; zero at θ̄",
+            "flow": "loss (1/N) Σ_Ω (W_ij − M_ij)² + (λ/2)(‖U‖² + ‖V‖²); E = 𝒫_Ω(W − M) = Ω ∘ (W − M) with Ω the "
+                    "0/1 mask of the N observed entries (HadamardProduct in JSON); checked on 3×3 matrices",
+            "lifted_flow": "exact flow of P = UUᵀ and Q = VVᵀ (uses R = Rᵀ); checked on 3×3 matrices",
+            "ntk_feature": "entry (a, b) of ∇_θ W_ij at θ̄ = (I, I), which is "
+                           "(e_i e_jᵀ + e_j e_iᵀ, −(e_i e_jᵀ + e_j e_iᵀ))",
+            "kernel": "⟨φ(i, j), φ(k, l)⟩: features of {i, j} ≠ {k, l} are orthogonal",
+            "kernel_predictor": "Corollary 3.11, the minimum-norm kernel interpolant: W_ij = W_ji = M_ij if (i, j) or "
+                                "(j, i) ∈ Ω, else 0 (checked for every Ω of a 3×3 matrix)",
+        }
+        out.titles = {"output": "Output W", "ntk_feature": "NTK feature φ(i, j)", "kernel": "Kernel K((i, j), (k, l))"}
+        out.lhs = {
+            "output": "W",
+            "flow": {"U": r"\dot{U}", "V": r"\dot{V}", "R": "R", "E": "E"},
+            "lifted_flow": {"P": r"\dot{P}", "Q": r"\dot{Q}", "W": "W"},
+            "ntk_feature": {"U": r"\phi_{U}(i, j)_{a b}", "V": r"\phi_{V}(i, j)_{a b}"},
+            "kernel": "K((i, j), (k, l))",
+            "kernel_predictor": {"observed": r"W^{K}_{i j}\ ((i, j) \text{ or } (j, i) \in \Omega)",
+                                 "unobserved": r"W^{K}_{i j}\ (\text{otherwise})"},
         }
         return out

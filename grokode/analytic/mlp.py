@@ -23,10 +23,16 @@ import sympy as sp
 
 from ..errors import InputError
 from .model import Derivation, SymbolicModel
+from .report import index_notation
 
 CHECK_P, CHECK_M = 3, 2
 lam = sp.Symbol("lam", real=True)
-c, cp, j, k, y = sp.symbols("c c' j k y", integer=True)
+c, cp, j, k, y = sp.symbols("c cp j k y", integer=True)  # cp is c′ (printed c' in LaTeX)
+# the general statements' symbols (the methods' p, m, a, b are the explicit instance's numbers)
+a_, b_ = sp.symbols("a b", integer=True)
+p_, m_ = sp.symbols("p m", positive=True, integer=True)  # classes, hidden units
+#: Component c of softmax(f): softmax(f, c) = e^{f_c} / Σ_c′ e^{f_c′} (index notation, as W1(j, k)).
+softmax = sp.Function("softmax")
 
 
 class relu(sp.Function):  # noqa: N801 - printed as relu(·) and parsed back by sympify
@@ -85,7 +91,6 @@ class MLPNet(SymbolicModel):
             if self.W1 * x != self.W1[:, a] + self.W1[:, p + b]:
                 raise AssertionError(f"one-hot shortcut fails at (a, b) = ({a}, {b})")
         W1 = sp.Function("W1")
-        a_, b_, p_ = sp.symbols("a b p", integer=True)
         return W1(j, a_) + W1(j, p_ + b_)
 
     def flow(self) -> dict[str, sp.Expr]:
@@ -106,14 +111,14 @@ class MLPNet(SymbolicModel):
                     if not _is_zero(got - want):
                         raise AssertionError(f"d{name}[{rr},{qq}]/dt wrong for label {label}: {got} vs {want}")
         W1, W2, b1, x, z, r, h, H = (sp.Function(s) for s in ("W1", "W2", "b1", "x", "z", "r", "h", "H"))
-        back = sp.Sum(W2(cp, j) * r(cp), (cp, 0, sp.Symbol("p") - 1)) * H(z(j))
+        back = sp.Sum(W2(cp, j) * r(cp), (cp, 0, p_ - 1)) * H(z(j))
         return {
             "W2[c,j]": -r(c) * h(j) - lam * W2(c, j),
             "W1[j,k]": -back * x(k) - lam * W1(j, k),
             "b1[j]": -back - lam * b1(j),
-            "r[c]": sp.Symbol("softmax(f)_c") - sp.KroneckerDelta(c, y),
+            "r[c]": softmax(sp.Symbol("f"), c) - sp.KroneckerDelta(c, y),
             "h[j]": relu(z(j)),
-            "z[j]": sp.Sum(W1(j, k) * x(k), (k, 0, 2 * sp.Symbol("p") - 1)) + b1(j),
+            "z[j]": sp.Sum(W1(j, k) * x(k), (k, 0, 2 * p_ - 1)) + b1(j),
         }
 
     def ntk_component(self) -> dict[str, sp.Expr]:
@@ -130,7 +135,7 @@ class MLPNet(SymbolicModel):
                 if not _is_zero(got - want):
                     raise AssertionError(f"NTK feature of f_{cls} wrong on {param}: {got} vs {want}")
         Wbar1, x = sp.Function("Wbar1"), sp.Function("x")
-        hbar_j = relu(sp.Sum(Wbar1(j, k) * x(k), (k, 0, 2 * sp.Symbol("p") - 1)))
+        hbar_j = relu(sp.Sum(Wbar1(j, k) * x(k), (k, 0, 2 * p_ - 1)))
         return {"W2[c',j]": sp.KroneckerDelta(c, cp) * hbar_j, "W1[j,k]": sp.Integer(0), "b1[j]": sp.Integer(0)}
 
     def kernel(self) -> sp.Expr:
@@ -146,8 +151,8 @@ class MLPNet(SymbolicModel):
             want = sum(hbar[q] * hbar_p[q] for q in range(m)) if c1 == c2 else 0
             if not _is_zero(got - want):
                 raise AssertionError(f"kernel wrong for classes ({c1}, {c2})")
-        hb, hbp = sp.Function("hbar"), sp.Function("hbar'")
-        return sp.KroneckerDelta(c, cp) * sp.Sum(hb(j) * hbp(j), (j, 0, sp.Symbol("m") - 1))
+        hb, hbp = sp.Function("hbar"), sp.Function("hbarp")  # h̄ = ReLU(W̄₁x), h̄′ = ReLU(W̄₁x′)
+        return sp.KroneckerDelta(c, cp) * sp.Sum(hb(j) * hbp(j), (j, 0, m_ - 1))
 
     def derive(self, loss: str = "cross_entropy") -> Derivation:
         """Every derived item, in the order ``grokode derive mlp`` prints them (the loss is always cross-entropy)."""
@@ -156,18 +161,39 @@ class MLPNet(SymbolicModel):
         out.items["homogeneity"] = self.homogeneity_degree()
         if not self.zero_output_at_init():
             raise AssertionError("f(θ̄) ≠ 0")
-        out.items["output"] = {"f_c": sp.Sum(sp.Function("W2")(c, j) * sp.Function("h")(j), (j, 0, sp.Symbol("m") - 1)),
+        out.items["output"] = {"f_c": sp.Sum(sp.Function("W2")(c, j) * sp.Function("h")(j), (j, 0, m_ - 1)),
                                "z_j (one-hot input)": self.one_hot_shortcut() + sp.Function("b1")(j)}
         out.items["flow"] = self.flow()
         out.items["ntk_feature"] = self.ntk_component()
         out.items["kernel"] = self.kernel()
         out.notes = {
-            "model": "two-layer ReLU net f = W2 ReLU(W1 x + b1), x = onehot(a) ⊕ onehot(b), cross-entropy over p "
+            "model": "two-layer ReLU net f = W2 ReLU(W1 x + b1) on x = onehot(a) ⊕ onehot(b), cross-entropy over p "
                      "classes; θ̄ = (He W̄1, 0, 0), θ(0) = α θ̄",
-            "homogeneity": "f(cθ) = c² f(θ) for c > 0 (derived on p = 3, m = 2)",
-            "output": "logit of class c; W1 x is a sum of two columns of W1 (checked for every (a, b))",
-            "flow": "per-sample gradient flow with weight decay (mean over the n samples in the code); H = Heaviside",
+            "homogeneity": "f(cθ) = c² f(θ) for c > 0, derived on p = 3 classes and m = 2 hidden units",
+            "output": "logit of class c; on a one-hot input W1 x is the sum of two columns of W1 (checked for every "
+                      "(a, b))",
+            "flow": "per-sample cross-entropy with weight decay (the code averages over the n samples); "
+                    "softmax(f, c) = e^(f_c)/Σ_c′ e^(f_c′), H = Heaviside, cp = c′; checked on p = 3, m = 2 for "
+                    "every label",
             "ntk_feature": "∂f_c/∂θ at θ̄: only W2 moves at first (W2 = 0 there)",
-            "kernel": "K_cc'(x, x') with hbar = ReLU(W̄1 x): random ReLU features of the additive embedding",
+            "kernel": "hbar = ReLU(W̄1 x) and hbarp = ReLU(W̄1 x′): random ReLU features of the additive embedding",
+        }
+        out.titles = {"output": "Output f(θ; x)", "ntk_feature": "NTK feature φ_c(x) = ∇_θ f_c(θ̄; x)",
+                      "kernel": "Kernel K_cc′(x, x′)"}
+        out.lhs = {
+            "output": {"f_c": "f_{c}", "z_j (one-hot input)": r"z_{j}(e_{a} \oplus e_{b})"},
+            "flow": {"W2[c,j]": r"(\dot{W}_{2})_{c j}", "W1[j,k]": r"(\dot{W}_{1})_{j k}",
+                     "b1[j]": r"(\dot{b}_{1})_{j}", "r[c]": "r_{c}", "h[j]": "h_{j}", "z[j]": "z_{j}"},
+            "ntk_feature": {"W2[c',j]": r"\frac{\partial f_{c}}{\partial (W_{2})_{c' j}}",
+                            "W1[j,k]": r"\frac{\partial f_{c}}{\partial (W_{1})_{j k}}",
+                            "b1[j]": r"\frac{\partial f_{c}}{\partial (b_{1})_{j}}"},
+            "kernel": "K_{c c'}(x, x')",
+        }
+        out.latex_names = {
+            "cp": "c'", "W1": index_notation("W_{1}"), "W2": index_notation("W_{2}"), "b1": index_notation("b_{1}"),
+            "Wbar1": index_notation(r"\bar{W}_{1}"), "x": index_notation("x"), "z": index_notation("z"),
+            "r": index_notation("r"), "h": index_notation("h"), "hbar": index_notation(r"\bar{h}"),
+            "hbarp": index_notation(r"\bar{h}'"),
+            "softmax": lambda args: rf"\operatorname{{softmax}}({args[0]})_{{{args[1]}}}",
         }
         return out

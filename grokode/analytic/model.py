@@ -19,11 +19,20 @@ class NotHomogeneousError(ValueError):
 
 @dataclass
 class Derivation:
-    """Named results of a derivation, in display order, plus the symbols they use."""
+    """Named results of a derivation, in display order, and how to display them.
+
+    ``items`` maps a section key to a value: an int, a string, a sympy expression or a dict of them.
+    ``notes`` (one line per section), ``titles`` (overrides of the default section titles), ``lhs`` (LaTeX
+    left-hand side per section: a string, or a dict per entry of a dict-valued section) and ``latex_names``
+    (symbol or function name -> LaTeX, see :mod:`grokode.analytic.report`) only affect rendering.
+    """
 
     model: str
     items: dict[str, object] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    lhs: dict[str, object] = field(default_factory=dict)
+    latex_names: dict[str, object] = field(default_factory=dict)
 
     def __getitem__(self, key: str):
         return self.items[key]
