@@ -211,6 +211,27 @@ class Run:
         attrs = {"grokode_meta": dumps(self.meta)}
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
+    def to_netcdf(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the trajectory as netCDF (via :meth:`to_xarray`; the .npz stays grokode's native format).
+
+        Uses the netCDF4 library when it is installed, else scipy's netCDF-3 writer.
+        """
+        path = check_output_path(path, (".nc",), force=force, what="netCDF file")
+        ds = self.to_xarray()
+        try:
+            import netCDF4  # noqa: F401
+
+            engine = "netcdf4"
+        except ImportError:
+            engine = "scipy"
+        for name, var in ds.data_vars.items():  # netCDF-3 has no booleans or 64-bit integers
+            if engine == "scipy" and var.dtype.kind in "bu":
+                ds[name] = var.astype(np.int32)
+            elif engine == "scipy" and var.dtype == np.int64:
+                ds[name] = var.astype(np.float64)
+        atomic_write(path, lambda fh: fh.write(ds.to_netcdf(engine=engine)))
+        return path
+
 
 def load_run(path: str | os.PathLike) -> Run:
     """Read a trajectory file (the same as :meth:`Run.load`)."""

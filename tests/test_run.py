@@ -110,3 +110,19 @@ def test_transition_on_synthetic_curves():
 
     down = find_transition(t, np.array([falling(s) for s in t]), t_theory, min_change=0.05, metric=falling)
     assert down.direction == -1 and abs(down.t_transition - center) <= 1e-3 * center
+
+
+def test_labelled_trajectory_as_xarray_and_netcdf(tmp_path):
+    import xarray as xr
+
+    run = grokode.integrate(task="sparse", n=16, d=40, n_test=0, alpha=10.0, lam=0.05, seed=0)
+    ds = run.to_xarray()
+    assert np.array_equal(ds["t"].values, run.arrays["t"])
+    assert np.array_equal(ds["w"].values, run.arrays["w"]) and ds["w"].dims[0] == "t"
+    assert json.loads(ds.attrs["grokode_meta"])["options"]["alpha"] == 10.0
+    path = run.to_netcdf(tmp_path / "run.nc")
+    with xr.open_dataset(path) as back:
+        assert np.array_equal(back["param_norm"].values, run.arrays["param_norm"])
+        assert np.array_equal(back["w"].values, run.arrays["w"])
+    with pytest.raises(InputError, match="exists"):
+        run.to_netcdf(path)
