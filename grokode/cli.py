@@ -121,7 +121,7 @@ def integrate(
 ) -> None:
     """Integrate the gradient flow through the kernel→rich transition; write trajectory and plot."""
     from . import run as run_mod
-    from .analysis.plots import plot_run
+    from .analysis.plots import plot_run, save_figure
 
     options = {"model": model, "depth": depth, "task": task, "data": data, "n": n, "d": d, "k": k, "gamma": gamma,
                "n_test": n_test, "seed": seed, "loss": loss, "alpha": alpha, "lam": lam, "t_end": t_end,
@@ -147,7 +147,8 @@ def integrate(
         a = result.meta["options"]["alpha"]
         lam_used = result.meta["options"]["lam"]
         title = f"{model} L={depth}, {result.meta['dataset']['name']}, α={a:g}, λ={lam_used:g}"
-        summary["plot"] = str(plot_run(result.arrays, summary, png, title, lam=lam_used))
+        fig = plot_run(result.arrays, summary, title=title, lam=lam_used, model=model)
+        summary["plot"] = str(save_figure(fig, png))
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:
@@ -172,7 +173,7 @@ def analyze(
     """Transition report and theorem check (kernel at T⁻, rich at T⁺) of one run, or the trend over runs."""
     from .analysis.analyze import analyze as analyze_run
     from .analysis.analyze import theorem_trend
-    from .analysis.plots import plot_run, plot_trend
+    from .analysis.plots import plot_run, plot_trend, save_figure
     from .run import load_run
 
     if not 0 < c < 1:
@@ -190,7 +191,8 @@ def analyze(
         path, arrays, meta = loaded[0]
         o, summary = meta["options"], meta["summary"]
         if plot is not None:
-            plot_run(arrays, summary, plot, f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}", lam=o["lam"])
+            save_figure(plot_run(arrays, summary, title=f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}",
+                                 lam=o["lam"], model="mlp"), plot)
         if as_json:
             typer.echo(json.dumps({"run": path, **summary, **({"plot": plot} if plot else {})},
                                   default=_json_default))
@@ -204,12 +206,13 @@ def analyze(
             path, arrays, meta = loaded[0]
             o = meta["options"]
             title = f"{Path(path).name}: α={o['alpha']:g}, λ={o['lam']:g}"
-            plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, plot, title, lam=o["lam"])
+            save_figure(plot_run(arrays, {**meta["summary"], **reports[0].as_dict()}, title=title, lam=o["lam"],
+                                 model=o.get("model", "diagonal")), plot)
         else:
             deficits = {"kernel at T⁻": trend.deficits(trend.kernel_at_Tminus),
                         "rich at T⁺": trend.deficits(trend.rich_at_Tplus)}
             ylabel = "1 − cos" if trend.measure == "cos" else "relative distance"
-            plot_trend(trend.alphas, deficits, plot, f"theorem check, c={c:g}", ylabel=ylabel)
+            save_figure(plot_trend(trend.alphas, deficits, title=f"theorem check, c={c:g}", ylabel=ylabel), plot)
     if as_json:
         runs_json = [{"run": path, **r.as_dict()} for (path, _, _), r in zip(loaded, reports, strict=True)]
         obj = runs_json[0] if trend is None else {"runs": runs_json, "trend": trend.as_dict()}
@@ -359,7 +362,7 @@ def sweep(
 ) -> None:
     """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ."""
     from . import sweep as sw
-    from .analysis.plots import plot_scaling
+    from .analysis.plots import plot_scaling, save_figure
     from .analysis.scaling import fit_scaling
 
     points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), sw.parse_seeds(seeds))
@@ -379,7 +382,7 @@ def sweep(
                "failed": len(result.failed), "fits": [f.as_dict() for f in fits]}
     if not no_plot and any(f.n_points for f in fits):
         png = Path(plot) if plot else result.path.with_suffix(".png")
-        summary["plot"] = str(plot_scaling(result.rows, fits, png, f"{model} L={depth}, {task}, n={n}, d={d}"))
+        summary["plot"] = str(save_figure(plot_scaling(result.rows, fits), png))  # title from the rows' options
     if as_json:
         typer.echo(json.dumps(summary, default=_json_default))
     else:

@@ -12,7 +12,7 @@ import pytest
 
 import grokode
 from grokode.analysis.analyze import analyze
-from grokode.analysis.plots import plot_run
+from grokode.analysis.plots import plot_run, save_figure
 from grokode.analysis.transition import find_transition
 from grokode.errors import InputError
 from grokode.numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
@@ -114,7 +114,7 @@ def test_lam0_run_groks_slowly_in_log_time(runs, tmp_path):
     assert math.log(s["t_transition"]) == pytest.approx(s["log_t_transition"])
     report = analyze(free.arrays, free.meta)
     assert report.t_theory is None and report.T_plus is None and report.cos_kernel_at_Tminus is None
-    assert plot_run(free.arrays, s, tmp_path / "free.png", lam=0.0).stat().st_size > 0
+    assert save_figure(plot_run(free.arrays, s, lam=0.0), tmp_path / "free.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("kw,needle", [
