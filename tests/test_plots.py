@@ -268,7 +268,7 @@ def test_sweep_figure_states_fit_and_offsets_and_collapses_the_width():
 def test_titles_leave_out_unset_values():
     assert title_from_options({"model": "diagonal", "depth": 2, "task": None, "n": 256, "d": None}) == \
         "diagonal L=2, n=256"
-    assert title_from_options({"model": "mlp", "depth": 2, "p": 31, "width": 256, "frac": 0.7}) == \
+    assert title_from_options({"model": "mlp", "depth": 2, "n": 672, "d": 62, "p": 31, "width": 256, "frac": 0.7}) == \
         "mlp, p=31, width=256, frac=0.7"
     rows = _law_rows({"model": "diagonal", "depth": 2, "task": None, "n": 64, "d": 500})
     assert fig_title(plot_scaling(rows, fit_scaling(rows))) == "diagonal L=2, n=64, d=500"

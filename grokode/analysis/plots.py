@@ -51,9 +51,9 @@ _CURVE = {
     "norm": {"color": "tab:blue", "ls": "-", "lw": 2.2},
     "decay": {"color": "black", "ls": "--", "lw": 1.3},
 }
-_TIME = {
-    "t_theory": {"color": "0.3", "ls": "--", "lw": 1.4},
-    "t_transition": {"color": "black", "ls": ":", "lw": 2.0},
+_TIME = {  # t_theory wide and grey under a thin black t*: both stay visible when they coincide
+    "t_theory": {"color": "0.55", "ls": "--", "lw": 2.8, "zorder": 1.5},
+    "t_transition": {"color": "black", "ls": ":", "lw": 2.0, "zorder": 3},
 }
 _SWITCH = {"color": "tab:orange", "ls": "none", "marker": "X", "ms": 11, "mec": "black", "mew": 0.8, "zorder": 6}
 _BAND = {"color": "tab:gray", "alpha": 0.22, "lw": 0, "zorder": 0}
@@ -141,7 +141,8 @@ def title_from_options(options: Mapping) -> str:
                      else str(model))
     if options.get("task") is not None:
         parts.append(str(options["task"]))
-    for key, fmt in (("n", "n={}"), ("d", "d={}"), ("p", "p={}"), ("width", "width={}"), ("frac", "frac={:g}")):
+    sizes = (("n", "n={}"), ("d", "d={}")) if model != "mlp" else ()  # the mlp's are p and width
+    for key, fmt in (*sizes, ("p", "p={}"), ("width", "width={}"), ("frac", "frac={:g}")):
         value = options.get(key)
         if value is not None:
             parts.append(fmt.format(value))
@@ -304,10 +305,12 @@ def _metric_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, model: s
     classification = "train_acc" in arrays
     name = "accuracy" if classification else "loss"
     key = "acc" if classification else "loss"
+    labels = (f"train {name}", f"test {name} (test set)", f"test {name} (population)")
+    if model == "matrix":
+        name, labels = "mean squared error", ("train MSE (observed entries)", "test MSE (unobserved entries)", "")
     curves = []
-    for style, array, label in (("train", f"train_{key}", f"train {name}"),
-                                ("test", f"test_{key}", f"test {name} (test set)"),
-                                ("population", f"test_{key}_population", f"test {name} (population)")):
+    for style, array, label in (("train", f"train_{key}", labels[0]), ("test", f"test_{key}", labels[1]),
+                                ("population", f"test_{key}_population", labels[2])):
         if array in arrays:
             y = np.asarray(arrays[array], dtype=np.float64)[keep]
             ax.plot(x, y, label=label, **_CURVE[style])
@@ -548,7 +551,7 @@ def plot_trend(alphas: Sequence[float], deficits: dict[str, list], *, title: str
     ax.set_xlabel("α (initialization scale)", fontsize=FONT["label"])
     ax.set_ylabel(ylabel, fontsize=FONT["label"])
     ax.tick_params(labelsize=FONT["tick"])
-    ax.grid(alpha=0.35, which="both")
+    ax.grid(alpha=0.35, which="major")
     if dropped:
         ax.text(0.02, 0.02, f"{dropped} value(s) None or ≤ 0 not shown", transform=ax.transAxes,
                 fontsize=FONT["note"], color="0.3")
