@@ -101,7 +101,15 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
 
 
 def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it; restored at once (os.umask is process-wide)
+    """The process umask: read from /proc on Linux (no change to the process state), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # portable fallback; another thread creating a file in between would see 0o022
     os.umask(mask)
     return mask
 
