@@ -219,10 +219,12 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
        implicit-bias switch ``t_bias_switch`` marked where the two curves cross; absent for mlp runs;
     3. ‖θ(t)‖ against ‖θ(0)‖·e^{−λt}, the decay that ends the kernel regime (docs: MATH.md §2).
 
-    Time axis: with weight decay the main column is *linear* in t over the theorem window [T⁻, T⁺] and the
-    transition t* ± 2 widths (whichever is wider), and a narrow log-t column on its left shows the early
-    (kernel) phase; t_theory = ln(α)/λ, t* and [T⁻, T⁺] are marked and labelled. Without weight decay
-    (no t_theory) the whole run is shown on one log-t axis, or against ln t once t passes 1e200.
+    Time axis: with weight decay the main column is *linear* in t and spans the theorem window [T⁻, T⁺]
+    together with t* ± 2 widths (10–90 %), padded by 5 %; a narrow log-t column on its left shows the early
+    (kernel) phase before it. When that span starts near t = 0 (a broad transition) the main column is the
+    whole run from 0 and the log-t column zooms on its first tenth. t_theory = ln(α)/λ, t* and [T⁻, T⁺] are
+    marked and named above the top panel. Without weight decay (no t_theory) the whole run is shown on one
+    log-t axis, or against ln t (log₁₀ t on top) once t passes 1e200.
 
     Parameters
     ----------
@@ -279,10 +281,10 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
             if kind == "metric":
                 _metric_panel(ax, x, keep, arrays, summary, model)
             elif kind == "alignment":
-                _alignment_panel(ax, x, t, keep, arrays, summary, alignment, axis)
+                _alignment_panel(ax, x, keep, arrays, summary, alignment, axis)
             else:
                 _norm_panel(ax, x, t, keep, arrays, lam, model)
-        _finish_y(main, kind, x, keep, arrays)
+        _finish_y(main, kind, keep, arrays)
 
     _set_time_axes(rows, axis, summary)
     top_main = rows[0][0]
@@ -359,7 +361,7 @@ def _reference_values(arrays: Mapping, summary: Mapping) -> dict[str, float | No
     return out
 
 
-def _alignment_panel(ax: Axes, x, t, keep, arrays: Mapping, summary: Mapping, measure: str,
+def _alignment_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, measure: str,
                      axis: _TimeAxis) -> None:
     if measure == "cos":
         k, r = np.asarray(arrays["cos_kernel"])[keep], np.asarray(arrays["cos_rich"])[keep]
@@ -391,7 +393,7 @@ def _norm_panel(ax: Axes, x, t, keep, arrays: Mapping, lam: float | None, model:
     ax.set_ylabel("parameter norm", fontsize=FONT["label"])
 
 
-def _finish_y(ax: Axes, kind: str, x, keep, arrays: Mapping) -> None:
+def _finish_y(ax: Axes, kind: str, keep, arrays: Mapping) -> None:
     """y limits of the norm panel from ‖θ‖ alone (the decay law's tail would squash it)."""
     if kind == "norm":
         norm = np.asarray(arrays["param_norm"], dtype=np.float64)[keep]
