@@ -22,7 +22,15 @@ from .errors import InputError
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask: read from /proc on Linux (no change to the process state), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # portable fallback; another thread creating a file in between would see 0o022
     os.umask(mask)
     return mask
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from .analysis.plots import FORMATS as FIGURE_FORMATS
 from .errors import InputError
 from .files import atomic_write, check_output_path, npz_array_headers, npz_size, open_npz, require_memory
 from .numeric.solution import Status
 
 TRAJECTORY_SUFFIXES = (".npz",)
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+FIGURE_SUFFIXES = tuple(FIGURE_FORMATS)
 
 
 def jsonable(value: Any) -> Any:

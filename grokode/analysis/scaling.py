@@ -5,6 +5,9 @@ least squares, λ·t* = slope·ln α + intercept; the law predicts slope 1 and i
 of α. ``c0_mean`` is the mean of the per-run offsets ln α − λ·t* (equal to −intercept when slope = 1). The
 width law is read the same way: λ·width against ln α, whose slope is 0 when the width is ∝ 1/λ and
 independent of α.
+
+A line through fewer than 3 distinct ln α fits them exactly: its R² is 1 (or undefined) by construction and
+says nothing about the law. Such fits carry ``underdetermined = True`` (figures print "R² n/a").
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ScalingFit:
-    """Least-squares line λ·t* = slope·ln α + intercept for one λ, with R², c₀ and the width law."""
+    """Least-squares line λ·t* = slope·ln α + intercept for one λ, with R², c₀ and the width law.
+
+    ``underdetermined`` is True when the points span fewer than 3 distinct values of α: the line then passes
+    through every point and R² (1, or NaN) is no evidence for the law. Fields added later have defaults, so
+    ``as_dict`` keeps every earlier key.
+    """
 
     lam: float
     n_points: int
@@ -28,6 +36,7 @@ class ScalingFit:
     c0_std: float
     lam_width_mean: float
     lam_width_slope: float
+    underdetermined: bool = False
 
     def as_dict(self) -> dict:
         """Fields as a dict, NaN (undetermined) as None so that it is valid JSON."""
@@ -78,7 +87,8 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
             c0_mean=float(offsets.mean()) if offsets.size else math.nan,
             c0_std=float(offsets.std(ddof=1)) if offsets.size > 1 else math.nan,
             lam_width_mean=float(w_y.mean()) if w_y.size else math.nan,
-            lam_width_slope=line_fit(w_x, w_y)[0]))
+            lam_width_slope=line_fit(w_x, w_y)[0],
+            underdetermined=bool(np.unique(ln_a).size < 3)))
     return fits
 
 
