@@ -407,6 +407,10 @@ def _print_summary(summary: dict, title: str = "grokode integrate") -> None:
 
 
 def _register_commands() -> None:
+    """(Re)build the registry-driven commands: each call replaces the previous ones, so models registered since
+    are included and repeated calls of :func:`main` in one process do not pile up copies."""
+    built = {"derive", "integrate", "sweep"}
+    app.registered_commands[:] = [c for c in app.registered_commands if c.name not in built]
     app.command(name="derive")(_with_options(derive, "derive"))
     app.command(name="integrate")(_with_options(integrate, "run"))
     app.command(name="sweep")(_with_options(sweep, "run", skip=("alpha", "lam", "seed")))
