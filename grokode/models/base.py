@@ -166,6 +166,10 @@ class Model(ABC):
         table = option_table(self.options)
         self._refuse_other_models_options(table, given)
         self.given: dict[str, Any] = parse_given(table, given, f"model {self.name!r}")
+        t_eval = self.given.get("t_eval")
+        if t_eval is not None and not t_eval[-1] > 0:
+            shown = given["t_eval"] if isinstance(given["t_eval"], str) else t_eval.tolist()
+            raise InputError(f"t_eval must end at a horizon > 0 (its last time), got {shown!r}")
         self.config: dict[str, Any] = {o.name: o.default for o in self.options}
         self.config.update(self.given)
         self.resolve()

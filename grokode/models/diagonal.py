@@ -156,6 +156,11 @@ class DiagonalModel(Model):
             n = self._data_shape()[0]
             if c["batch"] > n:
                 raise InputError(f"batch must be at most the number of training samples n={n}, got {c['batch']}")
+        if (method == LABEL_NOISE and c["lam"] == 0 and (c["noise"] == 0 or c["depth"] != 2) and c["t_end"] is None
+                and c["t_eval"] is None):
+            raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
+                             "pass --t-end")
+        self._check_steps()
         if c["lam"] == 0 and self.kind == "regression" and method != LABEL_NOISE:
             raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
                              "the flow stops at an interpolant and has no late phase (use lam > 0, or --method "
@@ -169,6 +174,30 @@ class DiagonalModel(Model):
                 and 2 * d > MAX_FULL_JACOBIAN):
             raise InputError(f"--formulation full with --method {method} forms a dense 2d×2d Jacobian; d={d} is too "
                              f"large (2d ≤ {MAX_FULL_JACOBIAN}); use the reduced formulation or an explicit method")
+        if "data" in self.given:
+            # read and check the file now (labels, NaN, shapes), before anything is computed; prepare() reuses it
+            from ..files import require_memory
+
+            require_memory(*self.memory_estimate())
+            self.data = self.make_dataset()
+
+    def _check_steps(self) -> None:
+        """A constant step η longer than the horizon takes no step at all (t = steps·η)."""
+        c = self.config
+        method = c["method"]
+        if method not in DISCRETE_METHODS or c["normalized_lr"] or c["lr"] is None:
+            return
+        if c["t_eval"] is not None:
+            horizon, name = float(c["t_eval"][-1]), "the last --t-eval time"
+        elif c["t_end"] is not None:
+            horizon, name = c["t_end"], "t_end"
+        elif method == GD and c["lam"] > 0:
+            horizon, name = default_t_end(c["alpha"], c["lam"]), "the default horizon t_end"
+        else:
+            return
+        if c["lr"] > horizon:
+            raise InputError(f"lr={c['lr']:g} is longer than {name} = {horizon:g}: --method {method} (t = steps·lr) "
+                             "would not take a single step")
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""
@@ -178,13 +207,16 @@ class DiagonalModel(Model):
         if getattr(self, "_shape", None) is None:
             from ..files import npz_array_headers
 
-            headers = npz_array_headers(c["data"])
+            headers = npz_array_headers(c["data"], "data file")
             if "X" not in headers:
                 found = ", ".join(sorted(headers)) or "none"
                 raise InputError(f"data file {c['data']!r} has no array 'X' (found: {found})")
             shape = headers["X"][0]
             if len(shape) != 2:
                 raise InputError(f"array X in {c['data']!r} must be 2-D, got shape {shape}")
+            if min(shape) < 1:
+                raise InputError(f"array X in {c['data']!r} is empty (shape {shape}): it needs n ≥ 1 rows and d ≥ 1 "
+                                 "columns")
             self._shape = (int(shape[0]), int(shape[1]))
             self._headers = headers
         return self._shape
@@ -218,7 +250,10 @@ class DiagonalModel(Model):
             jac = 3 * 8.0 * (2 * d) ** 2
         elif c["method"] not in DISCRETE_METHODS:
             jac = 3 * 8.0 * n * n
-        return data_bytes + trajectory + jac, f"a diagonal run with n={n}, d={d}"
+        where = f" on {c['data']!r}" if c.get("data") is not None else ""
+        sizes = f"n={n}" + (f", n_test={c['n_test']}" if c.get("data") is None and c["n_test"] else "") + f", d={d}"
+        times = f" and {saves} saved times" if c["t_eval"] is not None else ""
+        return data_bytes + trajectory + jac, f"a diagonal run{where} with {sizes}{times}"
 
     # -- derivation --------------------------------------------------------------------------------------
     @classmethod
@@ -240,7 +275,8 @@ class DiagonalModel(Model):
 
     def prepare(self) -> Plan:
         c = self.config
-        self.data = self.make_dataset()
+        if getattr(self, "data", None) is None:
+            self.data = self.make_dataset()
         self.label_noise = None
         lam_eff = None
         if c["method"] == LABEL_NOISE:

@@ -100,6 +100,12 @@ class MLPModel(Model):
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
+        if method == GD and not c["normalized_lr"]:
+            horizon = (c["t_eval"][-1] if c["t_eval"] is not None else c["t_end"] if c["t_end"] is not None
+                       else T_END_FACTOR * max(math.log(c["alpha"]), 1.0) / c["lam"] if c["lam"] > 0 else None)
+            if horizon is not None and c["lr"] > horizon:
+                raise InputError(f"lr={c['lr']:g} is longer than the horizon t_end = {horizon:g}: gd (t = steps·lr) "
+                                 "would not take a single step")
         total = c["p"] ** 2
         n_train = int(round(c["frac"] * total))
         if not 0 < n_train < total:

@@ -375,12 +375,13 @@ def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.nda
     return out
 
 
-def _check_labels(name: str, y: np.ndarray, loss: str) -> None:
+def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None) -> None:
     bad = np.flatnonzero(np.abs(y) != 1.0)
     if bad.size:
         i = int(bad[0])
-        raise InputError(f"label {name}[{i}] = {float(y[i])!r} is not ±1 "
-                         f"(loss '{loss}' is a classification loss)")
+        where = f" in '{path}'" if path is not None else ""
+        raise InputError(f"label {name}[{i}] = {float(y[i])!r}{where} is not ±1 "
+                         f"(loss '{loss}' is a classification loss; --loss squared for regression)")
 
 
 def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
@@ -432,9 +433,9 @@ def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
 
     kind = "regression" if loss == "squared" else "classification"
     if kind == "classification":
-        _check_labels("y", y, loss)
+        _check_labels("y", y, loss, path)
         if y_test is not None:
-            _check_labels("y_test", y_test, loss)
+            _check_labels("y_test", y_test, loss, path)
 
     # One dtype for train and test, so downstream kernels see a single input type.
     if np.all(np.abs(X) == 1.0) and (X_test is None or np.all(np.abs(X_test) == 1.0)):
