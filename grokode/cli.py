@@ -153,12 +153,18 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
               **options) -> None:
     """Integrate the gradient flow through the kernel→rich transition; write trajectory and figure."""
     from . import pipeline
+    from .files import check_output_path
+    from .result import FIGURE_SUFFIXES
 
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
+    _require_path("--out", out_path)
+    _require_path("--plot", plot)
+    if plot is not None:  # an explicit figure is never overwritten without --force (a default one never exists)
+        check_output_path(plot, FIGURE_SUFFIXES, force=force, what="plot file")
     instance = pipeline.build(model, **_model_options(options))
-    out = Path(out_path) if out_path else _default_out(instance.file_stem())
-    figure = None if no_plot else (Path(plot) if plot else out.with_suffix(".png"))
+    out = Path(out_path) if out_path is not None else _default_out(instance.file_stem())
+    figure = None if no_plot else (Path(plot) if plot is not None else out.with_suffix(".png"))
     outputs = pipeline.Outputs.checked(out, figure, force or out_path is None)
     with _LazyProgress("integrating") as bar:
         run = pipeline.run_model(instance, outputs=outputs, progress=bar)
@@ -175,6 +181,19 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
         raise typer.Exit(130)
     if run.message:
         _say(f"grokode: {run.message}")  # e.g. GD took uphill steps: it is not following the flow
+
+
+def _require_path(flag: str, value: str | None) -> None:
+    """An option that names a file or directory cannot be given as empty text (it would mean "here")."""
+    if value is not None and not value.strip():
+        raise InputError(f"{flag} must be a path, got {value!r}")
+
+
+def _parse(name: str, kind: str, value: str | None, **limits: Any) -> Any:
+    """A command option (``c``, ``workers``, …) parsed like a model option: messages name the value."""
+    from .options import Option
+
+    return Option(name, kind, "", **limits).parse(value)
 
 
 def _default_out(stem: str) -> Path:
