@@ -10,7 +10,6 @@ interrupted one (Ctrl-C, SIGTERM) exits 130 after writing what it finished.
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -212,7 +211,7 @@ def _default_out(stem: str) -> Path:
 @app.command()
 def analyze(
     runs: Annotated[list[str], typer.Argument(help="trajectory file(s) written by integrate; several α → trend")],
-    c: Annotated[float, typer.Option(help="theorem window: T∓ = (1 ∓ c)·ln(α)/λ")] = 0.5,
+    c: Annotated[str, typer.Option(help="theorem window: T∓ = (1 ∓ c)·ln(α)/λ, 0 < c < 1", metavar="FLOAT")] = "0.5",
     plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg): one run's story, or the trend")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing --plot")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else")] = False,
@@ -223,15 +222,24 @@ def analyze(
     from .files import check_output_path
     from .result import FIGURE_SUFFIXES, Run, dumps
 
-    if not (math.isfinite(c) and 0 < c < 1):
-        raise InputError(f"--c must lie in (0, 1), got {c!r}")
+    try:
+        c = _parse("c", "float", c, low=0.0, high=1.0, low_open=True, high_open=True)
+    except InputError as exc:
+        raise InputError(f"--c must lie in (0, 1), {str(exc).split(', ', 1)[-1]}") from None
+    _require_path("--plot", plot)
     if plot is not None:
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="--plot")
     loaded = [Run.load(path) for path in runs]
-    without = [str(r.path) for r in loaded if not _has_references(r)]
+    for path, run in zip(runs, loaded, strict=True):
+        if not _has_references(run) and _model_has_references(run.model):
+            try:  # a diagonal or matrix run without its alignment arrays: the error that names them
+                analyze_run(run.arrays, run.meta, c=c)
+            except InputError as exc:
+                raise InputError(f"{path!r}: {exc}") from None
+    without = [r for r in loaded if not _has_references(r)]
     if without and len(loaded) > 1:
-        raise InputError(f"{without[0]!r} has no reference predictors (model {loaded[0].model!r}): the theorem "
-                         "trend needs them; analyze such runs one at a time")
+        raise InputError(f"{str(without[0].path)!r} has no reference predictors (model {without[0].model!r}): the "
+                         "theorem trend needs them; analyze such runs one at a time")
     if without:  # e.g. the mlp: no convex reference predictors, the report is the run's own summary
         run = loaded[0]
         if plot is not None:
@@ -273,6 +281,16 @@ def analyze(
 def _has_references(run) -> bool:
     a = run.arrays
     return ("cos_kernel" in a and "w_kernel" in a) or "dist_kernel" in a
+
+
+def _model_has_references(name: str) -> bool:
+    """Whether runs of model ``name`` carry reference predictors (a model that is not installed: assume not)."""
+    from .models import get_model
+
+    try:
+        return bool(get_model(name).analysis_keys)
+    except InputError:
+        return False
 
 
 # ----------------------------------------------------------------------------------------------------
