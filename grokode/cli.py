@@ -307,14 +307,14 @@ def sweep(
     model: Annotated[str, typer.Option(help="diagonal | matrix | mlp | … (grokode.models)")] = "diagonal",
     out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)",
                                           rich_help_panel=OUTPUT_PANEL)] = "sweep.csv",
-    workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)",
-                                                rich_help_panel="Where it runs")] = None,
+    workers: Annotated[str | None, typer.Option(help="local worker processes (default: one per core)",
+                                                metavar="INT", rich_help_panel="Where it runs")] = None,
     scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler",
                                                   rich_help_panel="Where it runs")] = None,
     fresh: Annotated[bool, typer.Option("--fresh/--resume", help="start the file over / skip recorded points",
                                         rich_help_panel=OUTPUT_PANEL)] = False,
-    retries: Annotated[int, typer.Option(help="Dask retries of a point whose task or worker dies",
-                                         rich_help_panel="Where it runs")] = 2,
+    retries: Annotated[str, typer.Option(help="Dask retries of a point whose task or worker dies", metavar="INT",
+                                         rich_help_panel="Where it runs")] = "2",
     keep_runs: Annotated[str | None, typer.Option(help="directory for each point's trajectory .npz",
                                                   rich_help_panel=OUTPUT_PANEL)] = None,
     plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg; default: next to --out)",
@@ -333,6 +333,8 @@ def sweep(
     from .result import FIGURE_SUFFIXES, dumps
 
     given = {"model": model, **_model_options(options)}
+    workers = None if workers is None else _parse("workers", "int", workers, low=1)
+    retries = _parse("retries", "int", retries, low=0)
     if seeds is None:
         seed_list = [None] if "data" in given else [0]
     else:
@@ -340,7 +342,10 @@ def sweep(
     points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), seed_list)
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
-    figure = None if no_plot else Path(plot) if plot else Path(out_path).with_suffix(".png")
+    for flag, value in (("--out", out_path), ("--plot", plot), ("--keep-runs", keep_runs)):
+        _require_path(flag, value)
+    check_output_path(out_path, sw.SWEEP_SUFFIXES, force=True, what="sweep file")
+    figure = None if no_plot else Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
     if figure is not None:
         check_output_path(figure, FIGURE_SUFFIXES, force=True, what="--plot")
     try:
