@@ -318,7 +318,9 @@ DIAGONAL = [
     (["--lam", "0", "--method", "label-noise-sgd", "--task", "sparse-regression", "--noise", "0"], "lam"),
     (["--lam", "0", "--method", "label-noise-sgd", "--task", "sparse-regression", "--depth", "3"], "lam"),
     (["--method", "gd", "--lr", "1e6"], "lr"), (["--method", "gd", "--lr", "50", "--t-end", "10"], "lr"),
-    (["--method", "gd", "--lr", "5", "--t-eval", "1,2,3"], "lr"),
+    (["--method", "gd", "--lr", "5", "--t-eval", "1,2,3"], "lr"), (["--method", "gd", "--t-end", "1e300"], "1e+300"),
+    (["--method", "label-noise-sgd", "--task", "sparse-regression", "--t-end", "1e300"], "1e+300"),
+    (["--method", "label-noise-sgd", "--task", "sparse-regression", "--lr", "1", "--t-end", "0.5"], "lr=1"),
     # horizons and save times
     (["--t-end", "100", "--t-eval", "1,2"], "--t-end"),
     *_values("--t-eval", ["", "1,x", "3,2,1", "1,1", "-1,2", "nan", "1,inf", "0", "0,0", "1,,2", "1;2", ",", "1e400",
@@ -429,6 +431,7 @@ MLP = [(["--model", "mlp", *args], needle, *rest) for args, needle, *rest in [
     (["--method", "gd", "--rtol", "1e-3"], "--rtol"), (["--atol", "1e-6"], "--atol"), (["--rtol", "1e-4"], "--rtol"),
     (["--lam", "0", "--method", "gd"], "lam"), (["--t-end", "5", "--t-eval", "1,2"], "--t-end"),
     (["--t-end", "-5"], "-5"), (["--t-eval", "5,4"], "5,4"), (["--method", "gd", "--lr", "1e5"], "lr"),
+    (["--t-end", "1e300"], "1e+300"), (["--method", "gd", "--lr", "1e-300"], "1e-300"),
     (["--p", "1e6"], "p=1000000"), (["--width", "1e9"], "width=1000000000"), (["--p", "1000", "--width", "1e5"],
                                                                               "memory"),
 ]]

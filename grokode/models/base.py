@@ -127,6 +127,21 @@ def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
     return float(t[np.argmax(positive)]) if np.any(positive) else float(t[-1])
 
 
+#: Most constant steps a discrete run can count: beyond 2^53 the time t = steps·η is no longer exact in float64,
+#: and the step numbers of the saved times overflow int64 a little later (the run then stopped early, "ok").
+MAX_STEPS = 2.0**53
+
+
+def check_step_count(lr: float, horizon: float, horizon_name: str, method: str) -> None:
+    """InputError unless a constant step ``lr`` reaches ``horizon`` in at least one and at most MAX_STEPS steps."""
+    if lr > horizon:
+        raise InputError(f"lr={lr:g} is longer than {horizon_name} = {horizon:g}: --method {method} (t = steps·lr) "
+                         "would not take a single step")
+    if horizon / lr > MAX_STEPS:
+        raise InputError(f"{horizon_name} = {horizon:g} at lr={lr:g} is {horizon / lr:.3g} steps of --method {method}, "
+                         "more than the 2^53 a run can count (t = steps·lr)")
+
+
 def jsonable(params: dict) -> dict:
     """The JSON-able entries of a parameter dict (numpy scalars become Python numbers)."""
     out = {}

@@ -32,6 +32,7 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_step_count,
     default_t_end,
     fit_time,
     jsonable,
@@ -160,7 +161,6 @@ class DiagonalModel(Model):
                 and c["t_eval"] is None):
             raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
                              "pass --t-end")
-        self._check_steps()
         if c["lam"] == 0 and self.kind == "regression" and method != LABEL_NOISE:
             raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
                              "the flow stops at an interpolant and has no late phase (use lam > 0, or --method "
@@ -180,12 +180,13 @@ class DiagonalModel(Model):
 
             require_memory(*self.memory_estimate())
             self.data = self.make_dataset()
+        self._check_steps()
 
     def _check_steps(self) -> None:
-        """A constant step η longer than the horizon takes no step at all (t = steps·η)."""
+        """A constant step η must reach the horizon in at least one and at most 2^53 steps (t = steps·η)."""
         c = self.config
         method = c["method"]
-        if method not in DISCRETE_METHODS or c["normalized_lr"] or c["lr"] is None:
+        if method not in DISCRETE_METHODS or c["normalized_lr"]:
             return
         if c["t_eval"] is not None:
             horizon, name = float(c["t_eval"][-1]), "the last --t-eval time"
@@ -194,10 +195,22 @@ class DiagonalModel(Model):
         elif method == GD and c["lam"] > 0:
             horizon, name = default_t_end(c["alpha"], c["lam"]), "the default horizon t_end"
         else:
-            return
-        if c["lr"] > horizon:
-            raise InputError(f"lr={c['lr']:g} is longer than {name} = {horizon:g}: --method {method} (t = steps·lr) "
-                             "would not take a single step")
+            return  # label-noise SGD's default horizon depends on its λ_eff, known once the run is built
+        lr = c["lr"] if c["lr"] is not None else self._default_label_noise_lr()
+        if lr is not None:
+            check_step_count(lr, horizon, name, method)
+
+    def _default_label_noise_lr(self) -> float | None:
+        """:func:`label_noise_default_lr` where it is known before the data are drawn: a data file (read by
+        then) or ±1 inputs (‖x‖² = d); None for the margin task."""
+        c = self.config
+        if getattr(self, "data", None) is not None:
+            return label_noise_default_lr(self.data, c["alpha"], c["depth"])
+        if c["task"] not in ("sparse", "sparse-regression"):
+            return None
+        d, L = c["d"], c["depth"]
+        log_h0 = math.log(4.0 * L * L) + (L - 1) * (2.0 * math.log(c["alpha"]) - math.log(2.0 * d)) + math.log(d)
+        return math.exp(-log_h0) if abs(log_h0) < 700.0 else None
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""

@@ -31,6 +31,7 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_step_count,
     fit_time,
     method_option,
     save_times,
@@ -103,9 +104,8 @@ class MLPModel(Model):
         if method == GD and not c["normalized_lr"]:
             horizon = (c["t_eval"][-1] if c["t_eval"] is not None else c["t_end"] if c["t_end"] is not None
                        else T_END_FACTOR * max(math.log(c["alpha"]), 1.0) / c["lam"] if c["lam"] > 0 else None)
-            if horizon is not None and c["lr"] > horizon:
-                raise InputError(f"lr={c['lr']:g} is longer than the horizon t_end = {horizon:g}: gd (t = steps·lr) "
-                                 "would not take a single step")
+            if horizon is not None:
+                check_step_count(c["lr"], horizon, "the horizon t_end", GD)
         total = c["p"] ** 2
         n_train = int(round(c["frac"] * total))
         if not 0 < n_train < total:
