@@ -322,7 +322,9 @@ DIAGONAL = [
     (["--method", "label-noise-sgd", "--task", "sparse-regression", "--t-end", "1e300"], "1e+300"),
     (["--method", "label-noise-sgd", "--task", "sparse-regression", "--lr", "1", "--t-end", "0.5"], "lr=1"),
     # horizons and save times
-    (["--t-end", "100", "--t-eval", "1,2"], "--t-end"),
+    (["--t-end", "100", "--t-eval", "1,2"], "--t-end"), (["--lam", "1e300"], "lam=1e+300"), (["--t-end", "1e-13"],
+                                                                                             "1e-13"),
+    (["--t-eval", "1e-20,1e-15"], "1e-15"),
     *_values("--t-eval", ["", "1,x", "3,2,1", "1,1", "-1,2", "nan", "1,inf", "0", "0,0", "1,,2", "1;2", ",", "1e400",
                           " ", "abc", "[1,2]"]),
     # overflow and sizes that cannot fit
@@ -398,7 +400,8 @@ MATRIX = [(["--model", "matrix", *args], needle, *rest) for args, needle, *rest 
     (["--normalized-lr"], "--normalized-lr"), (["--noise", "0.1"], "--noise"), (["--batch", "2"], "--batch"),
     (["--p", "7"], "--p"), (["--width", "8"], "--width"), (["--n-test", "5"], "--n-test"),
     (["--t-end", "0"], "'0'"), (["--t-end", "10", "--t-eval", "1,2"], "--t-end"), (["--t-eval", "2,1"], "2,1"),
-    (["--rtol", "2"], "'2'"), (["--atol", "0"], "'0'"),
+    (["--rtol", "2"], "'2'"), (["--atol", "0"], "'0'"), (["--lam", "1e300"], "lam=1e+300"),
+    (["--t-end", "1e-14"], "1e-14"),
     (["--d", "1e6"], "d=1000000"), (["--method", "BDF", "--d", "200"], "memory"),
     (["--data", "@missing.npz"], "missing.npz"), (["--data", "@m_nonsquare.npz"], "m_nonsquare.npz"),
     (["--data", "@m_nosym.npz"], "symmetric"), (["--data", "@m_noobs.npz"], "train_mask"),
@@ -432,6 +435,7 @@ MLP = [(["--model", "mlp", *args], needle, *rest) for args, needle, *rest in [
     (["--lam", "0", "--method", "gd"], "lam"), (["--t-end", "5", "--t-eval", "1,2"], "--t-end"),
     (["--t-end", "-5"], "-5"), (["--t-eval", "5,4"], "5,4"), (["--method", "gd", "--lr", "1e5"], "lr"),
     (["--t-end", "1e300"], "1e+300"), (["--method", "gd", "--lr", "1e-300"], "1e-300"),
+    (["--lam", "1e300", "--method", "RK45"], "lam=1e+300"),
     (["--p", "1e6"], "p=1000000"), (["--width", "1e9"], "width=1000000000"), (["--p", "1000", "--width", "1e5"],
                                                                               "memory"),
 ]]

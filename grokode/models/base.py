@@ -132,6 +132,20 @@ def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
 MAX_STEPS = 2.0**53
 
 
+#: Shortest horizon a run takes. Near t = 0 the fixed-floor integrators (rkc, ros2) cannot step below
+#: 10·eps ≈ 2.2e-15, so a horizon under 1e-12 leaves them too few steps; it comes from a t_end (or λ, through the
+#: default horizon ∝ 1/λ) that is off by many orders of magnitude (λ = 1e300 made the matrix flow fail at t = 0
+#: and an mlp flow run without end).
+MIN_HORIZON = 1e-12
+
+
+def check_horizon(horizon: float, name: str) -> None:
+    """InputError when the run's horizon is shorter than :data:`MIN_HORIZON`."""
+    if horizon < MIN_HORIZON:
+        raise InputError(f"{name} = {horizon:g} is shorter than {MIN_HORIZON:g}, below what float64 integrators "
+                         "resolve near t = 0")
+
+
 def check_step_count(lr: float, horizon: float, horizon_name: str, method: str) -> None:
     """InputError unless a constant step ``lr`` reaches ``horizon`` in at least one and at most MAX_STEPS steps."""
     if lr > horizon:

@@ -32,6 +32,7 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_horizon,
     check_step_count,
     default_t_end,
     fit_time,
@@ -168,6 +169,9 @@ class DiagonalModel(Model):
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
+        horizon, name = self._horizon()
+        if horizon is not None and (c["method"] != LABEL_NOISE or c["t_end"] is not None or c["t_eval"] is not None):
+            check_horizon(horizon, name)
         self._check_alpha()
         d = self._data_shape()[1]
         if (c["formulation"] == "full" and not discrete and method in ("auto", "LSODA", "BDF", "Radau")
@@ -188,17 +192,25 @@ class DiagonalModel(Model):
         method = c["method"]
         if method not in DISCRETE_METHODS or c["normalized_lr"]:
             return
-        if c["t_eval"] is not None:
-            horizon, name = float(c["t_eval"][-1]), "the last --t-eval time"
-        elif c["t_end"] is not None:
-            horizon, name = c["t_end"], "t_end"
-        elif method == GD and c["lam"] > 0:
-            horizon, name = default_t_end(c["alpha"], c["lam"]), "the default horizon t_end"
-        else:
+        horizon, name = self._horizon()
+        if horizon is None or (method == LABEL_NOISE and c["t_end"] is None and c["t_eval"] is None):
             return  # label-noise SGD's default horizon depends on its λ_eff, known once the run is built
         lr = c["lr"] if c["lr"] is not None else self._default_label_noise_lr()
         if lr is not None:
             check_step_count(lr, horizon, name, method)
+
+    def _horizon(self) -> tuple[float | None, str]:
+        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ (an upper bound
+        for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay (t = 1e300)."""
+        c = self.config
+        if c["t_eval"] is not None:
+            return float(c["t_eval"][-1]), "the last --t-eval time"
+        if c["t_end"] is not None:
+            return c["t_end"], "t_end"
+        if c["lam"] > 0:
+            return (default_t_end(c["alpha"], c["lam"]),
+                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
+        return None, ""
 
     def _default_label_noise_lr(self) -> float | None:
         """:func:`label_noise_default_lr` where it is known before the data are drawn: a data file (read by

@@ -31,6 +31,7 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_horizon,
     check_step_count,
     fit_time,
     method_option,
@@ -101,10 +102,11 @@ class MLPModel(Model):
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
-        if method == GD and not c["normalized_lr"]:
-            horizon = (c["t_eval"][-1] if c["t_eval"] is not None else c["t_end"] if c["t_end"] is not None
-                       else T_END_FACTOR * max(math.log(c["alpha"]), 1.0) / c["lam"] if c["lam"] > 0 else None)
-            if horizon is not None:
+        horizon = (c["t_eval"][-1] if c["t_eval"] is not None else c["t_end"] if c["t_end"] is not None
+                   else T_END_FACTOR * max(math.log(c["alpha"]), 1.0) / c["lam"] if c["lam"] > 0 else None)
+        if horizon is not None:
+            check_horizon(float(horizon), f"the horizon t_end (lam={c['lam']:g})")
+            if method == GD and not c["normalized_lr"]:
                 check_step_count(c["lr"], horizon, "the horizon t_end", GD)
         total = c["p"] ** 2
         n_train = int(round(c["frac"] * total))
