@@ -268,9 +268,13 @@ class SweepFile:
 
     def load(self) -> list[dict]:
         """Read the rows already on disk (none if the file does not exist)."""
+        from .files import require_regular_file
+
         if not self.path.exists():
             self.rows = []
-        elif self.parquet:
+            return self.rows
+        require_regular_file(self.path, "sweep file")  # a named pipe would block the read forever
+        if self.parquet:
             import pyarrow.parquet as pq
 
             try:

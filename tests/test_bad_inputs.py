@@ -253,7 +253,7 @@ def closed_port() -> int:
 
 # ----------------------------------------------------------------------------------------------------
 # The corpus: (args, needle[, setup]). @NAME is a file of make_files, @PORT a closed port. setup creates files in
-# the working directory first: "file:NAME", "dir:NAME", "npz:NAME" (a copy of good.npz), "csv:NAME" (not a sweep)
+# the working directory first: "file:NAME" (empty), "dir:NAME", "csv:NAME" (a CSV that is not a sweep), "fifo:NAME"
 
 
 def _values(flag: str, bad: list[str], before: tuple[str, ...] = ()) -> list[tuple]:
@@ -501,6 +501,7 @@ SWEEP = [(["sweep", *args], needle, *rest) for args, needle, *rest in [
     (["--out", "s.txt"], "s.txt"), (["--out", ""], "''"), (["--out", "s.csv"], "s.csv", "dir:s.csv"),
     (["--out", "f/s.csv"], "'f'", "file:f"), (["--out", "other.csv"], "other.csv", "csv:other.csv"),
     (["--out", "/proc/grokode-bad-input.csv"], "/proc"), (["--out", "s.npz"], "s.npz"),
+    (["--out", "s.csv"], "s.csv", "fifo:s.csv"), (["--out", "s.parquet"], "s.parquet", "csv:s.parquet"),
     (["--keep-runs", "kr"], "kr", "file:kr"), (["--keep-runs", ""], "--keep-runs"),
     (["--keep-runs", "f/sub"], "'f'", "file:f"), (["--keep-runs", "/proc/grokode-bad-input"], "/proc"),
     (["--plot", "p.txt"], "p.txt"), (["--plot", "p.png", "--no-plot"], "--no-plot"), (["--plot", ""], "--plot"),
@@ -566,6 +567,8 @@ def setup_cwd(cwd: Path, spec: str | None, files: Path) -> None:
         target.mkdir()
     elif kind == "csv":
         target.write_text((files / "other.csv").read_text())
+    elif kind == "fifo":
+        os.mkfifo(target)
     else:  # pragma: no cover - a typo in the table
         raise ValueError(spec)
 
