@@ -157,6 +157,9 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
 
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
+    if force and out_path is None and plot is None:
+        raise InputError("--force overwrites an existing --out or --plot, and neither was given (the default file "
+                         "names are numbered, never overwritten)")
     _require_path("--out", out_path)
     _require_path("--plot", plot)
     if plot is not None:  # an explicit figure is never overwritten without --force (a default one never exists)
@@ -226,6 +229,8 @@ def analyze(
         c = _parse("c", "float", c, low=0.0, high=1.0, low_open=True, high_open=True)
     except InputError as exc:
         raise InputError(f"--c must lie in (0, 1), {str(exc).split(', ', 1)[-1]}") from None
+    if force and plot is None:
+        raise InputError("--force overwrites an existing --plot, and no --plot was given")
     _require_path("--plot", plot)
     if plot is not None:
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="--plot")

@@ -351,7 +351,8 @@ OUTPUTS = [
     (["--plot", ""], "--plot"),
     (["--plot", "p.png", "--no-plot"], "--no-plot"), (["--plot", "p.png"], "p.png", "file:p.png"),
     (["--plot", "p.png"], "p.png", "dir:p.png"), (["--plot", "f/p.png"], "'f'", "file:f"),
-    (["--out", "r.npz", "--plot", "r.png"], "r.png", "file:r.png"),
+    (["--out", "r.npz", "--plot", "r.png"], "r.png", "file:r.png"), (["--force"], "--force"),
+    (["--force", "--no-plot"], "--force"),
 ]
 
 DATA = [
@@ -472,7 +473,7 @@ ANALYZE = [
     (["analyze", "@run.npz", "--plot", "/proc/grokode-bad-input.png"], "/proc"),
     (["analyze", "@mlp1.npz", "@mlp2.npz"], "mlp1.npz"), (["analyze", "@run.npz", "@mlp1.npz"], "mlp1.npz"),
     (["analyze", "@run.npz", "@run.npz"], "α"), (["analyze", "@run.npz", "@a_mdist.npz"], "a_mdist.npz"),
-    (["analyze", "@run.npz", "--bogus"], "--bogus"),
+    (["analyze", "@run.npz", "--bogus"], "--bogus"), (["analyze", "@run.npz", "--force"], "--force"),
 ]
 
 SWEEP = [(["sweep", *args], needle, *rest) for args, needle, *rest in [
