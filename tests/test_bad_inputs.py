@@ -436,7 +436,8 @@ MLP = [(["--model", "mlp", *args], needle, *rest) for args, needle, *rest in [
     (["--lam", "0", "--method", "gd"], "lam"), (["--t-end", "5", "--t-eval", "1,2"], "--t-end"),
     (["--t-end", "-5"], "-5"), (["--t-eval", "5,4"], "5,4"), (["--method", "gd", "--lr", "1e5"], "lr"),
     (["--t-end", "1e300"], "1e+300"), (["--method", "gd", "--lr", "1e-300"], "1e-300"),
-    (["--lam", "1e300", "--method", "RK45"], "lam=1e+300"),
+    (["--lam", "1e300", "--method", "RK45"], "lam=1e+300"), (["--alpha", "1e160"], "alpha=1e+160"),
+    (["--alpha", "1e300", "--method", "RK45"], "alpha=1e+300"),
     (["--p", "1e6"], "p=1000000"), (["--width", "1e9"], "width=1000000000"), (["--p", "1000", "--width", "1e5"],
                                                                               "memory"),
 ]]

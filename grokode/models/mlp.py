@@ -108,6 +108,11 @@ class MLPModel(Model):
             check_horizon(float(horizon), f"the horizon t_end (lam={c['lam']:g})")
             if method == GD and not c["normalized_lr"]:
                 check_step_count(c["lr"], horizon, "the horizon t_end", GD)
+        log_norm0 = 2.0 * math.log(c["alpha"]) + math.log(2.0 * c["width"])  # ‖θ(0)‖² ≈ 2·width·α² (He init)
+        if log_norm0 > 700.0:
+            limit = math.exp(0.5 * (700.0 - math.log(2.0 * c["width"])))
+            raise InputError(f"alpha={c['alpha']:g} is too large: ‖θ(0)‖² ≈ 2·width·α² = e^{log_norm0:.0f} overflows "
+                             f"float64 (need α < {limit:.3g} at width {c['width']})")
         total = c["p"] ** 2
         n_train = int(round(c["frac"] * total))
         if not 0 < n_train < total:
