@@ -10,7 +10,6 @@ interrupted one (Ctrl-C, SIGTERM) exits 130 after writing what it finished.
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -169,12 +168,21 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
               **options) -> None:
     """Integrate the gradient flow through the kernel→rich transition; write trajectory and figure."""
     from . import pipeline
+    from .files import check_output_path
+    from .result import FIGURE_SUFFIXES
 
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
+    if force and out_path is None and plot is None:
+        raise InputError("--force overwrites an existing --out or --plot, and neither was given (the default file "
+                         "names are numbered, never overwritten)")
+    _require_path("--out", out_path)
+    _require_path("--plot", plot)
+    if plot is not None:  # an explicit figure is never overwritten without --force (a default one never exists)
+        check_output_path(plot, FIGURE_SUFFIXES, force=force, what="plot file")
     instance = pipeline.build(model, **_model_options(options))
-    out = Path(out_path) if out_path else _default_out(instance.file_stem())
-    figure = None if no_plot else (Path(plot) if plot else out.with_suffix(".png"))
+    out = Path(out_path) if out_path is not None else _default_out(instance.file_stem())
+    figure = None if no_plot else (Path(plot) if plot is not None else out.with_suffix(".png"))
     outputs = pipeline.Outputs.checked(out, figure, force or out_path is None)
     with _LazyProgress("integrating") as bar:
         run = pipeline.run_model(instance, outputs=outputs, progress=bar)
@@ -193,6 +201,19 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
         _say(f"grokode: {run.message}")  # e.g. GD took uphill steps: it is not following the flow
 
 
+def _require_path(flag: str, value: str | None) -> None:
+    """An option that names a file or directory cannot be given as empty text (it would mean "here")."""
+    if value is not None and not value.strip():
+        raise InputError(f"{flag} must be a path, got {value!r}")
+
+
+def _parse(name: str, kind: str, value: str | None, **limits: Any) -> Any:
+    """A command option (``c``, ``workers``, …) parsed like a model option: messages name the value."""
+    from .options import Option
+
+    return Option(name, kind, "", **limits).parse(value)
+
+
 def _default_out(stem: str) -> Path:
     path = Path("runs") / f"{stem}.npz"
     k = 2
@@ -209,7 +230,7 @@ def _default_out(stem: str) -> Path:
 @app.command()
 def analyze(
     runs: Annotated[list[str], typer.Argument(help="trajectory file(s) written by integrate; several α → trend")],
-    c: Annotated[float, typer.Option(help="theorem window: T∓ = (1 ∓ c)·ln(α)/λ")] = 0.5,
+    c: Annotated[str, typer.Option(help="theorem window: T∓ = (1 ∓ c)·ln(α)/λ, 0 < c < 1", metavar="FLOAT")] = "0.5",
     plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg): one run's story, or the trend")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing --plot")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else")] = False,
@@ -220,15 +241,26 @@ def analyze(
     from .files import check_output_path
     from .result import FIGURE_SUFFIXES, Run, dumps
 
-    if not (math.isfinite(c) and 0 < c < 1):
-        raise InputError(f"--c must lie in (0, 1), got {c!r}")
+    try:
+        c = _parse("c", "float", c, low=0.0, high=1.0, low_open=True, high_open=True)
+    except InputError as exc:
+        raise InputError(f"--c must lie in (0, 1), {str(exc).split(', ', 1)[-1]}") from None
+    if force and plot is None:
+        raise InputError("--force overwrites an existing --plot, and no --plot was given")
+    _require_path("--plot", plot)
     if plot is not None:
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="--plot")
     loaded = [Run.load(path) for path in runs]
-    without = [str(r.path) for r in loaded if not _has_references(r)]
+    for path, run in zip(runs, loaded, strict=True):
+        if not _has_references(run) and _model_has_references(run.model):
+            try:  # a diagonal or matrix run without its alignment arrays: the error that names them
+                analyze_run(run.arrays, run.meta, c=c)
+            except InputError as exc:
+                raise InputError(f"{path!r}: {exc}") from None
+    without = [r for r in loaded if not _has_references(r)]
     if without and len(loaded) > 1:
-        raise InputError(f"{without[0]!r} has no reference predictors (model {loaded[0].model!r}): the theorem "
-                         "trend needs them; analyze such runs one at a time")
+        raise InputError(f"{str(without[0].path)!r} has no reference predictors (model {without[0].model!r}): the "
+                         "theorem trend needs them; analyze such runs one at a time")
     if without:  # e.g. the mlp: no convex reference predictors, the report is the run's own summary
         run = loaded[0]
         if plot is not None:
@@ -272,6 +304,16 @@ def _has_references(run) -> bool:
     return ("cos_kernel" in a and "w_kernel" in a) or "dist_kernel" in a
 
 
+def _model_has_references(name: str) -> bool:
+    """Whether runs of model ``name`` carry reference predictors (a model that is not installed: assume not)."""
+    from .models import get_model
+
+    try:
+        return bool(get_model(name).analysis_keys)
+    except InputError:
+        return False
+
+
 # ----------------------------------------------------------------------------------------------------
 # sweep
 
@@ -286,14 +328,14 @@ def sweep(
     model: Annotated[str, typer.Option(help="diagonal | matrix | mlp | … (grokode.models)")] = "diagonal",
     out_path: Annotated[str, typer.Option("--out", help="sweep file (.csv, or .parquet with pyarrow)",
                                           rich_help_panel=OUTPUT_PANEL)] = "sweep.csv",
-    workers: Annotated[int | None, typer.Option(help="local worker processes (default: one per core)",
-                                                rich_help_panel="Where it runs")] = None,
+    workers: Annotated[str | None, typer.Option(help="local worker processes (default: one per core)",
+                                                metavar="INT", rich_help_panel="Where it runs")] = None,
     scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a running Dask scheduler",
                                                   rich_help_panel="Where it runs")] = None,
     fresh: Annotated[bool, typer.Option("--fresh/--resume", help="start the file over / skip recorded points",
                                         rich_help_panel=OUTPUT_PANEL)] = False,
-    retries: Annotated[int, typer.Option(help="Dask retries of a point whose task or worker dies",
-                                         rich_help_panel="Where it runs")] = 2,
+    retries: Annotated[str, typer.Option(help="Dask retries of a point whose task or worker dies", metavar="INT",
+                                         rich_help_panel="Where it runs")] = "2",
     keep_runs: Annotated[str | None, typer.Option(help="directory for each point's trajectory .npz",
                                                   rich_help_panel=OUTPUT_PANEL)] = None,
     plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg; default: next to --out)",
@@ -312,6 +354,8 @@ def sweep(
     from .result import FIGURE_SUFFIXES, dumps
 
     given = {"model": model, **_model_options(options)}
+    workers = None if workers is None else _parse("workers", "int", workers, low=1)
+    retries = _parse("retries", "int", retries, low=0)
     if seeds is None:
         seed_list = [None] if "data" in given else [0]
     else:
@@ -319,7 +363,10 @@ def sweep(
     points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), seed_list)
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
-    figure = None if no_plot else Path(plot) if plot else Path(out_path).with_suffix(".png")
+    for flag, value in (("--out", out_path), ("--plot", plot), ("--keep-runs", keep_runs)):
+        _require_path(flag, value)
+    check_output_path(out_path, sw.SWEEP_SUFFIXES, force=True, what="sweep file")
+    figure = None if no_plot else Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
     if figure is not None:
         check_output_path(figure, FIGURE_SUFFIXES, force=True, what="--plot")
     try:
@@ -423,6 +470,10 @@ def _print_summary(summary: dict, title: str = "grokode integrate") -> None:
 
 
 def _register_commands() -> None:
+    """(Re)build the registry-driven commands: each call replaces the previous ones, so models registered since
+    are included and repeated calls of :func:`main` in one process do not pile up copies."""
+    built = {"derive", "integrate", "sweep"}
+    app.registered_commands[:] = [c for c in app.registered_commands if c.name not in built]
     app.command(name="derive")(_with_options(derive, "derive"))
     app.command(name="integrate")(_with_options(integrate, "run"))
     app.command(name="sweep")(_with_options(sweep, "run", skip=("alpha", "lam", "seed")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -60,21 +61,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, force: bool, what: str) -> Path:
     """Refuse, before any computation, an output path that could not be written.
 
-    Checks: the suffix is one of ``suffixes``; the path is not a directory; an existing file only with
-    ``force``; the nearest existing ancestor is a writable directory (not a file).
+    Checks: the path is not empty, its suffix is one of ``suffixes``, no part of it is longer than the file
+    system allows; it is not a directory; an existing file only with ``force``; the nearest existing ancestor
+    is a directory (not a file) in which a file can be created. The last check creates (and at once removes)
+    a temporary file there: permission bits alone do not tell, since root may write to a directory without
+    write permission while nobody may create files in /proc or on a read-only mount.
     """
     try:
         path = Path(os.fspath(path))
     except TypeError:
         raise InputError(f"{what} must be a file path, got {path!r}") from None
     text = str(path)
-    if not text or "\0" in text:
+    if not text.strip() or text == "." or "\0" in text:
         raise InputError(f"{what} must be a file path, got {text!r}")
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{what} {text!r} must end in {' or '.join(suffixes)}")
-    if path.is_dir():
-        raise InputError(f"{what} {text!r} is a directory")
-    if path.exists() and not force:
+    try:
+        if path.is_dir():
+            raise InputError(f"{what} {text!r} is a directory")
+        exists = path.exists()
+    except OSError as exc:
+        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or _one_line(exc)}") from None
+    if exists and not force:
         raise InputError(f"{what} {text!r} exists (use --force to overwrite)")
     parent = path.parent
     while not parent.exists():
@@ -83,8 +91,80 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, for
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise InputError(f"{what} {text!r}: {str(parent)!r} is a file, not a directory")
+    limit = _name_max(parent)
+    long = next((part for part in path.parts if len(os.fsencode(part)) > limit), None)
+    if long is not None:
+        raise InputError(f"{what} {_shorten(text)!r}: the name {_shorten(long)!r} is longer than the {limit} bytes "
+                         "the file system allows")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{what} {text!r}: directory {str(parent)!r} is not writable")
+    require_writable_directory(parent, f"{what} {text!r}")
+    return path
+
+
+def require_writable_directory(directory: Path, what: str) -> None:
+    """InputError unless a file can be created in ``directory`` (tried: a temporary file, removed at once)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".grokode-probe-", dir=directory)
+    except OSError as exc:
+        raise InputError(f"{what}: directory {str(directory)!r} is not writable "
+                         f"({exc.strerror or _one_line(exc)})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def check_output_directory(path: str | os.PathLike, what: str) -> Path:
+    """Refuse, before any computation, a directory that cannot be used (or created) to write files into."""
+    try:
+        path = Path(os.fspath(path))
+    except TypeError:
+        raise InputError(f"{what} must be a directory path, got {path!r}") from None
+    text = str(path)
+    if not text.strip() or "\0" in text:
+        raise InputError(f"{what} must be a directory path, got {text!r}")
+    try:
+        if path.exists() and not path.is_dir():
+            raise InputError(f"{what} {text!r} is a file, not a directory")
+    except OSError as exc:
+        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or _one_line(exc)}") from None
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise InputError(f"{what} {text!r}: {str(ancestor)!r} is a file, not a directory")
+    require_writable_directory(ancestor, f"{what} {text!r}")
+    return path
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def require_regular_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` if it names an existing regular file (symbolic links followed); an InputError otherwise.
+
+    Opening a named pipe blocks until someone writes to it and a device can stream without end, so only
+    regular files are read.
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{what} not found: {str(path)!r}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror or _one_line(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"cannot read {what} {str(path)!r}: it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"cannot read {what} {str(path)!r}: it is not a regular file (a pipe, device or socket)")
     return path
 
 
@@ -127,13 +207,14 @@ def require_memory(needed: float, what: str, *, available: int | None = None) ->
 # .npz archives
 
 
-def npz_array_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype of every array in an ``.npz`` archive, read from the headers without loading data.
 
     Lets a loader refuse a file whose header claims arrays too large for memory before it allocates them.
-    Raises InputError for a file that is not a readable .npz archive.
+    Raises InputError for a file that is not a readable .npz archive (or not a regular file: a pipe would
+    block), or whose header states an impossible shape.
     """
-    path = Path(path)
+    path = require_regular_file(path, what)
     out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
@@ -148,11 +229,17 @@ def npz_array_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...
                         shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
                 out[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
     except FileNotFoundError:
-        raise InputError(f"file not found: {str(path)!r}") from None
+        raise InputError(f"{what} not found: {str(path)!r}") from None
     except IsADirectoryError:
         raise InputError(f"{str(path)!r} is a directory, not an .npz file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise InputError(f"cannot read {str(path)!r} as an .npz archive: {_one_line(exc)}") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError) as exc:
+        raise InputError(f"cannot read {what} {str(path)!r} as an .npz archive: {_one_line(exc)}") from None
+    for name, (shape, dtype) in out.items():
+        if any(s < 0 for s in shape):
+            raise InputError(f"array {name} in {str(path)!r} has an impossible shape {shape} (its header is corrupt)")
+        if dtype.hasobject:
+            raise InputError(f"array {name} in {str(path)!r} holds Python objects (dtype {dtype}): grokode reads only "
+                             "numeric arrays, never pickles")
     return out
 
 
@@ -171,7 +258,7 @@ def _one_line(exc: BaseException) -> str:
 @contextlib.contextmanager
 def open_npz(path: str | os.PathLike, what: str) -> Iterator[np.lib.npyio.NpzFile]:
     """``np.load`` of an archive (no pickles) with every failure turned into a one-line InputError."""
-    path = Path(path)
+    path = require_regular_file(path, what)
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:

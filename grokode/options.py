@@ -108,7 +108,7 @@ class Option:
     def _parse_int(self, value: object) -> int:
         x = self._number(value, integer=True)
         if abs(x) > 2**62:
-            raise self._bad(value, f"an integer {self.describe_range()}".strip())
+            raise self._bad(value, f"an integer {self.describe_range()} and of magnitude ≤ 2^62".replace("  ", " "))
         return int(x)
 
     def _parse_float(self, value: object) -> float:

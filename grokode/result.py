@@ -25,7 +25,15 @@ import numpy as np
 
 from .analysis.plots import FORMATS as FIGURE_FORMATS
 from .errors import InputError
-from .files import atomic_write, check_output_path, npz_array_headers, npz_size, open_npz, require_memory
+from .files import (
+    atomic_write,
+    check_output_path,
+    npz_array_headers,
+    npz_size,
+    open_npz,
+    require_memory,
+    require_regular_file,
+)
 from .numeric.solution import Status
 
 TRAJECTORY_SUFFIXES = (".npz",)
@@ -131,14 +139,18 @@ class Run:
     def load(cls, path: str | os.PathLike) -> Run:
         """Read a trajectory file written by :meth:`save`; any unreadable file is a one-line InputError."""
         try:
-            path = Path(os.fspath(path))
+            text = os.fspath(path)
         except TypeError:
             raise InputError(f"trajectory file must be a path, got {path!r}") from None
+        if not isinstance(text, str) or not text.strip() or "\0" in text:
+            raise InputError(f"trajectory file must be a path, got {text!r}")
+        path = Path(text)
+        require_regular_file(path, "trajectory file")
         if not path.exists():
             raise InputError(f"trajectory file {str(path)!r} not found")
         if path.is_file() and path.stat().st_size == 0:
             raise InputError(f"trajectory file {str(path)!r} is empty")
-        headers = npz_array_headers(path)
+        headers = npz_array_headers(path, "trajectory file")
         require_memory(npz_size(headers), f"reading {str(path)!r}")
         with open_npz(path, "trajectory file") as z:
             if "meta" not in z.files:
@@ -157,13 +169,21 @@ class Run:
         if "t" not in arrays or arrays["t"].ndim != 1:
             raise InputError(f"{str(path)!r} is not a grokode trajectory (it has no 1-D array 't')")
         options = meta["options"]
-        for key in ("alpha", "lam"):
+        for key, low in (("alpha", "> 0"), ("lam", "≥ 0")):
             value = options.get(key)
             if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
                 raise InputError(f"{str(path)!r}: meta option {key!r} is not a finite number ({value!r})")
+            if (value <= 0) if low == "> 0" else (value < 0):
+                raise InputError(f"{str(path)!r}: meta option {key!r} must be {low}, got {value!r}")
         summary = meta.get("summary")
         if not isinstance(summary, dict):
             raise InputError(f"{str(path)!r}: its meta summary is not an object")
+        references = meta.get("references")
+        if references is not None and not (isinstance(references, dict)
+                                           and all(isinstance(v, dict | None) for v in references.values())):
+            raise InputError(f"{str(path)!r}: its meta references are not an object of objects")
+        _check_summary(path, summary)
+        _check_arrays(path, arrays)
         return cls(arrays=arrays, meta=meta, summary=summary, path=path)
 
     # -- outputs -----------------------------------------------------------------------------------------
@@ -232,6 +252,51 @@ class Run:
                 ds[name] = var.astype(np.float64)
         atomic_write(path, lambda fh: fh.write(ds.to_netcdf(engine=engine)))
         return path
+
+
+#: Summary entries that analysis and plots compute with: None or a finite number (t_theory also ≥ 0).
+SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction")
+#: Arrays with one entry (row, matrix) per saved time, and their number of dimensions.
+PER_TIME = {"w": 2, "W": 3, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
+            "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,
+            "margin_l1": 1, "nuclear_norm": 1, "dist_kernel": 1, "dist_rich": 1}
+#: Reference arrays: the shape they share with one saved row of ``w`` (vectors) or of ``W`` (matrices).
+VECTORS, MATRICES = ("w_kernel", "w_rich"), ("M", "train_mask", "test_mask", "W_kernel", "W_rich")
+
+
+def _check_summary(path: Path, summary: dict) -> None:
+    for key in SUMMARY_NUMBERS:
+        value = summary.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise InputError(f"{str(path)!r}: summary {key!r} must be a finite number or null, got {value!r}")
+    if summary.get("t_theory") is not None and summary["t_theory"] < 0:
+        raise InputError(f"{str(path)!r}: summary 't_theory' must be ≥ 0, got {summary['t_theory']!r}")
+
+
+def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays analysis and plots read: numeric, of consistent shapes; t finite and increasing."""
+    where = repr(str(path))
+    for key in ("t", *PER_TIME, *VECTORS, *MATRICES):
+        if key in arrays and arrays[key].dtype.kind not in "biuf":
+            raise InputError(f"{where}: array {key!r} must be numeric, got dtype {arrays[key].dtype}")
+    t = arrays["t"]
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError(f"{where}: the saved times 't' must be finite and increasing")
+    for key, ndim in PER_TIME.items():
+        if key in arrays and (arrays[key].ndim != ndim or arrays[key].shape[0] != t.shape[0]):
+            want = "(T,)" if ndim == 1 else "(T, d)" if ndim == 2 else "(T, d, d)"
+            raise InputError(f"{where}: array {key!r} has shape {arrays[key].shape}, but the file has T = {t.shape[0]} "
+                             f"saved times (expected {want})")
+    for keys, ref, expected in ((VECTORS, "w", lambda a: a.shape[1:]), (MATRICES, "W", lambda a: a.shape[1:])):
+        shapes = {key: arrays[key].shape for key in keys if key in arrays}
+        want = expected(arrays[ref]) if ref in arrays else None
+        for key, shape in shapes.items():
+            if len(shape) != (1 if keys is VECTORS else 2) or (want is not None and shape != want) or (
+                    want is None and keys is MATRICES and shape[0] != shape[1]):
+                raise InputError(f"{where}: array {key!r} has shape {shape}" + (
+                    f", but one saved row of {ref!r} has shape {want}" if want is not None else ""))
 
 
 def load_run(path: str | os.PathLike) -> Run:

@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+import socket
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,13 @@ OLD_COLUMNS = tuple(c for c in COLUMNS if c != "train_final")
 GRID_OPTIONS = ("alpha", "lam", "seed")
 #: Options of ``integrate`` that a sweep sets itself (per point) or does not take.
 NOT_SWEEP_OPTIONS = ("alpha", "lam", "seed", "out", "plot", "force", "progress")
+#: Suffixes of the sweep file.
+SWEEP_SUFFIXES = (".csv", ".parquet")
+#: Most points one sweep command takes (grid values × seeds): a bigger grid is a typo, not a plan (and its
+#: list of points alone would not fit in memory long before it could run).
+MAX_POINTS = 100_000
+#: Memory of one local worker process besides its point (Python, numpy, numba, grokode, Dask), roughly.
+WORKER_BYTES = 150e6
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -73,6 +81,9 @@ def parse_grid(name: str, text: str) -> list[float]:
             raise InputError(f"--{name} {text!r}: log-spaced ends must be positive finite numbers")
         if count < 1 or (count == 1 and a != b):
             raise InputError(f"--{name} {text!r}: n must be ≥ 2 (or 1 with a = b), got {count}")
+        if count > MAX_POINTS:
+            raise InputError(f"--{name} {text!r}: n = {count} values is more than the {MAX_POINTS} points a sweep "
+                             "takes")
         exps = np.linspace(math.log10(a), math.log10(b), count)
         values = [float(f"{10.0 ** e:.12g}") for e in exps]
     else:
@@ -95,11 +106,15 @@ def parse_seeds(text: str) -> list[int]:
     try:
         if ":" in text:
             lo, hi = (int(s) for s in text.split(":"))
-            seeds = list(range(lo, hi + 1))
         else:
             seeds = [int(s) for s in text.split(",")]
     except ValueError:
         raise InputError(f"--seeds {text!r}: give integers s1,s2,… or a range a:b") from None
+    if ":" in text:
+        if hi - lo + 1 > MAX_POINTS:
+            raise InputError(f"--seeds {text!r}: {hi - lo + 1} seeds is more than the {MAX_POINTS} points a sweep "
+                             "takes")
+        seeds = list(range(lo, hi + 1))
     if not seeds or min(seeds) < 0:
         raise InputError(f"--seeds {text!r}: need at least one seed, all ≥ 0")
     _no_repeats("seeds", text, seeds)
@@ -125,7 +140,11 @@ class Point:
 
 
 def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None]) -> list[Point]:
-    """The product grid, ordered by λ, then α, then seed."""
+    """The product grid, ordered by λ, then α, then seed (at most :data:`MAX_POINTS` points)."""
+    count = len(alphas) * len(lams) * len(seeds)
+    if count > MAX_POINTS:
+        raise InputError(f"the grid has {len(alphas)} α × {len(lams)} λ × {len(seeds)} seeds = {count} points, more "
+                         f"than the {MAX_POINTS} points a sweep takes")
     return [Point(float(a), float(lam), None if s is None else int(s)) for lam in lams for a in alphas
             for s in seeds]
 
@@ -138,14 +157,21 @@ def point_options(**options) -> dict:
     Normalising makes the key independent of spelling and defaults (``d=1e4``, ``d=10000`` and no ``d`` are
     one sweep): the key holds the model's resolved options except the grid's α, λ and seed.
     """
+    return _check_options(options)[0]
+
+
+def _check_options(options: dict):
+    """(:func:`point_options`' key, the validated model instance): the memory a point needs is checked too."""
+    from .files import require_memory
     from .models import get_model
     from .result import jsonable
 
     options = shared_options(options)
     name = options.pop("model", "diagonal")
     instance = get_model(name)(**options)
+    require_memory(*instance.memory_estimate())
     resolved = {k: v for k, v in instance.config.items() if k not in GRID_OPTIONS}
-    return {"model": name, **jsonable(resolved)}
+    return {"model": name, **jsonable(resolved)}, instance
 
 
 def shared_options(options: dict) -> dict:
@@ -242,9 +268,13 @@ class SweepFile:
 
     def load(self) -> list[dict]:
         """Read the rows already on disk (none if the file does not exist)."""
+        from .files import require_regular_file
+
         if not self.path.exists():
             self.rows = []
-        elif self.parquet:
+            return self.rows
+        require_regular_file(self.path, "sweep file")  # a named pipe would block the read forever
+        if self.parquet:
             import pyarrow.parquet as pq
 
             try:
@@ -431,18 +461,30 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
     progress : called as ``progress(done, total, row)`` after each point (``row`` None at the start).
     on_dashboard : called with the Dask dashboard's address once the cluster is up.
     """
+    from .files import check_output_directory, check_output_path, format_bytes, require_memory
+
     given = shared_options(options)
-    key = options_key(point_options(**given))
+    normalised, instance = _check_options(given)
+    key = options_key(normalised)
+    _check_seeds(given, points)
     retries = require_int("retries", retries, 0)
     if workers is not None:
         if scheduler is not None:
             raise InputError("--workers sizes the local cluster; with --scheduler the workers are the scheduler's")
         workers = require_int("workers", workers, 1)
+    if scheduler is None:
+        n = workers or os.cpu_count() or 1
+        need, what = instance.memory_estimate()
+        require_memory(n * (need + WORKER_BYTES), f"--workers {n}: {n} local worker processes, each running {what} "
+                       f"(about {format_bytes(need + WORKER_BYTES)}),")
+    else:
+        check_scheduler(scheduler)
+    check_output_path(out, SWEEP_SUFFIXES, force=True, what="sweep file")
     file = SweepFile(out)
     if keep_runs is not None:
-        keep_runs = Path(keep_runs)
-        if keep_runs.exists() and not keep_runs.is_dir():
-            raise InputError(f"--keep-runs {str(keep_runs)!r} is a file, not a directory")
+        if isinstance(keep_runs, str) and not keep_runs.strip():
+            raise InputError(f"--keep-runs must be a directory path, got {keep_runs!r}")
+        keep_runs = check_output_directory(keep_runs, "--keep-runs")
     lock = _lock(file.path)
     with lock:
         old = file.load() if resume else []
@@ -486,6 +528,51 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
                         progress(count, total, row)
     rows = [done[(p.alpha, p.lam, p.seed, key)] for p in points]
     return SweepResult(rows=rows, ran=len(todo), skipped=total - len(todo), path=file.path, dashboard=dashboard)
+
+
+def _check_seeds(given: dict, points: list[Point]) -> None:
+    """Seeds are refused up front when the model takes none here (e.g. a run on a --data file)."""
+    from .models import get_model
+
+    seeds = sorted({p.seed for p in points if p.seed is not None})
+    if not seeds:
+        return
+    options = dict(given)
+    name = options.pop("model", "diagonal")
+    try:
+        get_model(name)(**options, seed=seeds[0])
+    except InputError as exc:
+        raise InputError(f"--seeds {','.join(map(str, seeds[:5]))}: {exc}") from None
+
+
+#: Address schemes of a Dask scheduler that connect over TCP (checked before the sweep starts).
+TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """InputError unless ``address`` (``tcp://HOST:PORT``) names a scheduler that accepts a connection now.
+
+    A closed port or an unknown host fails here in at most ``timeout`` seconds, before the sweep file is touched.
+    Other schemes (``ucx://``, ``inproc://``) are left to Dask.
+    """
+    text = str(address).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if not text or scheme not in TCP_SCHEMES + ("ucx", "inproc"):
+        raise InputError(f"--scheduler {text!r}: give the address of a Dask scheduler, tcp://HOST:PORT")
+    if scheme not in TCP_SCHEMES:
+        return
+    host, colon, port_text = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InputError(f"--scheduler {text!r}: give the address of a Dask scheduler, tcp://HOST:PORT "
+                         "(PORT 1…65535)")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler {text!r}: {exc.strerror or _one_line(exc)}") from None
 
 
 class _SweepLock:
@@ -532,7 +619,7 @@ def _client(workers: int | None, scheduler: str | None, retries: int) -> Iterato
     if scheduler is not None:
         try:
             client = Client(scheduler)  # timeout: distributed.comm.timeouts.connect
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler {scheduler!r}: {_one_line(exc)}") from None
         try:
             yield client

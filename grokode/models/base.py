@@ -127,6 +127,35 @@ def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
     return float(t[np.argmax(positive)]) if np.any(positive) else float(t[-1])
 
 
+#: Most constant steps a discrete run can count: beyond 2^53 the time t = steps·η is no longer exact in float64,
+#: and the step numbers of the saved times overflow int64 a little later (the run then stopped early, "ok").
+MAX_STEPS = 2.0**53
+
+
+#: Shortest horizon a run takes. Near t = 0 the fixed-floor integrators (rkc, ros2) cannot step below
+#: 10·eps ≈ 2.2e-15, so a horizon under 1e-12 leaves them too few steps; it comes from a t_end (or λ, through the
+#: default horizon ∝ 1/λ) that is off by many orders of magnitude (λ = 1e300 made the matrix flow fail at t = 0
+#: and an mlp flow run without end).
+MIN_HORIZON = 1e-12
+
+
+def check_horizon(horizon: float, name: str) -> None:
+    """InputError when the run's horizon is shorter than :data:`MIN_HORIZON`."""
+    if horizon < MIN_HORIZON:
+        raise InputError(f"{name} = {horizon:g} is shorter than {MIN_HORIZON:g}, below what float64 integrators "
+                         "resolve near t = 0")
+
+
+def check_step_count(lr: float, horizon: float, horizon_name: str, method: str) -> None:
+    """InputError unless a constant step ``lr`` reaches ``horizon`` in at least one and at most MAX_STEPS steps."""
+    if lr > horizon:
+        raise InputError(f"lr={lr:g} is longer than {horizon_name} = {horizon:g}: --method {method} (t = steps·lr) "
+                         "would not take a single step")
+    if horizon / lr > MAX_STEPS:
+        raise InputError(f"{horizon_name} = {horizon:g} at lr={lr:g} is {horizon / lr:.3g} steps of --method {method}, "
+                         "more than the 2^53 a run can count (t = steps·lr)")
+
+
 def jsonable(params: dict) -> dict:
     """The JSON-able entries of a parameter dict (numpy scalars become Python numbers)."""
     out = {}
@@ -166,6 +195,10 @@ class Model(ABC):
         table = option_table(self.options)
         self._refuse_other_models_options(table, given)
         self.given: dict[str, Any] = parse_given(table, given, f"model {self.name!r}")
+        t_eval = self.given.get("t_eval")
+        if t_eval is not None and not t_eval[-1] > 0:
+            shown = given["t_eval"] if isinstance(given["t_eval"], str) else t_eval.tolist()
+            raise InputError(f"t_eval must end at a horizon > 0 (its last time), got {shown!r}")
         self.config: dict[str, Any] = {o.name: o.default for o in self.options}
         self.config.update(self.given)
         self.resolve()

@@ -32,6 +32,8 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_horizon,
+    check_step_count,
     default_t_end,
     fit_time,
     jsonable,
@@ -156,6 +158,10 @@ class DiagonalModel(Model):
             n = self._data_shape()[0]
             if c["batch"] > n:
                 raise InputError(f"batch must be at most the number of training samples n={n}, got {c['batch']}")
+        if (method == LABEL_NOISE and c["lam"] == 0 and (c["noise"] == 0 or c["depth"] != 2) and c["t_end"] is None
+                and c["t_eval"] is None):
+            raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
+                             "pass --t-end")
         if c["lam"] == 0 and self.kind == "regression" and method != LABEL_NOISE:
             raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
                              "the flow stops at an interpolant and has no late phase (use lam > 0, or --method "
@@ -163,12 +169,60 @@ class DiagonalModel(Model):
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
+        horizon, name = self._horizon()
+        if horizon is not None and (c["method"] != LABEL_NOISE or c["t_end"] is not None or c["t_eval"] is not None):
+            check_horizon(horizon, name)
         self._check_alpha()
         d = self._data_shape()[1]
         if (c["formulation"] == "full" and not discrete and method in ("auto", "LSODA", "BDF", "Radau")
                 and 2 * d > MAX_FULL_JACOBIAN):
             raise InputError(f"--formulation full with --method {method} forms a dense 2d×2d Jacobian; d={d} is too "
                              f"large (2d ≤ {MAX_FULL_JACOBIAN}); use the reduced formulation or an explicit method")
+        if "data" in self.given:
+            # read and check the file now (labels, NaN, shapes), before anything is computed; prepare() reuses it
+            from ..files import require_memory
+
+            require_memory(*self.memory_estimate())
+            self.data = self.make_dataset()
+        self._check_steps()
+
+    def _check_steps(self) -> None:
+        """A constant step η must reach the horizon in at least one and at most 2^53 steps (t = steps·η)."""
+        c = self.config
+        method = c["method"]
+        if method not in DISCRETE_METHODS or c["normalized_lr"]:
+            return
+        horizon, name = self._horizon()
+        if horizon is None or (method == LABEL_NOISE and c["t_end"] is None and c["t_eval"] is None):
+            return  # label-noise SGD's default horizon depends on its λ_eff, known once the run is built
+        lr = c["lr"] if c["lr"] is not None else self._default_label_noise_lr()
+        if lr is not None:
+            check_step_count(lr, horizon, name, method)
+
+    def _horizon(self) -> tuple[float | None, str]:
+        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ (an upper bound
+        for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay (t = 1e300)."""
+        c = self.config
+        if c["t_eval"] is not None:
+            return float(c["t_eval"][-1]), "the last --t-eval time"
+        if c["t_end"] is not None:
+            return c["t_end"], "t_end"
+        if c["lam"] > 0:
+            return (default_t_end(c["alpha"], c["lam"]),
+                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
+        return None, ""
+
+    def _default_label_noise_lr(self) -> float | None:
+        """:func:`label_noise_default_lr` where it is known before the data are drawn: a data file (read by
+        then) or ±1 inputs (‖x‖² = d); None for the margin task."""
+        c = self.config
+        if getattr(self, "data", None) is not None:
+            return label_noise_default_lr(self.data, c["alpha"], c["depth"])
+        if c["task"] not in ("sparse", "sparse-regression"):
+            return None
+        d, L = c["d"], c["depth"]
+        log_h0 = math.log(4.0 * L * L) + (L - 1) * (2.0 * math.log(c["alpha"]) - math.log(2.0 * d)) + math.log(d)
+        return math.exp(-log_h0) if abs(log_h0) < 700.0 else None
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""
@@ -178,13 +232,16 @@ class DiagonalModel(Model):
         if getattr(self, "_shape", None) is None:
             from ..files import npz_array_headers
 
-            headers = npz_array_headers(c["data"])
+            headers = npz_array_headers(c["data"], "data file")
             if "X" not in headers:
                 found = ", ".join(sorted(headers)) or "none"
                 raise InputError(f"data file {c['data']!r} has no array 'X' (found: {found})")
             shape = headers["X"][0]
             if len(shape) != 2:
                 raise InputError(f"array X in {c['data']!r} must be 2-D, got shape {shape}")
+            if min(shape) < 1:
+                raise InputError(f"array X in {c['data']!r} is empty (shape {shape}): it needs n ≥ 1 rows and d ≥ 1 "
+                                 "columns")
             self._shape = (int(shape[0]), int(shape[1]))
             self._headers = headers
         return self._shape
@@ -218,7 +275,10 @@ class DiagonalModel(Model):
             jac = 3 * 8.0 * (2 * d) ** 2
         elif c["method"] not in DISCRETE_METHODS:
             jac = 3 * 8.0 * n * n
-        return data_bytes + trajectory + jac, f"a diagonal run with n={n}, d={d}"
+        where = f" on {c['data']!r}" if c.get("data") is not None else ""
+        sizes = f"n={n}" + (f", n_test={c['n_test']}" if c.get("data") is None and c["n_test"] else "") + f", d={d}"
+        times = f" and {saves} saved times" if c["t_eval"] is not None else ""
+        return data_bytes + trajectory + jac, f"a diagonal run{where} with {sizes}{times}"
 
     # -- derivation --------------------------------------------------------------------------------------
     @classmethod
@@ -240,7 +300,8 @@ class DiagonalModel(Model):
 
     def prepare(self) -> Plan:
         c = self.config
-        self.data = self.make_dataset()
+        if getattr(self, "data", None) is None:
+            self.data = self.make_dataset()
         self.label_noise = None
         lam_eff = None
         if c["method"] == LABEL_NOISE:

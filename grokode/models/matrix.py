@@ -30,6 +30,7 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_horizon,
     default_t_end,
     method_option,
     save_times,
@@ -91,7 +92,7 @@ class MatrixModel(Model):
             c["task"] = None
             from ..files import npz_array_headers
 
-            headers = npz_array_headers(c["data"])
+            headers = npz_array_headers(c["data"], "data file")
             if "M" not in headers:
                 raise InputError(f"data file {c['data']!r} has no array 'M' (found: {', '.join(sorted(headers))})")
             shape = headers["M"][0]
@@ -108,9 +109,23 @@ class MatrixModel(Model):
                                  f"{c['d']}×{c['d']} matrix (need at least one observed and one unobserved entry)")
         self.refuse_unless("t_eval" not in self.given, ("t_end",), "together with --t-eval (its last time is the "
                            "horizon)")
+        if c["t_eval"] is not None:
+            check_horizon(float(c["t_eval"][-1]), "the last --t-eval time")
+        elif c["t_end"] is not None:
+            check_horizon(c["t_end"], "t_end")
+        else:
+            check_horizon(default_t_end(c["alpha"], c["lam"]),
+                          f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
         if math.log(2.0) + 2.0 * math.log(c["alpha"]) > 700.0:
             raise InputError(f"alpha={c['alpha']:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
         self.solver_method = AUTO_METHOD if c["method"] == "auto" else c["method"]
+        if "data" in self.given:
+            # read and check the problem now (symmetry, masks, NaN), before anything is computed; prepare() reuses it
+            from ..files import require_memory
+            from ..tasks.matrix import load_matrix_npz
+
+            require_memory(*self.memory_estimate())
+            self.problem = load_matrix_npz(c["data"])
 
     def memory_estimate(self) -> tuple[float, str]:
         c = self.config
@@ -121,8 +136,9 @@ class MatrixModel(Model):
 
         jac = 3 * 8.0 * state**2 if needs_jacobian(self.solver_method) else 0.0
         # the trajectory (W and two work copies) and the nuclear-norm SDP (a 2d×2d PSD variable, generously)
+        where = f" on {c['data']!r}" if c.get("data") is not None else ""
         return 8.0 * saves * d * d * 3 + 8.0 * 1000 * d * d + jac, (
-            f"a matrix run with d={d}" + (f" and --method {self.solver_method} (a dense {state}×{state} "
+            f"a matrix run{where} with d={d}" + (f" and --method {self.solver_method} (a dense {state}×{state} "
                                          "finite-difference Jacobian)" if jac else ""))
 
     @classmethod
@@ -136,8 +152,9 @@ class MatrixModel(Model):
         from ..tasks.matrix import load_matrix_npz, make_matrix_task
 
         c = self.config
-        self.problem = load_matrix_npz(c["data"]) if c["data"] is not None else make_matrix_task(
-            c["task"], d=c["d"], frac=c["frac"], rank=c["rank"], seed=c["seed"])
+        if getattr(self, "problem", None) is None:
+            self.problem = load_matrix_npz(c["data"]) if c["data"] is not None else make_matrix_task(
+                c["task"], d=c["d"], frac=c["frac"], rank=c["rank"], seed=c["seed"])
         t_theory = theory_time(c["alpha"], c["lam"])
         if c["t_eval"] is not None:
             return Plan(t_eval=c["t_eval"], t_end=float(c["t_eval"][-1]), t_theory=t_theory, rate=c["lam"])

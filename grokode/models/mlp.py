@@ -31,6 +31,8 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    check_horizon,
+    check_step_count,
     fit_time,
     method_option,
     save_times,
@@ -108,6 +110,17 @@ class MLPModel(Model):
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
+        horizon = (c["t_eval"][-1] if c["t_eval"] is not None else c["t_end"] if c["t_end"] is not None
+                   else T_END_FACTOR * max(math.log(c["alpha"]), 1.0) / c["lam"] if c["lam"] > 0 else None)
+        if horizon is not None:
+            check_horizon(float(horizon), f"the horizon t_end (lam={c['lam']:g})")
+            if method == GD and not c["normalized_lr"]:
+                check_step_count(c["lr"], horizon, "the horizon t_end", GD)
+        log_norm0 = 2.0 * math.log(c["alpha"]) + math.log(2.0 * c["width"])  # ‖θ(0)‖² ≈ 2·width·α² (He init)
+        if log_norm0 > 700.0:
+            limit = math.exp(0.5 * (700.0 - math.log(2.0 * c["width"])))
+            raise InputError(f"alpha={c['alpha']:g} is too large: ‖θ(0)‖² ≈ 2·width·α² = e^{log_norm0:.0f} overflows "
+                             f"float64 (need α < {limit:.3g} at width {c['width']})")
         total = c["p"] ** 2
         n_train = int(round(c["frac"] * total))
         if not 0 < n_train < total:

@@ -323,15 +323,27 @@ def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: fl
 def read_npz_arrays(path: Path, keys: tuple[str, ...], expected: str) -> tuple[dict[str, np.ndarray], list[str]]:
     """The arrays named in ``keys`` that ``path`` holds, and the names of all its arrays.
 
-    Every way a file can fail to be read (missing, not a zip, not an .npz, truncated) becomes an
-    :class:`InputError` naming the path; ``expected`` ("X, y") is said when the file is not an .npz archive.
+    Every way a file can fail to be read (missing, a directory, a pipe or device, not a zip, not an .npz,
+    truncated, corrupt, pickled objects) becomes an :class:`InputError` naming the path; ``expected`` ("X, y")
+    is said when the file is not an .npz archive. The arrays' headers are read first, so a file whose
+    header claims more memory than is available is refused before anything is allocated.
     """
+    from grokode.files import npz_array_headers, npz_size, require_memory, require_regular_file
+
+    require_regular_file(path, "data file")
+    try:
+        headers = npz_array_headers(path, "data file")
+    except InputError:
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"data file '{path}' is not an .npz archive (expected arrays {expected})") from None
+        raise
+    require_memory(npz_size({k: v for k, v in headers.items() if k in keys}), f"data file '{path}'")
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"data file not found: '{path}'") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read data file '{path}': {exc}") from None
+        raise InputError(f"cannot read data file '{path}': {_one_line(exc)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InputError(f"data file '{path}' is not an .npz archive (expected arrays {expected})")
     # Read everything we need inside the context manager: NpzFile holds the file open until closed.
@@ -340,7 +352,11 @@ def read_npz_arrays(path: Path, keys: tuple[str, ...], expected: str) -> tuple[d
             arrays = {key: np.asarray(archive[key]) for key in keys if key in archive.files}
             return arrays, sorted(archive.files)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"cannot read data file '{path}': {exc}") from None
+            raise InputError(f"cannot read data file '{path}': {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.ndarray:
@@ -359,12 +375,13 @@ def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.nda
     return out
 
 
-def _check_labels(name: str, y: np.ndarray, loss: str) -> None:
+def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None) -> None:
     bad = np.flatnonzero(np.abs(y) != 1.0)
     if bad.size:
         i = int(bad[0])
-        raise InputError(f"label {name}[{i}] = {float(y[i])!r} is not ±1 "
-                         f"(loss '{loss}' is a classification loss)")
+        where = f" in '{path}'" if path is not None else ""
+        raise InputError(f"label {name}[{i}] = {float(y[i])!r}{where} is not ±1 "
+                         f"(loss '{loss}' is a classification loss; --loss squared for regression)")
 
 
 def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
@@ -416,9 +433,9 @@ def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
 
     kind = "regression" if loss == "squared" else "classification"
     if kind == "classification":
-        _check_labels("y", y, loss)
+        _check_labels("y", y, loss, path)
         if y_test is not None:
-            _check_labels("y_test", y_test, loss)
+            _check_labels("y_test", y_test, loss, path)
 
     # One dtype for train and test, so downstream kernels see a single input type.
     if np.all(np.abs(X) == 1.0) and (X_test is None or np.all(np.abs(X_test) == 1.0)):
