@@ -201,10 +201,20 @@ class Run:
         if self.analysis is not None:
             summary.update({k: v for k, v in self.analysis.as_dict().items() if k not in summary or summary[k] is None})
         fig = plot_run(self.arrays, summary, title=self.title() if title is None else title,
-                       lam=self.options.get("lam"), model=self.model)
+                       lam=self.options.get("lam"), model=self.figure_kind())
         if path is not None:
             save_figure(fig, path)
         return fig
+
+    def figure_kind(self) -> str:
+        """The figure layout the run's arrays call for: "matrix" (W and distances), "diagonal" (a weight vector
+        and cosines to the reference predictors) or "mlp" (metrics only). Any model, a plug-in's included, gets
+        the layout of what it saved."""
+        if "W" in self.arrays or "dist_kernel" in self.arrays:
+            return "matrix"
+        if "w" in self.arrays or "cos_kernel" in self.arrays:
+            return "diagonal"
+        return "mlp"
 
     def title(self) -> str:
         o = self.options
