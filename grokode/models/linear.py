@@ -1,0 +1,334 @@
+"""Models that predict with a weight vector, f(θ; x) = ⟨w(θ), x⟩, on the paper's linear tasks (docs/math.md#data).
+
+:class:`LinearModel` is what such models share: the tasks (sparse ±1 classification, large-ℓ2-margin data,
+sparse regression) or a user's ``--data`` file, the losses, the save times, the trajectory's metrics (training
+and test loss and accuracy, population metrics), the transition metric, and the reference predictors with the
+theorem check (max ℓ2-margin / min ℓ2-norm kernel predictor, max ℓ1-margin / basis-pursuit rich predictor). A
+model of this family (the diagonal net, the separable models) adds its parametrization: its options, its
+dynamics (:meth:`LinearModel.solve`) and what its ``record`` adds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InputError
+from ..options import Option
+from .base import (
+    ATOL,
+    DATA,
+    RTOL,
+    SEED,
+    T_END,
+    T_EVAL,
+    Model,
+    Plan,
+    check_horizon,
+    default_t_end,
+    fit_time,
+    jsonable,
+    save_times,
+    theory_time,
+    undo_log10,
+    with_default,
+)
+
+TASKS = ("sparse", "margin", "sparse-regression")
+LOSSES = ("logistic", "exponential", "squared")
+#: Default horizon without weight decay: the float64 end of time. The margin, hence the scale of w, grows only
+#: like ln t, and the ℓ1 geometry takes over once it is large against u0² = α²/(2d), so the rise of the test
+#: accuracy is spread over ln t ~ poly(α): any horizon short of float64's limit cuts it off. The log-time flow
+#: (and normalized GD) cost ~ln(t_end) steps, so going this far is cheap (docs/math.md#no-weight-decay).
+LAM0_T_END = 1e300
+#: Saved times without weight decay (log-spaced, about one per 0.8 decade up to 1e300).
+LAM0_POINTS = 400
+#: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
+ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
+                 "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
+
+#: Options that generate a data set: with --data they do not apply.
+GENERATOR_OPTIONS = ("task", "n", "d", "k", "gamma", "n_test")
+#: The options of the data and of the run every linear model takes (each adds α, λ, its method and its own).
+DATA_OPTIONS = (
+    Option("task", "str", "sparse (±1 inputs, k-sparse teacher) | margin (large ℓ2 margin: misgrokking) | "
+           "sparse-regression", default="sparse", choices=TASKS),
+    with_default(DATA, None, "your own data (.npz with X (n×d), y (n), optional X_test, y_test) instead of --task"),
+    Option("n", "int", "training samples", default=256, low=1),
+    Option("d", "int", "input dimension", default=10_000, low=1),
+    Option("k", "int", "sparse tasks: teacher sparsity (odd, ≤ d)", default=3, low=1),
+    Option("gamma", "float", "margin task: ℓ2 margin γ of the data", default=5.0, low=0.0),
+    Option("n_test", "int", "test samples (0: population metrics only)", default=1000, low=0),
+    SEED,
+    Option("loss", "str", "logistic | exponential | squared (default: squared for regression, else logistic)",
+           choices=LOSSES),
+)
+RUN_OPTIONS = (T_END, T_EVAL, RTOL, ATOL)
+
+
+class LinearModel(Model):
+    """A model f(θ; x) = ⟨w(θ), x⟩ on the paper's linear tasks or user data (see the module docstring).
+
+    Subclasses declare ``options`` (including :data:`DATA_OPTIONS` and :data:`RUN_OPTIONS`), implement
+    :meth:`solve` (a solution whose ``weights`` are w at the saved times) and may extend :meth:`resolve`
+    (calling :meth:`resolve_data` first), :meth:`memory_estimate`, :meth:`summarize` and :meth:`record`.
+    """
+
+    analysis_keys: ClassVar[tuple[str, ...]] = ANALYSIS_KEYS
+    #: Rate of the decay that sets t_theory, if not λ (label-noise SGD adds λ_eff).
+    lam_eff: float | None = None
+
+    # -- options -----------------------------------------------------------------------------------------
+    def resolve_data(self) -> None:
+        """The data's and the horizon's rules: options of another task, the loss, --t-end with --t-eval."""
+        c = self.config
+        if "data" in self.given:
+            self.refuse_unless(False, GENERATOR_OPTIONS, "with --data (the data file fixes the data set)")
+            self.refuse_unless(self.uses_seed_with_data(), ("seed",), "with --data (no random draw uses it)")
+            c["task"] = None
+            self._data_shape()  # reads the file's headers: a missing, unreadable or oversized file fails here
+        else:
+            task = c["task"]
+            self.refuse_unless(task != "margin", ("k",), "with --task margin (its teacher is dense)")
+            self.refuse_unless(task == "margin", ("gamma",), f"with --task {task} (only the margin task has γ)")
+            if task in ("sparse", "sparse-regression") and (c["k"] % 2 == 0 or c["k"] > c["d"]):
+                raise InputError(f"k must be odd with 1 ≤ k ≤ d = {c['d']}, got {c['k']}")
+        regression_task = c["task"] == "sparse-regression"
+        if c["loss"] is None:
+            c["loss"] = "squared" if regression_task else "logistic"
+        elif regression_task and c["loss"] != "squared":
+            raise InputError(f"task 'sparse-regression' is a regression task: its labels are not ±1, so loss "
+                             f"{c['loss']!r} does not apply (use --loss squared)")
+        self.kind = "regression" if c["loss"] == "squared" else "classification"
+        self.refuse_unless("t_eval" not in self.given, ("t_end",), "together with --t-eval (its last time is the "
+                           "horizon)")
+
+    def read_data_now(self) -> None:
+        """Read and check a --data file (labels, NaN, shapes) during validation; :meth:`prepare` reuses it."""
+        if "data" in self.given:
+            from ..files import require_memory
+
+            require_memory(*self.memory_estimate())
+            self.data = self.make_dataset()
+
+    def uses_seed_with_data(self) -> bool:
+        """Whether the run draws random numbers even on a data file (then --seed applies)."""
+        return False
+
+    def resolve(self) -> None:
+        self.resolve_data()
+        c = self.config
+        if c["lam"] == 0 and self.kind == "regression":
+            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
+                             "the flow stops at an interpolant and has no late phase (use lam > 0)")
+        horizon, name = self._horizon()
+        if horizon is not None:
+            check_horizon(horizon, name)
+        self.read_data_now()
+
+    def _horizon(self) -> tuple[float | None, str]:
+        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ (an upper bound
+        for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay (t = 1e300)."""
+        c = self.config
+        if c["t_eval"] is not None:
+            return float(c["t_eval"][-1]), "the last --t-eval time"
+        if c["t_end"] is not None:
+            return c["t_end"], "t_end"
+        if c["lam"] > 0:
+            return (default_t_end(c["alpha"], c["lam"]),
+                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
+        return None, ""
+
+    def _data_shape(self) -> tuple[int, int]:
+        """(n, d) of the training set, read from a data file's headers without loading it."""
+        c = self.config
+        if c.get("data") is None:
+            return c["n"], c["d"]
+        if getattr(self, "_shape", None) is None:
+            from ..files import npz_array_headers
+
+            headers = npz_array_headers(c["data"], "data file")
+            if "X" not in headers:
+                found = ", ".join(sorted(headers)) or "none"
+                raise InputError(f"data file {c['data']!r} has no array 'X' (found: {found})")
+            shape = headers["X"][0]
+            if len(shape) != 2:
+                raise InputError(f"array X in {c['data']!r} must be 2-D, got shape {shape}")
+            if min(shape) < 1:
+                raise InputError(f"array X in {c['data']!r} is empty (shape {shape}): it needs n ≥ 1 rows and d ≥ 1 "
+                                 "columns")
+            self._shape = (int(shape[0]), int(shape[1]))
+            self._headers = headers
+        return self._shape
+
+    def data_bytes(self) -> float:
+        """Bytes of the data set once loaded (X, Xᵀ and, for ±1 data, the sign bits; float64 for other data)."""
+        c = self.config
+        n, d = self._data_shape()
+        if c.get("data") is not None:
+            # the loader reads each array and converts it to float64 (then X and Xᵀ are kept)
+            return sum(16.0 * float(np.prod(shape, dtype=np.float64))
+                       for key, (shape, _) in self._headers.items() if key in ("X", "y", "X_test", "y_test"))
+        per_entry = 8.0 if c["task"] == "margin" else 2.3  # float64 X and Xᵀ, or int8 X, Xᵀ and sign bits
+        return per_entry * (n + c["n_test"]) * d
+
+    def memory_estimate(self) -> tuple[float, str]:
+        c = self.config
+        n, d = self._data_shape()
+        saves = len(c["t_eval"]) if c["t_eval"] is not None else 400
+        trajectory = 8.0 * saves * d + 8.0 * saves * (n + c["n_test"])
+        return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
+
+    def solver_bytes(self) -> float:
+        """Bytes the dynamics need besides the data and the trajectory (a reduced flow's n×n Jacobian)."""
+        n = self._data_shape()[0]
+        return 3 * 8.0 * n * n
+
+    def describe_size(self, saves: int) -> str:
+        c = self.config
+        n, d = self._data_shape()
+        where = f" on {c['data']!r}" if c.get("data") is not None else ""
+        sizes = f"n={n}" + (f", n_test={c['n_test']}" if c.get("data") is None and c["n_test"] else "") + f", d={d}"
+        times = f" and {saves} saved times" if c["t_eval"] is not None else ""
+        return f"a {self.name} run{where} with {sizes}{times}"
+
+    # -- the run -----------------------------------------------------------------------------------------
+    def make_dataset(self):
+        from ..tasks import load_npz, make_task
+
+        c = self.config
+        if c["data"] is not None:
+            return load_npz(c["data"], c["loss"])
+        return make_task(c["task"], n=c["n"], d=c["d"], k=c["k"], gamma=c["gamma"], n_test=c["n_test"],
+                         seed=c["seed"])
+
+    def prepare(self) -> Plan:
+        c = self.config
+        if getattr(self, "data", None) is None:
+            self.data = self.make_dataset()
+        return self.plan(c["lam"])
+
+    def plan(self, rate: float) -> Plan:
+        """The save times for decay rate ``rate`` (λ, or λ + λ_eff): --t-eval, or the model's horizon rule."""
+        c = self.config
+        t_theory = theory_time(c["alpha"], rate)
+        if c["t_eval"] is not None:
+            t_eval = c["t_eval"]
+            return Plan(t_eval=t_eval, t_end=float(t_eval[-1]), t_theory=t_theory, rate=rate)
+        if c["t_end"] is not None:
+            t_end = c["t_end"]
+        elif t_theory is not None:
+            t_end = default_t_end(c["alpha"], rate)
+        else:
+            t_end = LAM0_T_END
+        t_eval = save_times(t_end, t_theory, theorem_window=True, log_points=LAM0_POINTS)
+        return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate)
+
+    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
+        from ..tasks.metrics import empirical_metrics, outputs
+
+        ds, loss, kind = self.data, self.config["loss"], self.kind
+        W = sol.weights
+        arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
+        self._F_train = outputs(ds.X, W)  # T×n outputs, shared by the metrics and the margins (a T×n×d product)
+        arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss, self._F_train)
+        if kind == "classification":
+            arrays["train_acc"] = train_acc
+        if ds.X_test is not None:
+            arrays["test_loss"], test_acc = empirical_metrics(ds.X_test, ds.y_test, W, loss)
+            if kind == "classification":
+                arrays["test_acc"] = test_acc
+        pop = ds.population_accuracy(W) if kind == "classification" else ds.population_loss(W)
+        if pop is not None:
+            key = "test_acc_population" if kind == "classification" else "test_loss_population"
+            arrays[key] = np.asarray(pop)
+        return arrays
+
+    def transition_metric(self, arrays: dict[str, np.ndarray]):
+        """(name, metric(W) → values) of the curve whose jump is the transition, or (None, None).
+
+        The population accuracy if known, else the test set's; for regression log10 of the test loss.
+        """
+        from ..tasks.metrics import empirical_metrics
+
+        ds, loss = self.data, self.config["loss"]
+        if self.kind == "classification":
+            if "test_acc_population" in arrays:
+                return "test_acc_population", lambda W: np.atleast_1d(ds.population_accuracy(W))
+            if ds.X_test is not None:
+                return "test_acc", lambda W: empirical_metrics(ds.X_test, ds.y_test, W, loss)[1]
+            return None, None
+        if "test_loss_population" in arrays:
+            return "log10_test_loss_population", lambda W: np.log10(np.atleast_1d(ds.population_loss(W)))
+        if ds.X_test is not None:
+            return "log10_test_loss", lambda W: np.log10(empirical_metrics(ds.X_test, ds.y_test, W, loss)[0])
+        return None, None
+
+    def locate_transition(self, plan: Plan, sol, arrays: dict[str, np.ndarray]):
+        from ..analysis.transition import find_transition
+
+        name, metric = self.transition_metric(arrays)
+        self._metric_name = name
+        if metric is None or not sol.t.size:
+            return None, name
+
+        def dense_metric(s: float) -> float:
+            return metric(sol.weight_at(s)[None, :])[0]
+
+        transition = find_transition(
+            sol.t, metric(arrays["w"]), plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
+            metric=dense_metric if sol.pieces else None,
+            t_start=None if plan.t_theory is not None else fit_time(sol.t, arrays, self.kind))
+        return transition, name
+
+    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+        from ..analysis.analyze import reference_arrays
+
+        if not arrays["w"].shape[0]:
+            return None
+        alignment, references = reference_arrays(self.data, arrays["w"], self.kind, self.config["loss"],
+                                                 self._F_train)
+        arrays.update(alignment)
+        return references
+
+    def summarize(self, plan: Plan, sol, arrays, transition, references) -> dict[str, Any]:
+        def undo(v):
+            return undo_log10(v) if self.kind == "regression" else (None if v is None else float(v))
+
+        W = arrays["w"]
+        out = {
+            "test_plateau": undo(transition.plateau) if transition else None,
+            "test_final": undo(transition.final) if transition else None,
+            "train_final": float(arrays["train_acc" if self.kind == "classification" else "train_loss"][-1])
+            if W.size else None,
+            "transition_metric": self._metric_name,
+        }
+        if references is not None:
+            for name in ("kernel", "rich"):
+                out[f"{name}_test"] = references[name]["test_value"]
+        return out
+
+    def weight_at(self, sol):
+        return sol.weight_at if sol.pieces else None
+
+    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+        c, ds = self.config, self.data
+        options = {"model": self.name, "task": c["task"], "data": c["data"], "n": ds.n, "d": ds.d, "k": c["k"],
+                   "gamma": c["gamma"], "n_test": c["n_test"], "seed": c["seed"], "loss": c["loss"],
+                   "alpha": c["alpha"], "lam": c["lam"], "t_end": plan.t_end, "rtol": c["rtol"], "atol": c["atol"],
+                   "method": c["method"]}
+        dataset = {"name": ds.name, "kind": self.kind, **jsonable(ds.params)}
+        return options, dataset
+
+    def file_stem(self) -> str:
+        c = self.config
+        n, d = self._data_shape()
+        name = (c["data"] and _stem(c["data"])) or c["task"]
+        return f"{self.name}-{name}-n{n}-d{d}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace("+", "")
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
