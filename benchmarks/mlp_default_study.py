@@ -22,9 +22,12 @@ Two checks of the learning rate of the recommended candidate (GD must stay close
 
 Usage (one job at a time on a shared machine; each part prints as it goes)::
 
-    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py    # all parts (~5 min on an idle 2-core machine)
-    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts runs --candidates recommended --seeds 0,1,2
-    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts lr,steps
+    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --blas-threads 1   # all parts: 6 min at load ≈ 2.3
+    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts runs,seeds --candidates recommended --seeds 0,1,2
+    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts lr,steps --step-lrs 0.1,0.2,0.4
+
+Without ``--blas-threads 1`` (or OPENBLAS_NUM_THREADS=1) OpenBLAS uses 2 threads, and on a machine shared with
+other jobs every run is 10–15× slower (``MLP_DEFAULT.md``, "BLAS threads").
 
 ``--quick`` shrinks every candidate to p = 11, width 32, t ≤ 300 (seconds; a check of the script, not a result).
 Parts: ``runs`` (each ``--candidates`` entry at seed 0), ``seeds`` (the recommended candidate at ``--seeds``,
