@@ -24,14 +24,16 @@ Usage (one job at a time on a shared machine; each part prints as it goes)::
 
     PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --blas-threads 1   # all parts: 6 min at load ≈ 2.3
     PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts runs,seeds --candidates recommended --seeds 0,1,2
-    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts lr,steps --step-lrs 0.1,0.2,0.4
+    PYTHONPATH=$PWD python benchmarks/mlp_default_study.py --parts lr,steps,sharpness --step-lrs 0.1,0.2,0.4
 
 Without ``--blas-threads 1`` (or OPENBLAS_NUM_THREADS=1) OpenBLAS uses 2 threads, and on a machine shared with
 other jobs every run is 10–15× slower (``MLP_DEFAULT.md``, "BLAS threads").
 
 ``--quick`` shrinks every candidate to p = 11, width 32, t ≤ 300 (seconds; a check of the script, not a result).
 Parts: ``runs`` (each ``--candidates`` entry at seed 0), ``seeds`` (the recommended candidate at ``--seeds``,
-seed 0 skipped if ``runs`` already ran it), ``lr``, ``steps``. ``--jsonl FILE`` appends every row as JSON.
+seed 0 skipped if ``runs`` already ran it), ``lr``, ``steps``, ``sharpness`` (not in the default: the top
+Hessian eigenvalue along the recommended run, inside one activation pattern and across kinks).
+``--jsonl FILE`` appends every row as JSON.
 """
 
 from __future__ import annotations
@@ -189,6 +191,42 @@ def step_check(cfg: dict, lr: float, seed: int = 0, theta_final: np.ndarray | No
     return out
 
 
+def sharpness(cfg: dict, times: list[float], eps_rel: tuple[float, ...] = (1e-9, 1e-5), iters: int = 40,
+              seed: int = 0) -> list[dict]:
+    """Top Hessian eigenvalue of L̂ along GD at ``cfg["lr"]``, by power iteration on central-difference
+    Hessian-vector products (∇L̂(θ + εv) − ∇L̂(θ − εv))/2ε with ε = eps_rel·‖θ‖.
+
+    A tiny ε stays inside one ReLU activation pattern (the smooth part's curvature, to compare with 2/lr); a
+    larger one crosses pre-activations that sit at 0, and the quotient then measures the kinks.
+    """
+    net = _net(cfg, seed)
+    lam, lr = cfg["lam"], cfg["lr"]
+    theta, grad, gp, gm = net.theta0.copy(), np.empty(net.size), np.empty(net.size), np.empty(net.size)
+    rng = np.random.default_rng(0)
+    rows, k = [], 0
+    for t in times:
+        while k < int(round(t / lr)):
+            net.loss_grad(theta, grad)
+            theta -= lr * (grad + lam * theta)
+            k += 1
+        row = {"t": k * lr, "test_acc": float(net.metrics(theta)[3]), "two_over_lr": 2.0 / lr}
+        for e in eps_rel:
+            eps = e * float(np.linalg.norm(theta))
+            v = rng.standard_normal(net.size)
+            v /= np.linalg.norm(v)
+            top = 0.0
+            for _ in range(iters):
+                net.loss_grad(theta + eps * v, gp)
+                net.loss_grad(theta - eps * v, gm)
+                hv = (gp - gm) / (2 * eps)
+                top = float(v @ hv)
+                v = hv / np.linalg.norm(hv)
+            row[f"top_eig_eps{e:g}"] = top
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default="runs,seeds,lr,steps")
@@ -255,6 +293,9 @@ def main() -> None:
         for start in (0.0, args.mid):
             for row in lr_check(cfg, lrs, start, args.horizon):
                 keep("lr", row)
+    if "sharpness" in parts:
+        for row in sharpness(cfg, [0.0, 200.0, 500.0, 1000.0, 1300.0, 2000.0]):
+            keep("sharpness", row)
     if "steps" in parts:
         for lr in (float(x) for x in args.step_lrs.split(",")):
             keep("steps", step_check(cfg, lr, 0, theta_final if lr == cfg["lr"] else None))
