@@ -358,9 +358,9 @@ class MLPFlow:
         return None
 
 
-#: ``--method auto`` for the MLP: gradient descent at :data:`AUTO_LR` (see :class:`MLPFlow` for the measurement).
+#: ``--method auto`` for the MLP: gradient descent (see :class:`MLPFlow` for the measurement); its default step is
+#: the model's (:data:`grokode.models.mlp.DEFAULTS`).
 AUTO_METHOD = GD_METHOD
-AUTO_LR = 0.1
 
 
 # -- gradient descent ---------------------------------------------------------------------------------
