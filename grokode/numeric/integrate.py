@@ -46,7 +46,7 @@ class _Piece:
     lo: float
     hi: float
     dense: object
-    scale: float | None
+    frame: object  # the flow's frame of this piece's states (``flow.frame()``), handed back to ``flow.weight``
 
 
 @dataclass
@@ -74,7 +74,7 @@ class FlowSolution:
         var = float(self.flow.to_var(t))
         for p in self.pieces:
             if p.lo <= var <= p.hi:
-                return self.flow.weight(var, p.dense(var), p.scale)
+                return self.flow.weight(var, p.dense(var), p.frame)
         raise InputError(f"t={t:g} is outside the integrated range")
 
     @property
@@ -99,7 +99,10 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
 
     Parameters
     ----------
-    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``to_var``, ``to_time``, ``rescale``).
+    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``observe``, ``to_var``, ``to_time``,
+        ``rescale``; optionally ``frame``). ``rescale(y)`` may return a new state to restart from (with a new
+        frame); ``weight``/``observe(var, y, frame)`` read a state in the frame ``frame()`` returned when it was
+        produced (None: the flow has a single frame).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
     method : one of :data:`METHODS`; "auto" is :data:`AUTO_METHOD`.
     rtol, atol : solver tolerances on the flow's state.
@@ -163,15 +166,15 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
             stats.steps += 1
             dense = solver.dense_output()
             lo, hi = dense.t_min, dense.t_max
-            scale = getattr(flow, "c", None)
-            pieces.append(_Piece(lo, hi, dense, scale))
+            frame = flow.frame() if hasattr(flow, "frame") else None
+            pieces.append(_Piece(lo, hi, dense, frame))
             if not keep:
                 del pieces[:-1]
             while k < len(var_eval) and var_eval[k] <= hi:
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
                 if keep:
                     states.append(s)
-                w, norm = flow.observe(var_eval[k], s, scale)
+                w, norm = flow.observe(var_eval[k], s, frame)
                 weights[k] = w
                 norms.append(norm)
                 saved_t.append(t_eval[k])
