@@ -288,6 +288,7 @@ def _log_curvatures(f, y, loss_id, out):
 #: between anchors a bracket is known to rtol·(its change)/(its value) ≤ rtol·(ANCHOR_FACTOR − 1) relative.
 ANCHOR_FACTOR = 10.0
 _LOG_ANCHOR_FACTOR = math.log(ANCHOR_FACTOR)
+_START_LOG_SCALE = math.log(1e6)  # depth ≥ 3: y(τ0) = O(1) (see ReducedDiagonalFlow.__init__)
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,11 @@ class ReducedDiagonalFlow:
                                 -math.inf, 0.0)
         logc0 = max(gen.loss_log_curvature(self.loss_id, 0.0, float(v)) for v in self.y[:1])
         self.log_rate0 = logc0 + ld0 + math.log(max(sq, 1e-300) / self.n) - math.log(self.n)
-        self.c = self.log_rate0  # y = e^c S: S ~ 1/rate in the kernel phase
+        # y = e^c S: S ~ 1/rate in the kernel phase. Depth ≥ 3 starts with y = O(1) (the state at τ0 is
+        # ~1e-6/rate: with c = log rate the solver's atol would bound its early relative error only by
+        # atol/1e-6 ~ 1e-3); depth 2 keeps its historical scale (bit-identical results).
+        self.c0 = self.log_rate0 + (0.0 if self.depth == 2 else _START_LOG_SCALE)
+        self.c = self.c0
         self.anchor: Anchor | None = None
         self.anchors = 0
         self.gamma = gen.diag_gamma(self.depth, 0.0)
@@ -373,7 +378,7 @@ class ReducedDiagonalFlow:
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:
         """(τ0, y(τ0)): start where the kernel phase has not begun, S ≈ ρ(0) r(f=0) t (in the initial frame)."""
-        self.c, self.anchor = self.log_rate0, None  # a second run of the same flow (auto's fallback) starts afresh
+        self.c, self.anchor = self.c0, None  # a second run of the same flow (auto's fallback) starts afresh
         tau0 = math.log(1e-6) - self.log_rate0
         r0 = np.array([gen.loss_residual(self.loss_id, 0.0, v) for v in self.y])
         return tau0, math.exp(self.c + tau0) * r0
