@@ -10,12 +10,15 @@ default tolerances (rtol 1e-6, atol 1e-9).
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+import grokode
+from grokode.errors import InputError
 from grokode.numeric.diagonal import Anchor, FullDiagonalFlow, ReducedDiagonalFlow
 from grokode.numeric.integrate import integrate_flow
 from grokode.tasks import make_task
@@ -39,9 +42,12 @@ def reference_weights(X, y, *, alpha, lam, depth, times, loss="logistic", rtol=1
         if loss == "logistic":
             r = -y / (1.0 + np.exp(y * f))
             curv = 1.0 / (2.0 + np.exp(y * f) + np.exp(-y * f))
-        else:  # exponential
+        elif loss == "exponential":
             r = -y * np.exp(-y * f)
             curv = np.exp(-y * f)
+        else:  # squared: (f − y)²
+            r = 2.0 * (f - y)
+            curv = np.full(n, 2.0)
         g = X.T @ r / n
         pa = L * u0 ** (L - 2) * np.exp((L - 2) * (a - lam * t))  # d log(e^{λt}u)/dt = −pa·g
         pb = L * u0 ** (L - 2) * np.exp((L - 2) * (b - lam * t))
@@ -81,13 +87,15 @@ def _case(depth, alpha, lam, task, n, d, seed=0):
     ds = make_task(task, n=n, d=d, n_test=0, seed=seed)
     times = horizon_times(alpha, lam)
     mid = 0.5 * (times[-2] + times[-1])
-    ref = reference_weights(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, times=np.insert(times, -1, mid))
+    loss = "squared" if task == "sparse-regression" else "logistic"
+    ref = reference_weights(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, times=np.insert(times, -1, mid), loss=loss)
     return ds, times, np.delete(ref, -2, axis=0), mid, ref[-2]
 
 
 def _check(flow_cls, depth, alpha, lam, task, n, d, tol=TOL):
     ds, times, ref, mid, ref_mid = _case(depth, alpha, lam, task, n, d)
-    flow = flow_cls(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth)
+    loss = "squared" if task == "sparse-regression" else "logistic"
+    flow = flow_cls(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth, loss=loss)
     sol = integrate_flow(flow, times)  # default tolerances
     assert sol.status == "ok", sol.message
     err = relative_errors(sol.weights, ref)
@@ -205,3 +213,67 @@ def test_anchored_jacobian_vs_finite_differences(depth):
     Jfd = np.array([(flow.rhs(tau, state + h * e) - flow.rhs(tau, state - h * e)) / (2 * h)
                     for e in np.eye(flow.n)]).T
     assert np.max(np.abs(J - Jfd)) <= 1e-6 * np.max(np.abs(J))
+
+
+# -- the α range (issue #15 item 3) ----------------------------------------------------------------------
+
+
+def _finite_jsonable(summary: dict) -> None:
+    text = json.dumps(summary, allow_nan=False)  # raises on NaN/inf
+    assert json.loads(text) == summary
+
+
+EXTREME = [(task, alpha, 2) for task in ("sparse", "margin", "sparse-regression") for alpha in (1e30, 1e100, 1e300)]
+# depth ≥ 3 used to refuse α once (L − 2)·log u0 > 650. Classification at α = 1e300 takes 2e5–3e5 steps at
+# n = 16, d = 40 (15–30 s): slow tier.
+EXTREME_SLOW = [("margin", 1e300, 2), ("margin", 1e300, 3), ("sparse", 1e300, 3), ("sparse", 1e300, 6),
+                ("sparse-regression", 1e300, 6)]
+EXTREME_FAST = [c for c in EXTREME if c not in EXTREME_SLOW] + [("sparse", 1e100, 3), ("sparse-regression", 1e300, 3)]
+
+
+def _extreme(task, alpha, depth):
+    lam = 1e-2
+    run = grokode.integrate(task=task, n=16, d=40, n_test=50, alpha=alpha, lam=lam, depth=depth)
+    s = run.summary
+    assert s["status"] == "ok", s["message"]
+    _finite_jsonable({k: v for k, v in s.items() if k != "wall_seconds"})
+    assert np.all(np.isfinite(run.arrays["w"])) and np.all(np.isfinite(run.arrays["param_norm"]))
+    # kernel phase: ‖θ‖ = α e^{−λt} while w is still small; training fitted at the horizon
+    t, norm = run.arrays["t"], run.arrays["param_norm"]
+    assert norm[0] == pytest.approx(alpha * math.exp(-lam * t[0]), rel=1e-6)
+    if task == "sparse-regression":
+        assert s["train_final"] < 1e-3  # squared loss: close to interpolating (λ = 1e-2 keeps it from 0)
+        # the transition from the min-ℓ2 to the min-ℓ1 interpolant sits at ln α/λ + O(1/λ)
+        assert abs(s["t_transition"] - s["t_theory"]) < 10.0 / lam
+    else:
+        assert s["train_final"] == 1.0
+    return run
+
+
+@pytest.mark.parametrize("task,alpha,depth", EXTREME_FAST)
+def test_extreme_alpha_runs_for_every_task(task, alpha, depth):
+    _extreme(task, alpha, depth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task,alpha,depth", EXTREME_SLOW)
+def test_extreme_alpha_runs_for_every_task_slow(task, alpha, depth):
+    _extreme(task, alpha, depth)
+
+
+def test_squared_loss_slow_manifold_mode_matches_the_reference():
+    """Squared loss: the flow follows the interpolating manifold once the fit is tight (QS_ENTER) and leaves
+    it before the transition (QS_LEAVE); the weights stay on the independent full flow."""
+    flow, _ = _check(ReducedDiagonalFlow, 2, 1e6, 1e-2, "sparse-regression", n=16, d=40)
+    assert flow.mode_switches == 2
+    flow, _ = _check(ReducedDiagonalFlow, 3, 1e3, 1e-2, "sparse-regression", n=16, d=40)
+    assert flow.mode_switches == 2 and flow.anchors >= 1
+
+
+def test_full_formulation_refuses_alpha_beyond_float64():
+    ds = make_task("sparse", n=8, d=20, n_test=0, seed=0)
+    # 2L·u0^L must be a float64: log(2L) + L·(ln α − ½ ln 2d) ≤ 700
+    ok = math.exp((700.0 - math.log(4.0)) / 2 + 0.5 * math.log(40.0)) * 0.99
+    FullDiagonalFlow(ds.X, ds.y, alpha=ok, lam=0.1)
+    with pytest.raises(InputError, match="too large for the full formulation"):
+        FullDiagonalFlow(ds.X, ds.y, alpha=ok * 1.03, lam=0.1)
