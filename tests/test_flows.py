@@ -58,16 +58,20 @@ def test_against_independent_explicit_integration():
         assert _rel(ours.weights[k], w_ref) <= 1e-6
 
 
-def test_conserved_quantity_along_full_flow():
+@pytest.mark.parametrize("flow_cls", [PlainFullDiagonalFlow, FullDiagonalFlow])
+def test_conserved_quantity_along_full_flow(flow_cls):
+    """u v e^{2λt} = u0² (depth 2); FullDiagonalFlow integrates log variables and saves its states as (u, v)."""
     X, y = _data(seed=2)
     lam = 0.03
-    flow = PlainFullDiagonalFlow(X, y, alpha=2.0, lam=lam)
+    flow = flow_cls(X, y, alpha=2.0, lam=lam)
     times = np.array([5.0, 50.0])
     sol = integrate_flow(flow, times, method="Radau", rtol=1e-11, atol=1e-13)
     d = flow.d
+    u0 = 2.0 / math.sqrt(2 * d)
     for k, t in enumerate(times):
         th = sol.states[k]
-        assert np.allclose(th[:d] * th[d:] * math.exp(2 * lam * t), flow.u0**2, rtol=1e-7)
+        assert np.allclose(th[:d] * th[d:] * math.exp(2 * lam * t), u0**2, rtol=1e-7)
+        assert _rel(th[:d] ** 2 - th[d:] ** 2, sol.weights[k]) <= 1e-9
 
 
 @pytest.mark.parametrize("alpha", [1e100, 1e300])

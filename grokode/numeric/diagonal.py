@@ -599,7 +599,8 @@ class FullDiagonalFlow:
     an independent integration (tests/test_depth_accuracy.py) the relative error in w at the default tolerances
     (rtol 1e-6, atol 1e-9) is ≤ 1e-4 (L 2…6, α ≤ 1e6). Used to check the reduction, and for small problems;
     the dense Jacobian is formed only when 2d ≤ 4000. α must keep 2L·u0^L in float64 (L·log u0 ≤ 700).
-    :class:`PlainFullDiagonalFlow` is the same flow in (u, v).
+    The saved states (:meth:`export_state`) are (u, v). :class:`PlainFullDiagonalFlow` is the same flow
+    integrated in (u, v).
     """
 
     variable = "t"
@@ -650,6 +651,10 @@ class FullDiagonalFlow:
         top = float(np.max(terms))
         log_sq = 2.0 * (self.ell0 - self.lam * t) + top + math.log(float(np.sum(np.exp(terms - top))))
         return self._w.copy(), math.exp(0.5 * log_sq)
+
+    def export_state(self, t, state):
+        """(u, v) = u0 e^{(a, b) − λt}: what the run saves as its states (``FlowSolution.states``)."""
+        return np.exp(self.ell0 + state / self.sigma - self.lam * t)
 
     def _grad(self, t, state):
         ab = self._parts(t, state)

@@ -102,7 +102,8 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``observe``, ``to_var``, ``to_time``,
         ``rescale``; optionally ``frame``). ``rescale(y)`` may return a new state to restart from (with a new
         frame); ``weight``/``observe(var, y, frame)`` read a state in the frame ``frame()`` returned when it was
-        produced (None: the flow has a single frame).
+        produced (None: the flow has a single frame). ``export_state(var, y)``, if present, gives the state to
+        save in ``FlowSolution.states`` (default: y itself).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
     method : one of :data:`METHODS`; "auto" is :data:`AUTO_METHOD`.
     rtol, atol : solver tolerances on the flow's state.
@@ -172,8 +173,8 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                 del pieces[:-1]
             while k < len(var_eval) and var_eval[k] <= hi:
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
-                if keep:
-                    states.append(s)
+                if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
+                    states.append(flow.export_state(var_eval[k], s) if hasattr(flow, "export_state") else s)
                 w, norm = flow.observe(var_eval[k], s, frame)
                 weights[k] = w
                 norms.append(norm)
