@@ -7,7 +7,7 @@ import pytest
 
 from grokode.analytic.codegen import GENERATED_PATH, generate_source
 from grokode.numeric import generated as gen
-from grokode.numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow, weight_from_q
+from grokode.numeric.diagonal import PlainFullDiagonalFlow, ReducedDiagonalFlow, weight_from_q
 from grokode.numeric.primitives import log_expdiff, sigmoid, softplus
 
 
@@ -50,7 +50,7 @@ def test_full_flow_is_minus_gradient_of_regularized_loss(depth, loss):
     if loss == "squared":
         y = X[:, :3].sum(1).astype(float)
     lam = 0.03
-    flow = FullDiagonalFlow(X, y, alpha=2.0, lam=lam, depth=depth, loss=loss)
+    flow = PlainFullDiagonalFlow(X, y, alpha=2.0, lam=lam, depth=depth, loss=loss)
     lid = gen.LOSS_NAMES.index(loss)
     rng = np.random.default_rng(1)
     theta = flow.start()[1] * (1 + 0.3 * rng.standard_normal(2 * flow.d))

@@ -103,6 +103,7 @@ def generate_source() -> str:
         ("log_kappa", "ell0", "log κ, z = κ·q, in terms of ℓ0 = log u0"),
         ("E", "ell0, lam, t", "E = L·ℓ0 − Lλt, the log-scale of w"),
         ("log_rho", "lam, t", "log ρ(t): the reduced flow is dS/dt = ρ(t)·r(f)"),
+        ("gamma", "z", "γ: brackets e^{−γA}, e^{−γB} linear in z; A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) (z unused)"),
     ):
         cases = [(L, getattr(forms[L], attr)) for L in CODEGEN_DEPTHS]
         parts.append(_dispatch(f"diag_{attr}", "depth", args, cases, doc))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import InputError, require_int
-from .functions import log1p
+from .functions import log1p, to_elementary
 from .losses import derive_loss
 from .model import Derivation, SymbolicModel
 from .report import index_notation
@@ -39,7 +39,10 @@ class StableForm:
     """w = e^{E} (e^{A(z)} − e^{B(z)}) with z = κ·Γ (see module docstring).
 
     ``dA``/``dB`` are A'(z), B'(z); ``slope`` = A'(0) − B'(0), so w ≈ e^E·slope·z for tiny z;
-    ``log_kappa`` is log κ in terms of ℓ₀ = log u₀; ``log_rho`` is log of the reduced-flow factor ρ(t).
+    ``log_kappa`` is log κ in terms of ℓ₀ = log u₀; ``log_rho`` is log of the reduced-flow factor ρ(t);
+    ``gamma`` is the bracket exponent γ: e^{−γA(z)} and e^{−γB(z)} are the brackets of MATH.md §3 (linear in z,
+    1 at z = 0; γ = 0 at depth 2, where there is none), so the closed form restarts exactly from any point,
+    A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) and the same for B (re-anchoring, checked in :meth:`stable_form`).
     """
 
     depth: int
@@ -51,6 +54,7 @@ class StableForm:
     slope: sp.Expr
     log_kappa: sp.Expr
     log_rho: sp.Expr
+    gamma: sp.Expr
 
 
 def _log_of_unit_ratio(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -215,12 +219,35 @@ class DiagonalNet(SymbolicModel):
             raise AssertionError(f"stable form still depends on u0: A={A}, B={B}")
         E = L * ell0 - L * lam * t
         log_kappa = sp.expand_log(sp.log(kappa.subs(u0, sp.exp(ell0))), force=True)
+        gamma = self._bracket_exponent(A, B)
         form = StableForm(
             depth=L, E=E, A=A, B=B, dA=sp.diff(A, z), dB=sp.diff(B, z),
             slope=sp.simplify((sp.diff(A, z) - sp.diff(B, z)).subs(z, 0)),
-            log_kappa=sp.simplify(log_kappa), log_rho=-(L - 2) * lam * t,
+            log_kappa=sp.simplify(log_kappa), log_rho=-(L - 2) * lam * t, gamma=gamma,
         )
         return form
+
+    @staticmethod
+    def _bracket_exponent(A: sp.Expr, B: sp.Expr) -> sp.Expr:
+        """γ with e^{−γA(z)}, e^{−γB(z)} linear in z, and the restart identity it gives, both checked.
+
+        e^{−γA} is linear iff γ = A''/A'² (at z = 0); then e^{−γA(z_a + δ)} = e^{−γA(z_a)} + δ·(−γA'(0)), so
+        A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}): the closed form started at z_a with the bracket rescaled.
+        """
+        za, dz = sp.symbols("z_a delta", real=True)
+        A, B = to_elementary(A), to_elementary(B)
+        gamma = sp.simplify((sp.diff(A, z, 2) / sp.diff(A, z) ** 2).subs(z, 0))
+        for F in (A, B):
+            bracket = sp.simplify(sp.exp(-gamma * F))
+            if sp.diff(bracket, z, 2) != 0:
+                raise AssertionError(f"e^(-{gamma}·F) is not linear in z for F = {F}")
+            # F(z_a) + F(δ e^{γF(z_a)}) = F(z_a + δ), compared through the brackets e^{−γ·}
+            restart = bracket.subs(z, za) * bracket.subs(z, dz * sp.exp(gamma * F.subs(z, za)))
+            if sp.simplify(restart - bracket.subs(z, za + dz)) != 0:
+                raise AssertionError(f"{F} does not restart from z_a with exponent {gamma}")
+            if gamma == 0 and sp.simplify(F.subs(z, za) + F.subs(z, dz) - F.subs(z, za + dz)) != 0:
+                raise AssertionError(f"{F} is not additive (depth 2)")
+        return gamma
 
     def derive(self, loss: str = "logistic") -> Derivation:
         """Every derived item, in the order ``grokode derive diagonal`` prints them."""

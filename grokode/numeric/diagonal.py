@@ -1,12 +1,15 @@
 """Diagonal-net flows (MATH.md §3): the exact reduced n-dimensional flow and the full 2d flow.
 
 Every model formula comes from :mod:`grokode.numeric.generated` (derived by sympy); this file only
-arranges the arithmetic so that it neither overflows nor cancels for α up to 1e300.
+arranges the arithmetic so that it neither overflows nor cancels for α up to 1e300. At depth L ≥ 3 the
+reduced flow re-anchors the closed form (:class:`Anchor`) so that the brackets of MATH.md §3 that approach 0
+in the late phase keep their digits; the full flow is integrated in log variables, which do not cancel.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -174,6 +177,98 @@ def _log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift):
     top = terms.max()
     return 2.0 * (ell0 - lam * t) + top + math.log(np.exp(terms - top).sum())
 
+# -- re-anchored closed form (depth L ≥ 3; MATH.md §3 "Conditioning") -------------------------------------
+# The state holds only the change since the last anchor, δ_j = κ·(Γ_j − Γ_j(t_a)), and the anchor keeps
+# A_a = A(z_a), B_a = B(z_a) per coordinate. The closed form restarts exactly from z_a (derived identity):
+#     A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}),   e^{−γA} the bracket, e^{γA(z_a)} = 1/bracket at the anchor,
+# so a bracket near 0 is carried by its log (in A_a) plus a relative change computed from δ alone.
+
+
+@numba.njit(cache=True, inline="always")
+def _restart_u(depth, gam, a_anchor, ld, sgn):
+    """(A(z_a + δ), log|∂A/∂δ|, sign ∂A/∂δ) from A(z_a) and δ = sgn·e^{ld}; NaN past the bracket's zero."""
+    e = ld + gam * a_anchor
+    rel = sgn * math.exp(e) if e < 700.0 else sgn * math.inf
+    a = a_anchor + gen.diag_A(depth, rel)
+    da = gen.diag_dA(depth, rel)
+    if not (math.isfinite(a) and math.isfinite(da)):
+        return math.nan, math.nan, 0.0
+    return a, math.log(abs(da)) + gam * a_anchor, math.copysign(1.0, da)
+
+
+@numba.njit(cache=True, inline="always")
+def _restart_v(depth, gam, b_anchor, ld, sgn):
+    """The same for B."""
+    e = ld + gam * b_anchor
+    rel = sgn * math.exp(e) if e < 700.0 else sgn * math.inf
+    b = b_anchor + gen.diag_B(depth, rel)
+    db = gen.diag_dB(depth, rel)
+    if not (math.isfinite(b) and math.isfinite(db)):
+        return math.nan, math.nan, 0.0
+    return b, math.log(abs(db)) + gam * b_anchor, math.copysign(1.0, db)
+
+
+@numba.njit(cache=True, inline="always")
+def _log_delta(bj, log_kappa, shift):
+    """(log|δ|, sign δ) of δ = κ e^{shift} b (log|δ| = −inf at b = 0)."""
+    if bj == 0.0:
+        return -math.inf, 1.0
+    return log_kappa + shift + math.log(abs(bj)), math.copysign(1.0, bj)
+
+
+@sized_kernel(lambda B, *args: 2 * _TRANSCENDENTAL_COST * B.shape[0])
+def _anchored_exponents(B, depth, log_kappa, shift, Aa, Ba, A, Bv):
+    """A_j = A(z_j), Bv_j = B(z_j) at z = z_a + κ e^{shift} B (NaN past a bracket's zero)."""
+    gam = gen.diag_gamma(depth, 0.0)
+    for j in numba.prange(B.shape[0]):
+        ld, sgn = _log_delta(B[j], log_kappa, shift)
+        A[j] = _restart_u(depth, gam, Aa[j], ld, sgn)[0]
+        Bv[j] = _restart_v(depth, gam, Ba[j], ld, sgn)[0]
+
+
+@sized_kernel(lambda B, *args: 2 * _TRANSCENDENTAL_COST * B.shape[0])
+def _anchored_weights(B, depth, E, log_kappa, shift, Aa, Ba, out):
+    """w_j = e^E (e^{A} − e^{B}) in the anchored frame, in log form (any E, brackets down to e^{−700})."""
+    gam = gen.diag_gamma(depth, 0.0)
+    for j in numba.prange(B.shape[0]):
+        ld, sgn = _log_delta(B[j], log_kappa, shift)
+        a = _restart_u(depth, gam, Aa[j], ld, sgn)[0]
+        b = _restart_v(depth, gam, Ba[j], ld, sgn)[0]
+        if not (math.isfinite(a) and math.isfinite(b)):
+            out[j] = math.nan  # the step crossed a bracket's zero: the solver must reject it
+        elif a == b:
+            out[j] = 0.0
+        else:
+            out[j] = math.copysign(math.exp(E + log_expdiff(a, b)), a - b)
+
+
+@sized_kernel(lambda B, *args: 2 * _TRANSCENDENTAL_COST * B.shape[0])
+def _anchored_log_dweights(B, depth, E, log_kappa, shift, Aa, Ba, logs, signs):
+    """(log|∂w/∂Γ|, sign): ∂w/∂Γ = κ e^E (∂A/∂δ e^{A} − ∂B/∂δ e^{B}) in the anchored frame."""
+    gam = gen.diag_gamma(depth, 0.0)
+    for j in numba.prange(B.shape[0]):
+        ld, sgn = _log_delta(B[j], log_kappa, shift)
+        a, la, sa = _restart_u(depth, gam, Aa[j], ld, sgn)
+        b, lb, sb = _restart_v(depth, gam, Ba[j], ld, sgn)
+        m = max(la + a, lb + b)
+        bracket = sa * math.exp(la + a - m) - sb * math.exp(lb + b - m)
+        logs[j] = E + log_kappa + m + math.log(abs(bracket))
+        signs[j] = math.copysign(1.0, bracket)
+
+
+@sized_kernel(lambda B, *args: 2 * _TRANSCENDENTAL_COST * B.shape[0])
+def _anchored_log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift, Aa, Ba):
+    """log ‖θ‖² = 2(ℓ0 − λt) + log Σ_j (e^{2A_j/L} + e^{2B_j/L}) in the anchored frame."""
+    gam = gen.diag_gamma(depth, 0.0)
+    n = B.shape[0]
+    terms = np.empty(2 * n)
+    for j in numba.prange(n):
+        ld, sgn = _log_delta(B[j], log_kappa, shift)
+        terms[j] = 2.0 * _restart_u(depth, gam, Aa[j], ld, sgn)[0] / depth
+        terms[n + j] = 2.0 * _restart_v(depth, gam, Ba[j], ld, sgn)[0] / depth
+    top = terms.max()
+    return 2.0 * (ell0 - lam * t) + top + math.log(np.exp(terms - top).sum())
+
 
 @numba.njit(cache=True)
 def _residuals(f, y, loss_id, log_factor, out):
@@ -189,6 +284,31 @@ def _log_curvatures(f, y, loss_id, out):
         out[i] = gen.loss_log_curvature(loss_id, f[i], y[i])
 
 
+#: Re-anchor when a bracket has shrunk by this factor since the last anchor (MATH.md §3 "Conditioning"):
+#: between anchors a bracket is known to rtol·(its change)/(its value) ≤ rtol·(ANCHOR_FACTOR − 1) relative.
+ANCHOR_FACTOR = 10.0
+_LOG_ANCHOR_FACTOR = math.log(ANCHOR_FACTOR)
+#: Squared loss: follow the interpolating manifold when max|f − y| < QS_ENTER·max|y|, leave it when the
+#: misfit of the exact flow would exceed QS_LEAVE·max|y| (ReducedDiagonalFlow.rescale).
+QS_ENTER = 1e-9
+QS_LEAVE = 1e-7
+_START_LOG_SCALE = math.log(1e3)  # depth ≥ 3: y(τ0) ~ 1e-3, so atol 1e-9 is ~rtol of it (ReducedDiagonalFlow)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the depth-L closed form was last restarted (re-anchoring, MATH.md §3 "Conditioning").
+
+    ``A``, ``B`` (d,) are A(z_j), B(z_j) at the anchor: (e^{λt}u_j/u0)^L = e^{A_j}, and e^{−γA_j} is u's bracket
+    u0^{L−2}((e^{λt}u_j)^{2−L}) = 1 + ((L−2)/L)·z_j, so a bracket down to e^{−700} keeps all its digits in its
+    log. ``level`` is −log of the smallest bracket there.
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    level: float
+
+
 class ReducedDiagonalFlow:
     """Exact reduction of the depth-L diagonal-net flow to n unknowns (MATH.md §3).
 
@@ -200,6 +320,19 @@ class ReducedDiagonalFlow:
     ∂ẏ_i/∂y_k = e^{τ}ρ ℓ''_i Σ_j x_ij (∂w_j/∂q_j) x_kj / n is analytic (derived), assembled with BLAS.
     The closed forms use t only through λt; at λ = 0 (no weight decay, issue #9) that product is taken as
     exactly 0 without forming t = e^τ, so the flow runs to the float64 end of time (t ≈ 1e308, τ ≈ 709).
+
+    Depth L ≥ 3, re-anchoring (MATH.md §3 "Conditioning"): in the late phase the bracket 1 ∓ ((L−2)/L)·z_j of
+    an active coordinate tends to 0 like e^{−(L−2)λt}; as a difference of two O(1) numbers from a state whose
+    error is relative to |S| it would lose every digit. Whenever a bracket has shrunk by :data:`ANCHOR_FACTOR`
+    since the last anchor, :meth:`rescale` restarts the closed form at the current point (:class:`Anchor`
+    keeps A, B there, i.e. the log brackets), zeroes the state (it then holds S − S_anchor, which the
+    solver controls relative to the changes since the anchor) and picks c so that y = O(1) when the smallest
+    bracket has changed by its own size. A bracket is then never known worse than ~rtol·ANCHOR_FACTOR
+    relative. The pair (c, anchor) is the *frame* of a state (:meth:`frame`); dense output must be read in
+    the frame of its solver piece. Depth 2 has no bracket (its closed form is exponential) and never anchors.
+
+    The exact flow cannot blow up at any finite t (gradient flow of a loss ≥ 0: ‖θ(t) − θ(0)‖² ≤
+    t·L̂_λ(θ(0))); a bracket that still crosses 0 is a failure of the numerics, reported as such.
     """
 
     variable = "log_t"
@@ -218,29 +351,42 @@ class ReducedDiagonalFlow:
         # u0 = α/√(2d), kept as its log so α up to 1e300 (and depth L powers of it) never overflow.
         self.ell0 = math.log(self.alpha) - 0.5 * math.log(2.0 * self.d)
         self.log_kappa = gen.diag_log_kappa(self.depth, self.ell0)
-        if self.depth > 2 and (self.depth - 2) * self.ell0 > 650.0:
-            raise InputError(f"alpha={alpha:g} is too large for depth {depth} in float64 "
-                             f"(u0^(L-2) = e^{(self.depth - 2) * self.ell0:.0f})")
+        # No bound on α: every α-dependent quantity (u0^L, κ = L²u0^{L−2}, the rates) is kept as its log, and
+        # depth ≥ 3 runs to α = 1e300 (measured; the former refusal at (L−2)·log u0 > 650 is gone).
         # Initial stiffness: |λ_max| of the t-Jacobian at S = 0 is about ℓ''(0)|∂w/∂q|(0)·mean‖x‖²/n.
         sq = self.data.squared_norm()
         ld0, _ = log_dweight_dq(self.depth, gen.diag_E(self.depth, self.ell0, self.lam, 0.0), self.log_kappa,
                                 -math.inf, 0.0)
         logc0 = max(gen.loss_log_curvature(self.loss_id, 0.0, float(v)) for v in self.y[:1])
         self.log_rate0 = logc0 + ld0 + math.log(max(sq, 1e-300) / self.n) - math.log(self.n)
-        self.c = self.log_rate0  # y = e^c S: S ~ 1/rate in the kernel phase
+        # y = e^c S: S ~ 1/rate in the kernel phase. At τ0 the state is ~1e-6 with c = log rate, so atol = 1e-9
+        # alone bounds its early relative error (by 1e-3, measured 1.5e-4 in w at t = 10·t0). Depth ≥ 3 starts
+        # 1e3 higher (y(τ0) ~ 1e-3); depth 2 keeps its historical scale (bit-identical results).
+        self.c0 = self.log_rate0 + (0.0 if self.depth == 2 else _START_LOG_SCALE)
+        self.c = self.c0
+        self.anchor: Anchor | None = None
+        self.anchors = 0
+        self.quasi_static = False
+        self.mode_switches = 0
+        self._misfit = math.nan
+        self._y_scale = max(float(np.max(np.abs(self.y))), 1e-300)
+        self.gamma = gen.diag_gamma(self.depth, 0.0)
         self._B = np.empty(self.d)
         self._w = np.empty(self.d)
         self._f = np.empty(self.n)
         self._logs = np.empty(self.d)
         self._signs = np.empty(self.d)
+        self._zeros = np.zeros(self.d)
         self.nfev = 0
         self.njev = 0
-        self.failure_hint = (" (a bracket of the depth-L closed form reached zero: finite-time blow-up)"
-                             if self.depth > 2 else "")
+        self.failure_hint = (" (a bracket of the depth-L closed form crossed zero: the reduction lost its accuracy;"
+                             " the exact flow cannot blow up)" if self.depth > 2 else "")
 
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:
-        """(τ0, y(τ0)): start where the kernel phase has not begun, S ≈ ρ(0) r(f=0) t."""
+        """(τ0, y(τ0)): start where the kernel phase has not begun, S ≈ ρ(0) r(f=0) t (in the initial frame)."""
+        # a second run of the same flow (auto's fallback) starts afresh
+        self.c, self.anchor, self.quasi_static, self._misfit = self.c0, None, False, math.nan
         tau0 = math.log(1e-6) - self.log_rate0
         r0 = np.array([gen.loss_residual(self.loss_id, 0.0, v) for v in self.y])
         return tau0, math.exp(self.c + tau0) * r0
@@ -258,31 +404,43 @@ class ReducedDiagonalFlow:
         """t = e^τ where the closed forms need it (through λt): 0 at λ = 0, where e^τ may overflow."""
         return math.exp(tau) if self.lam > 0.0 else 0.0
 
+    def frame(self) -> tuple[float, Anchor | None]:
+        """The frame of the current state: (c, anchor). Opaque to the driver, which hands it back."""
+        return self.c, self.anchor
+
     # -- kernels --------------------------------------------------------------------------------------
     def _q(self, state):
         return self.data.rmatvec(state, 1.0 / self.n, self._B)  # q = e^{-c}·B
 
-    def _fill_weights(self, tau: float, B: np.ndarray, c: float | None, out: np.ndarray) -> np.ndarray:
-        shift = -(self.c if c is None else c)
+    def _fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
+        c, anchor = self.frame() if frame is None else frame
         E = gen.diag_E(self.depth, self.ell0, self.lam, self._time(tau))
-        _weights(B, self.depth, E, self.log_kappa, shift, out)
+        if anchor is None:
+            _weights(B, self.depth, E, self.log_kappa, -c, out)
+        else:
+            _anchored_weights(B, self.depth, E, self.log_kappa, -c, anchor.A, anchor.B, out)
         return out
 
-    def weight(self, tau: float, state: np.ndarray, c: float | None = None) -> np.ndarray:
-        """Effective weight w (d,) at τ = log t from the state y (scaled by e^c; default: current c)."""
-        return self._fill_weights(tau, self._q(state), c, np.empty(self.d))
+    def weight(self, tau: float, state: np.ndarray, frame=None) -> np.ndarray:
+        """Effective weight w (d,) at τ = log t from the state y in ``frame`` (default: the current one)."""
+        return self._fill_weights(tau, self._q(state), frame, np.empty(self.d))
 
-    def observe(self, tau: float, state: np.ndarray, c: float | None = None) -> tuple[np.ndarray, float]:
+    def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
+        c, anchor = self.frame() if frame is None else frame
         B = self._q(state)
-        shift = -(self.c if c is None else c)
         t = self._time(tau)
         w = np.empty(self.d)
+        if anchor is not None:
+            self._fill_weights(tau, B, (c, anchor), w)
+            log_sq = _anchored_log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c,
+                                                 anchor.A, anchor.B)
+            return w, math.exp(0.5 * log_sq)
         sq = _weights_and_norm_sq(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa,
-                                  shift, w)
+                                  -c, w)
         if math.isfinite(sq) and sq > 0.0:
             return w, math.sqrt(sq)
-        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift)
+        log_sq = _log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c)
         return w, math.exp(0.5 * log_sq)
 
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
@@ -291,34 +449,113 @@ class ReducedDiagonalFlow:
 
     def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:
         self.nfev += 1
+        if self.quasi_static:
+            return self._quasi_static_rhs(tau, state)
         t = self._time(tau)
         f = self.outputs(tau, state)
         out = np.empty(self.n)
         _residuals(f, self.y, self.loss_id, self.c + tau + gen.diag_log_rho(self.depth, self.lam, t), out)
+        if self.loss == "squared":
+            self._misfit = float(np.max(np.abs(f - self.y))) / self._y_scale
+        return out
+
+    def _log_dweights_now(self, tau: float) -> float:
+        """log|∂w/∂Γ| and signs at self._B (current frame) into self._logs, self._signs; returns their max."""
+        E = gen.diag_E(self.depth, self.ell0, self.lam, self._time(tau))
+        if self.anchor is None:
+            _log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self._logs, self._signs)
+        else:
+            _anchored_log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self.anchor.A, self.anchor.B,
+                                   self._logs, self._signs)
+        return float(np.max(self._logs))
+
+    def _quasi_static_rhs(self, tau: float, state: np.ndarray) -> np.ndarray:
+        """dy/dτ on the slow manifold f(S, t) = y of the squared loss (see :meth:`rescale`).
+
+        Differentiating f = X w(Γ, t) with ∂w/∂t = −Lλw (at fixed Γ): X diag(∂w/∂Γ) Xᵀ Ṡ/n = Lλ f = Lλ y.
+        The exact flow stays within |f − y| ≈ |Ṡ|/(2ρ) of it, which this also returns (in ``self._misfit``).
+        """
+        t = self._time(tau)
+        self._q(state)
+        top = self._log_dweights_now(tau)
+        M = self.data.weighted_gram(self._signs * np.exp(self._logs - top)) / self.n  # X D Xᵀ/n · e^{−top}
+        try:
+            v = np.linalg.solve(M, self.y)
+        except np.linalg.LinAlgError:
+            return np.full(self.n, np.nan)
+        log_lam = math.log(self.depth * self.lam) if self.lam > 0.0 else -math.inf
+        with np.errstate(over="ignore"):
+            out = math.exp(self.c + tau + log_lam - top) * v  # e^{c}·t·Ṡ
+            sdot = math.exp(log_lam - top - gen.diag_log_rho(self.depth, self.lam, t)) * v  # Ṡ/ρ = r
+        self._misfit = 0.5 * float(np.max(np.abs(sdot))) / self._y_scale
         return out
 
     def jac(self, tau: float, state: np.ndarray) -> np.ndarray:
         self.njev += 1
+        if self.quasi_static:  # the slow-manifold flow is not stiff (rates ~λ): no Jacobian needed
+            return np.zeros((self.n, self.n))
         t = self._time(tau)
         f = self.outputs(tau, state).copy()
-        E = gen.diag_E(self.depth, self.ell0, self.lam, t)
-        _log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self._logs, self._signs)
-        top = float(np.max(self._logs))
+        top = self._log_dweights_now(tau)
         col = self._signs * np.exp(self._logs - top)
         logcurv = np.empty(self.n)
         _log_curvatures(f, self.y, self.loss_id, logcurv)
-        with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate (blow-up); the solver stops
+        with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
             row = np.exp(tau + gen.diag_log_rho(self.depth, self.lam, t) + logcurv + top - math.log(self.n))
         return row[:, None] * self.data.weighted_gram(col)
 
+    def exponents(self, state: np.ndarray, frame=None) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) (d,) at the state in ``frame``: (e^{λt}u_j/u0)^L = e^{A_j}, (e^{λt}v_j/u0)^L = e^{B_j} (L ≥ 3)."""
+        c, anchor = self.frame() if frame is None else frame
+        A, Bv = np.empty(self.d), np.empty(self.d)
+        Aa, Ba = (self._zeros, self._zeros) if anchor is None else (anchor.A, anchor.B)
+        _anchored_exponents(self._q(state), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
+        return A, Bv
+
     def rescale(self, state: np.ndarray) -> np.ndarray | None:
-        """Lower c by a power of two when |y| > 1e100 (exact), so S can grow to O(ln α) at any α."""
+        """A new state (and frame) to restart from, or None. Called by the driver after every step.
+
+        Re-anchors (depth ≥ 3, see the class docstring) when a bracket has shrunk by :data:`ANCHOR_FACTOR`
+        since the last anchor; otherwise lowers c by a power of two when |y| > 1e100 (exact), so S can grow
+        to O(ln α) at any α.
+
+        Squared loss: once the fit is tight (max|f − y| < :data:`QS_ENTER`·max|y|), the relaxation onto the
+        interpolating manifold is faster than λ by the same factor (its rate is ~α²e^{−2λt}), a stiffness the
+        solvers cannot step through in float64 (the residual is rounding noise times that rate). The flow
+        then follows the manifold itself (:meth:`_quasi_static_rhs`, exact up to the misfit it neglects)
+        until the misfit the exact flow would have, |Ṡ|/(2ρ), exceeds :data:`QS_LEAVE`·max|y|; then the
+        exact flow resumes from there.
+        """
+        if self.loss == "squared" and math.isfinite(self._misfit):
+            switch = self._misfit > QS_LEAVE if self.quasi_static else self._misfit < QS_ENTER
+            if switch:
+                self.quasi_static = not self.quasi_static
+                self.mode_switches += 1
+                self._misfit = math.nan
+                return state.copy()
+        if self.depth > 2:
+            A, Bv = self.exponents(state)
+            Aa, Ba = (self._zeros, self._zeros) if self.anchor is None else (self.anchor.A, self.anchor.B)
+            with np.errstate(invalid="ignore"):
+                shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
+            if shrink > _LOG_ANCHOR_FACTOR:  # False when NaN: the solver sees the NaN first
+                level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
+                self.anchor = Anchor(A, Bv, level)
+                self.anchors += 1
+                # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
+                self.c = math.log(self.gamma) + self.log_kappa + level + math.log(self._mean_abs_x())
+                return np.zeros_like(state)
         top = float(np.max(np.abs(state)))
         if top <= 1e100:
             return None
         k = math.floor(math.log2(top))
         self.c -= k * math.log(2.0)
         return np.ldexp(state, -k)
+
+    def _mean_abs_x(self) -> float:
+        if getattr(self, "_mabs", None) is None:
+            self._mabs = 1.0 if self.data.dtype == np.int8 else float(np.mean(np.abs(self.data.X)))
+        return self._mabs
 
 
 @sized_kernel(lambda u, *args: 4 * u.shape[0])
@@ -334,11 +571,131 @@ def _full_weight(u, v, depth, out):
         out[j] = gen.diag_weight(depth, u[j], v[j])
 
 
-class FullDiagonalFlow:
-    """The full 2d-dimensional flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv, g = Xᵀr/n.
+@sized_kernel(lambda a, *args: 4 * _TRANSCENDENTAL_COST * a.shape[0])
+def _log_full_parts(a, b, depth, ell0, lam_t, out_w, log_pa, log_pb):
+    """w_j = u0^L e^{−Lλt}(e^{La_j} − e^{Lb_j}) and log of the rates p = L u0^{L−2} e^{(L−2)(a − λt)} (same for b)."""
+    L = depth
+    E = L * (ell0 - lam_t)
+    for j in numba.prange(a.shape[0]):
+        la, lb = L * a[j], L * b[j]
+        out_w[j] = 0.0 if la == lb else math.copysign(math.exp(E + log_expdiff(la, lb)), la - lb)
+        log_pa[j] = math.log(L) + (L - 2) * (ell0 + a[j] - lam_t)
+        log_pb[j] = math.log(L) + (L - 2) * (ell0 + b[j] - lam_t)
 
-    Used to check the reduction (and for small problems); the dense Jacobian
-    diag(∂flow/∂θ) − diag(∂w/∂θ)·(Xᵀ diag(ℓ'') X / n)·diag(∂w/∂θ) is formed only when 2d ≤ 4000.
+
+class FullDiagonalFlow:
+    """The full 2d-dimensional flow (MATH.md §3) in log variables that do not cancel.
+
+    With Θ = e^{λt}θ, a_j = log(Θ_{u,j}/u0), b_j = log(Θ_{v,j}/u0), the flow du/dt = −L u^{L−1} g − λu,
+    dv/dt = +L v^{L−1} g − λv (g = Xᵀr/n) becomes
+
+        da/dt = −L u0^{L−2} e^{(L−2)(a − λt)} g,   db/dt = +L u0^{L−2} e^{(L−2)(b − λt)} g,
+        w = u0^L e^{−Lλt} (e^{La} − e^{Lb}),
+
+    a(0) = b(0) = 0. The state is σ·(a, b), σ = max(1, 2L u0^L), so that it is ≈ e^{Lλt}w in the kernel phase,
+    where a ≈ −b ≈ w/(2L u0^L) are tiny: there w = u^L − v^L of the plain variables cancels (u ≈ v ≈ u0) and
+    loses ~log10(L u0^L/|w|) digits, while e^{La} − e^{Lb} here is formed from a − b (no cancellation, a and b
+    have opposite signs). In the late phase a = O(λt), so w is known to ~L·|a|·(state error): measured against
+    an independent integration (tests/test_depth_accuracy.py) the relative error in w at the default tolerances
+    (rtol 1e-6, atol 1e-9) is ≤ 1e-4 (L 2…6, α ≤ 1e6). Used to check the reduction, and for small problems;
+    the dense Jacobian is formed only when 2d ≤ 4000. α must keep 2L·u0^L in float64 (L·log u0 ≤ 700).
+    The saved states (:meth:`export_state`) are (u, v). :class:`PlainFullDiagonalFlow` is the same flow
+    integrated in (u, v).
+    """
+
+    variable = "t"
+
+    def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
+        check_loss_and_depth(loss, depth)
+        self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.n, self.d = self.data.n, self.data.d
+        self.depth, self.lam, self.alpha = int(depth), float(lam), float(alpha)
+        self.loss_id = gen.LOSS_NAMES.index(loss)
+        self.ell0 = math.log(self.alpha) - 0.5 * math.log(2.0 * self.d)
+        log_sigma = math.log(2.0 * self.depth) + self.depth * self.ell0
+        if log_sigma > 700.0:
+            raise InputError(f"alpha={alpha:g} is too large for the full formulation at depth {depth} "
+                             f"(2L·u0^L = e^{log_sigma:.0f} overflows float64; use the reduced formulation)")
+        self.sigma = math.exp(max(0.0, log_sigma))
+        self.u0 = math.exp(self.ell0)
+        self._w = np.empty(self.d)
+        self._la = np.empty(self.d)
+        self._lb = np.empty(self.d)
+        self.nfev = 0
+        self.njev = 0
+
+    def start(self):
+        return 0.0, np.zeros(2 * self.d)
+
+    @staticmethod
+    def to_var(t):
+        return np.asarray(t, dtype=np.float64)
+
+    @staticmethod
+    def to_time(t):
+        return t
+
+    def _parts(self, t, state):
+        ab = state / self.sigma
+        _log_full_parts(ab[: self.d], ab[self.d:], self.depth, self.ell0, self.lam * t, self._w, self._la, self._lb)
+        return ab
+
+    def weight(self, t, state, frame=None):
+        self._parts(t, state)
+        return self._w.copy()
+
+    def observe(self, t, state, frame=None):
+        ab = self._parts(t, state)
+        terms = 2.0 * ab
+        top = float(np.max(terms))
+        log_sq = 2.0 * (self.ell0 - self.lam * t) + top + math.log(float(np.sum(np.exp(terms - top))))
+        return self._w.copy(), math.exp(0.5 * log_sq)
+
+    def export_state(self, t, state):
+        """(u, v) = u0 e^{(a, b) − λt}: what the run saves as its states (``FlowSolution.states``)."""
+        return np.exp(self.ell0 + state / self.sigma - self.lam * t)
+
+    def _grad(self, t, state):
+        ab = self._parts(t, state)
+        f = self.data.matvec(self._w)
+        r = np.empty(self.n)
+        _residuals(f, self.y, self.loss_id, 0.0, r)
+        return ab, f, self.data.rmatvec(r, 1.0 / self.n)
+
+    def rhs(self, t, state):
+        self.nfev += 1
+        _, _, g = self._grad(t, state)
+        return self.sigma * np.concatenate([-np.exp(self._la) * g, np.exp(self._lb) * g])
+
+    def jac(self, t, state):
+        """∂(σ ȧ_j)/∂(σ a_k) = −p_j((L−2) g_j δ_jk + H_jk ∂w_k/∂a_k) with H = Xᵀ diag(ℓ'') X / n (same for b)."""
+        if 2 * self.d > 4000:
+            raise InputError(f"the full formulation forms a dense 2d×2d Jacobian; d={self.d} is too large")
+        self.njev += 1
+        ab, f, g = self._grad(t, state)
+        L = self.depth
+        logcurv = np.empty(self.n)
+        _log_curvatures(f, self.y, self.loss_id, logcurv)
+        Xf = np.asarray(self.data.X, dtype=np.float64)
+        H = (Xf.T * np.exp(logcurv)) @ Xf / self.n
+        E = L * (self.ell0 - self.lam * t)
+        dw = L * np.concatenate([np.exp(E + L * ab[: self.d]), -np.exp(E + L * ab[self.d:])])  # ∂w/∂a, ∂w/∂b
+        p = np.concatenate([-np.exp(self._la), np.exp(self._lb)])  # ∂ȧ/∂g, ∂ḃ/∂g
+        J = p[:, None] * np.block([[H, H], [H, H]]) * dw[None, :]
+        J[np.diag_indices_from(J)] += (L - 2) * p * np.concatenate([g, g])
+        return J
+
+    def rescale(self, state):
+        return None
+
+
+class PlainFullDiagonalFlow:
+    """The full 2d-dimensional flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv, g = Xᵀr/n, in (u, v).
+
+    The generated kernels as they are (MATH.md §3), for checking them; w = u^L − v^L cancels while u ≈ v ≈ u0,
+    so integrating in these variables loses digits at large α (use :class:`FullDiagonalFlow`). The dense
+    Jacobian diag(∂flow/∂θ) − diag(∂w/∂θ)·(Xᵀ diag(ℓ'') X / n)·diag(∂w/∂θ) is formed only when 2d ≤ 4000.
     """
 
     variable = "t"

@@ -214,6 +214,22 @@ def diag_log_rho(depth, lam, t):
 
 
 @numba.njit(cache=True)
+def diag_gamma(depth, z):
+    """γ: brackets e^{−γA}, e^{−γB} linear in z; A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) (z unused)"""
+    if depth == 2:
+        return 0.0
+    elif depth == 3:
+        return (1.0/3.0)
+    elif depth == 4:
+        return (1.0/2.0)
+    elif depth == 5:
+        return (3.0/5.0)
+    elif depth == 6:
+        return (2.0/3.0)
+    return math.nan
+
+
+@numba.njit(cache=True)
 def diag_flow_u(depth, u, g, lam):
     """du/dt of the full flow"""
     if depth == 2:

@@ -35,7 +35,7 @@ class _Piece:
     lo: float
     hi: float
     dense: object
-    scale: float | None
+    frame: object  # the flow's frame of this piece's states (``flow.frame()``), handed back to ``flow.weight``
 
 
 @dataclass
@@ -64,7 +64,7 @@ class FlowSolution:
         var = float(self.flow.to_var(t))
         for p in self.pieces:
             if p.lo <= var <= p.hi:
-                return self.flow.weight(var, p.dense(var), p.scale)
+                return self.flow.weight(var, p.dense(var), p.frame)
         raise InputError(f"t={t:g} is outside the integrated range")
 
     @property
@@ -110,7 +110,11 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
 
     Parameters
     ----------
-    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``to_var``, ``to_time``, ``rescale``).
+    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``observe``, ``to_var``, ``to_time``,
+        ``rescale``; optionally ``frame``). ``rescale(y)`` may return a new state to restart from (with a new
+        frame); ``weight``/``observe(var, y, frame)`` read a state in the frame ``frame()`` returned when it was
+        produced (None: the flow has a single frame). ``export_state(var, y)``, if present, gives the state to
+        save in ``FlowSolution.states`` (default: y itself).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
     method : one of :data:`METHODS` ("auto" is :data:`AUTO_METHOD`), or an ``OdeSolver`` subclass.
     rtol, atol : solver tolerances on the flow's state.
@@ -177,15 +181,15 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
             stats.steps += 1
             dense = solver.dense_output()
             lo, hi = dense.t_min, dense.t_max
-            scale = getattr(flow, "c", None)
-            pieces.append(_Piece(lo, hi, dense, scale))
+            frame = flow.frame() if hasattr(flow, "frame") else None
+            pieces.append(_Piece(lo, hi, dense, frame))
             if not keep:
                 del pieces[:-1]
             while k < len(var_eval) and var_eval[k] <= hi:
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
-                if keep:
-                    states.append(s)
-                w, norm = flow.observe(var_eval[k], s, scale)
+                if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
+                    states.append(flow.export_state(var_eval[k], s) if hasattr(flow, "export_state") else s)
+                w, norm = flow.observe(var_eval[k], s, frame)
                 weights[k] = w
                 norms.append(norm)
                 saved_t.append(t_eval[k])
