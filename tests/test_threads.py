@@ -11,7 +11,8 @@ import json
 from threadpoolctl import threadpool_info
 from grokode.threads import compute_threads
 def blas():
-    return sorted((i['filepath'].rsplit('/', 1)[-1], i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas')
+    return sorted((i['filepath'].rsplit('/', 1)[-1], i['num_threads']) for i in threadpool_info()
+                  if i['user_api'] == 'blas')
 with compute_threads():
     inside = blas()
 print(json.dumps({'inside': inside, 'after': blas()}))

@@ -153,9 +153,8 @@ class DiagonalModel(LinearModel):
         c = self.config
         d = self._data_shape()[1]
         ell0 = math.log(c["alpha"]) - 0.5 * math.log(2.0 * d)  # log u0, u0 = α/√(2d)
-        if c["depth"] > 2 and (c["depth"] - 2) * ell0 > 650.0:
-            raise InputError(f"alpha={c['alpha']:g} is too large for depth {c['depth']} in float64 "
-                             f"(u0^(L-2) = e^{(c['depth'] - 2) * ell0:.0f})")
+        # the flows keep every α-dependent quantity as its log (any depth runs to α = 1e300); the (u, v)
+        # parametrization the discrete methods step cannot
         if c["method"] in DISCRETE_METHODS and c["depth"] * ell0 > 709.0:
             raise InputError(f"alpha={c['alpha']:g}: u0^L overflows float64 in the (u, v) parametrization "
                              f"--method {c['method']} steps")
