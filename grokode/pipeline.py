@@ -141,7 +141,7 @@ def _assemble(model: Model, plan, sol, wall0: float) -> Run:
         summary.update({key: getattr(analysis, key) for key in model.analysis_keys})
     summary["wall_seconds"] = time.perf_counter() - wall0
     return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
-               dataset=getattr(model, "data", None) or getattr(model, "problem", None))
+               dataset=getattr(model, "data", None) or getattr(model, "problem", None), derived=model.derived)
 
 
 def versions() -> dict[str, str]:

@@ -64,6 +64,32 @@ def dumps(value: Any, **kwargs: Any) -> str:
     return json.dumps(jsonable(value), allow_nan=False, ensure_ascii=False, **kwargs)
 
 
+class TrajectoryArrays(dict):
+    """A run's arrays, some of which (``w`` of a compact file) are computed from the others on first access."""
+
+    def __init__(self, stored: dict[str, np.ndarray], loaders: dict | None = None):
+        super().__init__(stored)
+        self._loaders = dict(loaders or {})
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key not in self._loaders:
+            raise KeyError(key)
+        value = self._loaders.pop(key)()
+        self[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._loaders
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    @property
+    def pending(self) -> list[str]:
+        """Keys that exist but have not been computed yet."""
+        return sorted(self._loaders)
+
+
 @dataclass(repr=False, eq=False)
 class Run:
     """One integrated run: arrays, meta, summary, transition and analysis (see the module docstring).
@@ -86,6 +112,8 @@ class Run:
     solution: Any = field(default=None, repr=False)
     dataset: Any = field(default=None, repr=False)
     path: Path | None = None
+    #: Arrays not written to the file but rebuilt from the others when it is read (``w`` of a large run).
+    derived: tuple[str, ...] = ()
     #: True when SIGINT/SIGTERM arrived while the finished run was being written (the caller should stop).
     signal_received: bool = False
 
@@ -127,9 +155,13 @@ class Run:
         """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
         meta = np.array(dumps(self.meta))
+        stored = {k: v for k, v in dict.items(self.arrays) if k not in self.derived}
+        # small arrays compress well (a compact run's states and metrics: a few MB); a large w barely does and
+        # would cost seconds of zlib, so it is written as is
+        save = np.savez_compressed if all(np.asarray(v).size <= 2_000_000 for v in stored.values()) else np.savez
 
         def write(fh) -> None:
-            np.savez(fh, **self.arrays, meta=meta)
+            save(fh, **stored, meta=meta)
 
         atomic_write(path, write)
         self.path = path
@@ -184,7 +216,13 @@ class Run:
             raise InputError(f"{str(path)!r}: its meta references are not an object of objects")
         _check_summary(path, summary)
         _check_arrays(path, arrays)
-        return cls(arrays=arrays, meta=meta, summary=summary, path=path)
+        trajectory = meta.get("trajectory", {})
+        derived = trajectory.get("derived", []) if isinstance(trajectory, dict) else None
+        if not (isinstance(derived, list) and all(k == "w" for k in derived)) or (derived and "state" not in arrays):
+            raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
+        loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
+        return cls(arrays=TrajectoryArrays(arrays, loaders), meta=meta, summary=summary, path=path,
+                   derived=tuple(derived))
 
     # -- outputs -----------------------------------------------------------------------------------------
     def to_json(self, **extra: Any) -> str:
@@ -307,6 +345,15 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
                     want is None and keys is MATRICES and shape[0] != shape[1]):
                 raise InputError(f"{where}: array {key!r} has shape {shape}" + (
                     f", but one saved row of {ref!r} has shape {want}" if want is not None else ""))
+
+
+def _rebuilder(key: str, meta: dict, arrays: dict):
+    def rebuild() -> np.ndarray:
+        from .models import get_model
+
+        return get_model(meta["options"]["model"]).rebuild(key, meta, arrays)
+
+    return rebuild
 
 
 def load_run(path: str | os.PathLike) -> Run:

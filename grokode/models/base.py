@@ -77,14 +77,6 @@ class Plan:
     rate: float  # λ, or λ + λ_eff for label-noise SGD: the decay rate that sets t_theory
 
 
-def default_t_eval(t_end: float, t_theory: float, points: int = 300) -> np.ndarray:
-    """~``points`` save times: log-spaced over the early (kernel) phase, linear through the transition."""
-    split = min(0.25 * t_end, 0.25 * t_theory) if t_theory > 0 else 0.25 * t_end
-    early = np.geomspace(max(split * 1e-6, 1e-12), split, points // 3, endpoint=False)
-    late = np.linspace(split, t_end, points - points // 3)
-    return np.unique(np.concatenate([early, late]))
-
-
 def save_times(t_end: float, t_theory: float | None, *, theorem_window: bool, log_points: int = 400,
                log_start: float | None = None) -> np.ndarray:
     """The default save times of a run to ``t_end``.
@@ -93,6 +85,8 @@ def save_times(t_end: float, t_theory: float | None, *, theorem_window: bool, lo
     check reads w there). Without (t_theory None): ``log_points`` log-spaced times from ``log_start``
     (default min(1e-6, 1e-3·t_end)) to ``t_end``.
     """
+    from ..numeric.integrate import default_t_eval
+
     if t_theory is None:
         start = min(1e-6, 1e-3 * t_end) if log_start is None else log_start
         return np.geomspace(start, t_end, log_points)
@@ -280,6 +274,14 @@ class Model(ABC):
     def extra_meta(self) -> dict[str, Any]:
         """Anything else ``meta`` should keep (e.g. the nuclear-norm solver's certificate)."""
         return {}
+
+    #: Arrays of the run that are not written to its file but rebuilt from others when read (:meth:`rebuild`).
+    derived: tuple[str, ...] = ()
+
+    @classmethod
+    def rebuild(cls, key: str, meta: dict[str, Any], arrays) -> np.ndarray:
+        """A derived array of a run read from its file (``meta["trajectory"]["derived"]``)."""
+        raise InputError(f"model {cls.name!r} cannot rebuild {key!r}")
 
     def file_stem(self) -> str:
         """A descriptive default file name (without suffix) for ``runs/``."""

@@ -211,6 +211,13 @@ class DiagonalModel(LinearModel):
         cls = ReducedDiagonalFlow if c["formulation"] == "reduced" else FullDiagonalFlow
         return cls(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], depth=c["depth"], loss=c["loss"])
 
+    @classmethod
+    def flow_for(cls, options: dict[str, Any], data):
+        from ..numeric.diagonal import ReducedDiagonalFlow
+
+        return ReducedDiagonalFlow(data.X, data.y, alpha=options["alpha"], lam=options["lam"],
+                                   depth=options["depth"], loss=options["loss"])
+
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
         c = self.config
         if self.label_noise is not None:

@@ -48,6 +48,10 @@ LAM0_POINTS = 400
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
 
+#: A run saves the reduced flow's states instead of w (T×d) when T·d exceeds this many values and the save times
+#: are the default ones: w is then recomputed from the states when it is read (docs/file-formats.md).
+COMPACT_FROM = 10_000_000
+
 #: Options that generate a data set: with --data they do not apply.
 GENERATOR_OPTIONS = ("task", "n", "d", "k", "gamma", "n_test")
 #: The options of the data and of the run every linear model takes (each adds α, λ, its method and its own).
@@ -243,7 +247,45 @@ class LinearModel(Model):
         if pop is not None:
             key = "test_acc_population" if kind == "classification" else "test_loss_population"
             arrays[key] = np.asarray(pop)
+        if self.config["t_eval"] is None and W.size > COMPACT_FROM and hasattr(sol.flow, "encode_frames") and len(
+                sol.frames) == len(sol.t):
+            # the run is exactly determined by its n-dimensional states and the data (regenerated from the seed or
+            # read from the file, checked by checksum): save those, and w is rebuilt from them when read
+            arrays["state"] = sol.states
+            arrays.update(sol.flow.encode_frames(sol.frames))
+            self.derived = ("w",)
         return arrays
+
+    def extra_meta(self) -> dict[str, Any]:
+        if not getattr(self, "derived", ()):
+            return {}
+        return {"trajectory": {"derived": list(self.derived), "from": "state", "data_sha256": data_digest(self.data)}}
+
+    @classmethod
+    def rebuild(cls, key: str, meta: dict[str, Any], arrays) -> np.ndarray:
+        """A derived array (``w``) of a run read from a file that stores the reduced flow's states."""
+        from ..tasks import load_npz, make_task
+
+        o, params = meta["options"], meta.get("dataset", {})
+        if key != "w":
+            raise InputError(f"{key!r} cannot be rebuilt from the saved states")
+        if o.get("data"):
+            ds = load_npz(o["data"], o["loss"])
+        else:
+            ds = make_task(o["task"], n=o["n"], d=o["d"], k=params.get("k", 3), gamma=params.get("gamma", 5.0),
+                           n_test=params.get("n_test", o.get("n_test", 0)), seed=o["seed"])
+        expected = meta.get("trajectory", {}).get("data_sha256")
+        if expected is not None and data_digest(ds) != expected:
+            raise InputError("the data set rebuilt for this run differs from the one it was integrated on (a changed "
+                             f"--data file, or another numpy's random streams): w cannot be recomputed from {key!r}")
+        flow = cls.flow_for(o, ds)
+        frames = flow.decode_frames(arrays)
+        return flow.weights_of_states(arrays["t"], arrays["state"], frames)
+
+    @classmethod
+    def flow_for(cls, options: dict[str, Any], data):
+        """The reduced flow a run with these recorded options integrated (for :meth:`rebuild`)."""
+        raise InputError(f"model {cls.name!r} cannot rebuild w from saved states")
 
     def transition_metric(self, arrays: dict[str, np.ndarray]):
         """(name, metric(W) → values) of the curve whose jump is the transition, or (None, None).
@@ -326,6 +368,16 @@ class LinearModel(Model):
         n, d = self._data_shape()
         name = (c["data"] and _stem(c["data"])) or c["task"]
         return f"{self.name}-{name}-n{n}-d{d}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace("+", "")
+
+
+def data_digest(ds) -> str:
+    """SHA-256 of a data set's training inputs and labels: identifies the data a saved state belongs to."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (ds.X, ds.y):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _stem(path: str) -> str:

@@ -504,6 +504,53 @@ class ReducedDiagonalFlow:
             row = np.exp(tau + gen.diag_log_rho(self.depth, self.lam, t) + logcurv + top - math.log(self.n))
         return row[:, None] * self.data.weighted_gram(col)
 
+    # -- saved states as files ----------------------------------------------------------------------------
+    @staticmethod
+    def encode_frames(frames: list) -> dict[str, np.ndarray]:
+        """The frames of saved states as arrays (for a trajectory file that stores states instead of w).
+
+        ``state_c`` (T) holds each state's scale c (NaN before the start, where w = 0); ``state_anchor`` (T) the
+        index of its :class:`Anchor` in ``anchor_A``, ``anchor_B`` (F×d), ``anchor_level`` (F), or −1 for none.
+        """
+        index: dict[int, int] = {}
+        anchors: list[Anchor] = []
+        c = np.full(len(frames), np.nan)
+        which = np.full(len(frames), -1, dtype=np.int64)
+        for k, frame in enumerate(frames):
+            if frame is None:
+                continue
+            c[k], anchor = frame
+            if anchor is not None:
+                if id(anchor) not in index:
+                    index[id(anchor)] = len(anchors)
+                    anchors.append(anchor)
+                which[k] = index[id(anchor)]
+        out = {"state_c": c, "state_anchor": which}
+        if anchors:
+            out["anchor_A"] = np.stack([a.A for a in anchors])
+            out["anchor_B"] = np.stack([a.B for a in anchors])
+            out["anchor_level"] = np.array([a.level for a in anchors])
+        return out
+
+    @staticmethod
+    def decode_frames(arrays) -> list:
+        """The inverse of :meth:`encode_frames`."""
+        anchors = []
+        if "anchor_A" in arrays:
+            anchors = [Anchor(A=np.ascontiguousarray(a), B=np.ascontiguousarray(b), level=float(lv))
+                       for a, b, lv in zip(arrays["anchor_A"], arrays["anchor_B"], arrays["anchor_level"], strict=True)]
+        return [None if not np.isfinite(c) else (float(c), anchors[i] if i >= 0 else None)
+                for c, i in zip(arrays["state_c"], arrays["state_anchor"], strict=True)]
+
+    def weights_of_states(self, t: np.ndarray, states: np.ndarray, frames: list, rows=None) -> np.ndarray:
+        """w (len(rows)×d) of saved states at times ``t`` in their frames (zero before the start)."""
+        rows = range(len(t)) if rows is None else rows
+        out = np.zeros((len(rows), self.d))
+        for i, k in enumerate(rows):
+            if frames[k] is not None:
+                out[i] = self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k])[0]
+        return out
+
     def exponents(self, state: np.ndarray, frame=None) -> tuple[np.ndarray, np.ndarray]:
         """(A, B) (d,) at the state in ``frame``: (e^{λt}u_j/u0)^L = e^{A_j}, (e^{λt}v_j/u0)^L = e^{B_j} (L ≥ 3)."""
         c, anchor = self.frame() if frame is None else frame

@@ -58,6 +58,8 @@ class FlowSolution:
     failure: str | None = None  # "solver" (the method gave up) or "non-finite" (the state overflowed)
     pieces: list[_Piece] = field(default_factory=list, repr=False)
     flow: object = field(default=None, repr=False)
+    #: the frame of each saved state (``flow.frame()`` when it was saved; None before the start or without frames)
+    frames: list = field(default_factory=list, repr=False)
 
     def weight_at(self, t: float) -> np.ndarray:
         """Effective weight at any reached time t > 0, from the solver's dense output."""
@@ -155,9 +157,11 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     # (240 MB at paper scale), measured at 1–3 s on a loaded machine; rows never reached are never touched
     weights = np.empty((var_eval.size, width))
     k = int(np.searchsorted(var_eval, v0, side="right"))
+    frames: list = []
     for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
         if keep:
             states.append(np.full_like(y0, np.nan))
+            frames.append(None)
         weights[idx] = 0.0
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
@@ -189,6 +193,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                 s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
                 if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
                     states.append(flow.export_state(var_eval[k], s) if hasattr(flow, "export_state") else s)
+                    frames.append(frame)
                 w, norm = flow.observe(var_eval[k], s, frame)
                 weights[k] = w
                 norms.append(norm)
@@ -213,6 +218,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         weights=weights[: len(saved_t)],
         param_norm=np.asarray(norms, dtype=np.float64),
         status=status, message=message, stats=stats, t_fail=t_fail, failure=failure, pieces=pieces, flow=flow,
+        frames=frames,
     )
 
 
