@@ -84,21 +84,25 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
     """Run a validated model instance through the pipeline (see the module docstring)."""
     outputs = outputs or Outputs()
     wall0 = time.perf_counter()
+    # BLAS runs one thread while the dynamics run (their BLAS calls are small and numba's kernels share the cores);
+    # the post-processing's large products (metrics of every saved w, the Gram matrices of the predictors) keep
+    # the library's threads
     with compute_threads():
         plan = model.prepare()
-        # signals are recorded from here on: the driver stops at its next step, and one arriving while the
-        # finished part is observed and written cannot interrupt the writing
-        with stoppable():
+    # signals are recorded from here on: the driver stops at its next step, and one arriving while the finished
+    # part is observed and written cannot interrupt the writing
+    with stoppable():
+        with compute_threads():
             sol = model.solve(plan, progress)
-            run = _assemble(model, plan, sol, wall0)
-            if outputs.out is not None:
-                run.save(outputs.out, force=outputs.force)
-                run.summary["out"] = str(outputs.out)
-            if outputs.plot is not None and run.arrays["t"].size:
-                run.plot(outputs.plot, force=outputs.force)
-                run.summary["plot"] = str(outputs.plot)
-            # a signal that came while finishing: the run is complete and written, the caller still stops
-            run.signal_received = bool(received())
+        run = _assemble(model, plan, sol, wall0)
+        if outputs.out is not None:
+            run.save(outputs.out, force=outputs.force)
+            run.summary["out"] = str(outputs.out)
+        if outputs.plot is not None and run.arrays["t"].size:
+            run.plot(outputs.plot, force=outputs.force)
+            run.summary["plot"] = str(outputs.plot)
+        # a signal that came while finishing: the run is complete and written, the caller still stops
+        run.signal_received = bool(received())
     return run
 
 
