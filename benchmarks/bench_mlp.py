@@ -1,4 +1,4 @@
-"""Benchmark: which integrator for the modular-addition MLP flow (MATH.md §5)?
+"""Benchmark: which integrator for the modular-addition MLP flow (docs/math.md#data)?
 
 All rows in this one process, one after the other, from the same θ(0) to the same horizon, each with a
 wall budget (a row out of budget reports how far it got):

@@ -1,4 +1,4 @@
-"""Benchmark cases 1, 2 and 4: the diagonal net on the sparse task (MATH.md §3, §5).
+"""Benchmark cases 1, 2 and 4: the diagonal net on the sparse task (docs/math.md#diagonal, §5).
 
 Ours is ``grokode.integrate`` with its defaults (reduced flow in log-time, LSODA with the analytic
 Jacobian), timed as a whole call: data generation, integration, metrics and transition detection.
@@ -8,7 +8,7 @@ Baselines, run in the same process right after it:
   ``cfg.gd_steps`` steps and extrapolated to the horizon;
 * ``solve_ivp`` on the full 2d-dimensional (u, v) flow written with numpy (float64 X, BLAS), RK45 and LSODA
   with its finite-difference Jacobian, same rtol/atol as ours, under a wall-clock budget;
-* the plain-numpy reduced flow with the analytic Jacobian and LSODA (what a user who read MATH.md §3 would
+* the plain-numpy reduced flow with the analytic Jacobian and LSODA (what a user who read docs/math.md#diagonal would
   write; formerly ``bench_integrate.py``);
 * optionally diffrax (``Kvaerno5`` + PID controller) on the full flow, when jax and diffrax are importable.
 
@@ -60,7 +60,7 @@ def full_flow_rhs(X: np.ndarray, y: np.ndarray, lam: float):
 
 
 def reduced_numpy(X: np.ndarray, y: np.ndarray, alpha: float, lam: float):
-    """MATH.md §3 reduced flow dS/dt = r(f), w = −2u0²e^{−2λt} sinh(4XᵀS/n), with its analytic Jacobian."""
+    """docs/math.md#reduction-depth-2: reduced flow dS/dt = r(f), w = −2u0²e^{−2λt} sinh(4XᵀS/n), with its analytic Jacobian."""
     n, d = X.shape
     u0sq = alpha**2 / (2 * d)
 

@@ -1,4 +1,4 @@
-"""Benchmark case 3: matrix completion (MATH.md §4), d = 40 and d = 97, α = 1e3, λ = 1e-3, 20 % observed.
+"""Benchmark case 3: matrix completion (docs/math.md#matrix), d = 40 and d = 97, α = 1e3, λ = 1e-3, 20 % observed.
 
 Ours is one whole ``grokode.integrate(model="matrix", …)`` call (task, RKC on the lifted (W, Ŝ) flow,
 metrics, the nuclear-norm SDP, transition, analysis). Baselines, in this process right after it:
@@ -8,7 +8,7 @@ metrics, the nuclear-norm SDP, transition, analysis). Baselines, in this process
   ``cfg.gd_steps`` steps and extrapolated to the horizon; the note gives the linear stability limit 2/ρ(0)
   (ρ(0): largest eigenvalue of the Hessian of L̂ + (λ/2)‖θ‖² at the initialization, by Lanczos);
 * ``solve_ivp`` RK45 and LSODA (scipy's dense finite-difference Jacobian) on the (U, V) flow
-  dU/dt = −RU − λU, dV/dt = RV − λV written in numpy (what a user writes from MATH.md §4);
+  dU/dt = −RU − λU, dV/dt = RV − λV written in numpy (what a user writes from docs/math.md#matrix);
 * LSODA with the finite-difference Jacobian on *our* lifted right-hand side (isolates the solver from the
   formulation);
 * our ROS2 W-method (``--method ros2``), and RKC at rtol 1e-10 as the accuracy reference (its ‖ΔW‖ is the

@@ -1,4 +1,4 @@
-"""The sympy derivations against the formulas of MATH.md §3 (typed here from MATH.md, independently)."""
+"""The sympy derivations against the formulas of docs/math.md#diagonal (typed here from MATH.md, independently)."""
 
 import pytest
 import sympy as sp

@@ -1,4 +1,4 @@
-"""Matrix-completion flows and the RKC solver against independent references (MATH.md §4)."""
+"""Matrix-completion flows and the RKC solver against independent references (docs/math.md#matrix)."""
 
 import math
 
@@ -17,7 +17,7 @@ def rel(a, b):
 
 
 def lifted_reference(M, mask, alpha, lam, t_eval, method="Radau"):
-    """Independent numpy (W, S) flow from MATH.md §4 (no rescaling of S), integrated by scipy."""
+    """Independent numpy (W, S) flow from docs/math.md#matrix (no rescaling of S), integrated by scipy."""
     d = M.shape[0]
     n_obs = int(mask.sum())
 

@@ -1,4 +1,4 @@
-"""Matrix derivation vs MATH.md §4, the matrix run (groks, arrays complete, kernel regime), and the CLI."""
+"""Matrix derivation vs docs/math.md#matrix, the matrix run (groks, arrays complete, kernel regime), and the CLI."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""Modular addition with the two-layer ReLU net (MATH.md §5): data, kernels, derivation, flow vs GD, CLI."""
+"""Modular addition with the two-layer ReLU net (docs/math.md#data): data, kernels, derivation, flow vs GD, CLI."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Tests for grokode.tasks: data generators, user-data loading and population metrics (MATH.md §5).
+"""Tests for grokode.tasks: data generators, user-data loading and population metrics (docs/math.md#data).
 
 Population formulas are checked against Monte Carlo on fresh samples (>= 1e5) drawn independently of
 the code under test, and against closed forms / adaptive quadrature where those exist.

@@ -1,4 +1,4 @@
-"""Reference predictors of matrix completion (MATH.md §4): the kernel predictor and the minimum nuclear
+"""Reference predictors of matrix completion (docs/math.md#matrix): the kernel predictor and the minimum nuclear
 norm completion.
 
 * Kernel regime (Thm 3.9, Cor. 3.11): the NTK features of the entries {i, j} ≠ {k, l} are orthogonal, so

@@ -186,7 +186,7 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
        ``W_kernel``, ``W_rich`` when the summary lacks them);
     2. alignment with the kernel and rich predictors (cosines; relative distances for matrix runs), with the
        implicit-bias switch ``t_bias_switch`` marked where the two curves cross; absent for mlp runs;
-    3. ‖θ(t)‖ against ‖θ(0)‖·e^{−λt}, the decay that ends the kernel regime (docs: MATH.md §2).
+    3. ‖θ(t)‖ against ‖θ(0)‖·e^{−λt}, the decay that ends the kernel regime (docs: docs/math.md#regimes).
 
     Time axis: with weight decay the main column is *linear* in t and spans the theorem window [T⁻, T⁺]
     together with t* ± 2 widths (10–90 %), padded by 5 %; a narrow log-t column on its left shows the early
@@ -549,7 +549,7 @@ def plot_trend(alphas: Sequence[float], deficits: dict[str, list], *, title: str
 def plot_scaling(rows: list[dict], fits: list[ScalingFit], *, title: str = "") -> Figure:
     """The sweep figure: λ·t* against ln α with the fitted line per λ; λ·width against α.
 
-    Left: the ln(α)/λ law λ·t* = ln α − c₀ (MATH.md §2). Each λ's legend entry states the least-squares line
+    Left: the ln(α)/λ law λ·t* = ln α − c₀ (docs/math.md#regimes). Each λ's legend entry states the least-squares line
     (slope, intercept, R², or "R² n/a" when fewer than 3 distinct α make the fit exact) and the mean ± sd of
     the per-run offsets c₀ = ln α − λ·t* (equal to −intercept only when the slope is 1). Right: λ·width
     (10–90 %) against α: the width is O(1/λ) and independent of α when the curves of all λ collapse onto one

@@ -1,6 +1,6 @@
 """Locating the kernel→rich transition in a test-metric curve.
 
-Definition (issue #3, MATH.md §2): the metric at 0.5·t_theory is the *plateau*, at the horizon the
+Definition (issue #3, docs/math.md#regimes): the metric at 0.5·t_theory is the *plateau*, at the horizon the
 *final* value; the transition time is the first time after 0.5·t_theory where the metric crosses the
 midpoint between them, the width is the time between the 10 % and 90 % crossings. Without weight decay
 (λ = 0) there is no t_theory: the caller passes ``t_start`` (the end of the fitting phase) instead, and the

@@ -1,4 +1,4 @@
-"""The diagonal linear network (MATH.md §3): declaration and derivation.
+"""The diagonal linear network (docs/math.md#diagonal): declaration and derivation.
 
 f(θ; x) = Σ_j (u_j^L − v_j^L) x_j with θ̄ = (1, 1)/√(2d). Everything the numeric layer uses is derived
 here from that declaration:
@@ -12,7 +12,7 @@ here from that declaration:
 * the *stable form* of the closed form used by the code generator:
   w = e^E (e^{A(z)} − e^{B(z)}), E = Lℓ₀ − Lλt, ℓ₀ = log u₀, z = κΓ, where A, B do not depend on α.
   Writing w this way lets the numerics keep E (which is ~2·log α) in log space, so α up to 1e300
-  neither overflows nor cancels (MATH.md §3, "Numerics").
+  neither overflows nor cancels (docs/math.md#diagonal, "Numerics").
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class StableForm:
 
     ``dA``/``dB`` are A'(z), B'(z); ``slope`` = A'(0) − B'(0), so w ≈ e^E·slope·z for tiny z;
     ``log_kappa`` is log κ in terms of ℓ₀ = log u₀; ``log_rho`` is log of the reduced-flow factor ρ(t);
-    ``gamma`` is the bracket exponent γ: e^{−γA(z)} and e^{−γB(z)} are the brackets of MATH.md §3 (linear in z,
+    ``gamma`` is the bracket exponent γ: e^{−γA(z)} and e^{−γB(z)} are the brackets of docs/math.md#diagonal (linear in z,
     1 at z = 0; γ = 0 at depth 2, where there is none), so the closed form restarts exactly from any point,
     A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) and the same for B (re-anchoring, checked in :meth:`stable_form`).
     """

@@ -1,7 +1,7 @@
 """Loss functions, declared once; residual and curvature are derived by differentiation.
 
 For a label ``y`` and an output ``f`` the loss is ℓ(f); the gradient flow is driven by the residual
-r = ∂ℓ/∂f and the Jacobians use the curvature ℓ'' = ∂²ℓ/∂f² (MATH.md §1). For classification the
+r = ∂ℓ/∂f and the Jacobians use the curvature ℓ'' = ∂²ℓ/∂f² (docs/math.md#setting). For classification the
 label is ±1, so ``y**2`` is replaced by 1 after differentiating. The log-curvature is derived as well:
 the reduced flow's Jacobian multiplies ℓ'' (which underflows at large margins) by kernel factors
 (which overflow at large α), so the product is formed in log space.

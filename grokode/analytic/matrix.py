@@ -1,4 +1,4 @@
-"""Matrix factorization / completion (MATH.md §4): declaration and derivation.
+"""Matrix factorization / completion (docs/math.md#matrix): declaration and derivation.
 
 θ = (U, V) ∈ R^{d×d} × R^{d×d}, W = UUᵀ − VVᵀ, f(θ; (i, j)) = W_ij, θ̄ = (I, I), loss
 (1/N) Σ_Ω (W_ij − M_ij)² + (λ/2)(‖U‖²_F + ‖V‖²_F). Matrix results are stated with ``MatrixSymbol``s and

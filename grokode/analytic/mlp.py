@@ -1,4 +1,4 @@
-"""The two-layer ReLU net of modular addition (paper §2, MATH.md §5): declaration and derivation.
+"""The two-layer ReLU net of modular addition (paper §2, docs/math.md#data): declaration and derivation.
 
 f(θ; x) = W₂ ReLU(W₁x + b₁) ∈ R^p, x ∈ R^{2p}, θ = (W₁, b₁, W₂), cross-entropy over the p classes,
 θ̄ = (W̄₁, 0, 0) (He direction for W₁, zero bias, zero last layer). Every result is stated for general

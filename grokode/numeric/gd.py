@@ -1,4 +1,4 @@
-"""Full-batch gradient descent with weight decay on the diagonal net: the paper's own pipeline (MATH.md §1, §3).
+"""Full-batch gradient descent with weight decay on the diagonal net: the paper's own pipeline (docs/math.md#setting, §3).
 
 θ = (u, v) ∈ R^{2d}, w = u^{⊙L} − v^{⊙L}; one step is θ ← θ − η(∇L̂(θ) + λθ), exactly PyTorch's
 ``SGD(lr=η, weight_decay=λ)``, i.e. the explicit Euler discretization of the gradient flow with t = steps·η.
@@ -112,10 +112,10 @@ def _steps(packed, bits, colbits, X, XT, y, loss_id, depth, lam, eta, normalized
 class DiagonalGD:
     """Full-batch gradient descent with weight decay on the depth-L diagonal net (paper's pipeline).
 
-    θ_{k+1} = θ_k − η(∇L̂(θ_k) + λθ_k) with θ = (u, v), u(0) = v(0) = α/√(2d)·1, w = u^L − v^L (MATH.md §3):
+    θ_{k+1} = θ_k − η(∇L̂(θ_k) + λθ_k) with θ = (u, v), u(0) = v(0) = α/√(2d)·1, w = u^L − v^L (docs/math.md#diagonal):
     explicit Euler on the gradient flow dθ/dt = −∇L̂ − λθ, so at fixed t = kη its error is O(η) (first
     order), and it is stable only while η is below 2/(largest curvature of L̂ + λ/2‖θ‖²), which in the
-    kernel phase grows like α² (MATH.md §4 says the same of the matrix model). Divergence is detected on the
+    kernel phase grows like α² (docs/math.md#matrix says the same of the matrix model). Divergence is detected on the
     objective J = L̂ + (λ/2)‖θ‖², which gradient flow decreases monotonically: a NaN/inf, or J above
     ``rise_factor`` × its running minimum, stops the run.
     """

@@ -1,4 +1,4 @@
-"""Matrix-completion flows (MATH.md §4): W = UUᵀ − VVᵀ trained on the observed entries Ω.
+"""Matrix-completion flows (docs/math.md#matrix): W = UUᵀ − VVᵀ trained on the observed entries Ω.
 
 Two exact formulations of the same gradient flow:
 
@@ -142,7 +142,7 @@ class _MatrixFlowBase:
 
 
 class MatrixFlow(_MatrixFlowBase):
-    """Lifted matrix-completion flow in (W, S) = (P − Q, P + Q) (MATH.md §4, see module docstring).
+    """Lifted matrix-completion flow in (W, S) = (P − Q, P + Q) (docs/math.md#matrix, see module docstring).
 
     State y = vec([W | Ŝ]) (row i holds W_i· then Ŝ_i·), 2d² unknowns, Ŝ = S/σ(t) with
     σ(t) = 1 + 2α²e^{−2λt}, y(0) = (0, σ(0)⁻¹2α²I):
@@ -213,7 +213,7 @@ class MatrixFlow(_MatrixFlowBase):
 
 
 class FactorMatrixFlow(_MatrixFlowBase):
-    """The parameter flow dU/dt = −RU − λU, dV/dt = RV − λV, U(0) = V(0) = αI (MATH.md §4).
+    """The parameter flow dU/dt = −RU − λU, dV/dt = RV − λV, U(0) = V(0) = αI (docs/math.md#matrix).
 
     State y = (vec U, vec V). Only for checks and baselines: at large α the difference W = UUᵀ − VVᵀ
     cancels ~2·log10(α) digits (see module docstring).

@@ -1,4 +1,4 @@
-"""Two-layer ReLU net on one-hot pairs (paper §2, MATH.md §5): kernels, gradient flow, gradient descent.
+"""Two-layer ReLU net on one-hot pairs (paper §2, docs/math.md#data): kernels, gradient flow, gradient descent.
 
 f(θ; (a, b)) = W₂ ReLU(W₁x + b₁) ∈ R^p with x = onehot(a) ⊕ onehot(b), cross-entropy over the p classes,
 L̂_λ(θ) = (1/n) Σ_i [logsumexp(f_i) − f_i[y_i]] + (λ/2)‖θ‖², θ = (W₁, b₁, W₂). W₁ is stored transposed as

@@ -1,6 +1,6 @@
 """RKC: the explicit stabilized Runge–Kutta–Chebyshev method, as a scipy ``OdeSolver``.
 
-Used for the matrix-completion flow (MATH.md §4), whose stiffness is large (rate ~16α²/N at t = 0
+Used for the matrix-completion flow (docs/math.md#matrix), whose stiffness is large (rate ~16α²/N at t = 0
 against ~λ for the dynamics that matter) but whose Jacobian has an (almost) real spectrum: a gradient
 flow in (U, V) has Jacobian −∇²L̂_λ, symmetric, and the lifted (W, S) flow is its push-forward.
 """

@@ -1,4 +1,4 @@
-"""Tasks: the paper's synthetic data sets, user data, and their population metrics (MATH.md §5)."""
+"""Tasks: the paper's synthetic data sets, user data, and their population metrics (docs/math.md#data)."""
 
 from grokode.tasks.datasets import (
     LOSSES,

@@ -1,4 +1,4 @@
-"""Data sets: the paper's synthetic tasks (MATH.md §5) and user data from ``.npz`` files.
+"""Data sets: the paper's synthetic tasks (docs/math.md#data) and user data from ``.npz`` files.
 
 ±1-valued design matrices are stored as int8: at d = 1e5 a float64 copy of a 1256-row train+test set
 would cost 1 GB, the int8 one 126 MB. Everything else is float64. Arrays held by a :class:`Dataset`

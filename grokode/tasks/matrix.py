@@ -1,4 +1,4 @@
-"""Matrix-completion tasks (MATH.md §4): the multiplication table, random low-rank matrices, user data.
+"""Matrix-completion tasks (docs/math.md#matrix): the multiplication table, random low-rank matrices, user data.
 
 A task is a symmetric target M (d×d), the observed set Ω (``train_mask``) and the entries the test MSE
 is taken over (``test_mask``, by default every entry not in Ω). Randomness only from a seeded
@@ -101,7 +101,7 @@ def validate_completion(M, train_mask, test_mask=None, *, where: str = "") -> tu
 
 
 def multiplication_table(d: int) -> np.ndarray:
-    """M_ij = (i/d)(j/d), i, j ∈ {0, …, d−1}: the paper's rank-1 target (MATH.md §4)."""
+    """M_ij = (i/d)(j/d), i, j ∈ {0, …, d−1}: the paper's rank-1 target (docs/math.md#matrix)."""
     x = np.arange(d, dtype=np.float64) / d
     return np.outer(x, x)
 

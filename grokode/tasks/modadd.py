@@ -1,4 +1,4 @@
-"""Modular addition (paper §2, MATH.md §5): every pair (a, b) ∈ Z_p², label (a + b) mod p, seeded split.
+"""Modular addition (paper §2, docs/math.md#data): every pair (a, b) ∈ Z_p², label (a + b) mod p, seeded split.
 
 The input of a pair is onehot(a) ⊕ onehot(b) ∈ R^{2p}; it is stored as the two token indices (a, p + b)
 and never materialised (the net gathers two embedding rows instead). A fraction ``frac`` of the p² pairs,

@@ -1,4 +1,4 @@
-"""Population (infinite-test-set) metrics of linear predictors on the synthetic tasks (MATH.md §5).
+"""Population (infinite-test-set) metrics of linear predictors on the synthetic tasks (docs/math.md#data).
 
 All functions are vectorised over the rows of ``W``: a single predictor of shape ``(d,)`` gives a 0-d
 array, a trajectory of shape ``(T, d)`` gives shape ``(T,)``. Non-finite rows give NaN rather than an
@@ -52,7 +52,7 @@ def _step(m: np.ndarray) -> np.ndarray:
 
 
 def sparse_population_accuracy(W: np.ndarray, teacher: np.ndarray, k: int) -> np.ndarray:
-    """CLT population accuracy on sparse ±1 data (MATH.md §5).
+    """CLT population accuracy on sparse ±1 data (docs/math.md#data).
 
     acc(w) = mean over s in {±1}^k of Phi(y(s) <w_{1:k}, s> / ||w_{k+1:}||), with y(s) = sign(<w*_{1:k}, s>).
     Ties count 1/2; when ``||w_{k+1:}|| = 0`` the step function replaces Phi. The approximation is
@@ -91,7 +91,7 @@ def sparse_population_accuracy(W: np.ndarray, teacher: np.ndarray, k: int) -> np
 
 
 def margin_population_accuracy(W: np.ndarray, teacher: np.ndarray, gamma: float) -> np.ndarray:
-    """Exact population accuracy on large-margin Gaussian data (MATH.md §5).
+    """Exact population accuracy on large-margin Gaussian data (docs/math.md#data).
 
     With a = <w, w*>, b = ||w - a w*|| and s ~ N(0, 1), acc(w) = E_s[Phi(a(|s| + gamma/2)/b)].
     The expectation has the closed form Phi(h) + 2 T(h, a/b), h = (gamma/2) a/||w||, with Owen's T
