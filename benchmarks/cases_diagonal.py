@@ -60,7 +60,9 @@ def full_flow_rhs(X: np.ndarray, y: np.ndarray, lam: float):
 
 
 def reduced_numpy(X: np.ndarray, y: np.ndarray, alpha: float, lam: float):
-    """docs/math.md#reduction-depth-2: reduced flow dS/dt = r(f), w = −2u0²e^{−2λt} sinh(4XᵀS/n), with its analytic Jacobian."""
+    """The reduced flow dS/dt = r(f), w = −2u0²e^{−2λt} sinh(4XᵀS/n), with its analytic Jacobian.
+
+    docs/math.md#reduction-depth-2."""
     n, d = X.shape
     u0sq = alpha**2 / (2 * d)
 

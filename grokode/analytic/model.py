@@ -2,8 +2,8 @@
 
 A model is declared once: its parameters, its output f(θ; x) and its initialization direction θ̄.
 From that declaration this module derives the homogeneity degree (checked symbolically), the NTK
-feature φ(x) = ∇_θ f(θ̄; x) and the kernel K(x, x') = ⟨φ(x), φ(x')⟩ (docs/math.md#setting, #regimes). A new model is a new
-subclass in its own file (see :mod:`grokode.analytic.diagonal`).
+feature φ(x) = ∇_θ f(θ̄; x) and the kernel K(x, x') = ⟨φ(x), φ(x')⟩ (docs/math.md#setting, #regimes). A new
+model is a new subclass in its own file (see :mod:`grokode.analytic.diagonal`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Full-batch gradient descent with weight decay on the diagonal net: the paper's own pipeline (docs/math.md#setting, §3).
+"""Full-batch gradient descent with weight decay on the diagonal net: the paper's own pipeline.
+
+docs/math.md#setting, #diagonal.
 
 θ = (u, v) ∈ R^{2d}, w = u^{⊙L} − v^{⊙L}; one step is θ ← θ − η(∇L̂(θ) + λθ), exactly PyTorch's
 ``SGD(lr=η, weight_decay=λ)``, i.e. the explicit Euler discretization of the gradient flow with t = steps·η.
