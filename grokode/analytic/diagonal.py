@@ -41,8 +41,8 @@ class StableForm:
     ``dA``/``dB`` are A'(z), B'(z); ``slope`` = A'(0) − B'(0), so w ≈ e^E·slope·z for tiny z;
     ``log_kappa`` is log κ in terms of ℓ₀ = log u₀; ``log_rho`` is log of the reduced-flow factor ρ(t);
     ``gamma`` is the bracket exponent γ: e^{−γA(z)} and e^{−γB(z)} are the brackets of docs/math.md#diagonal
-    (linear in z, 1 at z = 0; γ = 0 at depth 2, where there is none), so the closed form restarts exactly from any point,
-    A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) and the same for B (re-anchoring, checked in :meth:`stable_form`).
+    (linear in z, 1 at z = 0; γ = 0 at depth 2, where there is none), so the closed form restarts exactly from
+    any point, A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}) and the same for B (re-anchoring, checked in :meth:`stable_form`).
     """
 
     depth: int
