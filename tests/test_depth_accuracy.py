@@ -1,11 +1,11 @@
 """Depth L ≥ 3 (issue #15): the reduced flow and the full flow against an independent integration.
 
-The reference is written here with numpy and scipy's ``solve_ivp`` (LSODA, rtol 1e-11), not with grokode's
-flows or generated kernels: the full 2d flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv
-(docs/math.md#diagonal) in the variables a = log(e^{λt}u/u0), b = log(e^{λt}v/u0), scaled by u0^L, in which
-w = u0^L e^{−Lλt} (expm1(La) − expm1(Lb)) does not cancel (a ≈ −b early). Tolerance: ‖Δw‖/‖w‖ ≤ 1e-4 at every saved time,
-from the kernel phase through the transition to the default horizon (2 ln α + 5)/λ, with grokode at its
-default tolerances (rtol 1e-6, atol 1e-9).
+The reference is written here with numpy and scipy's ``solve_ivp`` (LSODA, rtol 1e-11), not with grokode's flows or
+generated kernels: the full 2d flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv (docs/math.md#diagonal) in
+the variables a = log(e^{λt}u/u0), b = log(e^{λt}v/u0), scaled by u0^L, in which w = u0^L e^{−Lλt} (expm1(La) −
+expm1(Lb)) does not cancel (a ≈ −b early). Tolerance: ‖Δw‖/‖w‖ ≤ 1e-4 at every saved time, from the kernel phase
+through the transition to the default horizon (2 ln α + 5)/λ, with grokode at its default tolerances (rtol 1e-6, atol
+1e-9).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """From a trajectory to the paper's claims: transition, implicit-bias switch and the theorem check.
 
-Paper Thm 3.4/3.9 (kernel regime): at T⁻ = (1−c)·ln(α)/λ the normalized predictor tends, as α → ∞, to
-the kernel predictor; Thm 3.5/3.10 (rich regime): at T⁺ = (1+c)·ln(α)/λ its direction tends to a KKT
-point of the min-norm problem, for the depth-2 diagonal net the max ℓ1-margin classifier / basis pursuit
-(docs/math.md#regimes, #diagonal); for matrix completion the zero-filled observations and the minimum
-nuclear-norm completion (Cor. 3.11, docs/math.md#matrix). :func:`analyze` measures cos(w(T⁻), w_kernel)
-and cos(w(T⁺), w_rich) on one run (for matrix runs the relative Frobenius distances ‖W − W_ref‖/‖W_ref‖); :func:`theorem_trend` checks on runs
-at several α that both tend to 1 (distances to 0).
+Paper Thm 3.4/3.9 (kernel regime): at T⁻ = (1−c)·ln(α)/λ the normalized predictor tends, as α → ∞, to the kernel
+predictor; Thm 3.5/3.10 (rich regime): at T⁺ = (1+c)·ln(α)/λ its direction tends to a KKT point of the min-norm
+problem, for the depth-2 diagonal net the max ℓ1-margin classifier / basis pursuit (docs/math.md#regimes, #diagonal);
+for matrix completion the zero-filled observations and the minimum nuclear-norm completion (Cor. 3.11,
+docs/math.md#matrix). :func:`analyze` measures cos(w(T⁻), w_kernel) and cos(w(T⁺), w_rich) on one run (for matrix runs
+the relative Frobenius distances ‖W − W_ref‖/‖W_ref‖); :func:`theorem_trend` checks on runs at several α that both
+tend to 1 (distances to 0).
 """
 
 from __future__ import annotations
