@@ -1,8 +1,8 @@
-"""Modular addition with a two-layer ReLU net, the paper's motivating experiment (§2; docs/math.md#modadd).
+"""Modular addition with a two-layer ReLU net, the paper's motivating experiment (§2; docs/math.md#modular-addition).
 
 f(x) = W₂ ReLU(W₁x + b₁) on x = onehot(a) ⊕ onehot(b), cross-entropy over the p classes of (a + b) mod p,
 He initialization scaled by α with W₂ = 0 (so f(θ(0)) = 0), weight decay λ; 2-homogeneous in (W₁, b₁, W₂).
-``--method auto`` is gradient descent at lr 0.1, the paper's pipeline, because it measured faster than every
+``--method auto`` is gradient descent (lr 0.2), the paper's pipeline, because it measured faster than every
 adaptive integrator of the flow at the same deviation from it (the right-hand side jumps at every ReLU kink;
 :class:`~grokode.numeric.mlp.MLPFlow`); without weight decay it is GD with the normalized step η/L̂ (App. B.1)
 to t = 1e30. The model has no convex reference predictors (its max-margin problem is non-convex), so a run
@@ -83,7 +83,7 @@ OPTIONS = (
 
 
 class MLPModel(Model):
-    """Two-layer ReLU net on modular addition, cross-entropy, He init × α, W₂(0) = 0 (docs/math.md#modadd)."""
+    """Two-layer ReLU net on modular addition, cross-entropy, He init × α, W₂(0) = 0 (docs/math.md#modular-addition)."""
 
     name: ClassVar[str] = "mlp"
     title: ClassVar[str] = "two-layer ReLU net on modular addition (the paper's §2 experiment)"
