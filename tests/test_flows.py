@@ -195,6 +195,7 @@ def test_auto_redoes_a_failed_lsoda_run_with_bdf(monkeypatch):
     kw = dict(task="sparse-regression", alpha=1e8, lam=1e-2, n=64, d=2000, n_test=0, seed=0)
     assert grokode.integrate(method="LSODA", **kw).summary["status"] == "ok"
     monkeypatch.setattr(diagonal, "QS_ENTER", 0.0)
+    monkeypatch.setattr(diagonal, "_START_LOG_SCALE", 0.0)  # the former start scale, with which it was measured
     lsoda = grokode.integrate(method="LSODA", **kw)
     assert lsoda.summary["status"] == "failed"
     auto = grokode.integrate(**kw)
