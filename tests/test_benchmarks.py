@@ -21,7 +21,7 @@ def test_quick_cases_1_and_3(tmp_path):
     assert "machine:" in text and "versions:" in text and "--quick --cases 1,3" in text
     rows = _rows(text)
     methods = [r[1] for r in rows if r[0].startswith("1 ")]
-    for needle in ("grokode", "GD lr=0.01", "RK45", "LSODA, FD Jacobian", "numpy reduced", "diffrax"):
+    for needle in ("grokode", "GD lr=0.01", "RK45", "LSODA, FD Jacobian", "numpy reduced", "diffrax Tsit5"):
         assert any(needle in m for m in methods), (needle, methods)
     for r in rows:
         if r[0].startswith("1 ") and r[5] != "—":  # a baseline that finished agrees with ours at the horizon
