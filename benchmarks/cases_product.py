@@ -158,22 +158,27 @@ def paper_scale_rows(label: str, n: int, d: int, cfg: Config, tmp: Path) -> list
     rows.append(GoalRow(label, "trajectory file (.npz the command writes)", show(cmd), f"{mb:.3g} MB",
                         f"243 MB ({BEFORE}: w stored, T × d float64; here {full_mb:.3g} MB)",
                         f"{243 / mb:.3g}× smaller", "≤ 5 MB", mb <= 5.0, f"{path.name}"))
+    # the check: cos(w, w_rich) and cos(w, w_kernel) from the w read back against those the run saved from its w
     code = ("import sys, time; t0 = time.perf_counter(); import grokode; run = grokode.load_run(sys.argv[1]); "
             "t1 = time.perf_counter(); w = run.arrays['w']; t2 = time.perf_counter(); import numpy as np; "
-            "print(t1 - t0, t2 - t1, *w.shape, bool(np.isfinite(w).all()))")
+            "a = run.arrays; "
+            "err = max(float(np.nanmax(np.abs(w @ a[r] / (np.linalg.norm(w, axis=1) * np.linalg.norm(a[r])) - a[c]))) "
+            "for r, c in (('w_rich', 'cos_rich'), ('w_kernel', 'cos_kernel'))); "
+            "print(t1 - t0, t2 - t1, *w.shape, bool(np.isfinite(w).all()), err)")
     r = Timed([sys.executable, "-c", code, str(path)], user_env(), tmp, timeout=600)
     import numpy as np
     with np.load(path) as z:
         how = "read (stored in the file: a small run)" if "w" in z.files else "rebuilt from the stored states"
     cmd_w = f"python -c \"run = grokode.load_run('{path.name}'); run.arrays['w']\""
     if r.ok:
-        t_load, t_w, rows_w, cols_w, finite = r.stdout.split()
-        good = int(rows_w) == len(_load_t(path)) and int(cols_w) == d and finite == "True"
+        t_load, t_w, rows_w, cols_w, finite, err = r.stdout.split()
+        good = int(rows_w) == len(_load_t(path)) and int(cols_w) == d and finite == "True" and float(err) <= 1e-12
         rows.append(GoalRow(label, "w rebuilt from the file (load_run, arrays['w'])", cmd_w,
                             f"{float(t_load) + float(t_w):.3g} s", "— (w was read from the file)", "—",
-                            "w available (T × d, finite)", good,
+                            "w available (T × d, the run's w)", good,
                             f"load_run {float(t_load):.3g} s (import included); w ({rows_w} × {cols_w}) {how} "
-                            f"in {float(t_w):.3g} s"))
+                            f"in {float(t_w):.3g} s; cos(w, w_rich), cos(w, w_kernel) from it differ from the "
+                            f"run's saved values by {float(err):.2g}"))
     else:
         rows.append(GoalRow(label, "w rebuilt from the file", cmd_w, "failed", "—", "—", "w available", False,
                             r.failure()))

@@ -70,6 +70,7 @@ def test_quick_case_5_issue16_rows(tmp_path):
     assert 0.01 < mb < 2.42
     w = rows["w rebuilt from the file (load_run, arrays['w'])"]
     assert "w (302 × 1000) read (stored in the file" in w[8] and w[7] == "met"  # small runs store w
+    assert float(w[8].split("saved values by ")[1]) <= 1e-12
 
     for name in ("import grokode", "grokode --help"):
         r = rows[name]
