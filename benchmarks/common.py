@@ -191,3 +191,44 @@ def format_table(rows: list[Row], markdown: bool = False) -> str:
     widths[-1] = len(head[-1])  # notes run on to the end of the line
     fmt = "  ".join(f"{{:{'<' if k in (0, 1, 6) else '>'}{w}}}" for k, w in enumerate(widths))
     return "\n".join([fmt.format(*head)] + [fmt.format(*line) for line in body])
+
+
+@dataclass
+class GoalRow:
+    """One row of a table of goals (issue #16): ours against a baseline, and whether the goal is met.
+
+    ``met`` is None for a row that only measures (no goal). The texts are formatted by the case, which knows
+    the units and which way the ratio runs.
+    """
+    case: str
+    row: str  # what is measured
+    command: str
+    ours: str
+    baseline: str
+    ratio: str
+    goal: str
+    met: bool | None
+    note: str = ""
+
+    @property
+    def met_text(self) -> str:
+        return "—" if self.met is None else ("met" if self.met else "**not met**")
+
+
+def format_goal_table(rows: list[GoalRow], markdown: bool = False) -> str:
+    head = ["case", "row", "command", "ours", "baseline", "ratio", "goal", "met", "note"]
+    body = [[r.case, r.row, f"`{r.command}`" if markdown else r.command, r.ours, r.baseline, r.ratio, r.goal,
+             r.met_text if markdown else r.met_text.strip("*"), r.note] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in body]
+        return "\n".join(lines)
+    # plain text: one block per row (the commands are too long for columns)
+    out = []
+    for line in body:
+        out.append(f"[{line[0]}] {line[1]}: ours {line[3]} | baseline {line[4]} | ratio {line[5]} | "
+                   f"goal {line[6]}: {line[7]}")
+        out.append(f"    $ {line[2]}")
+        if line[8]:
+            out.append(f"    {line[8]}")
+    return "\n".join(out)

@@ -21,7 +21,7 @@ def test_quick_cases_1_and_3(tmp_path):
     assert "machine:" in text and "versions:" in text and "--quick --cases 1,3" in text
     rows = _rows(text)
     methods = [r[1] for r in rows if r[0].startswith("1 ")]
-    for needle in ("grokode", "GD lr=0.01", "RK45", "LSODA, FD Jacobian", "numpy reduced", "diffrax"):
+    for needle in ("grokode", "GD lr=0.01", "RK45", "LSODA, FD Jacobian", "numpy reduced", "diffrax Tsit5"):
         assert any(needle in m for m in methods), (needle, methods)
     for r in rows:
         if r[0].startswith("1 ") and r[5] != "—":  # a baseline that finished agrees with ours at the horizon
@@ -44,3 +44,42 @@ def test_quick_cases_1_and_3(tmp_path):
                 assert float(r[5]) < 1e-4, r
         assert matrix[-1][5] != "—"  # the tight-tolerance reference always finishes
     assert "baseline/ours" in res.stdout  # the same table on stdout
+
+
+def test_quick_case_5_issue16_rows(tmp_path):
+    """Case 5 runs the real commands; its numbers agree with what they measured (file size, array shapes)."""
+    out = tmp_path / "RESULTS.md"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--cases", "5",
+                          "--results", str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert "## Issue #16 rows" in text and "load average" in text
+    rows = {r[1]: r for r in _rows(text) if r[0].startswith("5 ")}
+    assert len(rows) == 11, list(rows)
+    for r in rows.values():
+        assert len(r) == 9 and r[7] in ("met", "**not met**", "—"), r
+    run = rows["paper-scale integrate, whole CLI call"]
+    assert run[2].startswith("`grokode integrate --n 64 --d 1000") and run[4] == "18.2 s (issue #16, before)"
+    assert "status ok" in run[8] and run[7] == "—"  # quick size: the goal is not judged
+    assert "numpy reduced flow" in rows["paper-scale integrate against the numpy reduced flow"][4]
+
+    # the file-size row is the file's size: 302 saved times × (n = 64 states + metrics), not T × d
+    size = rows["trajectory file (.npz the command writes)"]
+    assert size[4].startswith("243 MB") and "here 2.42 MB" in size[4]  # 302 × 1000 × 8 bytes
+    mb = float(size[3].split()[0])
+    assert 0.01 < mb < 2.42
+    w = rows["w rebuilt from the file (load_run, arrays['w'])"]
+    assert "w (302 × 1000) read (stored in the file" in w[8] and w[7] == "met"  # small runs store w
+    assert float(w[8].split("saved values by ")[1]) <= 1e-12
+
+    for name in ("import grokode", "grokode --help"):
+        r = rows[name]
+        med, best = float(r[3].split()[1]), float(r[3].split()[4])
+        assert 0 < best <= med and "python -c pass" in r[4] and r[6] == "≤ 0.5 s (median)"
+        assert r[7] == ("met" if med <= 0.5 else "**not met**")
+    derive = rows["derive, second call (cached)"]
+    assert "same output both times: True" in derive[8]
+    assert derive[7] == ("met" if float(derive[3].split()[0]) <= 1 else "**not met**")
+    for name in ("first run after install (numba compilation)", "α = 1e12 against α = 1e3",
+                 "matrix d = 97, whole CLI call", "default modular-addition run"):
+        assert rows[name][3] == "not run (--quick)"
