@@ -1,7 +1,7 @@
 # %% [markdown]
 # # From the kernel to the rich predictor: the theorems, checked (paper Thm 3.4/3.5, 3.9/3.10)
 #
-# **Claims** (MATH.md §2). For a homogeneous net trained from initialization scale α with weight decay λ,
+# **Claims** (docs/math.md#regimes). For a homogeneous net trained from initialization scale α with weight decay λ,
 # and any constant c ∈ (0, 1):
 #
 # * *kernel regime* (Thm 3.4 classification, 3.9 regression): at T⁻ = (1−c)·ln(α)/λ the normalized

@@ -3,7 +3,7 @@
 #
 # **Claim.** Complete a symmetric matrix M from a fraction of its entries with the factorization
 # W = UUᵀ − VVᵀ, trained by gradient flow on the squared loss of the observed entries from U = V = α·I/√…
-# (large α) with weight decay λ (MATH.md §4). In the kernel regime (t < T⁻ = ½·ln(α)/λ) the NTK predictor
+# (large α) with weight decay λ (docs/math.md#matrix). In the kernel regime (t < T⁻ = ½·ln(α)/λ) the NTK predictor
 # fills every unobserved entry with **zero** (Cor. 3.11), so the test error (on unobserved entries) stays at
 # its trivial value although the observed entries are fitted; near ln(α)/λ the flow switches to a
 # low-nuclear-norm solution (the rich regime's KKT problem, min ‖W‖_* s.t. observed entries fit), which
