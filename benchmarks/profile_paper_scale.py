@@ -66,7 +66,8 @@ def unit_costs(run, kw: dict, repeats: int = 50) -> None:
     flow = ReducedDiagonalFlow(ds.X, ds.y, alpha=kw["alpha"], lam=kw["lam"])
     k = run.solution.states.shape[0] // 2  # a state from the middle of the run
     tau, state = float(np.log(run.arrays["t"][k])), run.solution.states[k]
-    flow.c = next(p.scale for p in run.solution.pieces if p.lo <= tau <= p.hi)  # the state's scale e^c
+    # the frame the state was integrated in: its scale e^c (and, at depth ≥ 3, its anchor)
+    flow.c, flow.anchor = next(p.frame for p in run.solution.pieces if p.lo <= tau <= p.hi)
     gd = DiagonalGD(ds.X, ds.y, alpha=kw["alpha"], lam=kw["lam"], lr=0.01)
     gd.run(np.array([0.02]))
     flow.rhs(tau, state), flow.observe(tau, state), flow.jac(tau, state)
