@@ -37,7 +37,9 @@ from .separable_profile import (
     M_A_LO,
     M_GSTAR,
     M_GSW,
+    M_H,
     M_LOGF1,
+    M_NC,
     M_SHI,
     M_SINGULAR,
     M_SLO,
@@ -102,12 +104,50 @@ def _unit_profile(central, singular, meta, bj, gscale, shift, mode, base):
     return point_distance(central, singular, meta, mode - 1, 1.0, ld)
 
 
+@numba.njit(cache=True, inline="always")
+def _central_q(central, meta, d, gam):
+    """q(γ) = log(F₁/(F₁′(0)γ)) of direction d on its central table (γ ≤ γ_sw): one quintic Hermite column."""
+    h = meta[d, M_H]
+    u = gam / h
+    i = min(int(u), int(meta[d, M_NC]) - 1)
+    t = u - i
+    t2 = t * t
+    t3 = t2 * t
+    t4 = t3 * t
+    t5 = t4 * t
+    return (central[d, i, 0] * (1.0 - 10.0 * t3 + 15.0 * t4 - 6.0 * t5)
+            + h * central[d, i, 1] * (t - 6.0 * t3 + 8.0 * t4 - 3.0 * t5)
+            + h * h * central[d, i, 2] * 0.5 * (t2 - 3.0 * t3 + 3.0 * t4 - t5)
+            + central[d, i + 1, 0] * (10.0 * t3 - 15.0 * t4 + 6.0 * t5)
+            + h * central[d, i + 1, 1] * (-4.0 * t3 + 7.0 * t4 - 3.0 * t5)
+            + h * h * central[d, i + 1, 2] * 0.5 * (t3 - 2.0 * t4 + t5))
+
+
 @sized_kernel(lambda B, *args: _COST * B.shape[0])
 def _weights(B, central, singular, meta, gscale, shift, anchored, mode, base, log_wscale, out):
     """w_j = sign F₁ · e^{log_wscale + log|F₁|}, log_wscale = L log c − Lλt (NaN past a singular end)."""
+    # Fast path (no anchor, Γ₁ on a central table, scales representable): w = ∓ e^{log_wscale + log|F₁′(0)|}·γ·e^{q(γ)}
+    # with the scale per direction computed once: one exp per coordinate instead of a log and an exp. The
+    # log path (:func:`_unit_profile`) is exact everywhere and covers the rest.
+    s0 = log_wscale + meta[0, M_LOGF1]
+    s1 = log_wscale + meta[1, M_LOGF1]
+    fast = not anchored and gscale != 0.0 and abs(s0) < 690.0 and abs(s1) < 690.0
+    k0 = math.exp(s0) if fast else 0.0
+    k1 = math.exp(s1) if fast else 0.0
     for j in numba.prange(B.shape[0]):
+        bj = B[j]
+        if fast:
+            if bj == 0.0:
+                out[j] = 0.0
+                continue
+            gam = abs(bj) * gscale
+            d = 0 if bj > 0.0 else 1
+            if 1e-300 < gam <= meta[d, M_GSW]:
+                v = gam * math.exp(_central_q(central, meta, d, gam))
+                out[j] = -k0 * v if d == 0 else k1 * v
+                continue
         m = mode[j] if anchored else -1
-        lf, sf, _ = _unit_profile(central, singular, meta, B[j], gscale, shift, m, base[j] if anchored else 0.0)
+        lf, sf, _ = _unit_profile(central, singular, meta, bj, gscale, shift, m, base[j] if anchored else 0.0)
         out[j] = sf * math.exp(log_wscale + lf) if sf != 0.0 else 0.0
 
 
