@@ -832,7 +832,7 @@ def min_l1_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Sign-weighted ℓ1 problems (separable models with c₊ ≠ c₋, MATH.md §6)
+# Sign-weighted ℓ1 problems (separable models with c₊ ≠ c₋, docs/math.md#separable)
 
 
 def _weighted_l1(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float, classification: bool) -> Predictor:
@@ -919,7 +919,8 @@ def weighted_l1_margin(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: flo
     """Sign-weighted ℓ1 max-margin classifier: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``y_i <w, x_i> >= 1`` (an LP).
 
     The rich predictor of a depth-2 separable model whose regularizer ψ(w) = c_±|w| depends on the sign of w
-    (MATH.md §6); with c₊ = c₋ it is the max ℓ1-margin classifier scaled by c₊. ``norm`` is the weighted norm.
+    (docs/math.md#separable); with c₊ = c₋ it is the max ℓ1-margin classifier scaled by c₊. ``norm`` is the
+    weighted norm.
     """
     return _weighted_l1(X, y, c_plus, c_minus, classification=True)
 

@@ -1,4 +1,4 @@
-"""Separable homogeneous models from one formula: f(θ; x) = Σ_j φ(θ_j) x_j (docs/math.md#separable, MATH.md §6).
+"""Separable homogeneous models from one formula: f(θ; x) = Σ_j φ(θ_j) x_j (docs/math.md#separable).
 
 The user writes φ (``--phi "a*b*c"``), positively homogeneous of degree L ≥ 2 in θ_j ∈ R^k, and the direction θ̂
 of the initialization (``--init "a=1, b=1, c=0"``, φ(θ̂) = 0); every coordinate starts at θ_j(0) = α·θ̂/(‖θ̂‖√d),
@@ -135,7 +135,7 @@ class SeparableModel(LinearModel):
                               progress=progress)
 
     def regularizer(self) -> tuple[float, float]:
-        """(c₊, c₋): ψ(w) = c_± |w|^{2/L} = min{‖θ‖² : φ(θ) = w} (derived; MATH.md §6)."""
+        """(c₊, c₋): ψ(w) = c_± |w|^{2/L} = min{‖θ‖² : φ(θ) = w} (derived; docs/math.md#separable)."""
         reg = self.symbolic.regularizer()
         return float(reg["c_plus"]), float(reg["c_minus"])
 

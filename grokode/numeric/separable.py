@@ -1,4 +1,4 @@
-"""Separable homogeneous models (MATH.md §6): the exact reduced n-dimensional flow and the full kd flow.
+"""Separable homogeneous models (docs/math.md#separable): the exact reduced n-dimensional flow and the full kd flow.
 
 f(θ; x) = Σ_j φ(θ_j) x_j with θ_j ∈ R^k and φ positively homogeneous of degree L ≥ 2, every θ_j(0) = c θ̂₁
 (c = α/√d, ‖θ̂₁‖ = 1, φ(θ̂₁) = 0). With θ_j = e^{−λt}Θ_j every coordinate is Θ_j(t) = Ψ(Γ_j(t)) on the one
@@ -64,7 +64,7 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 #   mode −1 (no anchor):  Γ₁ = b·e^{shift}, b = (Xᵀy)_j/n, shift = (L−2) log c − c_frame;
 #   mode 0 (anchored):   Γ₁ = base + b·e^{shift} (base = Γ₁ at the anchor);
 #   mode 1 / 2:          the distance δ to the end Γ*₊ / Γ*₋, log δ = base + log1p(∓b·e^{shift − base}).
-# In modes 1, 2 the distance keeps its relative accuracy however small it is (MATH.md §3 "Conditioning").
+# In modes 1, 2 the distance keeps its relative accuracy however small it is (docs/math.md#conditioning).
 
 
 @numba.njit(cache=True, inline="always")
@@ -371,7 +371,7 @@ def norm_table(profile: Profile, n_central: int = 4096, sigma_step: float = 0.02
 
 @dataclass(frozen=True)
 class SeparableAnchor:
-    """Where the reduced separable flow was last restarted (L ≥ 3; MATH.md §3 "Conditioning", §6).
+    """Where the reduced separable flow was last restarted (L ≥ 3; docs/math.md#conditioning, docs/math.md#separable).
 
     Per coordinate: ``mode`` 0 (carried by Γ₁ = ``base`` + change) or 1 / 2 (carried by its distance to Γ*₊ /
     Γ*₋, log δ = ``base`` + log1p(∓change/δ)); ``lref_plus``, ``lref_minus`` are the log distances to both ends
@@ -387,7 +387,7 @@ class SeparableAnchor:
 
 
 class ReducedSeparableFlow(ReducedDiagonalFlow):
-    """Exact reduction of a separable homogeneous model's flow to n unknowns (MATH.md §6).
+    """Exact reduction of a separable homogeneous model's flow to n unknowns (docs/math.md#separable).
 
     State y = e^{c}·H, H(t) = ∫₀ᵗ e^{−(L−2)λs} r(f(s)) ds, in log time τ = log t, exactly as
     :class:`~grokode.numeric.diagonal.ReducedDiagonalFlow` (whose driver logic this class inherits: start,
@@ -614,7 +614,8 @@ def phi_kernels(model) -> Callable:
 
 
 class FullSeparableFlow:
-    """The full kd-dimensional flow dθ_j/dt = −g_j ∇φ(θ_j) − λθ_j, g = Xᵀr/n (MATH.md §6), for checks and small d.
+    """The full kd-dimensional flow dθ_j/dt = −g_j ∇φ(θ_j) − λθ_j, g = Xᵀr/n, for checks and small d
+    (docs/math.md#separable).
 
     Variables ϑ_j = e^{λt}θ_j/c − θ̂₁ (the scaled deviation from the initialization, c = α/√d):
 
