@@ -318,3 +318,34 @@ def test_separable_costs_about_the_diagonal_net():
     assert abs(rs - rd) <= 0.2 * rd, (rd, rs)
     assert np.all(relative_errors(runs["separable"].arrays["w"][1:], runs["diagonal"].arrays["w"][1:]) <= TOL)
     assert min(walls["separable"]) <= 3.0 * min(walls["diagonal"]), walls
+
+
+# -- the rich reference for L = 2 with c₊ ≠ c₋: the sign-weighted ℓ1 LP ----------------------------------------
+
+
+@pytest.mark.parametrize("task,cp,cm", [("sparse", 1.0, 0.5), ("margin", 2.0, 3.0), ("sparse-regression", 1.0, 0.5),
+                                        ("sparse", 1.0, 1.0)])
+def test_weighted_l1_against_one_full_linprog(task, cp, cm):
+    """Column generation on interior-point duals vs one HiGHS solve of the whole LP (all 2d columns)."""
+    from scipy.optimize import linprog
+
+    from grokode.analysis.predictors import max_l1_margin, weighted_l1_interpolant, weighted_l1_margin
+
+    ds = make_task(task, n=40, d=400, n_test=0, seed=2)
+    X, y = np.asarray(ds.X, dtype=np.float64), ds.y
+    cost = np.concatenate([np.full(X.shape[1], cp), np.full(X.shape[1], cm)])
+    if task == "sparse-regression":
+        p = weighted_l1_interpolant(ds.X, y, cp, cm)
+        ref = linprog(cost, A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
+        np.testing.assert_allclose(X @ p.w, y, rtol=0, atol=1e-8 * np.max(np.abs(y)))
+    else:
+        p = weighted_l1_margin(ds.X, y, cp, cm)
+        Z = y[:, None] * X
+        ref = linprog(cost, A_ub=-np.hstack([Z, -Z]), b_ub=-np.ones(len(y)), bounds=(0, None), method="highs")
+        assert np.min(y * (X @ p.w)) == pytest.approx(1.0, rel=1e-9)
+    assert ref.status == 0
+    assert p.feasible and p.gap <= 1e-8 and "interior point" in p.message
+    assert p.norm == pytest.approx(ref.fun, rel=1e-9)
+    assert cp * np.sum(np.clip(p.w, 0, None)) + cm * np.sum(np.clip(-p.w, 0, None)) == pytest.approx(ref.fun, rel=1e-9)
+    if task != "sparse-regression" and cp == cm:  # c₊ = c₋: the max ℓ1-margin classifier, scaled
+        assert p.norm == pytest.approx(cp * np.abs(max_l1_margin(ds.X, y).w).sum(), rel=1e-9)
