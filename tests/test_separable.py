@@ -349,3 +349,16 @@ def test_weighted_l1_against_one_full_linprog(task, cp, cm):
     assert cp * np.sum(np.clip(p.w, 0, None)) + cm * np.sum(np.clip(-p.w, 0, None)) == pytest.approx(ref.fun, rel=1e-9)
     if task != "sparse-regression" and cp == cm:  # c₊ = c₋: the max ℓ1-margin classifier, scaled
         assert p.norm == pytest.approx(cp * np.abs(max_l1_margin(ds.X, y).w).sum(), rel=1e-9)
+
+
+def test_python_api_with_a_mapping_init_and_the_full_formulation():
+    """grokode.integrate(model="separable", phi=…, init={…}): the same run as with text; the full formulation
+    (grokode's θ flow) agrees with the reduced one; meta records the model."""
+    opts = dict(model="separable", phi="2*a*b", task="sparse", n=16, d=20, n_test=0, alpha=100.0, lam=1e-2)
+    a = grokode.integrate(init={"a": 1, "b": 0}, **opts)
+    b = grokode.integrate(init="a=1, b=0", formulation="full", **opts)
+    assert a.summary["status"] == b.summary["status"] == "ok"
+    assert np.all(relative_errors(a.arrays["w"][1:], b.arrays["w"][1:]) <= TOL)
+    meta = a.meta["separable"]
+    assert meta["degree"] == 2 and meta["init"] == "a=1, b=0" and meta["c_plus"] == meta["c_minus"] == 1.0
+    assert meta["kernel_constant_unit"] == 4.0 and meta["rich_reference"] == "l1"
