@@ -362,3 +362,28 @@ def test_python_api_with_a_mapping_init_and_the_full_formulation():
     meta = a.meta["separable"]
     assert meta["degree"] == 2 and meta["init"] == "a=1, b=0" and meta["c_plus"] == meta["c_minus"] == 1.0
     assert meta["kernel_constant_unit"] == 4.0 and meta["rich_reference"] == "l1"
+
+
+@pytest.mark.parametrize("phi", ["u*v", "a*b*c", "u**2 - 2*v**2"])
+def test_fast_weight_path_equals_the_log_path(phi):
+    """The weights' fast path (no anchor, Γ₁ on a central table: one exp per coordinate) gives the log path's
+    values (the log path is forced by an unrepresentable-scale flag, gscale = 0, at the same shift)."""
+    from grokode.numeric.separable import _weights
+    from grokode.numeric.separable_profile import M_GSW
+
+    init = {"u*v": "u=1, v=0", "a*b*c": "a=1, b=1, c=0", "u**2 - 2*v**2": "u=2**(1/2), v=1"}[phi]
+    ds = make_task("sparse", n=8, d=4000, n_test=0, seed=0)
+    flow = ReducedSeparableFlow(ds.X, ds.y, model=Symbolic(phi, init), alpha=100.0, lam=1e-2)
+    p = flow.profile
+    rng = np.random.default_rng(0)
+    gsw = min(p.meta[0, M_GSW], p.meta[1, M_GSW])  # the central tables' ends
+    B = rng.uniform(-1.0, 1.0, 4000) * gsw
+    B[:10] = 0.0
+    B[10:20] = np.geomspace(1e-290, 1e-3, 10)
+    shift, log_wscale = 0.0, 3.0
+    fast, slow = np.empty_like(B), np.empty_like(B)
+    none = np.zeros(B.size, dtype=np.int64)
+    _weights(B, p.central, p.singular, p.meta, 1.0, shift, False, none, np.zeros(B.size), log_wscale, fast)
+    _weights(B, p.central, p.singular, p.meta, 0.0, shift, False, none, np.zeros(B.size), log_wscale, slow)
+    np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=0)
+    assert np.all(fast[:10] == 0.0) and np.all(np.sign(fast[10:]) == -np.sign(B[10:]))
