@@ -387,3 +387,16 @@ def test_fast_weight_path_equals_the_log_path(phi):
     _weights(B, p.central, p.singular, p.meta, 0.0, shift, False, none, np.zeros(B.size), log_wscale, slow)
     np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=0)
     assert np.all(fast[:10] == 0.0) and np.all(np.sign(fast[10:]) == -np.sign(B[10:]))
+
+
+def test_cli_sweep_of_a_separable_model(tmp_path, monkeypatch, capsys):
+    """sweep --model separable --phi … --init …: every point runs, the law λt* = ln α − c₀ is fitted."""
+    monkeypatch.chdir(tmp_path)
+    code = call_main(["sweep", "--model", "separable", "--phi", "u*v", "--init", "u=1, v=0", "--n", "32", "--d", "100",
+                      "--alpha", "1e3,1e4,1e5", "--lam", "1e-2", "--workers", "1", "--no-plot", "--out", "s.csv",
+                      "--json"])
+    assert code == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (res["points"], res["ran"], res["failed"]) == (3, 3, 0)
+    (fit,) = res["fits"]
+    assert fit["n_points"] == 3 and abs(fit["slope"] - 1.0) < 0.05, fit
