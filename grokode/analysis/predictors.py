@@ -55,6 +55,8 @@ __all__ = [
     "min_l1_interpolant",
     "min_l2_interpolant",
     "reference_predictors",
+    "weighted_l1_interpolant",
+    "weighted_l1_margin",
 ]
 
 #: Relative duality gap a successful solve must certify.
@@ -462,7 +464,8 @@ def min_l2_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
 # ℓ1 problems (column generation)
 
 
-def _ipm_l1_game(G: np.ndarray, E: np.ndarray, c_E: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _ipm_l1_game(G: np.ndarray, E: np.ndarray, c_E: np.ndarray,
+                 return_x: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """Mehrotra predictor-corrector interior point for the restricted ℓ1 "game" LPs.
 
     Standard form: ``min c_E^T x_E`` s.t. ``G (p - q) + E_top x_E = 0``, ``1^T (p + q) + E_last x_E = 1``,
@@ -472,7 +475,8 @@ def _ipm_l1_game(G: np.ndarray, E: np.ndarray, c_E: np.ndarray) -> tuple[np.ndar
     the module docstring) without any crossover.
 
     Returns ``(w = p - q, lam, merit)``: ``lam`` (n + 1,) are the equality multipliers, ``merit`` the
-    larger of the relative infeasibility and relative gap of the best iterate.
+    larger of the relative infeasibility and relative gap of the best iterate. With ``return_x`` the first
+    item is the whole primal point ``(p, q, x_E)`` instead of ``w``.
     """
     n, m = G.shape
     k = E.shape[1]
@@ -567,6 +571,8 @@ def _ipm_l1_game(G: np.ndarray, E: np.ndarray, c_E: np.ndarray) -> tuple[np.ndar
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(lam))):
             break
     merit, x, lam = best
+    if return_x:
+        return x, lam, merit
     return x[:m] - x[m : 2 * m], lam, merit
 
 
@@ -827,6 +833,221 @@ def min_l1_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
         ),
         wall_seconds=time.perf_counter() - t0,
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Sign-weighted ℓ1 problems (separable models with c₊ ≠ c₋, docs/math.md#separable)
+
+
+def _weighted_game(data: _Data, y: np.ndarray, c_plus: float, c_minus: float, classification: bool):
+    """The weighted problem by column generation on central (interior-point) duals, as :func:`max_l1_margin`.
+
+    Restricted game LP with w = p/c₊ − q/c₋, p, q ≥ 0 (so c₊Σw⁺ + c₋Σw⁻ = Σ(p + q)), solved by
+    :func:`_ipm_l1_game` with every variable in its E block (no free columns):
+
+        classification: max t  s.t.  Z_S(p/c₊ − q/c₋)/σ − s − t·1 = 0,  Σ(p + q) + r = 1;
+        regression:     max t  s.t.  X_S(p/c₊ − q/c₋)/σ − t·y/‖y‖∞ = 0,  Σ(p + q) + r = 1
+
+    (σ = max |x_ij|). The multipliers a of the first n rows price the other columns:
+    max(⟨z_j, a⟩/c₊, −⟨z_j, a⟩/c₋) above the restricted value makes column j enter. Returns
+    (w, lower, upper, gap, columns, rounds) in the units of the caller's certificate (see :func:`_weighted_l1`),
+    or None when the interior point does not converge or the gap does not close (the caller falls back to HiGHS).
+    """
+    n, d = data.n, data.d
+    scale = data.max_abs()
+    y_scale = float(np.max(np.abs(y)))
+    if scale == 0.0 or y_scale == 0.0:
+        return None
+    sign = y if classification else np.ones(n)
+    in_set = np.zeros(d, dtype=bool)
+    S = _initial_columns(np.abs(data.rmatvec(y)), n)
+    in_set[S] = True
+    A_S = sign[:, None] * data.columns(S)
+    weights = np.array([c_plus, c_minus])
+    best = None
+    for rounds in range(1, _CG_MAX_ROUNDS + 1):
+        m = S.size
+        H = np.hstack([A_S / (scale * c_plus), -A_S / (scale * c_minus)])
+        if classification:
+            extra = np.zeros((n + 1, n + 2))
+            extra[np.arange(n), np.arange(n)] = -1.0  # slacks s
+            extra[n, n] = 1.0  # r
+            extra[:n, n + 1] = -1.0  # t
+        else:
+            extra = np.zeros((n + 1, 2))
+            extra[n, 0] = 1.0  # r
+            extra[:n, 1] = -y / y_scale  # t
+        E = np.hstack([np.vstack([H, np.ones((1, 2 * m))]), extra])
+        c_E = np.zeros(E.shape[1])
+        c_E[-1] = -1.0
+        try:
+            x, lam, merit = _ipm_l1_game(np.zeros((n, 0)), E, c_E, return_x=True)
+        except np.linalg.LinAlgError:
+            return None
+        if not merit <= 1e-9:
+            return None
+        p, q = _clean(x[:m]), _clean(x[m : 2 * m])
+        w_S = p / c_plus - q / c_minus
+        dual = lam[:n].copy()
+        if classification:
+            dual = np.clip(dual, 0.0, None)
+        prices = data.rmatvec(sign * dual)
+        ratio = np.maximum(prices / c_plus, -prices / c_minus)
+        top = float(np.max(ratio))
+        # certificate: the dual scaled to −c₋ ≤ (Aᵀa)_j ≤ c₊ for every column bounds the optimum from below
+        if not top > 0:
+            return None
+        if classification:
+            lower = float(np.sum(dual)) / top
+        else:  # b is free: −b is as good a certificate (its own scaling)
+            top_neg = float(np.max(np.maximum(-prices / c_plus, prices / c_minus)))
+            lower = max(float(y @ dual) / top, float(-(y @ dual)) / top_neg if top_neg > 0 else -np.inf)
+        support = np.flatnonzero(w_S)
+        if support.size == 0:
+            return None
+        fit = data.matvec_sparse(S[support], w_S[support]) * (y if classification else 1.0)
+        w_full = np.zeros(d)
+        w_full[S[support]] = w_S[support]
+        resid = 0.0
+        if classification:
+            w_full /= float(np.min(fit))
+        else:
+            w_full *= float(fit @ y) / float(fit @ fit)  # best scale along w (t* · y_scale absorbed)
+            resid = float(np.linalg.norm(data.matvec_sparse(S[support], w_full[S[support]]) - y)) / float(
+                np.linalg.norm(y))
+        upper = float(np.sum(weights[0] * np.clip(w_full, 0.0, None) + weights[1] * np.clip(-w_full, 0.0, None)))
+        gap = max((upper - lower) / upper if upper > 0 else 0.0, resid)
+        if best is None or gap < best[3]:
+            best = (w_full, lower, upper, gap, S.size, rounds)
+        if gap <= _CG_TARGET:
+            break
+        top_S = float(np.max(ratio[S]))
+        violated = np.flatnonzero((ratio > top_S * (1 + 1e-12)) & ~in_set)
+        if violated.size == 0:
+            break
+        new = violated[np.argsort(-ratio[violated], kind="stable")[:n]]
+        S = np.concatenate([S, new])
+        in_set[new] = True
+        A_S = np.hstack([A_S, sign[:, None] * data.columns(new)])
+    if best is None or best[3] > GAP_TOLERANCE:
+        return None
+    return best
+
+
+def _weighted_l1(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float, classification: bool) -> Predictor:
+    """min c₊·Σw⁺ + c₋·Σw⁻ (w = w⁺ − w⁻) s.t. y_i⟨w, x_i⟩ ≥ 1 or Xw = y, by column generation.
+
+    First on central interior-point duals (:func:`_weighted_game`, a few rounds); if that does not certify the
+    gap, on HiGHS LPs (vertex duals price degenerate problems poorly: many more rounds, measured 54 rounds and
+    100 s against 1–3 rounds for the interior point at n = 256, d = 10⁴):
+
+    The restricted LP over the columns S is solved by HiGHS; its dual (a ≥ 0 with Zᵀa, or b with Xᵀb) prices
+    the other columns, and columns with (·)_j > c₊ or −(·)_j > c₋ join S until none does. Certificate: the dual
+    point scaled to satisfy −c₋ ≤ (Zᵀa)_j ≤ c₊ for *every* column bounds the optimum from below (Σa or ⟨y, b⟩);
+    the primal point (rescaled to margin 1) from above; ``gap`` is their relative difference.
+    """
+    t0 = time.perf_counter()
+    kind = "max_weighted_l1_margin" if classification else "min_weighted_l1_interpolant"
+    for name, value in (("c_plus", c_plus), ("c_minus", c_minus)):
+        if not (np.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    data, y = _validate(X, y, classification)
+    n, d = data.n, data.d
+    fast = _weighted_game(data, y, float(c_plus), float(c_minus), classification)
+    if fast is not None:
+        w, lower, upper, gap, columns, rounds = fast
+        support = np.flatnonzero(w)
+        return Predictor(
+            w=w,
+            kind=kind,
+            feasible=True,
+            norm=upper,
+            margin=1.0 / upper if classification and upper > 0 else float("nan"),
+            gap=gap,
+            message=(f"{_status(gap)}: weighted l1 norm (c+ = {c_plus:.6g}, c- = {c_minus:.6g}) {upper:.10g}, "
+                     f"{support.size} nonzero weights, certified gap {gap:.2g} ({columns} of {d} columns generated "
+                     f"in {rounds} rounds, interior point)"),
+            wall_seconds=time.perf_counter() - t0,
+        )
+    sign = y if classification else np.ones(n)
+    in_set = np.zeros(d, dtype=bool)
+    order = np.argsort(-np.abs(data.rmatvec(y)), kind="stable")
+    S = np.sort(order[: min(d, 2 * n)])
+    in_set[S] = True
+    rounds = 0
+    while True:
+        rounds += 1
+        A = sign[:, None] * data.columns(S)
+        m = S.size
+        cost = np.concatenate([np.full(m, float(c_plus)), np.full(m, float(c_minus))])
+        M = np.hstack([A, -A])
+        if classification:
+            res = linprog(cost, A_ub=-M, b_ub=-np.ones(n), bounds=(0.0, None), method="highs", options=_HIGHS_OPTIONS)
+        else:
+            res = linprog(cost, A_eq=M, b_eq=y, bounds=(0.0, None), method="highs", options=_HIGHS_OPTIONS)
+        if res.status == 2:  # the restricted problem is infeasible: widen it, up to every column
+            if m == d:
+                what = "not separable" if classification else "not interpolable"
+                return _infeasible(kind, d, f"{what}: the weighted l1 LP over all {d} columns is infeasible", t0)
+            new = order[~in_set[order]][: max(m, n)]
+            S = np.sort(np.concatenate([S, new]))
+            in_set[new] = True
+            continue
+        if res.status != 0:
+            raise RuntimeError(f"HiGHS failed on a weighted l1 LP: {res.message}")
+        dual = -np.asarray(res.ineqlin.marginals) if classification else np.asarray(res.eqlin.marginals)
+        if classification:
+            dual = np.clip(dual, 0.0, None)
+        prices = data.rmatvec(sign * dual)
+        violation = np.maximum(prices / c_plus, -prices / c_minus) - 1.0
+        candidates = np.flatnonzero((violation > 1e-9) & ~in_set)
+        if candidates.size == 0 or rounds >= _CG_MAX_ROUNDS:
+            break
+        new = candidates[np.argsort(-violation[candidates], kind="stable")[:n]]
+        S = np.sort(np.concatenate([S, new]))
+        in_set[new] = True
+    w = np.zeros(d)
+    w[S] = _clean(res.x[:m] - res.x[m:])
+    support = np.flatnonzero(w)
+    scale = max(1.0, float(np.max(prices)) / c_plus, float(np.max(-prices)) / c_minus)
+    lower = float(np.sum(dual) if classification else y @ dual) / scale
+    fit = data.matvec_sparse(support, w[support])
+    resid = 0.0
+    if classification:
+        w /= float(np.min(y * fit))
+    else:
+        resid = float(np.linalg.norm(fit - y)) / max(float(np.linalg.norm(y)), 1e-300)
+    upper = float(c_plus * np.sum(np.clip(w, 0.0, None)) + c_minus * np.sum(np.clip(-w, 0.0, None)))
+    gap = max((upper - lower) / upper if upper > 0 else 0.0, resid)
+    return Predictor(
+        w=w,
+        kind=kind,
+        feasible=True,
+        norm=upper,
+        margin=1.0 / upper if classification and upper > 0 else float("nan"),
+        gap=gap,
+        message=(f"{_status(gap)}: weighted l1 norm (c+ = {c_plus:.6g}, c- = {c_minus:.6g}) {upper:.10g}, "
+                 f"{support.size} nonzero weights, certified gap {gap:.2g} ({S.size} of {d} columns generated in "
+                 f"{rounds} rounds)"),
+        wall_seconds=time.perf_counter() - t0,
+    )
+
+
+@_single_threaded
+def weighted_l1_margin(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float) -> Predictor:
+    """Sign-weighted ℓ1 max-margin classifier: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``y_i <w, x_i> >= 1`` (an LP).
+
+    The rich predictor of a depth-2 separable model whose regularizer ψ(w) = c_±|w| depends on the sign of w
+    (docs/math.md#separable); with c₊ = c₋ it is the max ℓ1-margin classifier scaled by c₊. ``norm`` is the
+    weighted norm.
+    """
+    return _weighted_l1(X, y, c_plus, c_minus, classification=True)
+
+
+@_single_threaded
+def weighted_l1_interpolant(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float) -> Predictor:
+    """Sign-weighted basis pursuit: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``X w = y`` (an LP); see :func:`weighted_l1_margin`."""
+    return _weighted_l1(X, y, c_plus, c_minus, classification=False)
 
 
 def _column_sq_norms(data: _Data) -> np.ndarray:

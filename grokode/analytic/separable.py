@@ -1,4 +1,4 @@
-"""Separable homogeneous models with a user-given φ (MATH.md §6): safe parsing and the sympy derivation.
+"""Separable homogeneous models with a user-given φ (docs/math.md#separable): safe parsing and the sympy derivation.
 
 The model is f(θ; x) = Σ_j φ(θ_j) x_j with θ_j ∈ R^k and φ positively homogeneous of degree L ≥ 2; every
 coordinate starts at θ_j(0) = c0·θ̂₁ with θ̂₁ = θ̂/‖θ̂‖ and c0 = α/√d (so ‖θ(0)‖ = α). The user writes φ as
@@ -372,7 +372,7 @@ def _prefer_hyperbolic(expr: sp.Expr) -> sp.Expr:
 
 
 class SeparableModel(SymbolicModel):
-    """Separable L-homogeneous model f(θ; x) = Σ_j φ(θ_j) x_j with a user formula φ (MATH.md §6).
+    """Separable L-homogeneous model f(θ; x) = Σ_j φ(θ_j) x_j with a user formula φ (docs/math.md#separable).
 
     One coordinate is declared (output φ(θ)·x; the sum over j is implicit), initialized at θ̄ = c0·θ̂₁ with
     θ̂₁ = θ̂/‖θ̂‖ and c0 = α/√d. Requires φ(θ̂) = 0 (zero output at initialization, Assumption 3.2) and
@@ -791,7 +791,7 @@ class SeparableModel(SymbolicModel):
             "ntk_feature": "NTK feature at θ̄",
             "kernel": "kernel K(x, x') = c_K Σ_j x_j x'_j: the kernel predictor is max ℓ2-margin / min ℓ2-norm",
             "conserved_quantities": "e^(2λt) Q(θ_j(t)) is conserved along the flow (checked by differentiation)",
-            "profile_ode": "θ_j(t) = e^(-λt) Ψ(Γ_j(t)), dΨ/dΓ = -∇φ(Ψ), Γ_j = (Xᵀ H)_j / n (MATH.md §6)",
+            "profile_ode": "θ_j(t) = e^(-λt) Ψ(Γ_j(t)), dΨ/dΓ = -∇φ(Ψ), Γ_j = (Xᵀ H)_j / n (docs/math.md#separable)",
             "profile_init": "Ψ(0) = θ̄",
             "closed_form": cf_note.get(cf["method"], "") + (", valid between the singular ends Γ*" if L >= 3 else "")
             if cf is not None else "",

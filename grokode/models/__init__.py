@@ -2,7 +2,8 @@
 
 A model is a :class:`~grokode.models.base.Model` subclass registered by name. Three ways in:
 
-* built-ins (:mod:`grokode.models.diagonal`, :mod:`~grokode.models.matrix`, :mod:`~grokode.models.mlp`),
+* built-ins (:mod:`grokode.models.diagonal`, :mod:`~grokode.models.matrix`, :mod:`~grokode.models.mlp`,
+  :mod:`~grokode.models.separable`),
   loaded on first use;
 * :func:`register_model` in code (also usable as a class decorator);
 * an installed package's entry point in the group ``grokode.models`` (``pyproject.toml``:
@@ -27,6 +28,7 @@ BUILTIN = {
     "diagonal": "grokode.models.diagonal:DiagonalModel",
     "matrix": "grokode.models.matrix:MatrixModel",
     "mlp": "grokode.models.mlp:MLPModel",
+    "separable": "grokode.models.separable:SeparableModel",
 }
 
 _registry: dict[str, type[Model]] = {}

@@ -405,6 +405,10 @@ class ReducedDiagonalFlow:
         """t = e^τ where the closed forms need it (through λt): 0 at λ = 0, where e^τ may overflow."""
         return math.exp(tau) if self.lam > 0.0 else 0.0
 
+    def _log_rho(self, t: float) -> float:
+        """log ρ(t) = −(L−2)λt, the factor of the reduced flow dS/dt = ρ(t)·r(f)."""
+        return gen.diag_log_rho(self.depth, self.lam, t)
+
     def frame(self) -> tuple[float, Anchor | None]:
         """The frame of the current state: (c, anchor). Opaque to the driver, which hands it back."""
         return self.c, self.anchor
@@ -455,7 +459,7 @@ class ReducedDiagonalFlow:
         t = self._time(tau)
         f = self.outputs(tau, state)
         out = np.empty(self.n)
-        _residuals(f, self.y, self.loss_id, self.c + tau + gen.diag_log_rho(self.depth, self.lam, t), out)
+        _residuals(f, self.y, self.loss_id, self.c + tau + self._log_rho(t), out)
         if self.loss == "squared":
             self._misfit = float(np.max(np.abs(f - self.y))) / self._y_scale
         return out
@@ -487,7 +491,7 @@ class ReducedDiagonalFlow:
         log_lam = math.log(self.depth * self.lam) if self.lam > 0.0 else -math.inf
         with np.errstate(over="ignore"):
             out = math.exp(self.c + tau + log_lam - top) * v  # e^{c}·t·Ṡ
-            sdot = math.exp(log_lam - top - gen.diag_log_rho(self.depth, self.lam, t)) * v  # Ṡ/ρ = r
+            sdot = math.exp(log_lam - top - self._log_rho(t)) * v  # Ṡ/ρ = r
         self._misfit = 0.5 * float(np.max(np.abs(sdot))) / self._y_scale
         return out
 
@@ -502,7 +506,7 @@ class ReducedDiagonalFlow:
         logcurv = np.empty(self.n)
         _log_curvatures(f, self.y, self.loss_id, logcurv)
         with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
-            row = np.exp(tau + gen.diag_log_rho(self.depth, self.lam, t) + logcurv + top - math.log(self.n))
+            row = np.exp(tau + self._log_rho(t) + logcurv + top - math.log(self.n))
         return row[:, None] * self.data.weighted_gram(col)
 
     # -- saved states as files ----------------------------------------------------------------------------
@@ -582,23 +586,30 @@ class ReducedDiagonalFlow:
                 self._misfit = math.nan
                 return state.copy()
         if self.depth > 2:
-            A, Bv = self.exponents(state)
-            Aa, Ba = (self._zeros, self._zeros) if self.anchor is None else (self.anchor.A, self.anchor.B)
-            with np.errstate(invalid="ignore"):
-                shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
-            if shrink > _LOG_ANCHOR_FACTOR:  # False when NaN: the solver sees the NaN first
-                level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
-                self.anchor = Anchor(A, Bv, level)
-                self.anchors += 1
-                # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
-                self.c = math.log(self.gamma) + self.log_kappa + level + math.log(self._mean_abs_x())
-                return np.zeros_like(state)
+            restarted = self._reanchor(state)
+            if restarted is not None:
+                return restarted
         top = float(np.max(np.abs(state)))
         if top <= 1e100:
             return None
         k = math.floor(math.log2(top))
         self.c -= k * math.log(2.0)
         return np.ldexp(state, -k)
+
+    def _reanchor(self, state: np.ndarray) -> np.ndarray | None:
+        """Depth ≥ 3: a new anchor and the zero state to restart from, or None (see :meth:`rescale`)."""
+        A, Bv = self.exponents(state)
+        Aa, Ba = (self._zeros, self._zeros) if self.anchor is None else (self.anchor.A, self.anchor.B)
+        with np.errstate(invalid="ignore"):
+            shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
+        if shrink > _LOG_ANCHOR_FACTOR:  # False when NaN: the solver sees the NaN first
+            level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
+            self.anchor = Anchor(A, Bv, level)
+            self.anchors += 1
+            # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
+            self.c = math.log(self.gamma) + self.log_kappa + level + math.log(self._mean_abs_x())
+            return np.zeros_like(state)
+        return None
 
     def _mean_abs_x(self) -> float:
         if getattr(self, "_mabs", None) is None:

@@ -1,4 +1,6 @@
-"""The profile F₁ of a separable homogeneous model, tabulated once and evaluated in log magnitudes (MATH.md §6).
+"""The profile F₁ of a separable homogeneous model, tabulated once and evaluated in log magnitudes.
+
+Mathematics: docs/math.md#separable.
 
 For f(θ; x) = Σ_j φ(θ_j) x_j every coordinate follows θ_j(t) = e^{−λt} Ψ(Γ_j(t)), where dΨ/dΓ = −∇φ(Ψ),
 Ψ(0) = θ̄ = c θ̂₁ (c = α/√d, ‖θ̂₁‖ = 1), and w_j(t) = e^{−Lλt} F(Γ_j(t)) with F = φ∘Ψ, F′ = −‖∇φ(Ψ)‖².

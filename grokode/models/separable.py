@@ -1,0 +1,229 @@
+"""Separable homogeneous models from one formula: f(θ; x) = Σ_j φ(θ_j) x_j (docs/math.md#separable).
+
+The user writes φ (``--phi "a*b*c"``), positively homogeneous of degree L ≥ 2 in θ_j ∈ R^k, and the direction θ̂
+of the initialization (``--init "a=1, b=1, c=0"``, φ(θ̂) = 0); every coordinate starts at θ_j(0) = α·θ̂/(‖θ̂‖√d),
+so ‖θ(0)‖ = α. Both are parsed safely by :mod:`grokode.analytic.separable` (never evaluated as Python), in
+:meth:`SeparableModel.resolve`, before anything is computed. The kd-dimensional flow reduces exactly to n
+unknowns, as the diagonal net's does (:class:`~grokode.numeric.separable.ReducedSeparableFlow`, on the profile F₁
+tabulated once per formula); ``--formulation full`` integrates the θ flow itself (for checks and small d).
+
+Tasks, data, metrics and the transition are :class:`~grokode.models.linear.LinearModel`'s. References: the kernel
+predictor is the max ℓ2-margin / min ℓ2-norm one (the NTK is ‖∇φ(θ̄)‖²⟨x, x′⟩); the rich one for L = 2 minimizes
+Σ_j c_{sign w_j}|w_j| subject to the margin (or the interpolation), c_± = min{‖θ‖² : φ(θ) = ±1}: with c₊ = c₋ the
+max ℓ1-margin / basis-pursuit predictor, otherwise a weighted ℓ1 LP; for L > 2 the regularizer c_±|w|^{2/L} is not
+convex, and ℓ1 is shown as a reference only (as for the deep diagonal net).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InputError
+from ..options import Option
+from .base import ALPHA, LAM, Plan, check_horizon, method_option, with_default
+from .linear import DATA_OPTIONS, RUN_OPTIONS, LinearModel
+
+FLOW_METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")
+FORMULATIONS = ("reduced", "full")
+#: The full formulation's dense Jacobian (implicit methods) is formed only up to this many unknowns (kd).
+MAX_FULL_JACOBIAN = 4000
+
+
+@dataclass(frozen=True)
+class InitOption(Option):
+    """``--init``: name=value pairs as text (values may be exact: ``2**(1/2)``) or a mapping; parsed against
+    φ's parameters in :meth:`SeparableModel.resolve` (:func:`grokode.analytic.separable.parse_init`)."""
+
+    def _parse_assignments(self, value: object) -> object:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise self._bad(value, "name=value pairs such as 'a=1, b=0' (or a mapping)")
+
+
+PHI = Option("phi", "text", "the formula φ(θ) of one coordinate, e.g. 'a*b*c': names, numbers, + − * / **, abs(); "
+             "positively homogeneous of degree L ≥ 2")
+INIT = InitOption("init", "assignments", "direction θ̂ of every θ_j(0) = α·θ̂/(‖θ̂‖√d), e.g. 'a=1, b=1, c=0' "
+                  "(needs φ(θ̂) = 0; exact values such as 2**(1/2) allowed)")
+
+OPTIONS = (
+    PHI,
+    INIT,
+    *DATA_OPTIONS,
+    Option("formulation", "str", "reduced (n unknowns, exact: the tabulated profile F) | full (the kd-dimensional "
+           "θ flow, for checks)", default="reduced", choices=FORMULATIONS),
+    with_default(ALPHA, 1e3, "initialization scale α > 0 (default 1e3; ‖θ(0)‖ = α)"),
+    with_default(LAM, 1e-3, "weight decay λ ≥ 0 (default 1e-3; 0: classification in log time to t = 1e300)"),
+    *RUN_OPTIONS,
+    method_option(FLOW_METHODS, help="auto (LSODA, redone with BDF if it gives up) | LSODA | BDF | Radau | RK45 | "
+                  "DOP853 | rkc"),
+)
+
+
+class SeparableModel(LinearModel):
+    """Separable L-homogeneous model f(θ; x) = Σ_j φ(θ_j) x_j from a formula φ (docs/math.md#separable)."""
+
+    name: ClassVar[str] = "separable"
+    title: ClassVar[str] = "your own model f = Σ_j φ(θ_j) x_j from a formula φ (--phi, --init) on the linear tasks"
+    options: ClassVar[tuple[Option, ...]] = OPTIONS
+    derive_options: ClassVar[tuple[Option, ...]] = (PHI, INIT)
+
+    # -- options -----------------------------------------------------------------------------------------
+    def resolve(self) -> None:
+        c = self.config
+        self.symbolic = symbolic_model(c["phi"], c["init"], f"model {self.name!r}")
+        c["init"] = self.init_text()
+        self.resolve_data()
+        if c["lam"] == 0 and self.kind == "regression":
+            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
+                             "the flow stops at an interpolant and has no late phase (use lam > 0)")
+        horizon, name = self._horizon()
+        if horizon is not None:
+            check_horizon(horizon, name)
+        if c["formulation"] == "full":
+            L, d = self.symbolic.degree, self._data_shape()[1]
+            kd = len(self.symbolic.params) * d
+            if c["method"] in ("auto", "LSODA", "BDF", "Radau") and kd > MAX_FULL_JACOBIAN:
+                raise InputError(f"--formulation full with --method {c['method']} forms a dense kd×kd Jacobian; "
+                                 f"k·d = {kd} is too large (at most {MAX_FULL_JACOBIAN}); use the reduced formulation "
+                                 "or an explicit method")
+            log_c = math.log(c["alpha"]) - 0.5 * math.log(d)
+            if L * log_c > 700.0:
+                raise InputError(f"alpha={c['alpha']:g} is too large for --formulation full at degree {L} "
+                                 f"((α/√d)^L overflows float64); use the reduced formulation")
+        self.read_data_now()
+
+    def init_text(self) -> str:
+        """θ̂ as canonical text ``a=1, b=1, c=0`` that ``--init`` parses back exactly (roots as ``2**(1/2)``)."""
+        return ", ".join(f"{p.name}={_exact_text(v)}" for p, v in self.symbolic.theta_hat.items())
+
+    def solver_bytes(self) -> float:
+        c = self.config
+        if c["formulation"] == "full":
+            kd = len(self.symbolic.params) * self._data_shape()[1]
+            return 3 * 8.0 * kd * kd if c["method"] in ("auto", "LSODA", "BDF", "Radau") else 16.0 * kd
+        return super().solver_bytes()
+
+    # -- derivation --------------------------------------------------------------------------------------
+    @classmethod
+    def derive(cls, **given: Any):
+        opts = cls.parse_derive_options(given)
+        model = symbolic_model(opts["phi"], opts["init"], f"grokode derive {cls.name}")
+        return model.derive()
+
+    # -- the run -----------------------------------------------------------------------------------------
+    def make_flow(self):
+        from ..numeric.separable import FullSeparableFlow, ReducedSeparableFlow
+
+        c = self.config
+        cls = ReducedSeparableFlow if c["formulation"] == "reduced" else FullSeparableFlow
+        return cls(self.data.X, self.data.y, model=self.symbolic, alpha=c["alpha"], lam=c["lam"], loss=c["loss"])
+
+    def solve(self, plan: Plan, progress: Callable[[float], None] | None):
+        from ..numeric.integrate import integrate_flow
+
+        c = self.config
+        self.flow = self.make_flow()
+        return integrate_flow(self.flow, plan.t_eval, method=c["method"], rtol=c["rtol"], atol=c["atol"],
+                              progress=progress)
+
+    def regularizer(self) -> tuple[float, float]:
+        """(c₊, c₋): ψ(w) = c_± |w|^{2/L} = min{‖θ‖² : φ(θ) = w} (derived; docs/math.md#separable)."""
+        reg = self.symbolic.regularizer()
+        return float(reg["c_plus"]), float(reg["c_minus"])
+
+    def weighted_rich(self) -> bool:
+        """Whether the rich predictor is the weighted ℓ1 one (L = 2 and c₊ ≠ c₋)."""
+        if self.symbolic.degree != 2:
+            return False
+        cp, cm = self.regularizer()
+        return not math.isclose(cp, cm, rel_tol=1e-12)
+
+    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+        if not arrays["w"].shape[0]:
+            return None
+        if not self.weighted_rich():
+            return super().references(plan, sol, arrays)
+        from ..analysis.alignment import cosine, normalized_margins, row_norms
+        from ..analysis.analyze import _predictor_score
+        from ..analysis.predictors import max_l2_margin, min_l2_interpolant, weighted_l1_interpolant, weighted_l1_margin
+
+        ds, W, loss = self.data, arrays["w"], self.config["loss"]
+        cp, cm = self.regularizer()
+        if self.kind == "classification":
+            kernel, rich = max_l2_margin(ds.X, ds.y), weighted_l1_margin(ds.X, ds.y, cp, cm)
+        else:
+            kernel, rich = min_l2_interpolant(ds.X, ds.y), weighted_l1_interpolant(ds.X, ds.y, cp, cm)
+        arrays["w_kernel"], arrays["w_rich"] = kernel.w, rich.w
+        norms = row_norms(np.atleast_2d(W))
+        for name, p in (("kernel", kernel), ("rich", rich)):
+            arrays[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
+        if self.kind == "classification":
+            arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W, self._F_train, norms)
+        references = {}
+        for name, p in (("kernel", kernel), ("rich", rich)):
+            metric, score = _predictor_score(ds, p.w, self.kind, loss) if p.feasible else (None, None)
+            references[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
+                                "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
+                                "test_metric": metric, "test_value": score}
+        return references
+
+    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+        options, dataset = super().record(plan)
+        c = self.config
+        options.update(phi=c["phi"], init=c["init"], formulation=c["formulation"], degree=self.symbolic.degree)
+        return options, dataset
+
+    def extra_meta(self) -> dict[str, Any]:
+        cp, cm = self.regularizer()
+        sym = self.symbolic
+        out = {"phi": sym.phi_text, "init": self.config["init"], "degree": sym.degree,
+               "parameters": [p.name for p in sym.params], "c_plus": _finite(cp), "c_minus": _finite(cm),
+               "kernel_constant_unit": float(sym.grad_norm_sq_unit),
+               "rich_reference": ("weighted_l1" if self.weighted_rich() else "l1") if sym.degree == 2 else
+               f"l1 (reference only: the regularizer |w|^(2/{sym.degree}) is not convex)"}
+        flow = getattr(self, "flow", None)
+        if flow is not None and hasattr(flow, "anchors"):
+            out["anchors"] = flow.anchors
+        return {"separable": out}
+
+    def file_stem(self) -> str:
+        c = self.config
+        formula = re.sub(r"[^A-Za-z0-9]+", "", c["phi"])[:24] or "phi"
+        return super().file_stem().replace(f"{self.name}-", f"{self.name}-L{self.symbolic.degree}-{formula}-", 1)
+
+
+def symbolic_model(phi: str | None, init: str | Mapping | None, owner: str):
+    """The parsed and checked :class:`grokode.analytic.separable.SeparableModel`; InputError naming what is wrong."""
+    from ..analytic.separable import SeparableModel as Symbolic
+
+    missing = [flag for flag, value in (("--phi", phi), ("--init", init)) if value is None]
+    if missing:
+        raise InputError(f"{owner} needs {' and '.join(missing)} (e.g. --phi \"a*b*c\" --init \"a=1, b=1, c=0\")")
+    return Symbolic(phi, init)
+
+
+def _exact_text(value) -> str:
+    """An exact number as text of the --init grammar (integers, fractions, ``**`` with rational exponents)."""
+    from sympy.printing.precedence import PRECEDENCE
+    from sympy.printing.str import StrPrinter
+
+    class Printer(StrPrinter):
+        def _print_Pow(self, expr, rational=False):
+            base, exponent = expr.args
+            if exponent.is_Rational and not exponent.is_Integer:
+                return f"{self.parenthesize(base, PRECEDENCE['Pow'])}**({exponent.p}/{exponent.q})"
+            return super()._print_Pow(expr, rational)
+
+    return Printer().doprint(value)
+
+
+def _finite(value) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
