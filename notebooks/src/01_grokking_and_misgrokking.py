@@ -86,9 +86,9 @@ fig.tight_layout()
 #   (within 0.03: at T∓ w is only *close* to each predictor at finite α); the plateau is far from 1 and the
 #   final accuracy close to 1. Misgrokking: the same with the order reversed — the accuracy falls by > 0.1.
 # * The jump happens inside the theorems' window [T⁻, T⁺] = (1 ∓ ½)·ln(α)/λ: the measured time is
-#   (ln α − c₀)/λ with an O(1) offset c₀ (docs/math.md#transition-time), and the implicit-bias switch (cos_rich overtaking
-#   cos_kernel) is within one transition width of it. (The misgrokking drop is the slower of the two:
-#   the ℓ1 predictor's accuracy is approached gradually as w sparsifies.)
+#   (ln α − c₀)/λ with an O(1) offset c₀ (docs/math.md#transition-time), and the implicit-bias switch
+#   (cos_rich overtaking cos_kernel) is within one transition width of it. (The misgrokking drop is the
+#   slower of the two: the ℓ1 predictor's accuracy is approached gradually as w sparsifies.)
 
 # %%
 for run in (grok, misgrok):

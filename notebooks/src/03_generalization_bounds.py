@@ -23,8 +23,8 @@
 #
 # ε₂ < 1 needs n ≳ 4kd, ε₁ < 1 needs n ≳ 8k² ln(2d). We solve both classifiers exactly (certified duality gap
 # ≤ 1e-8, `grokode.reference_predictors`) on data sets of growing n, measure their population test error
-# (docs/math.md#population: CLT over the d − k noise coordinates, exact when the weight is supported on the teacher), and
-# compare with the bounds.
+# (docs/math.md#population: CLT over the d − k noise coordinates, exact when the weight is supported on the
+# teacher), and compare with the bounds.
 
 # %%
 import math
