@@ -363,15 +363,22 @@ class ReducedDiagonalFlow:
         # 1e-9 alone would bound its early relative error (by 1e-3; measured 4.3e-4 in w at depth 2, 1.5e-4 at
         # depth 3). Starting 1e3 higher (y(τ0) ~ 1e-3) makes atol ~rtol of the state: 7e-7 at depth 2 (the same
         # case), and the default run's t* and RHS count are unchanged (4411.0776; 963 against 966 RHS).
+        self._init_run_state()
+        self.gamma = gen.diag_gamma(self.depth, 0.0)
+        self.failure_hint = (" (a bracket of the depth-L closed form crossed zero: the reduction lost its accuracy;"
+                             " the exact flow cannot blow up)" if self.depth > 2 else "")
+
+    def _init_run_state(self) -> None:
+        """The frame, mode and work buffers of a fresh run (needs ``log_rate0``, ``y``, ``n``, ``d``); shared with
+        :class:`~grokode.numeric.separable.ReducedSeparableFlow`."""
         self.c0 = self.log_rate0 + _START_LOG_SCALE
         self.c = self.c0
-        self.anchor: Anchor | None = None
+        self.anchor = None
         self.anchors = 0
         self.quasi_static = False
         self.mode_switches = 0
         self._misfit = math.nan
         self._y_scale = max(float(np.max(np.abs(self.y))), 1e-300)
-        self.gamma = gen.diag_gamma(self.depth, 0.0)
         self._B = np.empty(self.d)
         self._w = np.empty(self.d)
         self._f = np.empty(self.n)
@@ -380,8 +387,6 @@ class ReducedDiagonalFlow:
         self._zeros = np.zeros(self.d)
         self.nfev = 0
         self.njev = 0
-        self.failure_hint = (" (a bracket of the depth-L closed form crossed zero: the reduction lost its accuracy;"
-                             " the exact flow cannot blow up)" if self.depth > 2 else "")
 
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:

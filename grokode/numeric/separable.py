@@ -30,7 +30,7 @@ import sympy as sp
 
 from ..errors import InputError
 from . import generated as gen
-from .diagonal import _LOG_ANCHOR_FACTOR, _START_LOG_SCALE, ReducedDiagonalFlow, _log_curvatures, _residuals
+from .diagonal import _LOG_ANCHOR_FACTOR, ReducedDiagonalFlow, _log_curvatures, _residuals
 from .linalg import DataMatrix
 from .parallel import sized_kernel
 from .separable_profile import (
@@ -436,24 +436,9 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
         ld0 = self.log_dfscale + float(meta[0, M_LOGF1])  # log|∂w/∂Γ| at t = 0
         logc0 = max(gen.loss_log_curvature(self.loss_id, 0.0, float(v)) for v in self.y[:1])
         self.log_rate0 = logc0 + ld0 + math.log(max(sq, 1e-300) / self.n) - math.log(self.n)
-        self.c0 = self.log_rate0 + _START_LOG_SCALE
-        self.c = self.c0
-        self.anchor: SeparableAnchor | None = None
-        self.anchors = 0
-        self.quasi_static = False
-        self.mode_switches = 0
-        self._misfit = math.nan
-        self._y_scale = max(float(np.max(np.abs(self.y))), 1e-300)
-        self._B = np.empty(self.d)
-        self._w = np.empty(self.d)
-        self._f = np.empty(self.n)
-        self._logs = np.empty(self.d)
-        self._signs = np.empty(self.d)
-        self._zeros = np.zeros(self.d)
+        self._init_run_state()
         self._no_mode = np.zeros(self.d, dtype=np.int64)
         self._lref0 = (np.full(self.d, math.log(self.gstar_plus)), np.full(self.d, math.log(self.gstar_minus)))
-        self.nfev = 0
-        self.njev = 0
         self.failure_hint = (" (a coordinate crossed a singular end of the profile F: the reduction lost its "
                              "accuracy; the exact flow cannot blow up)" if L > 2 else "")
 
