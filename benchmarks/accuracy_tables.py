@@ -1,6 +1,6 @@
 """Print the accuracy tables of the model pages (docs/models/*.md) from the test suite's own references.
 
-Usage: python benchmarks/accuracy_tables.py [methods] [depth]
+Usage: python benchmarks/accuracy_tables.py [methods] [depth | depth=2,3]
 
 * ``methods``: every method × model of ``tests/test_methods.py`` (tiny problems, short horizon): the largest relative
   difference of the observed array (w, W, or the mlp's training loss) from the reference at the saved times — DOP853
@@ -53,10 +53,10 @@ def methods_table() -> None:
         print(f"| {model} | {method} | {err.max():.1e} | {stats} |", flush=True)
 
 
-def depth_table() -> None:
+def depth_table(depths=(2, 3, 4, 5, 6)) -> None:
     print("| depth | formulation | cases | max rel. error of w | worst case (α, λ, task) | seconds |")
     print("|---|---|---|---|---|---|")
-    for depth in (2, 3, 4, 5, 6):
+    for depth in depths:
         for cls in (ReducedDiagonalFlow, FullDiagonalFlow):
             worst, where, count, t0 = 0.0, None, 0, time.perf_counter()
             for alpha in (10.0, 1e3, 1e6):
@@ -79,5 +79,6 @@ if __name__ == "__main__":
     parts = sys.argv[1:] or ["methods", "depth"]
     if "methods" in parts:
         methods_table()
-    if "depth" in parts:
-        depth_table()
+    for part in parts:
+        if part == "depth" or part.startswith("depth="):
+            depth_table(tuple(int(v) for v in part.split("=")[1].split(",")) if "=" in part else (2, 3, 4, 5, 6))
