@@ -258,7 +258,8 @@ class Run:
         o = self.options
         name = self.meta.get("dataset", {}).get("name", o.get("task"))
         depth = f" L={o['depth']}" if o.get("depth", 2) != 2 else ""
-        return f"{self.model}{depth}, {name}, α={o.get('alpha', float('nan')):g}, λ={o.get('lam', float('nan')):g}"
+        model = f"{self.model} φ = {o['phi']}" if isinstance(o.get("phi"), str) else self.model  # separable models
+        return f"{model}{depth}, {name}, α={o.get('alpha', float('nan')):g}, λ={o.get('lam', float('nan')):g}"
 
     def to_xarray(self):
         """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
