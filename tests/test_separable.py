@@ -351,6 +351,21 @@ def test_weighted_l1_against_one_full_linprog(task, cp, cm):
         assert p.norm == pytest.approx(cp * np.abs(max_l1_margin(ds.X, y).w).sum(), rel=1e-9)
 
 
+@pytest.mark.parametrize("task", ["sparse", "sparse-regression"])
+def test_weighted_l1_highs_fallback_gives_the_same_answer(task, monkeypatch):
+    """When the interior-point column generation gives up, HiGHS column generation solves the same LP."""
+    from grokode.analysis import predictors
+
+    ds = make_task(task, n=30, d=200, n_test=0, seed=4)
+    solve = predictors.weighted_l1_interpolant if task == "sparse-regression" else predictors.weighted_l1_margin
+    fast = solve(ds.X, ds.y, 1.0, 0.5)
+    monkeypatch.setattr(predictors, "_weighted_game", lambda *args, **kw: None)
+    slow = solve(ds.X, ds.y, 1.0, 0.5)
+    assert "interior point" in fast.message and "interior point" not in slow.message
+    assert slow.feasible and slow.gap <= 1e-8
+    assert slow.norm == pytest.approx(fast.norm, rel=1e-8)
+
+
 def test_python_api_with_a_mapping_init_and_the_full_formulation():
     """grokode.integrate(model="separable", phi=…, init={…}): the same run as with text; the full formulation
     (grokode's θ flow) agrees with the reduced one; meta records the model."""

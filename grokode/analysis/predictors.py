@@ -956,19 +956,8 @@ def _weighted_l1(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float, cl
     fast = _weighted_game(data, y, float(c_plus), float(c_minus), classification)
     if fast is not None:
         w, lower, upper, gap, columns, rounds = fast
-        support = np.flatnonzero(w)
-        return Predictor(
-            w=w,
-            kind=kind,
-            feasible=True,
-            norm=upper,
-            margin=1.0 / upper if classification and upper > 0 else float("nan"),
-            gap=gap,
-            message=(f"{_status(gap)}: weighted l1 norm (c+ = {c_plus:.6g}, c- = {c_minus:.6g}) {upper:.10g}, "
-                     f"{support.size} nonzero weights, certified gap {gap:.2g} ({columns} of {d} columns generated "
-                     f"in {rounds} rounds, interior point)"),
-            wall_seconds=time.perf_counter() - t0,
-        )
+        return _weighted_predictor(w, kind, classification, upper, gap, c_plus, c_minus,
+                                   f"{columns} of {d} columns generated in {rounds} rounds, interior point", t0)
     sign = y if classification else np.ones(n)
     in_set = np.zeros(d, dtype=bool)
     order = np.argsort(-np.abs(data.rmatvec(y)), kind="stable")
@@ -1019,6 +1008,13 @@ def _weighted_l1(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float, cl
         resid = float(np.linalg.norm(fit - y)) / max(float(np.linalg.norm(y)), 1e-300)
     upper = float(c_plus * np.sum(np.clip(w, 0.0, None)) + c_minus * np.sum(np.clip(-w, 0.0, None)))
     gap = max((upper - lower) / upper if upper > 0 else 0.0, resid)
+    return _weighted_predictor(w, kind, classification, upper, gap, c_plus, c_minus,
+                               f"{S.size} of {d} columns generated in {rounds} rounds", t0)
+
+
+def _weighted_predictor(w, kind, classification, upper, gap, c_plus, c_minus, how: str, t0: float) -> Predictor:
+    """The weighted-ℓ1 predictor with its certificate (``how``: how the columns were generated)."""
+    support = np.flatnonzero(w)
     return Predictor(
         w=w,
         kind=kind,
@@ -1027,8 +1023,7 @@ def _weighted_l1(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float, cl
         margin=1.0 / upper if classification and upper > 0 else float("nan"),
         gap=gap,
         message=(f"{_status(gap)}: weighted l1 norm (c+ = {c_plus:.6g}, c- = {c_minus:.6g}) {upper:.10g}, "
-                 f"{support.size} nonzero weights, certified gap {gap:.2g} ({S.size} of {d} columns generated in "
-                 f"{rounds} rounds)"),
+                 f"{support.size} nonzero weights, certified gap {gap:.2g} ({how})"),
         wall_seconds=time.perf_counter() - t0,
     )
 
