@@ -222,6 +222,20 @@ class Model(ABC):
         and defaults that depend on other options. Runs before anything is computed."""
         return None
 
+    def _horizon(self) -> tuple[float | None, str]:
+        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ of the linear and
+        matrix models (an upper bound for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay
+        (t = 1e300). Models with another default rule (the mlp) do not use it."""
+        c = self.config
+        if c["t_eval"] is not None:
+            return float(c["t_eval"][-1]), "the last --t-eval time"
+        if c["t_end"] is not None:
+            return c["t_end"], "t_end"
+        if c["lam"] > 0:
+            return (default_t_end(c["alpha"], c["lam"]),
+                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
+        return None, ""
+
     def memory_estimate(self) -> tuple[float, str]:
         """(bytes, what) the run will need at its peak; the pipeline refuses runs that do not fit."""
         return 0.0, "this run"

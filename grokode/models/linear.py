@@ -122,6 +122,11 @@ class LinearModel(Model):
 
     def resolve(self) -> None:
         self.resolve_data()
+        self.check_decay_and_horizon()
+        self.read_data_now()
+
+    def check_decay_and_horizon(self) -> None:
+        """No λ = 0 for regression (no late phase), and a horizon that float64 integrators resolve."""
         c = self.config
         if c["lam"] == 0 and self.kind == "regression":
             raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
@@ -129,20 +134,7 @@ class LinearModel(Model):
         horizon, name = self._horizon()
         if horizon is not None:
             check_horizon(horizon, name)
-        self.read_data_now()
 
-    def _horizon(self) -> tuple[float | None, str]:
-        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ (an upper bound
-        for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay (t = 1e300)."""
-        c = self.config
-        if c["t_eval"] is not None:
-            return float(c["t_eval"][-1]), "the last --t-eval time"
-        if c["t_end"] is not None:
-            return c["t_end"], "t_end"
-        if c["lam"] > 0:
-            return (default_t_end(c["alpha"], c["lam"]),
-                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
-        return None, ""
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""

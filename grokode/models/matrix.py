@@ -109,13 +109,7 @@ class MatrixModel(Model):
                                  f"{c['d']}×{c['d']} matrix (need at least one observed and one unobserved entry)")
         self.refuse_unless("t_eval" not in self.given, ("t_end",), "together with --t-eval (its last time is the "
                            "horizon)")
-        if c["t_eval"] is not None:
-            check_horizon(float(c["t_eval"][-1]), "the last --t-eval time")
-        elif c["t_end"] is not None:
-            check_horizon(c["t_end"], "t_end")
-        else:
-            check_horizon(default_t_end(c["alpha"], c["lam"]),
-                          f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
+        check_horizon(*self._horizon())  # λ > 0 here: there is always a horizon
         if math.log(2.0) + 2.0 * math.log(c["alpha"]) > 700.0:
             raise InputError(f"alpha={c['alpha']:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
         self.solver_method = AUTO_METHOD if c["method"] == "auto" else c["method"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..options import Option
-from .base import ALPHA, LAM, Plan, check_horizon, method_option, with_default
+from .base import ALPHA, LAM, Plan, method_option, with_default
 from .linear import DATA_OPTIONS, RUN_OPTIONS, LinearModel
 
 FLOW_METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")
@@ -81,12 +81,7 @@ class SeparableModel(LinearModel):
         self.symbolic = symbolic_model(c["phi"], c["init"], f"model {self.name!r}")
         c["init"] = self.init_text()
         self.resolve_data()
-        if c["lam"] == 0 and self.kind == "regression":
-            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
-                             "the flow stops at an interpolant and has no late phase (use lam > 0)")
-        horizon, name = self._horizon()
-        if horizon is not None:
-            check_horizon(horizon, name)
+        self.check_decay_and_horizon()
         if c["formulation"] == "full":
             L, d = self.symbolic.degree, self._data_shape()[1]
             kd = len(self.symbolic.params) * d
