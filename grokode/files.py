@@ -81,7 +81,7 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, for
             raise InputError(f"{what} {text!r} is a directory")
         exists = path.exists()
     except OSError as exc:
-        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or _one_line(exc)}") from None
+        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or one_line(exc)}") from None
     if exists and not force:
         raise InputError(f"{what} {text!r} exists (use --force to overwrite)")
     parent = path.parent
@@ -108,7 +108,7 @@ def require_writable_directory(directory: Path, what: str) -> None:
         fd, probe = tempfile.mkstemp(prefix=".grokode-probe-", dir=directory)
     except OSError as exc:
         raise InputError(f"{what}: directory {str(directory)!r} is not writable "
-                         f"({exc.strerror or _one_line(exc)})") from None
+                         f"({exc.strerror or one_line(exc)})") from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
@@ -127,7 +127,7 @@ def check_output_directory(path: str | os.PathLike, what: str) -> Path:
         if path.exists() and not path.is_dir():
             raise InputError(f"{what} {text!r} is a file, not a directory")
     except OSError as exc:
-        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or _one_line(exc)}") from None
+        raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or one_line(exc)}") from None
     ancestor = path
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -160,7 +160,7 @@ def require_regular_file(path: str | os.PathLike, what: str) -> Path:
     except FileNotFoundError:
         raise InputError(f"{what} not found: {str(path)!r}") from None
     except OSError as exc:
-        raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror or _one_line(exc)}") from None
+        raise InputError(f"cannot read {what} {str(path)!r}: {exc.strerror or one_line(exc)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise InputError(f"cannot read {what} {str(path)!r}: it is a directory")
     if not stat.S_ISREG(info.st_mode):
@@ -233,7 +233,7 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
     except IsADirectoryError:
         raise InputError(f"{str(path)!r} is a directory, not an .npz file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError) as exc:
-        raise InputError(f"cannot read {what} {str(path)!r} as an .npz archive: {_one_line(exc)}") from None
+        raise InputError(f"cannot read {what} {str(path)!r} as an .npz archive: {one_line(exc)}") from None
     for name, (shape, dtype) in out.items():
         if any(s < 0 for s in shape):
             raise InputError(f"array {name} in {str(path)!r} has an impossible shape {shape} (its header is corrupt)")
@@ -251,13 +251,14 @@ def npz_size(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
     return total
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @contextlib.contextmanager
-def open_npz(path: str | os.PathLike, what: str) -> Iterator[np.lib.npyio.NpzFile]:
-    """``np.load`` of an archive (no pickles) with every failure turned into a one-line InputError."""
+def open_npz(path: str | os.PathLike, what: str, expected: str = "") -> Iterator[np.lib.npyio.NpzFile]:
+    """``np.load`` of an archive (no pickles) with every failure turned into a one-line InputError (``expected``:
+    what the archive should hold, named when the file is not an archive)."""
     path = require_regular_file(path, what)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -266,9 +267,10 @@ def open_npz(path: str | os.PathLike, what: str) -> Iterator[np.lib.npyio.NpzFil
     except IsADirectoryError:
         raise InputError(f"{what} {str(path)!r} is a directory") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {what} {str(path)!r}: {_one_line(exc)}") from None
+        raise InputError(f"cannot read {what} {str(path)!r}: {one_line(exc)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"{what} {str(path)!r} is not an .npz archive")
+        hint = f" (expected {expected})" if expected else ""
+        raise InputError(f"{what} {str(path)!r} is not an .npz archive{hint}")
     with archive:
         yield archive
 

@@ -328,7 +328,7 @@ def read_npz_arrays(path: Path, keys: tuple[str, ...], expected: str) -> tuple[d
     is said when the file is not an .npz archive. The arrays' headers are read first, so a file whose
     header claims more memory than is available is refused before anything is allocated.
     """
-    from grokode.files import npz_array_headers, npz_size, require_memory, require_regular_file
+    from grokode.files import npz_array_headers, npz_size, one_line, open_npz, require_memory, require_regular_file
 
     require_regular_file(path, "data file")
     try:
@@ -338,25 +338,11 @@ def read_npz_arrays(path: Path, keys: tuple[str, ...], expected: str) -> tuple[d
             raise InputError(f"data file '{path}' is not an .npz archive (expected arrays {expected})") from None
         raise
     require_memory(npz_size({k: v for k, v in headers.items() if k in keys}), f"data file '{path}'")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"data file not found: '{path}'") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read data file '{path}': {_one_line(exc)}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"data file '{path}' is not an .npz archive (expected arrays {expected})")
-    # Read everything we need inside the context manager: NpzFile holds the file open until closed.
-    with archive:
+    with open_npz(path, "data file", expected=f"arrays {expected}") as archive:
         try:
-            arrays = {key: np.asarray(archive[key]) for key in keys if key in archive.files}
-            return arrays, sorted(archive.files)
+            return {key: np.asarray(archive[key]) for key in keys if key in archive.files}, sorted(archive.files)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"cannot read data file '{path}': {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+            raise InputError(f"cannot read data file '{path}': {one_line(exc)}") from None
 
 
 def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.ndarray:
