@@ -19,6 +19,7 @@ from . import generated as gen
 from .linalg import DataMatrix
 from .parallel import sized_kernel
 from .primitives import log_expdiff
+from .solution import InTime
 
 LOG_LINEAR = math.log(1e-8)  # below |z| = 1e-8, e^A − e^B = slope·z to relative error < 1e-16
 _TRANSCENDENTAL_COST = 16  # an element of the closed form costs a few exp/log: ~16 multiply-adds
@@ -647,7 +648,7 @@ def _log_full_parts(a, b, depth, ell0, lam_t, out_w, log_pa, log_pb):
         log_pb[j] = math.log(L) + (L - 2) * (ell0 + b[j] - lam_t)
 
 
-class FullDiagonalFlow:
+class FullDiagonalFlow(InTime):
     """The full 2d-dimensional flow (MATH.md §3) in log variables that do not cancel.
 
     With Θ = e^{λt}θ, a_j = log(Θ_{u,j}/u0), b_j = log(Θ_{v,j}/u0), the flow du/dt = −L u^{L−1} g − λu,
@@ -666,8 +667,6 @@ class FullDiagonalFlow:
     The saved states (:meth:`export_state`) are (u, v). :class:`PlainFullDiagonalFlow` is the same flow
     integrated in (u, v).
     """
-
-    variable = "t"
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
         check_loss_and_depth(loss, depth)
@@ -691,14 +690,6 @@ class FullDiagonalFlow:
 
     def start(self):
         return 0.0, np.zeros(2 * self.d)
-
-    @staticmethod
-    def to_var(t):
-        return np.asarray(t, dtype=np.float64)
-
-    @staticmethod
-    def to_time(t):
-        return t
 
     def _parts(self, t, state):
         ab = state / self.sigma
@@ -754,15 +745,13 @@ class FullDiagonalFlow:
         return None
 
 
-class PlainFullDiagonalFlow:
+class PlainFullDiagonalFlow(InTime):
     """The full 2d-dimensional flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv, g = Xᵀr/n, in (u, v).
 
     The generated kernels as they are (MATH.md §3), for checking them; w = u^L − v^L cancels while u ≈ v ≈ u0,
     so integrating in these variables loses digits at large α (use :class:`FullDiagonalFlow`). The dense
     Jacobian diag(∂flow/∂θ) − diag(∂w/∂θ)·(Xᵀ diag(ℓ'') X / n)·diag(∂w/∂θ) is formed only when 2d ≤ 4000.
     """
-
-    variable = "t"
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
         self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
@@ -776,14 +765,6 @@ class PlainFullDiagonalFlow:
 
     def start(self):
         return 0.0, np.full(2 * self.d, self.u0)
-
-    @staticmethod
-    def to_var(t):
-        return np.asarray(t, dtype=np.float64)
-
-    @staticmethod
-    def to_time(t):
-        return t
 
     def weight(self, t, state, c=None):
         out = np.empty(self.d)

@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from ..errors import InputError
+from .solution import InTime
 
 
 @numba.njit(cache=True)
@@ -103,10 +104,8 @@ def check_completion_problem(M: np.ndarray, train_mask: np.ndarray) -> tuple[np.
     return M, mask.copy()
 
 
-class _MatrixFlowBase:
+class _MatrixFlowBase(InTime):
     """Shared bookkeeping: observed pairs, time variable t, counters, the integrate_flow interface."""
-
-    variable = "t"
 
     def __init__(self, M, train_mask, *, alpha: float, lam: float):
         M, mask = check_completion_problem(M, train_mask)
@@ -124,14 +123,6 @@ class _MatrixFlowBase:
         self.alpha, self.lam = float(alpha), float(lam)
         self.nfev = 0
         self.njev = 0
-
-    @staticmethod
-    def to_var(t):
-        return np.asarray(t, dtype=np.float64)
-
-    @staticmethod
-    def to_time(t):
-        return t
 
     def rescale(self, state: np.ndarray) -> None:
         return None

@@ -49,6 +49,7 @@ from .separable_profile import (
     point_gamma,
     profile_for,
 )
+from .solution import InTime
 
 _COST = 48  # operations per coordinate of a profile evaluation (serial/parallel dispatch)
 #: A distance mode (:class:`SeparableAnchor`) is used for a coordinate whose distance to a singular end is
@@ -598,7 +599,7 @@ def phi_kernels(model) -> Callable:
     return kernel
 
 
-class FullSeparableFlow:
+class FullSeparableFlow(InTime):
     """The full kd-dimensional flow dθ_j/dt = −g_j ∇φ(θ_j) − λθ_j, g = Xᵀr/n, for checks and small d
     (docs/math.md#separable).
 
@@ -611,8 +612,6 @@ class FullSeparableFlow:
     is −c^{L−2}ρ (g_j ∇²φ(θ̂₁ + ϑ_j) δ_jm + ∇φ_j (Xᵀ diag(ℓ'') X/n)_jm c^L e^{−Lλt} ∇φ_mᵀ). c^L must be a float64
     (L log c ≤ 700). The saved states (:meth:`export_state`) are θ, (d·k,) with θ_j contiguous.
     """
-
-    variable = "t"
 
     def __init__(self, X, y, *, model, alpha, lam, loss="logistic"):
         if loss not in gen.LOSS_NAMES:
@@ -642,14 +641,6 @@ class FullSeparableFlow:
 
     def start(self):
         return 0.0, np.zeros(self.d * self.k)
-
-    @staticmethod
-    def to_var(t):
-        return np.asarray(t, dtype=np.float64)
-
-    @staticmethod
-    def to_time(t):
-        return t
 
     def _parts(self, t: float, state: np.ndarray, hess: bool = False) -> np.ndarray:
         """w at t; fills φ, ∇φ (and the Hessian) at θ̂₁ + ϑ."""

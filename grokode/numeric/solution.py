@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 
 class Status(StrEnum):
     """How a run ended. Compares equal to its value (``Status.OK == "ok"``)."""
@@ -37,3 +39,18 @@ class SolverStats:
     restarts: int = 0
     fallback_from: str | None = None
     wall_seconds: float = 0.0
+
+
+class InTime:
+    """For flows integrated in the time t itself: the driver's variable is t (``to_var``/``to_time`` are the
+    identity). Flows in another variable (log t, log(1 + t)) define their own pair."""
+
+    variable = "t"
+
+    @staticmethod
+    def to_var(t):
+        return np.asarray(t, dtype=np.float64)
+
+    @staticmethod
+    def to_time(t):
+        return t
