@@ -1,9 +1,10 @@
-"""Diagonal-net flows (MATH.md §3): the exact reduced n-dimensional flow and the full 2d flow.
+"""Diagonal-net flows (docs/math.md#diagonal): the exact reduced n-dimensional flow and the full 2d flow.
 
 Every model formula comes from :mod:`grokode.numeric.generated` (derived by sympy); this file only
 arranges the arithmetic so that it neither overflows nor cancels for α up to 1e300. At depth L ≥ 3 the
-reduced flow re-anchors the closed form (:class:`Anchor`) so that the brackets of MATH.md §3 that approach 0
-in the late phase keep their digits; the full flow is integrated in log variables, which do not cancel.
+reduced flow re-anchors the closed form (:class:`Anchor`) so that the brackets of
+docs/math.md#reduction-depth-l that approach 0 in the late phase keep their digits; the full flow is
+integrated in log variables, which do not cancel.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def _log_param_norm_sq(B, depth, ell0, lam, t, log_kappa, shift):
     top = terms.max()
     return 2.0 * (ell0 - lam * t) + top + math.log(np.exp(terms - top).sum())
 
-# -- re-anchored closed form (depth L ≥ 3; MATH.md §3 "Conditioning") -------------------------------------
+# -- re-anchored closed form (depth L ≥ 3; docs/math.md#conditioning) -------------------------------------
 # The state holds only the change since the last anchor, δ_j = κ·(Γ_j − Γ_j(t_a)), and the anchor keeps
 # A_a = A(z_a), B_a = B(z_a) per coordinate. The closed form restarts exactly from z_a (derived identity):
 #     A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}),   e^{−γA} the bracket, e^{γA(z_a)} = 1/bracket at the anchor,
@@ -285,7 +286,7 @@ def _log_curvatures(f, y, loss_id, out):
         out[i] = gen.loss_log_curvature(loss_id, f[i], y[i])
 
 
-#: Re-anchor when a bracket has shrunk by this factor since the last anchor (MATH.md §3 "Conditioning"):
+#: Re-anchor when a bracket has shrunk by this factor since the last anchor (docs/math.md#conditioning):
 #: between anchors a bracket is known to rtol·(its change)/(its value) ≤ rtol·(ANCHOR_FACTOR − 1) relative.
 ANCHOR_FACTOR = 10.0
 _LOG_ANCHOR_FACTOR = math.log(ANCHOR_FACTOR)
@@ -298,7 +299,7 @@ _START_LOG_SCALE = math.log(1e3)  # y(τ0) ~ 1e-3, so atol 1e-9 is ~rtol of it (
 
 @dataclass(frozen=True)
 class Anchor:
-    """Where the depth-L closed form was last restarted (re-anchoring, MATH.md §3 "Conditioning").
+    """Where the depth-L closed form was last restarted (re-anchoring, docs/math.md#conditioning).
 
     ``A``, ``B`` (d,) are A(z_j), B(z_j) at the anchor: (e^{λt}u_j/u0)^L = e^{A_j}, and e^{−γA_j} is u's bracket
     u0^{L−2}((e^{λt}u_j)^{2−L}) = 1 + ((L−2)/L)·z_j, so a bracket down to e^{−700} keeps all its digits in its
@@ -311,7 +312,7 @@ class Anchor:
 
 
 class ReducedDiagonalFlow:
-    """Exact reduction of the depth-L diagonal-net flow to n unknowns (MATH.md §3).
+    """Exact reduction of the depth-L diagonal-net flow to n unknowns (docs/math.md#reduction-depth-l).
 
     State: y = e^{c}·S with S_i(t) = ∫₀ᵗ ρ(s) r_i(s) ds, ρ = e^{−(L−2)λs}; independent variable
     τ = log t. So dy/dτ = e^{c+τ} ρ(t) r(f), f = X w(q, t), q = XᵀS/n, and w comes from the derived
@@ -322,7 +323,7 @@ class ReducedDiagonalFlow:
     The closed forms use t only through λt; at λ = 0 (no weight decay, issue #9) that product is taken as
     exactly 0 without forming t = e^τ, so the flow runs to the float64 end of time (t ≈ 1e308, τ ≈ 709).
 
-    Depth L ≥ 3, re-anchoring (MATH.md §3 "Conditioning"): in the late phase the bracket 1 ∓ ((L−2)/L)·z_j of
+    Depth L ≥ 3, re-anchoring (docs/math.md#conditioning): in the late phase the bracket 1 ∓ ((L−2)/L)·z_j of
     an active coordinate tends to 0 like e^{−(L−2)λt}; as a difference of two O(1) numbers from a state whose
     error is relative to |S| it would lose every digit. Whenever a bracket has shrunk by :data:`ANCHOR_FACTOR`
     since the last anchor, :meth:`rescale` restarts the closed form at the current point (:class:`Anchor`
@@ -649,7 +650,7 @@ def _log_full_parts(a, b, depth, ell0, lam_t, out_w, log_pa, log_pb):
 
 
 class FullDiagonalFlow(InTime):
-    """The full 2d-dimensional flow (MATH.md §3) in log variables that do not cancel.
+    """The full 2d-dimensional flow (docs/math.md#diagonal-flow) in log variables that do not cancel.
 
     With Θ = e^{λt}θ, a_j = log(Θ_{u,j}/u0), b_j = log(Θ_{v,j}/u0), the flow du/dt = −L u^{L−1} g − λu,
     dv/dt = +L v^{L−1} g − λv (g = Xᵀr/n) becomes
@@ -748,9 +749,9 @@ class FullDiagonalFlow(InTime):
 class PlainFullDiagonalFlow(InTime):
     """The full 2d-dimensional flow du/dt = −L u^{L−1} g − λu, dv/dt = +L v^{L−1} g − λv, g = Xᵀr/n, in (u, v).
 
-    The generated kernels as they are (MATH.md §3), for checking them; w = u^L − v^L cancels while u ≈ v ≈ u0,
-    so integrating in these variables loses digits at large α (use :class:`FullDiagonalFlow`). The dense
-    Jacobian diag(∂flow/∂θ) − diag(∂w/∂θ)·(Xᵀ diag(ℓ'') X / n)·diag(∂w/∂θ) is formed only when 2d ≤ 4000.
+    The generated kernels as they are (docs/math.md#diagonal-flow), for checking them; w = u^L − v^L cancels
+    while u ≈ v ≈ u0, so integrating in these variables loses digits at large α (use :class:`FullDiagonalFlow`).
+    The dense Jacobian diag(∂flow/∂θ) − diag(∂w/∂θ)·(Xᵀ diag(ℓ'') X / n)·diag(∂w/∂θ) is formed only when 2d ≤ 4000.
     """
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
