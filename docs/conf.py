@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's grokode, not an installed copy
 
 project = "grokode"
 author = "grokode developers"
-copyright = "2026, grokode developers — MIT licence"  # noqa: A001 (Sphinx's name)
+copyright = "2026, grokode developers — MIT licence"
 
 extensions = [
     "myst_nb",  # Markdown pages (MyST) and notebooks
@@ -29,7 +29,7 @@ exclude_patterns = ["_generated", "notebooks/src", "notebooks/.ipynb_checkpoints
 nb_execution_mode = "off"
 nb_merge_streams = True
 
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "attrs_block", "attrs_inline"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3  # [text](page.md#heading-slug) for headings without an explicit (label)=
 myst_dmath_double_inline = True
 
@@ -38,7 +38,6 @@ autodoc_typehints = "description"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
-
 
 html_theme = "pydata_sphinx_theme"
 html_title = "grokode"
