@@ -102,3 +102,5 @@ def test_the_pages_are_myst_and_the_notebooks_are_not_re_executed():
     assert not (ROOT / "mkdocs.yml").exists()
     for where, text in _markdown_sources():
         assert "--8<--" not in text and not re.search(r"^!!! ", text, flags=re.M), where
+        # MyST would print "{#id}" as part of the title and give the section no such anchor
+        assert not re.search(r"^#+ .*\{#[\w-]+\}\s*$", text, flags=re.M), where
