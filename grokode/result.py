@@ -229,12 +229,16 @@ class Run:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
-    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True):
-        """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given."""
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = False):
+        """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given.
+
+        Like :meth:`save`, an existing ``path`` is refused (InputError) unless ``force``, and so is the run's own
+        trajectory file or its data file."""
         from .analysis.plots import plot_run, save_figure
 
         if path is not None:
             path = check_output_path(path, FIGURE_SUFFIXES, force=force, what="plot file")
+            self._refuse_own_files(path, "plot file")
         summary = dict(self.summary)
         if self.analysis is not None:
             summary.update({k: v for k, v in self.analysis.as_dict().items() if k not in summary or summary[k] is None})
@@ -243,6 +247,15 @@ class Run:
         if path is not None:
             save_figure(fig, path)
         return fig
+
+    def _refuse_own_files(self, path: Path, what: str) -> None:
+        """InputError when ``path`` is this run's trajectory file or its data file."""
+        from .outputs import require_not_input
+
+        inputs = {"trajectory file": str(self.path)} if self.path is not None else {}
+        if isinstance(self.options.get("data"), str):
+            inputs["--data"] = self.options["data"]
+        require_not_input(path, inputs, what)
 
     def figure_kind(self) -> str:
         """The figure layout the run's arrays call for: "matrix" (W and distances), "diagonal" (a weight vector
