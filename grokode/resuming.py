@@ -34,7 +34,8 @@ RESUME_OPTIONS = ("t_end", "method")
 
 def resume(path: str | os.PathLike, *, t_end: float | str | None = None, method: str | None = None,
            out: str | os.PathLike | None = None, plot: str | os.PathLike | None = None, force: bool = False,
-           progress: Callable[[float], None] | None = None, checkpoint_every: float | str | None = None) -> Run:
+           progress: Callable[[float], None] | None = None, checkpoint_every: float | str | None = None,
+           **options: Any) -> Run:
     """Continue the interrupted or failed run saved in ``path`` (or extend a finished one) to its horizon.
 
     Parameters
@@ -45,13 +46,20 @@ def resume(path: str | os.PathLike, *, t_end: float | str | None = None, method:
     out : write the continued run there instead of replacing ``path`` (an existing file only with ``force``).
     plot : a figure of the continued run (an existing file only with ``force``).
     progress, checkpoint_every : as for :func:`grokode.integrate`.
+    **options : any other option is an InputError: the options come from the file.
 
     Returns
     -------
     The continued :class:`~grokode.result.Run`, equal (to the solver's tolerance) to the run that was never stopped.
     """
-    model, continuation, source = prepare(path, t_end=t_end, method=method)
+    others = sorted(k for k, v in options.items() if v is not None and v is not False)
+    if others:
+        raise InputError(f"{', '.join(others)} cannot be given to resume: the options come from the file (only "
+                         "t_end, to extend, and method may change)")
+    if not isinstance(force, bool):
+        raise InputError(f"force must be True or False, got {force!r}")
     every = parse_duration(checkpoint_every, "checkpoint_every")
+    model, continuation, source = prepare(path, t_end=t_end, method=method)
     if out is None:
         outputs = Outputs(out=source, plot=None, force=True)
         if plot is not None:
