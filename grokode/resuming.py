@@ -114,8 +114,10 @@ def prepare(path: str | os.PathLike, *, t_end: Any = None, method: Any = None):
             reached = "reached its horizon" if str(old.status) == "ok" else "was saved up to"
             raise InputError(f"{text!r} {reached} t={t_res:g}: nothing to continue (pass --t-end beyond it to "
                              "extend the run)")
-    elif str(old.status) == "ok":
-        raise InputError(f"{text!r} finished and holds no solver state to continue from")
+    elif str(old.status) == "ok" or (t_saved.size and float(t_saved[-1]) > 0.0):
+        method_used = old.options.get("method", "?")
+        raise InputError(f"{text!r} holds no solver state to continue from (method {method_used!r} does not save "
+                         "one): run it again")
     rows = 0 if start is None else int(np.searchsorted(t_saved, float(start["t"]), side="right"))
     resumed = list(record.get("resumed") or [])
     resumed.append({"from_t": None if start is None else float(start["t"]), "t_end": None if t_end is None else
