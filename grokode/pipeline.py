@@ -216,7 +216,7 @@ class _Writer:
         if point is not None:
             scalars, arrays = flatten_state(point)
             record["resume_point"] = scalars
-            run.arrays.update(arrays)
+            run.resume_arrays = arrays
         run.meta["run"] = record
 
     def partial(self, sol) -> None:

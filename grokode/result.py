@@ -116,6 +116,8 @@ class Run:
     derived: tuple[str, ...] = ()
     #: True when SIGINT/SIGTERM arrived while the finished run was being written (the caller should stop).
     signal_received: bool = False
+    #: The solver state a later :func:`grokode.resume` continues from (arrays ``resume__*`` of the file).
+    resume_arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     # -- status ------------------------------------------------------------------------------------------
     @property
@@ -156,6 +158,7 @@ class Run:
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
         meta = np.array(dumps(self.meta))
         stored = {k: v for k, v in dict.items(self.arrays) if k not in self.derived}
+        stored.update(self.resume_arrays)
         # small arrays compress well (a compact run's states and metrics: a few MB); a large w barely does and
         # would cost seconds of zlib, so it is written as is
         save = np.savez_compressed if all(np.asarray(v).size <= 2_000_000 for v in stored.values()) else np.savez
@@ -221,8 +224,9 @@ class Run:
         if not (isinstance(derived, list) and all(k == "w" for k in derived)) or (derived and "state" not in arrays):
             raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
         loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
+        resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith("resume__")}
         return cls(arrays=TrajectoryArrays(arrays, loaders), meta=meta, summary=summary, path=path,
-                   derived=tuple(derived))
+                   derived=tuple(derived), resume_arrays=resume_arrays)
 
     # -- outputs -----------------------------------------------------------------------------------------
     def to_json(self, **extra: Any) -> str:

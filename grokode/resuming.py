@@ -105,7 +105,7 @@ def prepare(path: str | os.PathLike, *, t_end: Any = None, method: Any = None):
         given["method"] = method
     model = build(name, **given)  # validates t_end and method like any run
     scalars = record.get("resume_point")
-    start = None if scalars is None else unflatten_state(scalars, old.arrays)
+    start = None if scalars is None else unflatten_state(scalars, old.resume_arrays)
     t_saved = old.arrays["t"]
     horizon = model.config["t_eval"][-1] if model.config.get("t_eval") is not None else model.config.get("t_end")
     if start is not None:

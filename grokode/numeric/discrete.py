@@ -149,13 +149,15 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
         stepper.restore(resume["state"])
         idx = int(np.searchsorted(targets, stepper.clock(), side="right"))  # the earlier run saved up to here
     last_saved = resume
+    # what a run keeps if it ends before its first saved step (stopped, failed or diverged): its initial state
+    initial = stepper.snapshot() if resume is None else None
     steps = int(getattr(stepper, "k", 0))
     start = time.perf_counter()
 
     def solution(status, message, t_fail=None, fail_step=None, partial=False):
         rows = (list(times), list(weights), list(norms), list(objectives), list(states))
-        if not times and resume is None:  # stopped before its first saved step: the file still holds this state
-            state, weight, norm, objective, t = stepper.snapshot()
+        if not times and initial is not None:  # ended before its first saved step: the file holds the initial state
+            state, weight, norm, objective, t = initial
             rows = ([t], [weight], [norm], [objective], [] if state is None else [state])
         stats = SolverStats(method=method)
         stats.nfev = stats.steps = steps
