@@ -186,6 +186,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     last_saved: dict | None = None
 
     def save_point(var: float, t: float, y: np.ndarray, frame) -> dict:
+        """Where a later run continues: the state ``y`` at ``var`` (a step's end, after the last saved time ``t``)."""
         point = {"kind": "flow", "method": stats.method, "t": float(t), "var": float(var), "y": np.array(y)}
         if hasattr(flow, "export_frame"):
             point["frame"] = flow.export_frame(frame)
@@ -256,11 +257,13 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                 weights[len(saved_t)] = w
                 norms.append(norm)
                 saved_t.append(t_eval[k])
-                last_saved = save_point(var_eval[k], t_eval[k], s, frame)
                 k += 1
             if progress is not None:
                 progress(min(1.0, (hi - v0) / (v_end - v0)))
             rescaled = flow.rescale(solver.y) if solver.status == "running" else None
+            if saved_t:  # a later run continues from this step's end (in the frame it is in after any rescaling)
+                last_saved = save_point(solver.t, saved_t[-1], solver.y if rescaled is None else rescaled,
+                                        flow.frame() if hasattr(flow, "frame") else None)
             if rescaled is not None:
                 _accumulate(stats, solver)
                 stats.restarts += 1
