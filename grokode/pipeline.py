@@ -5,7 +5,9 @@ registry (:mod:`grokode.models`), validates every option, the output paths and t
 *before* anything is computed, then calls the model's hooks (:class:`~grokode.models.base.Model`) in order and
 assembles a :class:`~grokode.result.Run`. A run that fails or is stopped (Ctrl-C, SIGTERM) still goes through
 observe → analyse → save with what it finished; while the file is being written further signals are deferred,
-so a second Ctrl-C cannot lose it (:mod:`grokode.interrupts`).
+so a second Ctrl-C cannot lose it (:mod:`grokode.interrupts`). A new output file holds the run's initial state as
+soon as the driver starts, and with ``checkpoint_every`` what is finished at that interval (:mod:`grokode.lifecycle`);
+every file keeps the solver state a later :func:`grokode.resume` continues from.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
 
 @dataclass
 class Continuation:
-    """How a run continues an earlier one (built by :mod:`grokode.resume`): the solver state to start from, how to
+    """How a run continues an earlier one (built by :mod:`grokode.resuming`): the solver state to start from, how to
     join the earlier run's saved times to the new solution, and what the meta records about it."""
 
     start: dict[str, Any] | None
