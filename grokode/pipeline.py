@@ -232,7 +232,7 @@ class _Writer:
         try:
             if self.continuation is not None:
                 sol = self.continuation.merge(sol)
-            run = _assemble(self.model, self.plan, sol, self.wall0, references=False)
+            run = _assemble(self.model, self.plan, sol, self.wall0, with_references=False)
             self.annotate(run, sol)
             self.save(run)
         except (OSError, InputError, ValueError, KeyError) as exc:
@@ -244,6 +244,7 @@ class _Writer:
         from .outputs import save_new
 
         out = self.outputs.out
+        assert out is not None  # only runs with an output file are written
         if self.path is not None:
             run.save(self.path, force=True)
         elif self.outputs.numbered:
@@ -259,13 +260,13 @@ class _Writer:
         return self.outputs.plot
 
 
-def _assemble(model: Model, plan, sol, wall0: float, references: bool = True) -> Run:
-    """The :class:`Run` of a solution; ``references=False`` (a checkpoint) skips the reference predictors."""
+def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True) -> Run:
+    """The :class:`Run` of a solution; ``with_references=False`` (a checkpoint) skips the reference predictors."""
     from .analysis.analyze import analyze
 
     arrays = model.observe(plan, sol)
     transition, _ = model.locate_transition(plan, sol, arrays)
-    references = model.references(plan, sol, arrays) if references else None
+    references = model.references(plan, sol, arrays) if with_references else None
     summary: dict[str, Any] = {
         "t_theory": plan.t_theory,
         "t_transition": transition.t_transition if transition else None,
