@@ -304,11 +304,13 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
 
 
 def versions() -> dict[str, str]:
-    """Versions of the numerical stack, recorded in every run's meta."""
-    import numba
-    import numpy as np
-    import scipy
-    import sympy
+    """Versions of the numerical stack, recorded in every run's meta (a package the run did not import, such as
+    sympy, is read from its installed metadata: importing it costs seconds)."""
+    import importlib.metadata
+    import sys
 
-    return {"numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
-            "sympy": sympy.__version__}
+    out = {}
+    for name in ("numpy", "scipy", "numba", "sympy"):
+        module = sys.modules.get(name)
+        out[name] = str(module.__version__) if module is not None else importlib.metadata.version(name)
+    return out
