@@ -21,6 +21,7 @@ _EXPORTS = {
     "integrate": "grokode.pipeline",
     "build": "grokode.pipeline",
     "run_model": "grokode.pipeline",
+    "resume": "grokode.resuming",
     "Run": "grokode.result",
     "load_run": "grokode.result",
     "Status": "grokode.numeric.solution",

@@ -165,10 +165,21 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
                                                   rich_help_panel=OUTPUT_PANEL)] = False,
               as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else",
                                                     rich_help_panel=OUTPUT_PANEL)] = False,
+              resume: Annotated[str | None, typer.Option(
+                  "--resume", metavar="RUN.npz", rich_help_panel="Long runs",
+                  help="continue the interrupted or failed run in this file from its last saved state (options, data "
+                       "and solver settings come from the file; only --t-end, to extend, and --method may be given); "
+                       "the file is replaced atomically when the new version is complete, or --out writes elsewhere"
+              )] = None,
+              checkpoint_every: Annotated[str | None, typer.Option(
+                  "--checkpoint-every", metavar="DURATION", rich_help_panel="Long runs",
+                  help="rewrite the trajectory file atomically with what is finished every DURATION (30s, 10m, 1h) "
+                       "of wall time; --resume continues from the last one")] = None,
               **options) -> None:
     """Integrate the gradient flow through the kernel→rich transition; write trajectory and figure."""
     from . import pipeline
     from .files import check_output_path
+    from .outputs import parse_duration
     from .result import FIGURE_SUFFIXES
 
     if no_plot and plot is not None:
@@ -178,14 +189,45 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
                          "names are numbered, never overwritten)")
     _require_path("--out", out_path)
     _require_path("--plot", plot)
+    every = parse_duration(checkpoint_every, "--checkpoint-every")
     if plot is not None:  # an explicit figure is never overwritten without --force (a default one never exists)
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="plot file")
-    instance = pipeline.build(model, **_model_options(options))
-    out = Path(out_path) if out_path is not None else _default_out(instance.file_stem())
-    figure = None if no_plot else (Path(plot) if plot is not None else out.with_suffix(".png"))
-    outputs = pipeline.Outputs.checked(out, figure, force or out_path is None)
+    if resume is not None:
+        run = _resume(resume, model, out_path, plot, force, every, options)
+    else:
+        instance = pipeline.build(model, **_model_options(options))
+        if out_path is not None:
+            outputs = pipeline.Outputs.checked(out_path, None if no_plot else plot or Path(out_path).with_suffix(
+                ".png"), force)
+        else:  # runs/<stem>.npz, or the first free stem-2, stem-3, … taken when the file is written
+            default = check_output_path(Path("runs") / f"{instance.file_stem()}.npz", (".npz",), force=True,
+                                        what="output file")
+            outputs = pipeline.Outputs(out=default, plot=None if no_plot else Path(plot) if plot else None,
+                                       force=force, numbered=True, plot_beside=not no_plot and plot is None)
+        with _LazyProgress("integrating") as bar:
+            run = pipeline.run_model(instance, outputs=outputs, progress=bar, checkpoint_every=every)
+    _finish_run(run, as_json)
+
+
+def _resume(path: str, model: str, out_path, plot, force: bool, every, options: dict):
+    """``integrate --resume``: only --t-end and --method (and the output options) may be given."""
+    from . import resuming as rs
+
+    given = _model_options(options)
+    others = sorted(set(given) - set(rs.RESUME_OPTIONS))
+    if model != "diagonal":
+        others.insert(0, "model")
+    if others:
+        flags = ", ".join("--" + k.replace("_", "-") for k in others)
+        raise InputError(f"{flags} cannot be given with --resume: the options come from the file (only --t-end, to "
+                         "extend, and --method may change)")
+    _require_path("--resume", path)
     with _LazyProgress("integrating") as bar:
-        run = pipeline.run_model(instance, outputs=outputs, progress=bar)
+        return rs.resume(path, t_end=given.get("t_end"), method=given.get("method"), out=out_path, plot=plot,
+                         force=force, progress=bar, checkpoint_every=every)
+
+
+def _finish_run(run, as_json: bool) -> None:
     if as_json:
         typer.echo(run.to_json())
     else:
@@ -195,7 +237,10 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
         _say(f"grokode: error: {run.message} (partial trajectory written)")
         raise typer.Exit(1)
     if status == "interrupted" or run.signal_received:
-        _say("grokode: interrupted (what was finished is written)")
+        if "out" in run.summary:
+            _say("grokode: interrupted (what was finished is written)")
+        else:
+            _say("grokode: interrupted (no --out: nothing was written)")
         raise typer.Exit(130)
     if run.message:
         _say(f"grokode: {run.message}")  # e.g. GD took uphill steps: it is not following the flow
@@ -212,15 +257,6 @@ def _parse(name: str, kind: str, value: str | None, **limits: Any) -> Any:
     from .options import Option
 
     return Option(name, kind, "", **limits).parse(value)
-
-
-def _default_out(stem: str) -> Path:
-    path = Path("runs") / f"{stem}.npz"
-    k = 2
-    while path.exists() or path.with_suffix(".png").exists():  # a default name never overwrites
-        path = Path("runs") / f"{stem}-{k}.npz"
-        k += 1
-    return path
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -264,7 +300,7 @@ def analyze(
     if without:  # e.g. the mlp: no convex reference predictors, the report is the run's own summary
         run = loaded[0]
         if plot is not None:
-            run.plot(plot)
+            run.plot(plot, force=force)
         if as_json:
             typer.echo(dumps({"run": runs[0], **run.summary, **({"plot": plot} if plot else {})}))
         else:
@@ -277,7 +313,7 @@ def analyze(
 
         if trend is None:
             loaded[0].analysis = reports[0]
-            loaded[0].plot(plot, force=True)
+            loaded[0].plot(plot, force=force)
         else:
             deficits = {"kernel at T⁻": trend.deficits(trend.kernel_at_Tminus),
                         "rich at T⁺": trend.deficits(trend.rich_at_Tplus)}
@@ -343,6 +379,8 @@ def sweep(
     no_plot: Annotated[bool, typer.Option("--no-plot", help="write no figure", rich_help_panel=OUTPUT_PANEL)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else",
                                           rich_help_panel=OUTPUT_PANEL)] = False,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing figure (--plot, or the default one "
+                                        "next to --out)", rich_help_panel=OUTPUT_PANEL)] = False,
     **options,
 ) -> None:
     """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ."""
@@ -365,10 +403,16 @@ def sweep(
         raise InputError("--plot and --no-plot contradict each other")
     for flag, value in (("--out", out_path), ("--plot", plot), ("--keep-runs", keep_runs)):
         _require_path(flag, value)
+    if force and no_plot:
+        raise InputError("--force overwrites an existing figure, and --no-plot writes none")
     check_output_path(out_path, sw.SWEEP_SUFFIXES, force=True, what="sweep file")
     figure = None if no_plot else Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
     if figure is not None:
-        check_output_path(figure, FIGURE_SUFFIXES, force=True, what="--plot")
+        check_output_path(figure, FIGURE_SUFFIXES, force=force, what="--plot" if plot is not None else
+                          "the sweep's figure (--plot; --no-plot writes none)")
+        if sw.same_path(figure, out_path):
+            raise InputError(f"the sweep file and the figure cannot both be {out_path!r}")
+    sw.refuse_inputs(given, {"--out": out_path, "--plot": figure})
     try:
         with _SweepProgress() as bar:
             result = sw.sweep(points, given, out_path, workers=workers, scheduler=scheduler, resume=not fresh,
@@ -486,10 +530,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
+    from .interrupts import terminate_as_interrupt
+
     warnings.showwarning = _show_warning
     try:
         _register_commands()
-        code = app(args=argv, standalone_mode=False)  # without standalone mode click returns typer.Exit's code
+        with terminate_as_interrupt():  # SIGTERM (kill, timeout, a scheduler's walltime) is handled as Ctrl-C is
+            code = app(args=argv, standalone_mode=False)  # without standalone mode click returns typer.Exit's code
         if isinstance(code, int) and code:
             sys.exit(code)
     except InputError as exc:

@@ -116,6 +116,8 @@ class Run:
     derived: tuple[str, ...] = ()
     #: True when SIGINT/SIGTERM arrived while the finished run was being written (the caller should stop).
     signal_received: bool = False
+    #: The solver state a later :func:`grokode.resume` continues from (arrays ``resume__*`` of the file).
+    resume_arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     # -- status ------------------------------------------------------------------------------------------
     @property
@@ -156,6 +158,7 @@ class Run:
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
         meta = np.array(dumps(self.meta))
         stored = {k: v for k, v in dict.items(self.arrays) if k not in self.derived}
+        stored.update(self.resume_arrays)
         # small arrays compress well (a compact run's states and metrics: a few MB); a large w barely does and
         # would cost seconds of zlib, so it is written as is
         save = np.savez_compressed if all(np.asarray(v).size <= 2_000_000 for v in stored.values()) else np.savez
@@ -221,20 +224,25 @@ class Run:
         if not (isinstance(derived, list) and all(k == "w" for k in derived)) or (derived and "state" not in arrays):
             raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
         loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
+        resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith("resume__")}
         return cls(arrays=TrajectoryArrays(arrays, loaders), meta=meta, summary=summary, path=path,
-                   derived=tuple(derived))
+                   derived=tuple(derived), resume_arrays=resume_arrays)
 
     # -- outputs -----------------------------------------------------------------------------------------
     def to_json(self, **extra: Any) -> str:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
-    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True):
-        """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given."""
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = False):
+        """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given.
+
+        Like :meth:`save`, an existing ``path`` is refused (InputError) unless ``force``, and so is the run's own
+        trajectory file or its data file."""
         from .analysis.plots import plot_run, save_figure
 
         if path is not None:
             path = check_output_path(path, FIGURE_SUFFIXES, force=force, what="plot file")
+            self._refuse_own_files(path, "plot file")
         summary = dict(self.summary)
         if self.analysis is not None:
             summary.update({k: v for k, v in self.analysis.as_dict().items() if k not in summary or summary[k] is None})
@@ -243,6 +251,15 @@ class Run:
         if path is not None:
             save_figure(fig, path)
         return fig
+
+    def _refuse_own_files(self, path: Path, what: str) -> None:
+        """InputError when ``path`` is this run's trajectory file or its data file."""
+        from .outputs import require_not_input
+
+        inputs = {"trajectory file": str(self.path)} if self.path is not None else {}
+        if isinstance(self.options.get("data"), str):
+            inputs["--data"] = self.options["data"]
+        require_not_input(path, inputs, what)
 
     def figure_kind(self) -> str:
         """The figure layout the run's arrays call for: "matrix" (W and distances), "diagonal" (a weight vector

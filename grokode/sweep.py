@@ -335,6 +335,7 @@ class SweepFile:
         from .files import atomic_write
 
         self.rows = list(rows)
+        target = os.path.realpath(self.path)  # through a symbolic link: replace the file, not the link
         if self.parquet:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -342,10 +343,10 @@ class SweepFile:
             schema = pa.schema([(c, pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c == "seed"
                                  else pa.string()) for c in COLUMNS])
             table = pa.Table.from_pylist(self.rows, schema=schema)
-            atomic_write(self.path, lambda fh: pq.write_table(table, fh))
+            atomic_write(target, lambda fh: pq.write_table(table, fh))
         else:
             text = _csv_line(COLUMNS) + "".join(_csv_line(_cells(r)) for r in self.rows)
-            atomic_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
+            atomic_write(target, lambda fh: fh.write(text.encode("utf-8")))
 
     def append(self, row: dict) -> None:
         """Add one row durably."""
@@ -484,7 +485,8 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
     if keep_runs is not None:
         if isinstance(keep_runs, str) and not keep_runs.strip():
             raise InputError(f"--keep-runs must be a directory path, got {keep_runs!r}")
-        keep_runs = check_output_directory(keep_runs, "--keep-runs")
+        keep_runs = _keep_runs_directory(check_output_directory(keep_runs, "--keep-runs"))
+    refuse_inputs(given, {"--out": out})
     lock = _lock(file.path)
     with lock:
         old = file.load() if resume else []
@@ -497,9 +499,6 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
         count = total - len(todo)
         if progress:
             progress(count, total, None)
-        if keep_runs is not None:
-            keep_runs.mkdir(parents=True, exist_ok=True)
-            keep_runs = str(keep_runs.resolve())
         dashboard = None
         if todo:
             with _client(workers, scheduler, retries) as client:
@@ -528,6 +527,38 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
                         progress(count, total, row)
     rows = [done[(p.alpha, p.lam, p.seed, key)] for p in points]
     return SweepResult(rows=rows, ran=len(todo), skipped=total - len(todo), path=file.path, dashboard=dashboard)
+
+
+def _keep_runs_directory(path: Path) -> str:
+    """The --keep-runs directory, created and resolved before anything is computed (a symbolic-link loop, or a link
+    to something that is not a directory, is an InputError here)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        resolved = path.resolve(strict=True)
+        if not resolved.is_dir():
+            raise NotADirectoryError(f"{str(path)!r} is not a directory")
+    except (OSError, RuntimeError) as exc:  # Path.resolve raises RuntimeError on a loop in older Pythons
+        why = "a loop of symbolic links" if "loop" in str(exc).lower() or getattr(exc, "errno", None) == 40 else (
+            getattr(exc, "strerror", None) or _one_line(exc))
+        raise InputError(f"--keep-runs {str(path)!r}: {why}") from None
+    return str(resolved)
+
+
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file (the same inode, or the same resolved path)."""
+    from .outputs import same_file
+
+    return same_file(a, b)
+
+
+def refuse_inputs(given: dict, outputs: dict) -> None:
+    """InputError when an output of the sweep (flag → path) is one of its inputs (``--data``)."""
+    from .outputs import require_not_input
+
+    inputs = {"--data": str(given["data"])} if given.get("data") else {}
+    for flag, path in outputs.items():
+        if path is not None:
+            require_not_input(path, inputs, flag)
 
 
 def _check_seeds(given: dict, points: list[Point]) -> None:
@@ -604,7 +635,13 @@ class _SweepLock:
 
 
 def _lock(path: Path) -> _SweepLock:
-    return _SweepLock(path)
+    """The lock of the sweep file ``path``, taken on the file it resolves to: a symbolic link to a sweep file that
+    another sweep is writing finds that sweep's lock."""
+    try:
+        resolved = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        resolved = Path(path)
+    return _SweepLock(resolved)
 
 
 @contextlib.contextmanager

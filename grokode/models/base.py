@@ -42,7 +42,8 @@ ALPHA = Option("alpha", "float", "initialization scale α > 0", low=0.0, low_ope
 LAM = Option("lam", "float", "weight decay λ ≥ 0", low=0.0)
 SEED = Option("seed", "int", "seed of the data and initialization generators", default=0, low=0)
 T_END = Option("t_end", "float", "horizon in gradient-flow time (default: the model's rule)", low=0.0, low_open=True)
-T_EVAL = Option("t_eval", "times", "save exactly these times t1,t2,… (the last is the horizon; not with --t-end)")
+T_EVAL = Option("t_eval", "times", "save exactly these times t1,t2,… (the last is the horizon; with --t-end, they "
+                "lie within it and t_end is saved too)")
 RTOL = Option("rtol", "float", "relative tolerance of an adaptive flow method", default=1e-6, low=0.0, high=1.0,
               low_open=True, high_open=True)
 ATOL = Option("atol", "float", "absolute tolerance of an adaptive flow method (on the solver's state)",
@@ -193,11 +194,22 @@ class Model(ABC):
         if t_eval is not None and not t_eval[-1] > 0:
             shown = given["t_eval"] if isinstance(given["t_eval"], str) else t_eval.tolist()
             raise InputError(f"t_eval must end at a horizon > 0 (its last time), got {shown!r}")
+        if t_eval is not None and self.given.get("t_end") is not None:
+            self._join_t_end(t_eval, self.given.pop("t_end"))
         self.config: dict[str, Any] = {o.name: o.default for o in self.options}
         self.config.update(self.given)
         self.resolve()
 
     # -- options -----------------------------------------------------------------------------------------
+    def _join_t_end(self, t_eval: np.ndarray, t_end: float) -> None:
+        """--t-end with --t-eval, as scipy's ``solve_ivp`` takes them: the saved times must lie in [0, t_end]; a
+        horizon after the last of them is saved too (it is where the run ends). Only a contradiction is refused."""
+        if t_eval[-1] > t_end:
+            raise InputError(f"t_eval reaches t={t_eval[-1]:g}, after the horizon t_end={t_end:g}: the saved times "
+                             "must lie within the run")
+        if t_end > t_eval[-1]:
+            self.given["t_eval"] = np.append(t_eval, t_end)
+
     def _refuse_other_models_options(self, table: Mapping[str, Option], given: Mapping[str, Any]) -> None:
         """An option of another model is an error that says whose option it is."""
         from . import get_model, model_names
@@ -300,6 +312,16 @@ class Model(ABC):
     def file_stem(self) -> str:
         """A descriptive default file name (without suffix) for ``runs/``."""
         return self.name
+
+    def stored_weights(self, arrays) -> np.ndarray:
+        """The solver's "weights" rows (what :meth:`observe` reads from ``sol.weights``) of a run read from its file,
+        for a run that continues it (:func:`grokode.resume`)."""
+        t = arrays["t"]
+        if "w" in arrays:
+            return np.asarray(arrays["w"], dtype=np.float64)
+        if "W" in arrays:
+            return np.asarray(arrays["W"], dtype=np.float64).reshape(len(t), -1)
+        raise InputError(f"model {self.name!r} cannot continue a saved run")
 
     def weight_at(self, sol) -> Callable[[float], np.ndarray] | None:
         """w(t) at any reached time from the solver's dense output, for exact theorem-check times."""

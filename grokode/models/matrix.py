@@ -221,8 +221,8 @@ class MatrixModel(Model):
             "integrate_seconds": sol.stats.wall_seconds,
             "nuclear_seconds": getattr(self, "nuclear_seconds", None),
             "nuclear_norm_rich": self.nuclear.nuclear_norm if hasattr(self, "nuclear") else None,
-            "dist_kernel_final": float(arrays["dist_kernel"][-1]) if W.size else None,
-            "dist_rich_final": float(arrays["dist_rich"][-1]) if W.size else None,
+            "dist_kernel_final": float(arrays["dist_kernel"][-1]) if W.size and "dist_kernel" in arrays else None,
+            "dist_rich_final": float(arrays["dist_rich"][-1]) if W.size and "dist_rich" in arrays else None,
         }
         if references is not None:
             for name in ("kernel", "rich"):

@@ -190,9 +190,22 @@ class MLPModel(Model):
         for k, name in enumerate(METRICS):
             arrays[name] = sol.weights[:, k]
         arrays["param_norm"] = sol.param_norm
-        arrays["theta_final"] = np.asarray(self.theta_final, dtype=np.float64)
+        arrays["theta_final"] = np.asarray(self._last_theta(sol), dtype=np.float64)
         arrays["train_pairs"] = self.problem.train
         return arrays
+
+    def _last_theta(self, sol) -> np.ndarray:
+        """θ where the run stopped; during the run (a checkpoint), θ at its last saved time."""
+        theta = getattr(self, "theta_final", None)
+        if theta is not None:
+            return theta
+        point = getattr(sol, "resume_point", None) or {}
+        return point.get("y", point.get("state", {}).get("theta", self.net.theta0))
+
+    def stored_weights(self, arrays) -> np.ndarray:
+        from ..numeric.mlp import METRICS
+
+        return np.column_stack([arrays[name] for name in METRICS])
 
     def locate_transition(self, plan: Plan, sol, arrays):
         from ..analysis.transition import find_transition

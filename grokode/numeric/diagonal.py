@@ -9,6 +9,7 @@ integrated in log variables, which do not cancel.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -419,6 +420,27 @@ class ReducedDiagonalFlow:
     def frame(self) -> tuple[float, Anchor | None]:
         """The frame of the current state: (c, anchor). Opaque to the driver, which hands it back."""
         return self.c, self.anchor
+
+    #: The class of this flow's anchors (:meth:`restore_frame` rebuilds them).
+    anchor_class: type = Anchor
+
+    def export_frame(self, frame) -> dict:
+        """A frame and the flow's mode, as plain values and arrays, for a run that continues from a saved state."""
+        c, anchor = frame
+        out = {"c": float(c), "quasi_static": bool(self.quasi_static)}
+        if anchor is not None:
+            out["anchor"] = {f.name: getattr(anchor, f.name) for f in dataclasses.fields(anchor)}
+        return out
+
+    def restore_frame(self, saved: dict | None) -> None:
+        """The inverse of :meth:`export_frame`: the flow continues in that frame and mode."""
+        if saved is None:
+            return
+        self.c = float(saved["c"])
+        self.quasi_static = bool(saved.get("quasi_static", False))
+        anchor = saved.get("anchor")
+        self.anchor = None if anchor is None else self.anchor_class(**{
+            k: (float(v) if np.ndim(v) == 0 else np.ascontiguousarray(v)) for k, v in anchor.items()})
 
     # -- kernels --------------------------------------------------------------------------------------
     def _q(self, state):

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .. import interrupts
+from .. import interrupts, lifecycle
 from ..errors import InputError
 from .solution import SolverStats, Status
 
@@ -71,6 +71,8 @@ class GDSolution:
     t_fail: float | None = None
     diverged_step: int | None = None
     pieces: list = field(default_factory=list, repr=False)
+    #: the stepper's state at the last saved step, to continue from (see :mod:`grokode.lifecycle`), or None
+    resume_point: dict | None = field(default=None, repr=False)
 
     def weight_at(self, t: float) -> np.ndarray:
         """Effective weight at a reached time, linearly interpolated between saved steps."""
@@ -138,8 +140,36 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
     targets = np.asarray(targets)
     states, weights, norms, objectives, times = [], [], [], [], []
     status, message, t_fail, fail_step = Status.OK, "", None, None
-    steps, chunk, idx = 0, int(first_chunk), 0
+    chunk, idx = int(first_chunk), 0
+    resume = lifecycle.start_of("discrete")
+    lc = lifecycle.current()
+    if resume is not None:
+        if not hasattr(stepper, "restore"):
+            raise InputError(f"method {method} cannot continue a saved run")
+        stepper.restore(resume["state"])
+        idx = int(np.searchsorted(targets, stepper.clock(), side="right"))  # the earlier run saved up to here
+    last_saved = resume
+    # what a run keeps if it ends before its first saved step (stopped, failed or diverged): its initial state
+    initial = stepper.snapshot() if resume is None else None
+    steps = int(getattr(stepper, "k", 0))
     start = time.perf_counter()
+
+    def solution(status, message, t_fail=None, fail_step=None, partial=False):
+        rows = (list(times), list(weights), list(norms), list(objectives), list(states))
+        if not times and initial is not None:  # ended before its first saved step: the file holds the initial state
+            state, weight, norm, objective, t = initial
+            rows = ([t], [weight], [norm], [objective], [] if state is None else [state])
+        stats = SolverStats(method=method)
+        stats.nfev = stats.steps = steps
+        stats.wall_seconds = time.perf_counter() - start
+        return (make or GDSolution)(
+            t=np.asarray(rows[0], dtype=np.float64), states=np.asarray(rows[4]).reshape(-1, state_size),
+            weights=np.asarray(rows[1]).reshape(-1, weight_size), param_norm=np.asarray(rows[2], dtype=np.float64),
+            objective=np.asarray(rows[3], dtype=np.float64), status=status, message=message, stats=stats, lr=lr,
+            steps_done=steps, t_fail=t_fail, diverged_step=fail_step, resume_point=last_saved)
+
+    if lc is not None and lc.initial and resume is None:
+        lc.checkpoint(solution(Status.INTERRUPTED, "stopped before its first step", partial=True))
     try:
         while True:
             if idx < targets.size and stepper.clock() >= targets[idx]:
@@ -150,12 +180,16 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
                 norms.append(norm)
                 objectives.append(objective)
                 times.append(t)
+                if hasattr(stepper, "export"):
+                    last_saved = {"kind": "discrete", "method": method, "t": float(t), "state": stepper.export()}
                 while idx < targets.size and stepper.clock() >= targets[idx]:
                     idx += 1
             if idx == targets.size:
                 break
             if interrupts.requested():
                 raise KeyboardInterrupt
+            if lc is not None and lc.due():
+                lc.checkpoint(solution(Status.INTERRUPTED, "checkpoint of a run in progress", partial=True))
             c0 = time.perf_counter()
             done, code = stepper.advance(chunk, targets[idx])
             steps += done
@@ -172,14 +206,7 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
         status, message = Status.INTERRUPTED, "interrupted by the user"
     if status == "ok":
         message = stepper.warning(steps)
-    stats = SolverStats(method=method)
-    stats.nfev = stats.steps = steps
-    stats.wall_seconds = time.perf_counter() - start
-    return (make or GDSolution)(
-        t=np.asarray(times, dtype=np.float64), states=np.asarray(states).reshape(-1, state_size),
-        weights=np.asarray(weights).reshape(-1, weight_size), param_norm=np.asarray(norms, dtype=np.float64),
-        objective=np.asarray(objectives, dtype=np.float64), status=status, message=message, stats=stats, lr=lr,
-        steps_done=steps, t_fail=t_fail, diverged_step=fail_step)
+    return solution(status, message, t_fail, fail_step)
 
 
 def rise_failure(name: str, code: int, steps: int, t_now: float, rise_factor: float, best: float, best_step: float,

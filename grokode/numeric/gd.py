@@ -175,6 +175,16 @@ class _DiagonalStepper:
     def clock(self) -> int:
         return self.k
 
+    def export(self) -> dict:
+        """The state a later run continues from ((u, v), w, outputs, residuals, accumulators, step count)."""
+        return {"u": self.u.copy(), "v": self.v.copy(), "w": self.w.copy(), "f": self.f.copy(), "r": self.r.copy(),
+                "acc": self.acc.copy(), "k": int(self.k)}
+
+    def restore(self, state: dict) -> None:
+        for name in ("u", "v", "w", "f", "r", "acc"):
+            getattr(self, name)[:] = state[name]
+        self.k = int(state["k"])
+
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:
         gd = self.gd
         done, code = _steps(*gd._args, gd.depth, gd.lam, gd.lr, False, self.u, self.v, self.w, self.f, self.r, self.g,

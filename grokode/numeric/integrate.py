@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import integrate as si
 
-from .. import interrupts
+from .. import interrupts, lifecycle
 from ..errors import InputError
 from .rkc import RKC
 from .ros2 import ROS2
@@ -60,6 +60,8 @@ class FlowSolution:
     flow: object = field(default=None, repr=False)
     #: the frame of each saved state (``flow.frame()`` when it was saved; None before the start or without frames)
     frames: list = field(default_factory=list, repr=False)
+    #: the solver state at the last saved time, to continue from (see :mod:`grokode.lifecycle`), or None
+    resume_point: dict | None = field(default=None, repr=False)
 
     def weight_at(self, t: float) -> np.ndarray:
         """Effective weight at any reached time t > 0, from the solver's dense output."""
@@ -67,11 +69,17 @@ class FlowSolution:
         for p in self.pieces:
             if p.lo <= var <= p.hi:
                 return self.flow.weight(var, p.dense(var), p.frame)
+        if self.t.size > 1 and self.t[0] <= t <= self.t[-1]:  # saved by an earlier run (resumed): interpolated
+            k = min(int(np.searchsorted(self.t, t, side="right")) - 1, self.t.size - 2)
+            a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
+            return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]
         raise InputError(f"t={t:g} is outside the integrated range")
 
     @property
     def t_reached(self) -> float:
-        return float(self.flow.to_time(self.pieces[-1].hi)) if self.pieces else 0.0
+        if self.pieces:
+            return float(self.flow.to_time(self.pieces[-1].hi))
+        return float(self.t[-1]) if self.t.size else 0.0
 
 
 #: Methods by name (``solve_ivp``'s and ours). :func:`integrate_flow` also takes any ``OdeSolver`` subclass.
@@ -137,9 +145,15 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
         return second
     cls = solver_class(method)
     stats = SolverStats(method=method if isinstance(method, str) else cls.__name__)
+    resume = lifecycle.start_of("flow")
+    lc = lifecycle.current()
     v0, y0 = flow.start()
     var_eval = np.asarray(flow.to_var(t_eval), dtype=np.float64)
     v_end = float(var_eval[-1])
+    if resume is not None:  # continue an earlier run from its last saved time, in the frame it was saved in
+        v0, y0 = float(resume["var"]), np.array(resume["y"], dtype=np.float64)
+        if hasattr(flow, "restore_frame"):
+            flow.restore_frame(resume.get("frame"))
     if not v_end > v0:
         raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
     jac = getattr(flow, "jac", None) if issubclass(cls, _STIFF_CLASSES) else None
@@ -155,23 +169,68 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     # one T×width array filled row by row: a list of T rows stacked at the end costs a second T×width copy
     # (240 MB at paper scale), measured at 1–3 s on a loaded machine; rows never reached are never touched
-    weights = np.empty((var_eval.size, width))
-    k = int(np.searchsorted(var_eval, v0, side="right"))
+    weights = np.empty((var_eval.size + 1, width))
+    if resume is not None:  # the times up to the resume point are in the earlier run's file
+        k = int(np.searchsorted(t_eval, float(resume["t"]), side="right"))
+        before = 0
+    else:
+        k = before = int(np.searchsorted(var_eval, v0, side="right"))
     frames: list = []
-    for idx in range(k):  # times before the start (t = 0 in log-time flows): the weight is zero there
+    for idx in range(before):  # times before the start (t = 0 in log-time flows): the weight is zero there
         if keep:
             states.append(np.full_like(y0, np.nan))
             frames.append(None)
         weights[idx] = 0.0
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
+    last_saved: dict | None = None
+
+    def save_point(var: float, t: float, y: np.ndarray, frame) -> dict:
+        """Where a later run continues: the state ``y`` at ``var`` (a step's end, after the last saved time ``t``)."""
+        point = {"kind": "flow", "method": stats.method, "t": float(t), "var": float(var), "y": np.array(y)}
+        if hasattr(flow, "export_frame"):
+            point["frame"] = flow.export_frame(frame)
+        return point
+
+    def solution(status, message, t_fail=None, failure=None, partial=False) -> FlowSolution:
+        t_saved, rows, norm_list = list(saved_t), len(saved_t), list(norms)
+        W = weights[:rows]
+        state_list, frame_list = list(states), list(frames)
+        if not rows and resume is None:  # stopped before its first saved time: the file still holds t = 0
+            t_saved, norm_list = [0.0], [flow.alpha]
+            if float(flow.to_time(v0)) > 0.0:  # a flow in log t starts after t = 0, where w = 0
+                W = np.zeros((1, width))
+                if keep:
+                    state_list, frame_list = [np.full_like(y0, np.nan)], [None]
+            else:
+                frame0 = flow.frame() if hasattr(flow, "frame") else None
+                w0, n0 = flow.observe(v0, y0, frame0)
+                W, norm_list = np.asarray(w0, dtype=np.float64).reshape(1, width), [n0]
+                if keep:
+                    state_list = [flow.export_state(v0, y0) if hasattr(flow, "export_state") else y0.copy()]
+                    frame_list = [frame0]
+        elif partial:
+            W = W.copy()
+        n_state = y0.shape[0]
+        return FlowSolution(
+            t=np.asarray(t_saved, dtype=np.float64), states=np.asarray(state_list).reshape(-1, n_state),
+            weights=W, param_norm=np.asarray(norm_list, dtype=np.float64),
+            status=status, message=message, stats=stats, t_fail=t_fail, failure=failure,
+            pieces=list(pieces) if partial else pieces, flow=flow, frames=frame_list,
+            resume_point=last_saved if last_saved is not None else resume)
+
     start = time.perf_counter()
     max_step = getattr(flow, "max_step", np.inf)
     solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac, max_step)
+    if lc is not None and lc.initial and resume is None:
+        lc.checkpoint(solution(Status.INTERRUPTED, "stopped before its first step", partial=True))
     try:
         while solver.status == "running":
             if interrupts.requested():
                 raise KeyboardInterrupt
+            if lc is not None and lc.due():
+                stats.nfev, stats.njev = flow.nfev, flow.njev
+                lc.checkpoint(solution(Status.INTERRUPTED, "checkpoint of a run in progress", partial=True))
             why = solver.step()  # OdeSolver.step returns the failure message of _step_impl (None on success)
             if solver.status == "failed":
                 status, t_fail, failure = Status.FAILED, float(flow.to_time(solver.t)), "solver"
@@ -195,13 +254,16 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
                     states.append(flow.export_state(var_eval[k], s) if hasattr(flow, "export_state") else s)
                     frames.append(frame)
                 w, norm = flow.observe(var_eval[k], s, frame)
-                weights[k] = w
+                weights[len(saved_t)] = w
                 norms.append(norm)
                 saved_t.append(t_eval[k])
                 k += 1
             if progress is not None:
                 progress(min(1.0, (hi - v0) / (v_end - v0)))
             rescaled = flow.rescale(solver.y) if solver.status == "running" else None
+            if saved_t:  # a later run continues from this step's end (in the frame it is in after any rescaling)
+                last_saved = save_point(solver.t, saved_t[-1], solver.y if rescaled is None else rescaled,
+                                        flow.frame() if hasattr(flow, "frame") else None)
             if rescaled is not None:
                 _accumulate(stats, solver)
                 stats.restarts += 1
@@ -211,15 +273,7 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     _accumulate(stats, solver)
     stats.nfev, stats.njev = flow.nfev, flow.njev
     stats.wall_seconds = time.perf_counter() - start
-    n_state = y0.shape[0]
-    return FlowSolution(
-        t=np.asarray(saved_t, dtype=np.float64),
-        states=np.asarray(states).reshape(-1, n_state),
-        weights=weights[: len(saved_t)],
-        param_norm=np.asarray(norms, dtype=np.float64),
-        status=status, message=message, stats=stats, t_fail=t_fail, failure=failure, pieces=pieces, flow=flow,
-        frames=frames,
-    )
+    return solution(status, message, t_fail, failure)
 
 
 def _accumulate(stats: SolverStats, solver) -> None:

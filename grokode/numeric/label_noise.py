@@ -162,6 +162,21 @@ class _LabelNoiseStepper:
     def clock(self) -> int:
         return self.k
 
+    def export(self) -> dict:
+        """The state a later run continues from: (u, v), w, ‖θ‖², the block of draws in use with its position,
+        the noise generator's state and the step count (so the continued run draws the same noise)."""
+        return {"u": self.u.copy(), "v": self.v.copy(), "w": self.w.copy(), "f": self.f.copy(), "r": self.r.copy(),
+                "sq": float(self.sq), "block_idx": self.block_idx.copy(), "block_noise": self.block_noise.copy(),
+                "pos": int(self.pos), "k": int(self.k), "rng": self.sgd.rng.bit_generator.state}
+
+    def restore(self, state: dict) -> None:
+        for name in ("u", "v", "w", "f", "r"):
+            getattr(self, name)[:] = state[name]
+        self.sq, self.pos, self.k = float(state["sq"]), int(state["pos"]), int(state["k"])
+        self.block_idx = np.ascontiguousarray(state["block_idx"], dtype=np.int64)
+        self.block_noise = np.ascontiguousarray(state["block_noise"], dtype=np.float64)
+        self.sgd.rng.bit_generator.state = state["rng"]
+
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:
         sgd = self.sgd
         if self.pos == self.block_noise.shape[0]:

@@ -419,6 +419,15 @@ class _MLPStepper:
     def clock(self) -> int:
         return self.k
 
+    def export(self) -> dict:
+        """The state a later run continues from (θ, the objective's accumulators, the step count)."""
+        return {"theta": self.theta.copy(), "acc": self.acc.copy(), "k": int(self.k)}
+
+    def restore(self, state: dict) -> None:
+        self.theta[:] = state["theta"]
+        self.acc[:] = state["acc"]
+        self.k = int(state["k"])
+
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:
         gd = self.gd
         done, code = _gd_steps(self.theta, *self.args, gd.lam, gd.lr, False, min(max_steps, int(target) - self.k),

@@ -414,6 +414,8 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
     profile : the tabulated F₁ (default: :func:`~grokode.numeric.separable_profile.profile_for` the model).
     """
 
+    anchor_class = SeparableAnchor
+
     def __init__(self, X, y, *, model, alpha, lam, loss="logistic", profile: Profile | None = None):
         if loss not in gen.LOSS_NAMES:
             raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
