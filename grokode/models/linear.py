@@ -10,6 +10,7 @@ dynamics (:meth:`LinearModel.solve`) and what its ``record`` adds.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,13 @@ LOSSES = ("logistic", "exponential", "squared")
 LAM0_T_END = 1e300
 #: Saved times without weight decay (log-spaced, about one per 0.8 decade up to 1e300).
 LAM0_POINTS = 400
+#: Squared loss at λ = 0: the run is saved at FIT_POINTS log-spaced times over [1e-3, 1e9]·T (T the time scale on
+#: which the flow leaves w = 0, :meth:`LinearModel.log_fit_time_scale`), then FIT_TAIL_POINTS more up to 1e300;
+#: it stops at interpolation, usually within the first range.
+FIT_POINTS = 400
+FIT_TAIL_POINTS = 60
+#: Squared loss at λ = 0: fitting on a time scale below this is refused (float64 times; α ≳ 1e150).
+MIN_FIT_TIME = 1e-290
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
@@ -126,15 +134,67 @@ class LinearModel(Model):
         self.read_data_now()
 
     def check_decay_and_horizon(self) -> None:
-        """No λ = 0 for regression (no late phase), and a horizon that float64 integrators resolve."""
+        """A horizon that float64 integrators resolve (λ = 0 with the squared loss runs to interpolation)."""
         c = self.config
-        if c["lam"] == 0 and self.kind == "regression":
-            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
-                             "the flow stops at an interpolant and has no late phase (use lam > 0)")
+        if self.fits_to_interpolation() and c.get("formulation") == "full" and c["t_end"] is None and \
+                c["t_eval"] is None:
+            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
+                             "time); --formulation full integrates in t: pass a horizon --t-end")
         horizon, name = self._horizon()
         if horizon is not None:
             check_horizon(horizon, name)
 
+
+    # -- λ = 0 with the squared loss: the run stops at interpolation, and the finite-α predictor ----------
+    def fits_to_interpolation(self) -> bool:
+        """Whether the flow ends at an interpolant (squared loss, λ = 0; docs/math.md#lam0-regression)."""
+        return self.config["lam"] == 0 and self.kind == "regression"
+
+    def stops_at_fit(self) -> bool:
+        """Whether the run ends at the interpolation rule (no horizon of the user's)."""
+        c = self.config
+        return self.fits_to_interpolation() and c["t_end"] is None and c["t_eval"] is None
+
+    def check_interpolant(self) -> None:
+        """λ = 0 with the squared loss: InputError (before anything is integrated) when Xw = y has no solution."""
+        if not self.fits_to_interpolation():
+            return
+        from ..analysis.implicit_bias import interpolant_exists
+
+        X = np.asarray(self.data.X, dtype=np.float64)
+        exists, rank = interpolant_exists(X, self.data.y)
+        if not exists:
+            n = X.shape[0]
+            raise InputError(f"lam={self.config['lam']!r} with squared loss: no interpolant exists (rank X = {rank} < "
+                             f"n = {n} and y is not in the range of X), so the flow has no end to stop at (use "
+                             "lam > 0 or --t-end)")
+
+    def implicit_profile(self):
+        """(profile, log of its scale) of the model's λ = 0 closed form w = F(Γ), for the finite-α predictor;
+        None if the model has none."""
+        return None
+
+    def implicit_summary(self, arrays: dict) -> dict[str, Any]:
+        """λ = 0, squared loss: ``w_implicit`` (into ``arrays``) and its summary keys (docs/math.md#finite-alpha)."""
+        found = self.implicit_profile()
+        if not self.fits_to_interpolation() or found is None:
+            return {}
+        from ..analysis.implicit_bias import implicit_interpolant, relative_distance
+
+        profile, log_c = found
+        pred = implicit_interpolant(np.asarray(self.data.X, dtype=np.float64), self.data.y, profile, log_c)
+        arrays["w_implicit"] = pred.w
+        W = arrays["w"]
+        out = {
+            "dist_implicit_final": relative_distance(W[-1], pred.w) if W.shape[0] else None,
+            "implicit_residual": pred.residual,
+            "implicit_dual_grad_norm": pred.grad_norm,
+            "implicit_newton_steps": pred.iterations,
+            "implicit_converged": pred.converged,
+        }
+        for key, name in (("w_kernel", "min_l2"), ("w_rich", "min_l1")):
+            out[f"implicit_dist_{name}"] = relative_distance(pred.w, arrays[key]) if key in arrays else None
+        return out
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""
@@ -203,6 +263,8 @@ class LinearModel(Model):
         c = self.config
         if getattr(self, "data", None) is None:
             self.data = self.make_dataset()
+        self.check_interpolant()
+        self.check_fit_time()
         return self.plan(c["lam"])
 
     def plan(self, rate: float) -> Plan:
@@ -218,8 +280,25 @@ class LinearModel(Model):
             t_end = default_t_end(c["alpha"], rate)
         else:
             t_end = LAM0_T_END
+        if self.stops_at_fit():
+            return Plan(t_eval=fit_save_times(self.log_fit_time_scale()), t_end=t_end, t_theory=None, rate=rate)
         t_eval = save_times(t_end, t_theory, theorem_window=True, log_points=LAM0_POINTS)
         return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate)
+
+    def log_fit_time_scale(self) -> float:
+        """log T of the time scale on which the flow leaves w = 0: T = 1/max(kernel rate, activation rate) of the
+        reduced flow at its start (``log_rate0``); its start is at 10⁻⁶T."""
+        return -float(self.make_flow().log_rate0)
+
+    def check_fit_time(self) -> None:
+        """λ = 0 with the squared loss: InputError when fitting happens at times float64 cannot hold (t < 1e-290)."""
+        if not self.stops_at_fit():
+            return
+        log_T = self.log_fit_time_scale()
+        if log_T < math.log(MIN_FIT_TIME):
+            raise InputError(f"alpha={self.config['alpha']:g} with lam=0: the flow fits the data on a time scale "
+                             f"t ≈ 1e{log_T / math.log(10.0):.0f} (~1/α²), below what float64 times hold "
+                             f"({MIN_FIT_TIME:g}); use a smaller α")
 
     def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
         from ..tasks.metrics import empirical_metrics, outputs
@@ -341,6 +420,7 @@ class LinearModel(Model):
         if references is not None:
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
+        out.update(self.implicit_summary(arrays))
         return out
 
     def weight_at(self, sol):
@@ -360,6 +440,14 @@ class LinearModel(Model):
         n, d = self._data_shape()
         name = (c["data"] and _stem(c["data"])) or c["task"]
         return f"{self.name}-{name}-n{n}-d{d}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace("+", "")
+
+
+def fit_save_times(log_T: float) -> np.ndarray:
+    """Save times of a λ = 0 squared-loss run: dense over [1e-3, 1e9]·T, then sparse up to :data:`LAM0_T_END`."""
+    lo, hi = log_T + math.log(1e-3), min(log_T + math.log(1e9), math.log(LAM0_T_END))
+    dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
+    tail = np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END) else []
+    return np.unique(np.concatenate([dense, tail]))
 
 
 def data_digest(ds) -> str:

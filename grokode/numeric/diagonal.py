@@ -373,6 +373,12 @@ class ReducedDiagonalFlow:
     def _init_run_state(self) -> None:
         """The frame, mode and work buffers of a fresh run (needs ``log_rate0``, ``y``, ``n``, ``d``); shared with
         :class:`~grokode.numeric.separable.ReducedSeparableFlow`."""
+        # At small α the closed form turns nonlinear (|z| = κ|q| ~ 1, incremental learning) long before the kernel
+        # rate ~u0^L acts: the start must precede both, or the first step would skip the first activations.
+        r0 = np.array([gen.loss_residual(self.loss_id, 0.0, v) for v in self.y])
+        g0 = float(np.max(np.abs(self.data.rmatvec(r0, 1.0 / self.n))))
+        if g0 > 0.0:
+            self.log_rate0 = max(self.log_rate0, self._log_clock_scale() + math.log(g0))
         self.c0 = self.log_rate0 + _START_LOG_SCALE
         self.c = self.c0
         self.anchor = None
@@ -389,6 +395,23 @@ class ReducedDiagonalFlow:
         self._zeros = np.zeros(self.d)
         self.nfev = 0
         self.njev = 0
+
+    def stop_reason(self) -> str | None:
+        """Why the run ends here, or None (the driver asks after every step).
+
+        With ``stop_at_fit`` (set by the model for the squared loss at λ = 0 without a horizon of the user's): the
+        flow has entered its slow-manifold mode (max|f − y| < :data:`QS_ENTER`·max|y|, see :meth:`rescale`), on
+        which at λ = 0 nothing moves: Ṡ = r = 2(f − y), so the velocity is below 2·QS_ENTER·max|y| too, and the
+        rest of the flow moves w by O(QS_ENTER) relative (docs/math.md#lam0-regression).
+        """
+        if getattr(self, "stop_at_fit", False) and self.quasi_static and self.lam == 0.0:
+            return (f"stopped at interpolation: max|f − y| < {QS_ENTER:g}·max|y| (the flow at λ = 0 is at rest "
+                    "there)")
+        return None
+
+    def _log_clock_scale(self) -> float:
+        """log of the scale κ at which the clock q = XᵀS/n makes the closed form nonlinear (z = κq)."""
+        return self.log_kappa
 
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:
