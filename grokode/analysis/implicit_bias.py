@@ -28,6 +28,10 @@ from ..errors import InputError
 #: Newton stops when ‖Xw − y‖ ≤ GRAD_RTOL·‖y‖ (the dual's gradient is the residual).
 GRAD_RTOL = 1e-13
 MAX_NEWTON = 500
+#: Newton stops when its best residual has not improved for this many steps (the float64 floor of the problem) …
+_STALL_STEPS = 6
+#: … and counts as converged if that floor is ≤ FLOOR_RTOL·‖y‖.
+FLOOR_RTOL = 1e-9
 #: The line search never goes further than this fraction of the way to a singular end (L ≥ 3).
 _DOMAIN_FRACTION = 0.99
 
@@ -167,18 +171,22 @@ def implicit_interpolant(X: np.ndarray, y: np.ndarray, profile, log_c: float, *,
     w, ldw, s = _weights(profile, X, b, log_c, shift)
     g = X @ w - y
     iterations, message, converged = 0, "", False
+    best, since_best, full_step = math.inf, 0, False
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         gnorm = float(np.linalg.norm(g))
         if gnorm <= rtol * ynorm:
             converged = True
             iterations -= 1
             break
-        top = float(np.nanmax(ldw))
-        M = (X * np.exp(ldw - top)) @ X.T
-        try:
-            p = -sla.solve(M, g, assume_a="pos") * math.exp(-top)
-        except (sla.LinAlgError, ValueError):
-            p = -np.linalg.lstsq(M, g, rcond=None)[0] * math.exp(-top)
+        if gnorm < (1.0 - 1e-3) * best:
+            best, since_best = gnorm, 0
+        elif full_step or best <= FLOOR_RTOL * ynorm:
+            # damped steps decrease D, not always ‖∇D‖; full ones that do not (or any step once the residual is at
+            # rounding level) are at the floor
+            since_best += 1
+            if since_best >= _STALL_STEPS:  # the residual no longer falls: the float64 floor of this problem
+                break
+        p = _newton_step(X, ldw, g)
         dp = X.T @ p
         t_max = _step_to_boundary(s, dp, s_low, s_high)
 
@@ -191,6 +199,9 @@ def implicit_interpolant(X: np.ndarray, y: np.ndarray, profile, log_c: float, *,
 
         t = min(1.0, t_max)
         val, wt, lt, gt = slope(t)
+        while not np.isfinite(val) and t > 1e-300:  # w overflows there (tiny u0, early steps): come back
+            t *= 1e-2
+            val, wt, lt, gt = slope(t)
         if not np.isfinite(val) or val > 0.0:  # the minimum of D along p is before t: bisect φ′(t) = 0
             lo, hi = 0.0, t
             for _ in range(60):
@@ -207,17 +218,39 @@ def implicit_interpolant(X: np.ndarray, y: np.ndarray, profile, log_c: float, *,
                 message = "the line search made no progress"
                 break
             val, wt, lt, gt = slope(t)
+        full_step = t >= 0.5
         b = b + t * p
         w, ldw, g = wt, lt, gt
         s = X.T @ b
     else:
         message = f"Newton did not reach ‖Xw − y‖ ≤ {rtol:g}·‖y‖ in {max_iter} iterations"
     grad = float(np.linalg.norm(g))
-    if converged:
+    if not converged and (not message or iterations == max_iter) and grad <= FLOOR_RTOL * ynorm:
+        converged = True  # stalled at rounding level: as far as float64 goes on this problem
+        message = (f"converged in {iterations} Newton steps to the rounding floor ‖Xw − y‖ = {grad / ynorm:.1e}·‖y‖ "
+                   f"(above the target {rtol:g})")
+    elif not converged and not message:
+        message = f"Newton stalled at ‖Xw − y‖ = {grad / ynorm:.1e}·‖y‖ after {iterations} steps"
+    if converged and not message:
         message = f"converged in {iterations} Newton steps"
     residual = float(np.linalg.norm(X @ w - y)) / ynorm
     return ImplicitInterpolant(w=w, beta=b, residual=residual, grad_norm=grad, iterations=iterations,
                                converged=converged, message=message)
+
+
+def _newton_step(X: np.ndarray, ldw: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """p = −(X D Xᵀ)⁻¹ g, D = e^{ldw}, from a QR factorization of D^{1/2}Xᵀ (never forming X D Xᵀ, whose condition
+    number is the square: at small u0, D spans many decades between active and inactive coordinates)."""
+    top = float(np.nanmax(ldw))
+    At = np.exp(0.5 * (ldw - top))[:, None] * X.T
+    R = np.linalg.qr(At, mode="r")
+    try:
+        if not np.all(np.isfinite(R)) or np.min(np.abs(np.diag(R))) <= 1e-300:
+            raise sla.LinAlgError("singular")
+        z = sla.solve_triangular(R, g, trans="T")
+        return -sla.solve_triangular(R, z) * math.exp(-top)
+    except (sla.LinAlgError, ValueError):
+        return -np.linalg.lstsq(At.T @ At, g, rcond=None)[0] * math.exp(-top)
 
 
 def _step_to_boundary(s: np.ndarray, ds: np.ndarray, low: float, high: float) -> float:

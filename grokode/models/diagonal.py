@@ -190,6 +190,7 @@ class DiagonalModel(LinearModel):
         c = self.config
         if getattr(self, "data", None) is None:
             self.data = self.make_dataset()
+        self.check_alpha_axis()
         self.label_noise = None
         if c["method"] == LABEL_NOISE:
             from ..numeric.label_noise import LabelNoiseSGD, noise_generator

@@ -52,6 +52,11 @@ FIT_POINTS = 400
 FIT_TAIL_POINTS = 60
 #: Squared loss at λ = 0: fitting on a time scale below this is refused (float64 times; α ≳ 1e150).
 MIN_FIT_TIME = 1e-290
+#: Degree L ≥ 3: the reduced flow resolves the first activation only when u0^{L−2} ≥ MIN_BRACKET (measured on n 20,
+#: d 40 at L = 3…6: 1e-7 and 8e-7 ran, 9e-8 and 1e-8 failed with a step below float64's spacing).
+MIN_BRACKET = 1e-7
+#: The default horizon with decay adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
+ACTIVATION_MARGIN = 4.0
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
@@ -263,9 +268,16 @@ class LinearModel(Model):
         c = self.config
         if getattr(self, "data", None) is None:
             self.data = self.make_dataset()
+        self.check_alpha_axis()
+        return self.plan(c["lam"])
+
+    def check_alpha_axis(self) -> None:
+        """The data-dependent refusals of the α axis, before anything is integrated (docs/math.md#alpha-axis):
+        no interpolant at λ = 0 with the squared loss, a fitting time below float64's range, an activation at
+        degree ≥ 3 the reduced flow cannot resolve."""
         self.check_interpolant()
         self.check_fit_time()
-        return self.plan(c["lam"])
+        self.check_activation()
 
     def plan(self, rate: float) -> Plan:
         """The save times for decay rate ``rate`` (λ, or λ + λ_eff): --t-eval, or the model's horizon rule."""
@@ -277,13 +289,62 @@ class LinearModel(Model):
         if c["t_end"] is not None:
             t_end = c["t_end"]
         elif t_theory is not None:
-            t_end = default_t_end(c["alpha"], rate)
+            # small α: the incremental-learning phase too (docs/math.md#small-alpha-horizon)
+            t_one = self.activation_estimate(rate) if self.small_initialization() else math.nan
+            t_end = default_t_end(c["alpha"], rate) + (ACTIVATION_MARGIN * t_one if math.isfinite(t_one) else 0.0)
         else:
             t_end = LAM0_T_END
         if self.stops_at_fit():
             return Plan(t_eval=fit_save_times(self.log_fit_time_scale()), t_end=t_end, t_theory=None, rate=rate)
         t_eval = save_times(t_end, t_theory, theorem_window=True, log_points=LAM0_POINTS)
         return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate)
+
+    def small_initialization(self) -> bool:
+        """Whether the profile's scale is below 1 (u0 < 1: w starts far below O(1) and must grow first)."""
+        found = self.implicit_profile()
+        return found is not None and found[1] < 0.0
+
+    def activation_estimate(self, rate: float | None = None) -> float:
+        """t₁: when the first coordinate's |w_j| reaches 1 under the initial gradient (0 at large α, inf if never;
+        :func:`~grokode.analysis.alpha_axis.activation_time`), at decay rate ``rate`` (default λ); NaN for a model
+        without a profile."""
+        lam = self.config["lam"] if rate is None else rate
+        cache = self.__dict__.setdefault("_t_one", {})
+        if lam not in cache:
+            found = self.implicit_profile()
+            if found is None:
+                cache[lam] = math.nan
+            else:
+                from ..analysis.alpha_axis import activation_time
+                from ..numeric.generated import LOSS_NAMES, loss_residual
+
+                profile, log_c = found
+                loss_id = LOSS_NAMES.index(self.config["loss"])
+                r0 = np.array([loss_residual(loss_id, 0.0, float(v)) for v in self.data.y])
+                g = np.asarray(self.data.X.T @ r0, dtype=np.float64) / self.data.n
+                cache[lam] = activation_time(profile, log_c, profile.degree, lam, g)
+        return cache[lam]
+
+    def check_activation(self) -> None:
+        """Degree L ≥ 3 at small α: InputError with the estimate of t₁ when the reduced flow cannot resolve the
+        first activation (its bracket must shrink by u0^{−(L−2)}; measured to fail below :data:`MIN_BRACKET`)."""
+        found = self.implicit_profile()
+        c = self.config
+        if found is None or c.get("formulation", "reduced") != "reduced" or c.get("method") in ("gd",
+                                                                                             "label-noise-sgd"):
+            return
+        profile, log_c = found
+        L = profile.degree
+        if L < 3 or (L - 2) * log_c >= math.log(MIN_BRACKET):
+            return
+        t_one = self.activation_estimate()
+        if not math.isfinite(t_one):
+            return  # the decay wins: nothing activates, and the run decays to w = 0 (it finishes)
+        alpha_min = c["alpha"] * math.exp((math.log(MIN_BRACKET) / (L - 2)) - log_c)
+        raise InputError(f"alpha={c['alpha']:g} at degree {L}: the first coordinate activates only at t ≈ {t_one:.3g} "
+                         f"(≈ u0^-(L-2)/(L(L-2)·max|g|), u0^(L-2) = {math.exp((L - 2) * log_c):.1e}); the reduced "
+                         f"flow cannot resolve an activation with u0^(L-2) < {MIN_BRACKET:g}: use alpha ≥ "
+                         f"{alpha_min:.3g}")
 
     def log_fit_time_scale(self) -> float:
         """log T of the time scale on which the flow leaves w = 0: T = 1/max(kernel rate, activation rate) of the
@@ -421,6 +482,10 @@ class LinearModel(Model):
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
         out.update(self.implicit_summary(arrays))
+        if self.config["alpha"] <= 1.0:
+            out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
+        t_one = self.activation_estimate(plan.rate) if self.small_initialization() else math.nan
+        out["t_activation"] = t_one if math.isfinite(t_one) else None
         return out
 
     def weight_at(self, sol):

@@ -537,7 +537,12 @@ class ReducedDiagonalFlow:
         _log_curvatures(f, self.y, self.loss_id, logcurv)
         with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
             row = np.exp(tau + self._log_rho(t) + logcurv + top - math.log(self.n))
-        return row[:, None] * self.data.weighted_gram(col)
+        J = row[:, None] * self.data.weighted_gram(col)
+        if not np.all(np.isfinite(J)) and self.depth > 2 and not np.isfinite(top):
+            # a trial point past a bracket's zero (w is NaN there): a finite Jacobian lets the implicit solver
+            # evaluate the point, see the NaN residual and shorten the step, instead of failing in its LU
+            J = np.zeros((self.n, self.n))
+        return J
 
     # -- saved states as files ----------------------------------------------------------------------------
     @staticmethod
