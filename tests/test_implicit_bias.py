@@ -28,6 +28,20 @@ def gaussian_task(seed: int, n: int = 12, d: int = 30, k: int = 3):
     return X, X @ w_star
 
 
+def woodworth_q(z: np.ndarray) -> np.ndarray:
+    """q(z) = 2 − √(4 + z²) + z·asinh(z/2), written here (not grokode's) without the cancellation at small z."""
+    return z * np.arcsinh(0.5 * z) - z * z / (2.0 + np.sqrt(4.0 + z * z))
+
+
+def test_potential_q_is_woodworths():
+    z = np.array([-30.0, -2.0, -1e-3, 0.0, 1e-6, 0.5, 7.0])
+    naive = 2.0 - np.sqrt(4.0 + z * z) + z * np.arcsinh(0.5 * z)
+    assert np.allclose(potential_q(z), naive, rtol=1e-6, atol=1e-15)
+    assert np.allclose(potential_q(z), woodworth_q(z), rtol=1e-15, atol=0)
+    h = 1e-5  # q′ = asinh(z/2) by central differences
+    assert np.allclose((woodworth_q(z + h) - woodworth_q(z - h)) / (2 * h), np.arcsinh(z / 2), rtol=1e-8, atol=1e-9)
+
+
 def primal_interpolant(X: np.ndarray, y: np.ndarray, u0: float) -> np.ndarray:
     """argmin Σ u0² q(w/u0²) s.t. Xw = y: w = w_p + N z, trust-exact on z (exact gradient and Hessian of q)."""
     n, d = X.shape
@@ -38,7 +52,7 @@ def primal_interpolant(X: np.ndarray, y: np.ndarray, u0: float) -> np.ndarray:
     def at(z):
         return w_p + N @ z
 
-    res = minimize(lambda z: s2 * float(np.sum(potential_q(at(z) / s2))), np.zeros(d - n),
+    res = minimize(lambda z: s2 * float(np.sum(woodworth_q(at(z) / s2))), np.zeros(d - n),
                    jac=lambda z: N.T @ np.arcsinh(at(z) / (2.0 * s2)),
                    hess=lambda z: (N.T / np.sqrt(4.0 * s2 * s2 + at(z) ** 2)) @ N,
                    method="trust-exact", options={"gtol": 1e-13, "maxiter": 5000})

@@ -271,7 +271,7 @@ def _step_to_boundary(s: np.ndarray, ds: np.ndarray, low: float, high: float) ->
 def potential_q(z: np.ndarray) -> np.ndarray:
     """Woodworth et al.'s q(z) = 2 − √(4 + z²) + z·asinh(z/2) (the depth-2 potential per unit u0²)."""
     z = np.asarray(z, dtype=np.float64)
-    return 2.0 - np.sqrt(4.0 + z * z) + z * np.arcsinh(0.5 * z)
+    return z * np.arcsinh(0.5 * z) - z * z / (2.0 + np.sqrt(4.0 + z * z))  # 2 − √(4+z²) without cancellation
 
 
 def relative_distance(w: np.ndarray, ref: np.ndarray) -> float | None:
