@@ -145,3 +145,63 @@ def test_deep_small_alpha_decay_wins_and_runs():
     run = grokode.integrate(task="sparse", n=16, d=40, n_test=0, depth=3, alpha=1e-6, lam=1e-2)
     assert run.summary["status"] == "ok" and run.summary["t_activation"] is None
     assert np.max(np.abs(run.arrays["w"][-1])) < 1e-12
+
+
+# ---- regimes (docs/math.md#regimes-of-a-run) ------------------------------------------------------------
+
+
+def _curves(fit_at, plateau, final, switch_at, kind="classification"):
+    """Synthetic saved curves: training fitted from ``fit_at``, test metric ``plateau`` then ``final`` after
+    ``switch_at`` (a step), on a log grid of t."""
+    from grokode.analysis.regime import classify_regime
+
+    t = np.geomspace(1e-3, 1e4, 200)
+    loss = np.where(t >= fit_at, 1e-2, math.log(2.0))
+    train = np.where(t >= fit_at, 1.0, 0.6) if kind == "classification" else np.where(t >= fit_at, 1e-6, 1.0)
+    test = np.where(t >= switch_at, final, plateau)
+    return lambda kernel, rich: classify_regime(t, train, test, kind, kernel, rich, train_loss=loss)
+
+
+@pytest.mark.parametrize("case,expected", [
+    (dict(fit_at=1e-2, plateau=0.6, final=0.99, switch_at=100.0), "grokking"),
+    (dict(fit_at=1e-2, plateau=0.6, final=0.6, switch_at=100.0), "kernel"),
+    (dict(fit_at=1e-2, plateau=0.6, final=0.8, switch_at=100.0), "incomplete"),
+    (dict(fit_at=30.0, plateau=0.5, final=0.99, switch_at=20.0), "rich"),  # the wait at w ≈ 0 is at chance
+    (dict(fit_at=1e9, plateau=0.5, final=0.5, switch_at=1e9), "none"),
+])
+def test_regime_rule_classification(case, expected):
+    assert _curves(**case)(0.6, 1.0) == expected
+
+
+def test_small_alpha_separation_at_chance_loss_is_not_a_plateau():
+    """w ≈ 0 along the initial gradient separates the training set (accuracy 1) with the loss still ln 2."""
+    from grokode.analysis.regime import classify_regime
+
+    t = np.geomspace(1e-3, 1e3, 100)
+    train_acc = np.ones_like(t)
+    loss = np.where(t >= 20.0, 1e-2, math.log(2.0))
+    test = np.where(t >= 20.0, 0.99, 0.6)
+    assert classify_regime(t, train_acc, test, "classification", 0.6, 1.0, train_loss=loss) == "rich"
+
+
+def test_regime_rule_misgrokking_and_regression():
+    assert _curves(fit_at=1e-2, plateau=0.95, final=0.7, switch_at=100.0)(0.95, 0.7) == "misgrokking"
+    # regression: log10 test loss, lower is better
+    grok = _curves(fit_at=1e-2, plateau=0.4, final=-8.0, switch_at=100.0, kind="regression")
+    assert grok(0.4, -8.0) == "grokking"
+    assert _curves(fit_at=1.0, plateau=0.4, final=-8.0, switch_at=0.5, kind="regression")(0.4, -8.0) == "rich"
+
+
+@pytest.mark.parametrize("task,alpha,expected", [("sparse", 1e-4, "rich"), ("sparse", 1e6, "grokking"),
+                                                 ("margin", 1e6, "misgrokking")])
+def test_regime_labels_of_the_issue(task, alpha, expected):
+    """The sparse task (n 64, d 500, λ = 1e-2): α = 1e-4 rich, α = 1e6 grokking; the margin task misgrokks."""
+    assert grokode.integrate(task=task, n=64, d=500, n_test=0, alpha=alpha, lam=1e-2).summary["regime"] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lam", [1e-2, 3e-2])
+def test_regime_grid_of_the_issue(lam):
+    labels = {a: grokode.integrate(task="sparse", n=64, d=500, n_test=0, alpha=a, lam=lam).summary["regime"]
+              for a in (1e-4, 1e-1, 1e2, 1e6)}
+    assert labels[1e-4] == "rich" and labels[1e6] == "grokking" and set(labels.values()) <= {"rich", "grokking"}

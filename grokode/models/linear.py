@@ -482,11 +482,32 @@ class LinearModel(Model):
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
         out.update(self.implicit_summary(arrays))
+        out["regime"] = self.regime(arrays, references)
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
         t_one = self.activation_estimate(plan.rate) if self.small_initialization() else math.nan
         out["t_activation"] = t_one if math.isfinite(t_one) else None
         return out
+
+    def regime(self, arrays: dict, references: dict | None) -> str | None:
+        """The run's regime on the α axis (:func:`~grokode.analysis.regime.classify_regime`), None if unreadable."""
+        from ..analysis.regime import classify_regime
+
+        if references is None:
+            return None
+        classification = self.kind == "classification"
+        metric = next((k for k in (("test_acc_population", "test_acc") if classification else
+                                   ("test_loss_population", "test_loss")) if k in arrays), None)
+        train = arrays.get("train_acc" if classification else "train_loss")
+        kernel, rich = references["kernel"]["test_value"], references["rich"]["test_value"]
+        if metric is None or train is None or kernel is None or rich is None:
+            return None
+        if classification:
+            return classify_regime(arrays["t"], train, arrays[metric], self.kind, kernel, rich,
+                                   train_loss=arrays["train_loss"])
+        with np.errstate(divide="ignore"):
+            return classify_regime(arrays["t"], train, np.log10(arrays[metric]), self.kind,
+                                   math.log10(max(kernel, 1e-300)), math.log10(max(rich, 1e-300)))
 
     def weight_at(self, sol):
         return sol.weight_at if sol.pieces else None

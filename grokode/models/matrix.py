@@ -241,6 +241,15 @@ class MatrixModel(Model):
             "dist_kernel_final": float(arrays["dist_kernel"][-1]) if W.size else None,
             "dist_rich_final": float(arrays["dist_rich"][-1]) if W.size else None,
         }
+        out["regime"] = None
+        if references is not None and W.size:
+            from ..analysis.regime import classify_regime
+
+            with np.errstate(divide="ignore"):
+                out["regime"] = classify_regime(
+                    arrays["t"], arrays["train_loss"], np.log10(arrays["test_loss"]), "regression",
+                    math.log10(max(references["kernel"]["test_value"], 1e-300)),
+                    math.log10(max(references["rich"]["test_value"], 1e-300)))
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
             t_one = self.activation_estimate()
