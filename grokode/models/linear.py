@@ -65,6 +65,8 @@ ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_
 #: are the default ones: w is then recomputed from the states when it is read (docs/file-formats.md).
 COMPACT_FROM = 10_000_000
 
+#: Methods that step a discrete process instead of integrating the flow (the diagonal net's gd, label-noise SGD).
+DISCRETE_METHOD_NAMES = ("gd", "label-noise-sgd")
 #: Options that generate a data set: with --data they do not apply.
 GENERATOR_OPTIONS = ("task", "n", "d", "k", "gamma", "n_test")
 #: The options of the data and of the run every linear model takes (each adds α, λ, its method and its own).
@@ -152,8 +154,10 @@ class LinearModel(Model):
 
     # -- λ = 0 with the squared loss: the run stops at interpolation, and the finite-α predictor ----------
     def fits_to_interpolation(self) -> bool:
-        """Whether the flow ends at an interpolant (squared loss, λ = 0; docs/math.md#lam0-regression)."""
-        return self.config["lam"] == 0 and self.kind == "regression"
+        """Whether the flow ends at an interpolant (squared loss, λ = 0, a flow method; docs/math.md#lam0-regression).
+        Gradient descent and label-noise SGD are stepped to their own horizons."""
+        return (self.config["lam"] == 0 and self.kind == "regression"
+                and self.config.get("method") not in DISCRETE_METHOD_NAMES)
 
     def stops_at_fit(self) -> bool:
         """Whether the run ends at the interpolation rule (no horizon of the user's)."""
@@ -330,8 +334,7 @@ class LinearModel(Model):
         first activation (its bracket must shrink by u0^{−(L−2)}; measured to fail below :data:`MIN_BRACKET`)."""
         found = self.implicit_profile()
         c = self.config
-        if found is None or c.get("formulation", "reduced") != "reduced" or c.get("method") in ("gd",
-                                                                                             "label-noise-sgd"):
+        if found is None or c.get("formulation", "reduced") != "reduced" or c.get("method") in DISCRETE_METHOD_NAMES:
             return
         profile, log_c = found
         L = profile.degree
