@@ -205,3 +205,17 @@ def test_regime_grid_of_the_issue(lam):
     labels = {a: grokode.integrate(task="sparse", n=64, d=500, n_test=0, alpha=a, lam=lam).summary["regime"]
               for a in (1e-4, 1e-1, 1e2, 1e6)}
     assert labels[1e-4] == "rich" and labels[1e6] == "grokking" and set(labels.values()) <= {"rich", "grokking"}
+
+
+@pytest.mark.slow
+def test_every_alpha_runs_or_is_refused_in_one_line():
+    """α from 1e-8 to 1e300: λ = 1e-2 runs everywhere; λ = 0 with the squared loss refuses α ≥ 1e150 (fitting time
+    below float64's range) and runs below."""
+    for alpha in (1e-8, 1e-4, 1e-2, 1.0, 1e6, 1e100, 1e300):
+        assert grokode.integrate(task="sparse", n=32, d=100, n_test=0, alpha=alpha, lam=1e-2).summary["status"] == "ok"
+    for alpha in (1e-8, 1e-4, 1.0, 1e6, 1e100):
+        s = grokode.integrate(task="sparse-regression", n=32, d=100, n_test=0, alpha=alpha, lam=0.0).summary
+        assert s["status"] == "ok" and s["dist_implicit_final"] < 1e-6
+    for alpha in (1e150, 1e300):
+        with pytest.raises(InputError, match="below what float64 times hold"):
+            grokode.integrate(task="sparse-regression", n=32, d=100, n_test=0, alpha=alpha, lam=0.0)

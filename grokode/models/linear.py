@@ -361,8 +361,8 @@ class LinearModel(Model):
         log_T = self.log_fit_time_scale()
         if log_T < math.log(MIN_FIT_TIME):
             raise InputError(f"alpha={self.config['alpha']:g} with lam=0: the flow fits the data on a time scale "
-                             f"t ≈ 1e{log_T / math.log(10.0):.0f} (~1/α²), below what float64 times hold "
-                             f"({MIN_FIT_TIME:g}); use a smaller α")
+                             f"t ≈ 1e{log_T / math.log(10.0):.0f} (it shrinks like α^-(2L-2) at degree L), below what "
+                             f"float64 times hold ({MIN_FIT_TIME:g}); use a smaller α")
 
     def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
         from ..tasks.metrics import empirical_metrics, outputs
