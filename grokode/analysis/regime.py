@@ -11,11 +11,12 @@ is better); :data:`TOLERANCE` is how close two values of it count as the same le
 * A *kernel plateau*: at t_fit the test metric is within the tolerance of the kernel predictor's and not of the
   rich predictor's, and it is still within the tolerance of its t_fit value at 2·t_fit (it stays flat while the
   training data are fitted). A small-α run's long wait at w ≈ 0 has training at chance, so it is not one.
-* With a plateau, the final test metric decides: at the rich level and better than the plateau → ``grokking``;
+* With a plateau, the final test metric decides: at the rich level (or better) and better than the plateau →
+  ``grokking``;
   worse than the plateau by more than the tolerance → ``misgrokking``; better by more than the tolerance but not
   at the rich level → ``incomplete`` (the switch is under way at the horizon); otherwise ``kernel``.
-* Without a plateau: ``rich`` when the final test metric is at the rich level or the metric at t_fit already was;
-  otherwise ``other``.
+* Without a plateau: ``rich`` when the final test metric is at the rich level (or better) or the metric at t_fit
+  already was; otherwise ``other``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
     later = np.flatnonzero(t >= 2.0 * t[i_fit])
     flat = later.size > 0 and abs(float(quality[later[0]]) - q_fit) <= tol
     plateau = abs(q_fit - q_kernel) <= tol and abs(q_fit - q_rich) > tol and flat
-    at_rich = abs(q_final - q_rich) <= tol
+    at_rich = q_final >= q_rich - tol  # at the rich level, or better (a λ = 0 run can beat its finite reference)
     if plateau:
         if at_rich and q_final > q_fit:
             return "grokking"

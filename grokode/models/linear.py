@@ -450,8 +450,12 @@ class LinearModel(Model):
         if metric is None or not sol.t.size:
             return None, name
 
+        # before the flow's start (small α: 1e-6 of its activation time scale) w grows linearly along a fixed
+        # direction, so the metric there is the one at the start
+        t_start = float(sol.flow.to_time(sol.pieces[0].lo)) if sol.pieces else 0.0
+
         def dense_metric(s: float) -> float:
-            return metric(sol.weight_at(s)[None, :])[0]
+            return metric(sol.weight_at(max(s, t_start))[None, :])[0]
 
         transition = find_transition(
             sol.t, metric(arrays["w"]), plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
