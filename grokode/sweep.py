@@ -217,7 +217,7 @@ def run_point(alpha: float, lam: float, seed: int | None, options: dict, key: st
     row.update({key: s.get(key) for key in ("t_theory", "t_transition", "transition_width", "test_plateau",
                                              "test_final", "train_final", "wall_seconds", "status")})
     row["error"] = "" if s["status"] == "ok" else _one_line(s["message"])
-    if s["t_transition"] is not None and alpha > 0:
+    if s["t_transition"] is not None and alpha > 1:  # the ln α law has no offset without a kernel phase
         row["offset_c0"] = math.log(alpha) - lam * s["t_transition"]
     if keep_runs is not None:
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]

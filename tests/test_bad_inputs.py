@@ -302,7 +302,8 @@ DIAGONAL = [
     (["--loss", "exponential", "--task", "sparse-regression"], "exponential"),
     (["--method", "label-noise-sgd"], "label-noise"), (["--method", "label-noise-sgd", "--task", "margin"],
                                                        "label-noise"),
-    (["--lam", "0", "--task", "sparse-regression"], "lam"), (["--lam", "0", "--loss", "squared"], "lam"),
+    (["--lam", "0", "--task", "sparse-regression", "--formulation", "full"], "lam"),
+    (["--lam", "0", "--loss", "squared", "--method", "gd", "--normalized-lr"], "lam"),
     # options of another method
     (["--lr", "0.1"], "--lr"), (["--lr", "0.1", "--method", "LSODA"], "--lr"), (["--lr", "0.1", "--method", "rkc"],
                                                                                   "--lr"),

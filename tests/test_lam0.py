@@ -118,7 +118,7 @@ def test_lam0_run_groks_slowly_in_log_time(runs, tmp_path):
 
 
 @pytest.mark.parametrize("kw,needle", [
-    (dict(task="sparse-regression"), "lam=0.0 needs a classification task"),
+    (dict(task="sparse-regression", method="gd", normalized_lr=True), "normalized GD's steps"),
     (dict(method="gd", lr=0.01), "plain GD cannot reach"),
     (dict(normalized_lr=True), "it is a variant of gd"),
 ])
@@ -150,7 +150,8 @@ def test_cli_lam0_normalized_gd_and_analyze(tmp_path):
     assert json.loads(proc.stdout)["T_minus"] is None
 
 
-@pytest.mark.parametrize("args,needle", [(["--task", "sparse-regression", "--lam", "0"], "lam=0.0"),
+@pytest.mark.parametrize("args,needle", [(["--task", "sparse-regression", "--lam", "0", "--formulation", "full"],
+                                          "lam=0.0"),
                                          (["--lam", "-0.5"], "-0.5"), (["--lam", "0", "--method", "gd"], "GD")])
 def test_cli_bad_lam_one_line_exit_2(tmp_path, args, needle):
     proc = _cli(["integrate", "--n", "8", "--d", "10", "--n-test", "0", "--no-plot", *args], tmp_path)

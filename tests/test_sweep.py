@@ -97,6 +97,7 @@ def test_fit_scaling_recovers_the_law_and_skips_rows_without_transition():
                          "transition_width": 0.8 / lam})
         rows.append({"alpha": 1e2, "lam": lam, "status": "ok", "t_transition": None, "transition_width": None})
         rows.append({"alpha": 1e5, "lam": lam, "status": "error", "t_transition": None, "transition_width": None})
+        rows.append({"alpha": 1e-4, "lam": lam, "status": "ok", "t_transition": 30.0, "transition_width": 5.0})
     fits = fit_scaling(rows)
     assert [f.lam for f in fits] == [1e-4, 1e-3] and [f.n_points for f in fits] == [4, 4]
     for f, c0 in zip(fits, (2.7, 2.5), strict=True):

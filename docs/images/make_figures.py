@@ -12,7 +12,9 @@ figure is built by the public plotting functions from ``grokode.integrate`` runs
   λ = 4e-3, GD lr 0.2 to t = 3000: the slowest figure, ~45 CPU-s);
 * lam0.png — no weight decay (n = 64, d = 200, α = 10, λ = 0): the transition spreads over ln t, to t = 1e300;
 * sweep.png — λ·t* against ln α and λ·width against α (n = 64, d = 500, α = 1e2…1e6, λ = 1e-2 and 1e-3);
-* trend.png — the theorem check 1 − cos at T∓ against α (n = 64, d = 500, λ = 1e-2).
+* trend.png — the theorem check 1 − cos at T∓ against α (n = 64, d = 500, λ = 1e-2);
+* implicit_path.png — the finite-α predictor at λ = 0 from min-ℓ2 (large α) to min-ℓ1 (small α), with the final w
+  of five λ = 0 runs (sparse regression, n = 32, d = 100).
 """
 
 from __future__ import annotations
@@ -65,6 +67,47 @@ def trend_figure(out: Path) -> None:
     print(f"trend.png: {time.perf_counter() - start:.1f} s", flush=True)
 
 
+def implicit_path_figure(out: Path) -> None:
+    """The finite-α predictor w_implicit(α) at λ = 0 between the min-ℓ2 and the min-ℓ1 interpolant, and where
+    λ = 0 runs end (sparse regression, n = 32, d = 100, k = 3)."""
+    import math
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from grokode.analysis.implicit_bias import DiagonalProfile, implicit_interpolant
+    from grokode.analysis.predictors import min_l1_interpolant, min_l2_interpolant
+    from grokode.tasks import make_task
+
+    start = time.perf_counter()
+    n, d = 32, 100
+    ds = make_task("sparse-regression", n=n, d=d, k=3, gamma=5.0, n_test=0, seed=0)
+    w_l2, w_l1 = min_l2_interpolant(ds.X, ds.y).w, min_l1_interpolant(ds.X, ds.y).w
+
+    def dist(w, ref):
+        return float(np.linalg.norm(w - ref) / np.linalg.norm(ref))
+
+    alphas = np.logspace(-8, 5, 53)
+    path = [implicit_interpolant(ds.X, ds.y, DiagonalProfile(2), math.log(a / math.sqrt(2 * d))).w for a in alphas]
+    run_alphas = (1e-6, 1e-3, 1e-1, 1e1, 1e3)
+    finals = [grokode.integrate(task="sparse-regression", n=n, d=d, n_test=0, alpha=a, lam=0).arrays["w"][-1]
+              for a in run_alphas]
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.semilogx(alphas, [dist(w, w_l2) for w in path], color="C0", label="w_implicit to min-ℓ2")
+    ax.semilogx(alphas, [dist(w, w_l1) for w in path], color="C3", label="w_implicit to min-ℓ1 (basis pursuit)")
+    ax.semilogx(run_alphas, [dist(w, w_l2) for w in finals], "o", color="C0", mfc="none", label="final w of a run")
+    ax.semilogx(run_alphas, [dist(w, w_l1) for w in finals], "o", color="C3", mfc="none")
+    ax.set_xlabel("initialization scale α  (u0 = α/√(2d))", fontsize=10)
+    ax.set_ylabel("relative ℓ2 distance", fontsize=10)
+    ax.set_title(f"finite-α interpolant at λ = 0: diagonal net, sparse regression n = {n}, d = {d}", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9)
+    save_figure(fig, out / "implicit_path.png")
+    print(f"implicit_path.png: {time.perf_counter() - start:.1f} s", flush=True)
+
+
 def main(out: Path) -> None:
     start = time.perf_counter()
     run_figure(out, "grokking", alpha=1e3, lam=1e-3)
@@ -75,6 +118,7 @@ def main(out: Path) -> None:
     run_figure(out, "lam0", n=64, d=200, n_test=0, alpha=10, lam=0)
     sweep_figure(out)
     trend_figure(out)
+    implicit_path_figure(out)
     print(f"all figures in {out} ({time.perf_counter() - start:.0f} s)")
 
 

@@ -201,7 +201,7 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
     return Analysis(
         alpha=alpha, lam=lam, t_theory=t_theory, t_transition=t_star,
         transition_width=summary.get("transition_width"),
-        offset_c0=math.log(alpha) - rate * t_star if t_star is not None and rate > 0 else None,
+        offset_c0=math.log(alpha) - rate * t_star if t_star is not None and rate > 0 and alpha > 1 else None,
         t_bias_switch=switch, direction=summary.get("direction"), c=c, T_minus=T_minus, T_plus=T_plus,
         references=meta.get("references", {}), measure=measure, **values,
     )

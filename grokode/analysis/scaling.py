@@ -64,8 +64,9 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width).
 
-    Rows without a transition (``t_transition`` None/NaN) or with status other than ``ok`` are left out;
-    ``n_points`` says how many were used.
+    Rows without a transition (``t_transition`` None/NaN), with status other than ``ok`` or with α ≤ 1 (no kernel
+    phase: the law is about ln α > 0; a small-α run's t* is its activation, docs/math.md#small-alpha-horizon) are
+    left out; ``n_points`` says how many were used.
     """
     by_lam: dict[float, list[dict]] = {}
     for r in rows:
@@ -73,7 +74,7 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     fits = []
     for lam in sorted(by_lam):
         use = [r for r in by_lam[lam] if r.get("status", "ok") == "ok" and _finite(r.get("t_transition"))
-               and float(r["alpha"]) > 0]
+               and float(r["alpha"]) > 1]
         ln_a = np.array([math.log(float(r["alpha"])) for r in use])
         y = np.array([lam * float(r["t_transition"]) for r in use])
         slope, intercept, r2 = line_fit(ln_a, y)

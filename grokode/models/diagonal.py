@@ -105,10 +105,12 @@ class DiagonalModel(LinearModel):
                 and c["t_eval"] is None):
             raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
                              "pass --t-end")
-        if c["lam"] == 0 and self.kind == "regression" and method != LABEL_NOISE:
-            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
-                             "the flow stops at an interpolant and has no late phase (use lam > 0, or --method "
-                             "label-noise-sgd)")
+        if c["lam"] == 0 and self.kind == "regression" and method == GD and c["normalized_lr"]:
+            raise InputError(f"lam={c['lam']!r} with squared loss: normalized GD's steps η/L̂ grow without bound as "
+                             "the loss goes to 0 at interpolation (use the flow, or plain gd with --t-end)")
+        if (self.stops_at_fit() and c["formulation"] == "full" and not discrete):
+            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
+                             "time); --formulation full integrates in t: pass a horizon --t-end")
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
@@ -188,6 +190,7 @@ class DiagonalModel(LinearModel):
         c = self.config
         if getattr(self, "data", None) is None:
             self.data = self.make_dataset()
+        self.check_alpha_axis()
         self.label_noise = None
         if c["method"] == LABEL_NOISE:
             from ..numeric.label_noise import LabelNoiseSGD, noise_generator
@@ -209,7 +212,15 @@ class DiagonalModel(LinearModel):
 
         c = self.config
         cls = ReducedDiagonalFlow if c["formulation"] == "reduced" else FullDiagonalFlow
-        return cls(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], depth=c["depth"], loss=c["loss"])
+        flow = cls(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], depth=c["depth"], loss=c["loss"])
+        flow.stop_at_fit = self.stops_at_fit()
+        return flow
+
+    def implicit_profile(self):
+        from ..analysis.implicit_bias import DiagonalProfile
+
+        c = self.config
+        return DiagonalProfile(c["depth"]), math.log(c["alpha"]) - 0.5 * math.log(2.0 * self.data.d)
 
     @classmethod
     def flow_for(cls, options: dict[str, Any], data):

@@ -10,6 +10,7 @@ dynamics (:meth:`LinearModel.solve`) and what its ``record`` adds.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,18 @@ LOSSES = ("logistic", "exponential", "squared")
 LAM0_T_END = 1e300
 #: Saved times without weight decay (log-spaced, about one per 0.8 decade up to 1e300).
 LAM0_POINTS = 400
+#: Squared loss at λ = 0: the run is saved at FIT_POINTS log-spaced times over [1e-3, 1e9]·T (T the time scale on
+#: which the flow leaves w = 0, :meth:`LinearModel.log_fit_time_scale`), then FIT_TAIL_POINTS more up to 1e300;
+#: it stops at interpolation, usually within the first range.
+FIT_POINTS = 400
+FIT_TAIL_POINTS = 60
+#: Squared loss at λ = 0: fitting on a time scale below this is refused (float64 times; α ≳ 1e150).
+MIN_FIT_TIME = 1e-290
+#: Degree L ≥ 3: the reduced flow resolves the first activation only when u0^{L−2} ≥ MIN_BRACKET (measured on n 20,
+#: d 40 at L = 3…6: 1e-7 and 8e-7 ran, 9e-8 and 1e-8 failed with a step below float64's spacing).
+MIN_BRACKET = 1e-7
+#: The default horizon with decay adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
+ACTIVATION_MARGIN = 4.0
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
@@ -52,6 +65,8 @@ ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_
 #: are the default ones: w is then recomputed from the states when it is read (docs/file-formats.md).
 COMPACT_FROM = 10_000_000
 
+#: Methods that step a discrete process instead of integrating the flow (the diagonal net's gd, label-noise SGD).
+DISCRETE_METHOD_NAMES = ("gd", "label-noise-sgd")
 #: Options that generate a data set: with --data they do not apply.
 GENERATOR_OPTIONS = ("task", "n", "d", "k", "gamma", "n_test")
 #: The options of the data and of the run every linear model takes (each adds α, λ, its method and its own).
@@ -126,15 +141,69 @@ class LinearModel(Model):
         self.read_data_now()
 
     def check_decay_and_horizon(self) -> None:
-        """No λ = 0 for regression (no late phase), and a horizon that float64 integrators resolve."""
+        """A horizon that float64 integrators resolve (λ = 0 with the squared loss runs to interpolation)."""
         c = self.config
-        if c["lam"] == 0 and self.kind == "regression":
-            raise InputError(f"lam={c['lam']!r} needs a classification task: with squared loss and no weight decay "
-                             "the flow stops at an interpolant and has no late phase (use lam > 0)")
+        if self.fits_to_interpolation() and c.get("formulation") == "full" and c["t_end"] is None and \
+                c["t_eval"] is None:
+            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
+                             "time); --formulation full integrates in t: pass a horizon --t-end")
         horizon, name = self._horizon()
         if horizon is not None:
             check_horizon(horizon, name)
 
+
+    # -- λ = 0 with the squared loss: the run stops at interpolation, and the finite-α predictor ----------
+    def fits_to_interpolation(self) -> bool:
+        """Whether the flow ends at an interpolant (squared loss, λ = 0, a flow method; docs/math.md#lam0-regression).
+        Gradient descent and label-noise SGD are stepped to their own horizons."""
+        return (self.config["lam"] == 0 and self.kind == "regression"
+                and self.config.get("method") not in DISCRETE_METHOD_NAMES)
+
+    def stops_at_fit(self) -> bool:
+        """Whether the run ends at the interpolation rule (no horizon of the user's)."""
+        c = self.config
+        return self.fits_to_interpolation() and c["t_end"] is None and c["t_eval"] is None
+
+    def check_interpolant(self) -> None:
+        """λ = 0 with the squared loss: InputError (before anything is integrated) when Xw = y has no solution."""
+        if not self.fits_to_interpolation():
+            return
+        from ..analysis.implicit_bias import interpolant_exists
+
+        X = np.asarray(self.data.X, dtype=np.float64)
+        exists, rank = interpolant_exists(X, self.data.y)
+        if not exists:
+            n = X.shape[0]
+            raise InputError(f"lam={self.config['lam']!r} with squared loss: no interpolant exists (rank X = {rank} < "
+                             f"n = {n} and y is not in the range of X), so the flow has no end to stop at (use "
+                             "lam > 0 or --t-end)")
+
+    def implicit_profile(self):
+        """(profile, log of its scale) of the model's λ = 0 closed form w = F(Γ), for the finite-α predictor;
+        None if the model has none."""
+        return None
+
+    def implicit_summary(self, arrays: dict) -> dict[str, Any]:
+        """λ = 0, squared loss: ``w_implicit`` (into ``arrays``) and its summary keys (docs/math.md#finite-alpha)."""
+        found = self.implicit_profile()
+        if not self.fits_to_interpolation() or found is None:
+            return {}
+        from ..analysis.implicit_bias import implicit_interpolant, relative_distance
+
+        profile, log_c = found
+        pred = implicit_interpolant(np.asarray(self.data.X, dtype=np.float64), self.data.y, profile, log_c)
+        arrays["w_implicit"] = pred.w
+        W = arrays["w"]
+        out = {
+            "dist_implicit_final": relative_distance(W[-1], pred.w) if W.shape[0] else None,
+            "implicit_residual": pred.residual,
+            "implicit_dual_grad_norm": pred.grad_norm,
+            "implicit_newton_steps": pred.iterations,
+            "implicit_converged": pred.converged,
+        }
+        for key, name in (("w_kernel", "min_l2"), ("w_rich", "min_l1")):
+            out[f"implicit_dist_{name}"] = relative_distance(pred.w, arrays[key]) if key in arrays else None
+        return out
 
     def _data_shape(self) -> tuple[int, int]:
         """(n, d) of the training set, read from a data file's headers without loading it."""
@@ -203,7 +272,16 @@ class LinearModel(Model):
         c = self.config
         if getattr(self, "data", None) is None:
             self.data = self.make_dataset()
+        self.check_alpha_axis()
         return self.plan(c["lam"])
+
+    def check_alpha_axis(self) -> None:
+        """The data-dependent refusals of the α axis, before anything is integrated (docs/math.md#alpha-axis):
+        no interpolant at λ = 0 with the squared loss, a fitting time below float64's range, an activation at
+        degree ≥ 3 the reduced flow cannot resolve."""
+        self.check_interpolant()
+        self.check_fit_time()
+        self.check_activation()
 
     def plan(self, rate: float) -> Plan:
         """The save times for decay rate ``rate`` (λ, or λ + λ_eff): --t-eval, or the model's horizon rule."""
@@ -215,11 +293,76 @@ class LinearModel(Model):
         if c["t_end"] is not None:
             t_end = c["t_end"]
         elif t_theory is not None:
-            t_end = default_t_end(c["alpha"], rate)
+            # small α: the incremental-learning phase too (docs/math.md#small-alpha-horizon)
+            t_one = self.activation_estimate(rate) if self.small_initialization() else math.nan
+            t_end = default_t_end(c["alpha"], rate) + (ACTIVATION_MARGIN * t_one if math.isfinite(t_one) else 0.0)
         else:
             t_end = LAM0_T_END
+        if self.stops_at_fit():
+            return Plan(t_eval=fit_save_times(self.log_fit_time_scale()), t_end=t_end, t_theory=None, rate=rate)
         t_eval = save_times(t_end, t_theory, theorem_window=True, log_points=LAM0_POINTS)
         return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate)
+
+    def small_initialization(self) -> bool:
+        """Whether the profile's scale is below 1 (u0 < 1: w starts far below O(1) and must grow first)."""
+        found = self.implicit_profile()
+        return found is not None and found[1] < 0.0
+
+    def activation_estimate(self, rate: float | None = None) -> float:
+        """t₁: when the first coordinate's |w_j| reaches 1 under the initial gradient (0 at large α, inf if never;
+        :func:`~grokode.analysis.alpha_axis.activation_time`), at decay rate ``rate`` (default λ); NaN for a model
+        without a profile."""
+        lam = self.config["lam"] if rate is None else rate
+        cache = self.__dict__.setdefault("_t_one", {})
+        if lam not in cache:
+            found = self.implicit_profile()
+            if found is None:
+                cache[lam] = math.nan
+            else:
+                from ..analysis.alpha_axis import activation_time
+                from ..numeric.generated import LOSS_NAMES, loss_residual
+
+                profile, log_c = found
+                loss_id = LOSS_NAMES.index(self.config["loss"])
+                r0 = np.array([loss_residual(loss_id, 0.0, float(v)) for v in self.data.y])
+                g = np.asarray(self.data.X.T @ r0, dtype=np.float64) / self.data.n
+                cache[lam] = activation_time(profile, log_c, profile.degree, lam, g)
+        return cache[lam]
+
+    def check_activation(self) -> None:
+        """Degree L ≥ 3 at small α: InputError with the estimate of t₁ when the reduced flow cannot resolve the
+        first activation (its bracket must shrink by u0^{−(L−2)}; measured to fail below :data:`MIN_BRACKET`)."""
+        found = self.implicit_profile()
+        c = self.config
+        if found is None or c.get("formulation", "reduced") != "reduced" or c.get("method") in DISCRETE_METHOD_NAMES:
+            return
+        profile, log_c = found
+        L = profile.degree
+        if L < 3 or (L - 2) * log_c >= math.log(MIN_BRACKET):
+            return
+        t_one = self.activation_estimate()
+        if not math.isfinite(t_one):
+            return  # the decay wins: nothing activates, and the run decays to w = 0 (it finishes)
+        alpha_min = c["alpha"] * math.exp((math.log(MIN_BRACKET) / (L - 2)) - log_c)
+        raise InputError(f"alpha={c['alpha']:g} at degree {L}: the first coordinate activates only at t ≈ {t_one:.3g} "
+                         f"(≈ u0^-(L-2)/(L(L-2)·max|g|), u0^(L-2) = {math.exp((L - 2) * log_c):.1e}); the reduced "
+                         f"flow cannot resolve an activation with u0^(L-2) < {MIN_BRACKET:g}: use alpha ≥ "
+                         f"{alpha_min:.3g}")
+
+    def log_fit_time_scale(self) -> float:
+        """log T of the time scale on which the flow leaves w = 0: T = 1/max(kernel rate, activation rate) of the
+        reduced flow at its start (``log_rate0``); its start is at 10⁻⁶T."""
+        return -float(self.make_flow().log_rate0)
+
+    def check_fit_time(self) -> None:
+        """λ = 0 with the squared loss: InputError when fitting happens at times float64 cannot hold (t < 1e-290)."""
+        if not self.stops_at_fit():
+            return
+        log_T = self.log_fit_time_scale()
+        if log_T < math.log(MIN_FIT_TIME):
+            raise InputError(f"alpha={self.config['alpha']:g} with lam=0: the flow fits the data on a time scale "
+                             f"t ≈ 1e{log_T / math.log(10.0):.0f} (it shrinks like α^-(2L-2) at degree L), below what "
+                             f"float64 times hold ({MIN_FIT_TIME:g}); use a smaller α")
 
     def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
         from ..tasks.metrics import empirical_metrics, outputs
@@ -307,8 +450,12 @@ class LinearModel(Model):
         if metric is None or not sol.t.size:
             return None, name
 
+        # before the flow's start (small α: 1e-6 of its activation time scale) w grows linearly along a fixed
+        # direction, so the metric there is the one at the start
+        t_start = float(sol.flow.to_time(sol.pieces[0].lo)) if sol.pieces else 0.0
+
         def dense_metric(s: float) -> float:
-            return metric(sol.weight_at(s)[None, :])[0]
+            return metric(sol.weight_at(max(s, t_start))[None, :])[0]
 
         transition = find_transition(
             sol.t, metric(arrays["w"]), plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
@@ -341,7 +488,33 @@ class LinearModel(Model):
         if references is not None:
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
+        out.update(self.implicit_summary(arrays))
+        out["regime"] = self.regime(arrays, references)
+        if self.config["alpha"] <= 1.0:
+            out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
+        t_one = self.activation_estimate(plan.rate) if self.small_initialization() else math.nan
+        out["t_activation"] = t_one if math.isfinite(t_one) else None
         return out
+
+    def regime(self, arrays: dict, references: dict | None) -> str | None:
+        """The run's regime on the α axis (:func:`~grokode.analysis.regime.classify_regime`), None if unreadable."""
+        from ..analysis.regime import classify_regime
+
+        if references is None:
+            return None
+        classification = self.kind == "classification"
+        metric = next((k for k in (("test_acc_population", "test_acc") if classification else
+                                   ("test_loss_population", "test_loss")) if k in arrays), None)
+        train = arrays.get("train_acc" if classification else "train_loss")
+        kernel, rich = references["kernel"]["test_value"], references["rich"]["test_value"]
+        if metric is None or train is None or kernel is None or rich is None:
+            return None
+        if classification:
+            return classify_regime(arrays["t"], train, arrays[metric], self.kind, kernel, rich,
+                                   train_loss=arrays["train_loss"])
+        with np.errstate(divide="ignore"):
+            return classify_regime(arrays["t"], train, np.log10(arrays[metric]), self.kind,
+                                   math.log10(max(kernel, 1e-300)), math.log10(max(rich, 1e-300)))
 
     def weight_at(self, sol):
         return sol.weight_at if sol.pieces else None
@@ -360,6 +533,14 @@ class LinearModel(Model):
         n, d = self._data_shape()
         name = (c["data"] and _stem(c["data"])) or c["task"]
         return f"{self.name}-{name}-n{n}-d{d}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace("+", "")
+
+
+def fit_save_times(log_T: float) -> np.ndarray:
+    """Save times of a λ = 0 squared-loss run: dense over [1e-3, 1e9]·T, then sparse up to :data:`LAM0_T_END`."""
+    lo, hi = log_T + math.log(1e-3), min(log_T + math.log(1e9), math.log(LAM0_T_END))
+    dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
+    tail = np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END) else []
+    return np.unique(np.concatenate([dense, tail]))
 
 
 def data_digest(ds) -> str:

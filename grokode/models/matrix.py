@@ -40,6 +40,8 @@ from .base import (
 )
 
 TASKS = ("multiplication", "lowrank")
+#: The default horizon adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
+ACTIVATION_MARGIN = 4.0
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
 #: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why).
 AUTO_METHOD = "rkc"
@@ -152,9 +154,24 @@ class MatrixModel(Model):
         t_theory = theory_time(c["alpha"], c["lam"])
         if c["t_eval"] is not None:
             return Plan(t_eval=c["t_eval"], t_end=float(c["t_eval"][-1]), t_theory=t_theory, rate=c["lam"])
-        t_end = c["t_end"] if c["t_end"] is not None else default_t_end(c["alpha"], c["lam"])
+        t_end = c["t_end"] if c["t_end"] is not None else default_t_end(c["alpha"], c["lam"]) + (
+            ACTIVATION_MARGIN * self.activation_estimate() if math.isfinite(self.activation_estimate()) else 0.0)
         return Plan(t_eval=save_times(t_end, t_theory, theorem_window=True), t_end=t_end, t_theory=t_theory,
                     rate=c["lam"])
+
+    def activation_estimate(self) -> float:
+        """Small α (< 1): t₁ = ln(1/α²)/(2(σ − λ)), when the top eigen-direction of W reaches O(1) under the initial
+        residual, σ = max|eig R(0)|, R(0) = −(2/N)(P_Ω M + (P_Ω M)ᵀ) (docs/math.md#small-alpha-horizon); NaN at
+        α ≥ 1, inf when the decay wins (σ ≤ λ)."""
+        c = self.config
+        if c["alpha"] >= 1.0:
+            return math.nan
+        problem = self.problem
+        E0 = np.where(problem.train_mask, -problem.M, 0.0)
+        sigma = float(np.max(np.abs(np.linalg.eigvalsh(2.0 / problem.n_obs * (E0 + E0.T)))))
+        if sigma <= c["lam"]:
+            return math.inf
+        return -2.0 * math.log(c["alpha"]) / (2.0 * (sigma - c["lam"]))
 
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
         from ..numeric.integrate import integrate_flow
@@ -224,6 +241,19 @@ class MatrixModel(Model):
             "dist_kernel_final": float(arrays["dist_kernel"][-1]) if W.size and "dist_kernel" in arrays else None,
             "dist_rich_final": float(arrays["dist_rich"][-1]) if W.size and "dist_rich" in arrays else None,
         }
+        out["regime"] = None
+        if references is not None and W.size:
+            from ..analysis.regime import classify_regime
+
+            with np.errstate(divide="ignore"):
+                out["regime"] = classify_regime(
+                    arrays["t"], arrays["train_loss"], np.log10(arrays["test_loss"]), "regression",
+                    math.log10(max(references["kernel"]["test_value"], 1e-300)),
+                    math.log10(max(references["rich"]["test_value"], 1e-300)))
+        if self.config["alpha"] <= 1.0:
+            out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
+            t_one = self.activation_estimate()
+            out["t_activation"] = t_one if math.isfinite(t_one) else None
         if references is not None:
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]

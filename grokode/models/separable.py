@@ -119,7 +119,15 @@ class SeparableModel(LinearModel):
 
         c = self.config
         cls = ReducedSeparableFlow if c["formulation"] == "reduced" else FullSeparableFlow
-        return cls(self.data.X, self.data.y, model=self.symbolic, alpha=c["alpha"], lam=c["lam"], loss=c["loss"])
+        flow = cls(self.data.X, self.data.y, model=self.symbolic, alpha=c["alpha"], lam=c["lam"], loss=c["loss"])
+        flow.stop_at_fit = self.stops_at_fit()
+        return flow
+
+    def implicit_profile(self):
+        from ..numeric.separable_profile import profile_for
+
+        c = self.config
+        return profile_for(self.symbolic), math.log(c["alpha"]) - 0.5 * math.log(self.data.d)
 
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
         from ..numeric.integrate import integrate_flow

@@ -374,6 +374,14 @@ class ReducedDiagonalFlow:
     def _init_run_state(self) -> None:
         """The frame, mode and work buffers of a fresh run (needs ``log_rate0``, ``y``, ``n``, ``d``); shared with
         :class:`~grokode.numeric.separable.ReducedSeparableFlow`."""
+        # At small α the closed form turns nonlinear (|z| = κ|q| ~ 1, incremental learning) long before the kernel
+        # rate ~u0^L acts: the start must precede both, or the first step would skip the first activations.
+        r0 = np.array([gen.loss_residual(self.loss_id, 0.0, v) for v in self.y])
+        g0 = float(np.max(np.abs(self.data.rmatvec(r0, 1.0 / self.n))))
+        if g0 > 0.0:
+            self.log_rate0 = max(self.log_rate0, self._log_clock_scale() + math.log(g0))
+        if self.lam > 0.0:  # and before the decay acts (when nothing activates, the run lasts a few 1/λ)
+            self.log_rate0 = max(self.log_rate0, math.log(self.lam))
         self.c0 = self.log_rate0 + _START_LOG_SCALE
         self.c = self.c0
         self.anchor = None
@@ -390,6 +398,23 @@ class ReducedDiagonalFlow:
         self._zeros = np.zeros(self.d)
         self.nfev = 0
         self.njev = 0
+
+    def stop_reason(self) -> str | None:
+        """Why the run ends here, or None (the driver asks after every step).
+
+        With ``stop_at_fit`` (set by the model for the squared loss at λ = 0 without a horizon of the user's): the
+        flow has entered its slow-manifold mode (max|f − y| < :data:`QS_ENTER`·max|y|, see :meth:`rescale`), on
+        which at λ = 0 nothing moves: Ṡ = r = 2(f − y), so the velocity is below 2·QS_ENTER·max|y| too, and the
+        rest of the flow moves w by O(QS_ENTER) relative (docs/math.md#lam0-regression).
+        """
+        if getattr(self, "stop_at_fit", False) and self.quasi_static and self.lam == 0.0:
+            return (f"stopped at interpolation: max|f − y| < {QS_ENTER:g}·max|y| (the flow at λ = 0 is at rest "
+                    "there)")
+        return None
+
+    def _log_clock_scale(self) -> float:
+        """log of the scale κ at which the clock q = XᵀS/n makes the closed form nonlinear (z = κq)."""
+        return self.log_kappa
 
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:
@@ -536,7 +561,12 @@ class ReducedDiagonalFlow:
         _log_curvatures(f, self.y, self.loss_id, logcurv)
         with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
             row = np.exp(tau + self._log_rho(t) + logcurv + top - math.log(self.n))
-        return row[:, None] * self.data.weighted_gram(col)
+        J = row[:, None] * self.data.weighted_gram(col)
+        if not np.all(np.isfinite(J)) and self.depth > 2 and not np.isfinite(top):
+            # a trial point past a bracket's zero (w is NaN there): a finite Jacobian lets the implicit solver
+            # evaluate the point, see the NaN residual and shorten the step, instead of failing in its LU
+            J = np.zeros((self.n, self.n))
+        return J
 
     # -- saved states as files ----------------------------------------------------------------------------
     @staticmethod

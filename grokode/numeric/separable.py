@@ -445,6 +445,10 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
         self.failure_hint = (" (a coordinate crossed a singular end of the profile F: the reduction lost its "
                              "accuracy; the exact flow cannot blow up)" if L > 2 else "")
 
+    def _log_clock_scale(self) -> float:
+        """Γ₁ = c^{L−2}Γ turns F₁ nonlinear at |Γ₁| ~ 1/|F₁′(0)|-ish; L² stands for the unit profile's scale."""
+        return self.log_gshift + 2.0 * math.log(self.depth)
+
     # -- frames ---------------------------------------------------------------------------------------
     def _log_rho(self, t: float) -> float:
         return -(self.depth - 2) * self.lam * t if self.depth > 2 else 0.0

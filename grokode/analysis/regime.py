@@ -1,0 +1,95 @@
+"""The regime of a run on the α axis (docs/math.md#regimes-of-a-run): rich, grokking, misgrokking, kernel, none.
+
+Read from the saved trajectory and the two reference predictors' own test metrics. The test metric is the run's
+transition metric: accuracy for classification (higher is better), log10 of the test loss for regression (lower
+is better); :data:`TOLERANCE` is how close two values of it count as the same level.
+
+* Regression: test losses more than :data:`ZERO_LOSS_DECADES` decades below the initial one count as zero.
+* Training is *fitted* at the first saved time t_fit with training accuracy 1 and training loss at most
+  :data:`FIT_FRACTION_CLASSIFICATION` of its initial value (classification: accuracy alone is scale-invariant,
+  and a small-α w ≈ 0 already separates the training set along its initial gradient with the loss at chance),
+  or training loss at most :data:`FIT_FRACTION` of its initial value (regression). Never fitted: ``none``.
+* A *kernel plateau*: at t_fit the test metric is within the tolerance of the kernel predictor's and not of the
+  rich predictor's, and it is still within the tolerance of its t_fit value at 2·t_fit (it stays flat while the
+  training data are fitted). A small-α run's long wait at w ≈ 0 has training at chance, so it is not one.
+* With a plateau, the final test metric decides: at the rich level (or better) and better than the plateau →
+  ``grokking``;
+  worse than the plateau by more than the tolerance → ``misgrokking``; better by more than the tolerance but not
+  at the rich level → ``incomplete`` (the switch is under way at the horizon); otherwise ``kernel``.
+* Without a plateau: ``rich`` when the final test metric is at the rich level (or better) or the metric at t_fit
+  already was; otherwise ``other``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Two values of the test metric are the same level within this: accuracy, or decades of test loss.
+TOLERANCE = {"classification": 0.05, "regression": 0.5}
+#: Regression is fitted once the training loss is at most this fraction of its initial value …
+FIT_FRACTION = 1e-3
+#: … classification once the training accuracy is 1 and the training loss at most this fraction of its initial value.
+FIT_FRACTION_CLASSIFICATION = 0.5
+#: Regression: test losses more than this many decades below the initial one count as zero.
+ZERO_LOSS_DECADES = 6.0
+REGIMES = ("rich", "grokking", "misgrokking", "incomplete", "kernel", "none", "other")
+
+
+def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: str, kernel_value: float | None,
+                    rich_value: float | None, train_loss: np.ndarray | None = None) -> str | None:
+    """The regime (one of :data:`REGIMES`) from the saved curves.
+
+    Parameters
+    ----------
+    t : saved times (T,).
+    train : training accuracy (classification) or training loss (regression) at ``t``.
+    test : the test metric at ``t``: accuracy, or log10 of the test loss.
+    kind : "classification" or "regression".
+    kernel_value, rich_value : the reference predictors' values of the same metric (accuracy, or log10 loss).
+    train_loss : classification: the training loss at ``t`` (required to call the data fitted).
+
+    Returns None when it cannot be read (no saved times, a missing reference).
+    """
+    t, train, test = (np.asarray(a, dtype=np.float64) for a in (t, train, test))
+    if t.size == 0 or kernel_value is None or rich_value is None or not (
+            math.isfinite(kernel_value) and math.isfinite(rich_value)):
+        return None
+    tol = TOLERANCE[kind]
+    if kind == "regression" and math.isfinite(float(test[0])):
+        # losses below ZERO_LOSS_DECADES under the initial one count as zero (an exact recovery has log10 loss −inf)
+        floor = float(test[0]) - ZERO_LOSS_DECADES
+        test = np.maximum(np.nan_to_num(test, nan=np.nan, neginf=floor), floor)
+        kernel_value, rich_value = max(kernel_value, floor), max(rich_value, floor)
+    sign = 1.0 if kind == "classification" else -1.0  # quality = sign·metric, higher is better
+    quality = sign * test
+    q_kernel, q_rich = sign * kernel_value, sign * rich_value
+    if kind == "classification":
+        if train_loss is None:
+            return None
+        loss = np.asarray(train_loss, dtype=np.float64)
+        fitted = (train >= 1.0) & (loss <= FIT_FRACTION_CLASSIFICATION * float(loss[0]))
+    else:
+        fitted = train <= FIT_FRACTION * max(float(train[0]), 1e-300)
+    if not np.any(fitted):
+        return "none"
+    i_fit = int(np.argmax(fitted))
+    q_fit, q_final = float(quality[i_fit]), float(quality[-1])
+    if not (math.isfinite(q_fit) and math.isfinite(q_final)):
+        return None
+    later = np.flatnonzero(t >= 2.0 * t[i_fit])
+    flat = later.size > 0 and abs(float(quality[later[0]]) - q_fit) <= tol
+    plateau = abs(q_fit - q_kernel) <= tol and abs(q_fit - q_rich) > tol and flat
+    at_rich = q_final >= q_rich - tol  # at the rich level, or better (a λ = 0 run can beat its finite reference)
+    if plateau:
+        if at_rich and q_final > q_fit:
+            return "grokking"
+        if q_final < q_fit - tol:
+            return "misgrokking"
+        if q_final > q_fit + tol:
+            return "incomplete"
+        return "kernel"
+    if at_rich or abs(q_fit - q_rich) <= tol:
+        return "rich"
+    return "other"
