@@ -421,7 +421,42 @@ class LinearModel(Model):
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
         out.update(self.implicit_summary(arrays))
+        out.update(self.saddle_summary(sol, arrays))
         return out
+
+    # -- degree 2 with the squared loss: the saddle-to-saddle staircase (docs/math.md#saddle-to-saddle) ---------
+    def saddle_scale(self) -> tuple[int, float | None] | None:
+        """(degree, log u0 for the α → 0 limit, or None where the limit is not implemented); None: no staircase."""
+        return None
+
+    def saddle_summary(self, sol, arrays: dict) -> dict[str, Any]:
+        """Degree 2, squared loss: the measured jumps and plateaus, and their α → 0 prediction
+        (:func:`grokode.analysis.saddles.saddle_summary`)."""
+        found = self.saddle_scale()
+        W = arrays["w"]
+        if found is None or found[0] != 2 or self.kind != "regression" or not W.shape[0]:
+            return {}
+        from ..analysis.saddles import saddle_summary
+
+        times, weights = np.asarray(arrays["t"], dtype=np.float64), W
+        weight_at = sol.weight_at if sol.pieces else None
+        if weight_at is not None:  # the solver's step ends bracket crossings that fall between two saved times
+            flow = sol.flow
+            ends = [(float(flow.to_time(p.hi)), p) for p in sol.pieces]
+            extra = [(t, flow.weight(p.hi, p.dense(p.hi), p.frame)) for t, p in ends if t < times[-1]]
+            if extra:
+                times = np.concatenate([times, [t for t, _ in extra]])
+                weights = np.vstack([W, np.array([w for _, w in extra])])
+                order = np.argsort(times, kind="stable")
+                times, weights = times[order], weights[order]
+                keep = np.concatenate([[True], np.diff(times) > 0])
+                times, weights = times[keep], weights[keep]
+        log_u0 = found[1]
+        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, times, weights,
+                              weight_at if weight_at is not None else _saved_weight(arrays["t"], W),
+                              log_u0=log_u0, lam=self.config["lam"],
+                              limit_refused=None if log_u0 is not None else
+                              f"the α → 0 limit is implemented for the depth-2 diagonal net, not model {self.name!r}")
 
     def weight_at(self, sol):
         return sol.weight_at if sol.pieces else None
@@ -448,6 +483,13 @@ def fit_save_times(log_T: float) -> np.ndarray:
     dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
     tail = np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END) else []
     return np.unique(np.concatenate([dense, tail]))
+
+
+def _saved_weight(t: np.ndarray, W: np.ndarray):
+    """w(t) read at the saved time at or before t (methods without a dense output)."""
+    def weight_at(s: float) -> np.ndarray:
+        return W[max(0, int(np.searchsorted(t, s, side="right")) - 1)]
+    return weight_at
 
 
 def data_digest(ds) -> str:

@@ -114,6 +114,9 @@ class SeparableModel(LinearModel):
         return model.derive()
 
     # -- the run -----------------------------------------------------------------------------------------
+    def saddle_scale(self) -> tuple[int, None]:
+        return self.symbolic.degree, None  # the staircase is measured; its α → 0 limit is the diagonal net's only
+
     def make_flow(self):
         from ..numeric.separable import FullSeparableFlow, ReducedSeparableFlow
 

@@ -1,0 +1,282 @@
+"""Small α at degree 2: the saddle-to-saddle staircase, measured on a run and predicted by its α → 0 limit.
+
+Measured (:func:`threshold_events`): coordinate j is *active* while |w_j| ≥ :data:`ACTIVE_THRESHOLD`; each crossing
+of that level is located by a root finder on the solver's dense output (between the saved times and the solver's
+step ends, so a crossing between two saved times is not missed), and the active set is read on each plateau.
+
+Predicted (:func:`saddle_limit`): Pesme & Flammarion, "Saddle-to-Saddle Dynamics in Diagonal Linear Networks"
+(NeurIPS 2023), Algorithm 1, in grokode's convention (docs/math.md#saddle-to-saddle). For w = u² − v² from
+u(0) = v(0) = u0 at λ = 0, w_j = −2u0² sinh(4G_j) with G = ∫g, g = ∇L̂(w) = (2/n)Xᵀ(Xw − y). With ε = ln(1/u0),
+t = ε·τ and s = G/ε, as u0 → 0 a coordinate can carry weight only where |s_j| = ½, with sign(w_j) = −sign(s_j),
+and ds/dτ = g(w). Starting from s = 0, w = 0:
+
+1. the next jump is the first τ at which an s_j with g_j ≠ 0 reaches |s_j| = ½ (s moves linearly meanwhile);
+2. the new saddle minimizes L̂ over the w supported on B = {j : |s_j| = ½} with sign(w_j) = −sign(s_j): a
+   non-negative least squares on X_B·diag(−sign s_B);
+3. coordinates of B that get weight 0 there leave the support inside that step (not mid-plateau);
+
+until the saddle interpolates (g = 0). The predicted jump times are t_k = ε·τ_k. A finite-u0 run crosses the level
+|w_j| = c earlier than t_k, by about ln(1/c)/(2ε) relatively at the first jump (8 % for c = 0.05, u0 = 1e-8):
+the error falls like 1/ln(1/u0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq, nnls
+
+#: A coordinate is active while |w_j| is at least this (docs/math.md#saddle-to-saddle).
+ACTIVE_THRESHOLD = 0.05
+#: The limit algorithm ends when the saddle's residual ‖Xw − y‖ is below this times ‖y‖ (interpolation).
+LIMIT_RTOL = 1e-9
+#: Components of g below this times max|g(0)| are zero (a coordinate on a saddle's support has g_j = 0 there).
+_G_RTOL = 1e-9
+#: Weights of a saddle below this times its largest are NNLS's rounding: those coordinates are off the support.
+_SUPPORT_RTOL = 1e-12
+
+
+@dataclass(frozen=True)
+class LimitJump:
+    """One jump of the α → 0 limit: at rescaled time ``tau`` (t = ε·τ), coordinates ``entered`` join the support
+    and ``left`` leave it; ``w`` is the saddle the flow rests at until the next jump."""
+
+    tau: float
+    t: float
+    entered: tuple[int, ...]
+    left: tuple[int, ...]
+    support: tuple[int, ...]
+    w: np.ndarray = field(repr=False)
+    s: np.ndarray = field(repr=False)  # the rescaled integrated gradient G/ε at the jump
+
+
+@dataclass(frozen=True)
+class SaddleLimit:
+    """The limit algorithm's jumps; ``converged``: its last saddle interpolates (else it stopped at ``max_jumps``)."""
+
+    jumps: list[LimitJump]
+    log_inv_u0: float
+    converged: bool
+
+    @property
+    def times(self) -> list[float]:
+        return [j.t for j in self.jumps]
+
+    @property
+    def supports(self) -> list[list[int]]:
+        """The support on each plateau: before the first jump (empty), then after each jump."""
+        return [[]] + [list(j.support) for j in self.jumps]
+
+
+def squared_loss_gradient(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """g = ∇L̂(w) for L̂ = (1/n)‖Xw − y‖² (a mean without ½)."""
+    return (2.0 / X.shape[0]) * (X.T @ (X @ w - y))
+
+
+def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, max_jumps: int | None = None) -> SaddleLimit:
+    """The α → 0 limit of the depth-2 diagonal net's λ = 0 squared-loss flow (see the module docstring).
+
+    Parameters
+    ----------
+    X, y : the n×d training inputs and the n targets.
+    log_inv_u0 : ε = ln(1/u0) > 0 (u0 = α/√(2d)); it only scales time, t_k = ε·τ_k.
+    max_jumps : stop after this many jumps (default 4·d + 10).
+
+    Returns
+    -------
+    SaddleLimit with the jumps in order of time.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if not log_inv_u0 > 0:
+        raise ValueError(f"the small-α limit needs u0 < 1 (ln(1/u0) > 0), got ln(1/u0) = {log_inv_u0!r}")
+    d = X.shape[1]
+    max_jumps = 4 * d + 10 if max_jumps is None else max_jumps
+    s = np.zeros(d)
+    w = np.zeros(d)
+    tau = 0.0
+    g = squared_loss_gradient(X, y, w)
+    g_floor = _G_RTOL * float(np.max(np.abs(g))) if g.size else 0.0
+    y_norm = float(np.linalg.norm(y))
+    jumps: list[LimitJump] = []
+    support: tuple[int, ...] = ()
+    converged = float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
+    while not converged and len(jumps) < max_jumps:
+        moving = np.abs(g) > g_floor
+        if not moving.any():
+            break
+        # time for each moving s_j to reach the boundary it moves towards: s_j + Δ·g_j = ½·sign(g_j)
+        delta = np.full(d, np.inf)
+        delta[moving] = (0.5 * np.sign(g[moving]) - s[moving]) / g[moving]
+        delta[delta <= 0.0] = np.inf  # already on the boundary it moves towards (a saddle's g_j ≈ 0 up to rounding)
+        step = float(delta.min())
+        if not math.isfinite(step):
+            break
+        hit = np.flatnonzero(delta <= step * (1.0 + 1e-12))
+        s = s + step * g
+        s[hit] = 0.5 * np.sign(g[hit])
+        # the support's g_j vanish at the saddle up to the solver's rounding: they stay on their boundary
+        s = np.clip(s, -0.5, 0.5)
+        tau += step
+        on = np.flatnonzero(np.abs(s) >= 0.5 * (1.0 - 1e-12))
+        sign = -np.sign(s[on])
+        v, _ = nnls(X[:, on] * sign, y)
+        w = np.zeros(d)
+        w[on] = sign * v
+        v[v <= _SUPPORT_RTOL * float(v.max(initial=0.0))] = 0.0  # rounding left by NNLS's last solve
+        w = np.zeros(d)
+        w[on] = sign * v
+        new_support = tuple(int(j) for j in on[v > 0.0])
+        entered = tuple(j for j in new_support if j not in support)
+        left = tuple(j for j in support if j not in new_support)
+        support = new_support
+        jumps.append(LimitJump(tau=tau, t=tau * log_inv_u0, entered=entered, left=left, support=support, w=w,
+                               s=s.copy()))
+        g = squared_loss_gradient(X, y, w)
+        converged = float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
+    return SaddleLimit(jumps=jumps, log_inv_u0=float(log_inv_u0), converged=bool(converged))
+
+
+def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
+                         threshold: float = ACTIVE_THRESHOLD) -> list[tuple[int, float]]:
+    """(coordinate, t) at which the limit's path reaches the weight ``threshold`` for each coordinate entering at a
+    jump: along the path an inactive w_j is u0²e^{4ε|s_j|}, so |w_j| = c at |s_j| = ½ − ln(1/c)/(4ε), an O(1/ε)
+    correction to the jump time that the measured crossing of |w_j| = c carries (docs/math.md#saddle-to-saddle)."""
+    eps = limit.log_inv_u0
+    level = 0.5 - math.log(1.0 / threshold) / (4.0 * eps)
+    d = X.shape[1]
+    taus = [0.0] + [j.tau for j in limit.jumps]
+    paths = [np.zeros(d)] + [j.s for j in limit.jumps]
+    rates = [squared_loss_gradient(X, y, w) for w in [np.zeros(d)] + [j.w for j in limit.jumps]]
+    out = []
+    for k, jump in enumerate(limit.jumps, start=1):
+        for j in jump.entered:
+            t = jump.t
+            target = math.copysign(level, jump.s[j])
+            # walk back over the plateaus before the jump (on plateau m, s_j = paths[m] + (τ − τ_m)·rates[m]) to the
+            # one where s_j passed the level on its way to the boundary
+            for m in range(k - 1, -1, -1):
+                a, rate = paths[m][j], rates[m][j]
+                if a * target >= level * level:
+                    continue  # past the level already at the plateau's start: it was passed earlier
+                if rate * target > 0.0:
+                    t = min(taus[m] + (target - a) / rate, taus[m + 1]) * eps
+                break
+            out.append((int(j), float(t)))
+    return out
+
+
+@dataclass(frozen=True)
+class ThresholdEvent:
+    """|w_j| crosses the activity threshold at time ``t``: upwards (``rising``, an activation) or downwards."""
+
+    t: float
+    coordinate: int
+    rising: bool
+
+
+def threshold_events(times: np.ndarray, W: np.ndarray, threshold: float = ACTIVE_THRESHOLD,
+                     weight_at: Callable[[float], np.ndarray] | None = None) -> list[ThresholdEvent]:
+    """Every crossing of |w_j| = ``threshold``, sorted by time.
+
+    Parameters
+    ----------
+    times, W : increasing times and the weights there (T×d): they bracket the crossings, so they should include
+        the solver's step ends as well as the saved times (a crossing and its return within one bracket is missed).
+    threshold : the activity level c.
+    weight_at : the dense output w(t); each bracketed crossing is located on it by Brent's method. Without it
+        (a discrete method), the crossing is interpolated linearly in log|w_j| between the two times.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    A = np.abs(np.asarray(W, dtype=np.float64)) >= threshold
+    events: list[ThresholdEvent] = []
+    rows, cols = np.nonzero(A[1:] != A[:-1])
+    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        lo, hi = float(times[k]), float(times[k + 1])
+        rising = bool(A[k + 1, j])
+        if weight_at is not None and hi > lo:
+            def gap(t: float, j: int = j) -> float:
+                return abs(float(weight_at(t)[j])) - threshold
+
+            a, b = gap(lo), gap(hi)
+            t_cross = brentq(gap, lo, hi, xtol=1e-12 * hi, rtol=1e-12) if a * b < 0 else (lo if a == 0 else hi)
+        else:
+            la = math.log(max(abs(float(W[k, j])), 1e-300))
+            lb = math.log(max(abs(float(W[k + 1, j])), 1e-300))
+            frac = (math.log(threshold) - la) / (lb - la) if lb != la else 1.0
+            t_cross = lo + frac * (hi - lo)
+        events.append(ThresholdEvent(t=float(t_cross), coordinate=int(j), rising=rising))
+    events.sort(key=lambda e: (e.t, e.coordinate))
+    return events
+
+
+def active_set(w: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> list[int]:
+    """The coordinates with |w_j| ≥ threshold."""
+    return [int(j) for j in np.flatnonzero(np.abs(w) >= threshold)]
+
+
+def measured_saddles(events: list[ThresholdEvent], t_first: float, t_last: float,
+                     weight_at: Callable[[float], np.ndarray], threshold: float = ACTIVE_THRESHOLD) -> list[list[int]]:
+    """The active set on each plateau: before the first activation, between consecutive activations (read at the
+    midpoint, after the coordinates that leave in the jump have left) and after the last one (at ``t_last``)."""
+    rises = [e.t for e in events if e.rising]
+    edges = [t_first, *rises, t_last]
+    out = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        at = b if b == t_last else 0.5 * (a + b)
+        out.append(active_set(weight_at(at), threshold))
+    return out
+
+
+def nearest_relative_error(measured: list[float], predicted: list[float]) -> float | None:
+    """max over the measured times of the relative distance |t − t̂|/t̂ to the nearest predicted time t̂."""
+    if not measured or not predicted:
+        return None
+    p = np.asarray(predicted, dtype=np.float64)
+    return float(max(np.min(np.abs(t - p) / p) for t in measured))
+
+
+def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarray,
+                   weight_at: Callable[[float], np.ndarray], *, log_u0: float | None, lam: float,
+                   limit_refused: str | None = None) -> dict:
+    """The summary keys of the staircase (docs/math.md#saddle-to-saddle).
+
+    ``jump_times`` (the measured activations, sorted), ``jump_coordinates`` (whose), ``saddles`` (the active set on
+    each plateau), ``jump_threshold``; and the α → 0 prediction ``jump_times_limit``, ``saddles_limit`` and
+    ``jump_rel_error`` (the largest relative distance of a measured activation to its nearest predicted jump),
+    ``jump_times_limit_at_threshold`` (when the limit's path reaches |w_j| = c for each entering coordinate,
+    :func:`level_crossing_times`) and ``jump_rel_error_at_threshold`` — or,
+    where the prediction does not apply, those set to None and ``jump_times_limit_refused`` saying why.
+    ``times``/``W`` bracket the crossings (saved times and solver step ends), ``weight_at`` is the dense output.
+    """
+    events = threshold_events(times, W, ACTIVE_THRESHOLD, weight_at)
+    rises = [e for e in events if e.rising]
+    out: dict = {
+        "jump_threshold": ACTIVE_THRESHOLD,
+        "jump_times": [e.t for e in rises],
+        "jump_coordinates": [e.coordinate for e in rises],
+        "saddles": measured_saddles(events, float(times[0]), float(times[-1]), weight_at) if len(times) else [],
+        "jump_times_limit": None,
+        "saddles_limit": None,
+        "jump_rel_error": None,
+    }
+    reason = limit_refused
+    if reason is None and lam != 0:
+        reason = (f"lam={lam:g} > 0: the limit is derived at λ = 0 only (with decay the activation level rises with "
+                  "t and the saddles become sign-constrained lasso problems)")
+    if reason is None and (log_u0 is None or log_u0 >= 0):
+        reason = "u0 ≥ 1: the α → 0 limit does not apply"
+    if reason is not None:
+        out["jump_times_limit_refused"] = reason
+        return out
+    limit = saddle_limit(X, y, -float(log_u0))
+    out["jump_times_limit"] = limit.times
+    out["saddles_limit"] = limit.supports
+    out["jump_rel_error"] = nearest_relative_error(out["jump_times"], limit.times)
+    at_level = sorted(t for _, t in level_crossing_times(X, y, limit))
+    out["jump_times_limit_at_threshold"] = at_level
+    out["jump_rel_error_at_threshold"] = nearest_relative_error(out["jump_times"], at_level)
+    return out
