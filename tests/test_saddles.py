@@ -192,3 +192,18 @@ def test_summary_keys_and_refusals(tmp_path):
     classification = grokode.integrate(model="diagonal", task="sparse", n=16, d=30, alpha=1e-3, lam=0.0,
                                        t_eval=[1.0, 10.0])
     assert "jump_times" not in classification.summary
+
+
+def test_the_run_figure_marks_the_predicted_jumps(tmp_path):
+    path, X, y = write_data(tmp_path, 11, 2)
+    run = run_small_alpha(path, np.linspace(0.5, 30.0, 60))
+    fig = run.plot()
+    marks = [line for ax in fig.axes for line in ax.get_lines()
+             if line.get_label().startswith("jumps predicted by the α → 0 limit")]
+    assert marks
+    # one vertical line per predicted jump, at its time t (a linear t axis over the staircase)
+    from matplotlib.colors import to_hex
+
+    shown = sorted(float(line.get_xdata()[0]) for line in fig.axes[0].get_lines()
+                   if to_hex(line.get_color()) == to_hex("tab:brown"))
+    np.testing.assert_allclose(shown, [t for t in run.summary["jump_times_limit"] if t <= 30.0])

@@ -12,7 +12,9 @@ figure is built by the public plotting functions from ``grokode.integrate`` runs
   λ = 4e-3, GD lr 0.2 to t = 3000: the slowest figure, ~45 CPU-s);
 * lam0.png — no weight decay (n = 64, d = 200, α = 10, λ = 0): the transition spreads over ln t, to t = 1e300;
 * sweep.png — λ·t* against ln α and λ·width against α (n = 64, d = 500, α = 1e2…1e6, λ = 1e-2 and 1e-3);
-* trend.png — the theorem check 1 − cos at T∓ against α (n = 64, d = 500, λ = 1e-2).
+* trend.png — the theorem check 1 − cos at T∓ against α (n = 64, d = 500, λ = 1e-2);
+* staircase.png — small α (u0 = 1e-8, λ = 0, squared loss) on Gaussian data (n = 20, d = 40, a 4-sparse teacher,
+  the data of benchmarks/saddle_table.py): the loss staircase and the jumps the α → 0 limit predicts.
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ def trend_figure(out: Path) -> None:
     print(f"trend.png: {time.perf_counter() - start:.1f} s", flush=True)
 
 
+def staircase_figure(out: Path) -> None:
+    """The small-α staircase on the data of benchmarks/saddle_table.py (seed 2, k = 4), u0 = 1e-8."""
+    import math
+    import tempfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20, 40))
+    teacher = np.zeros(40)
+    teacher[rng.choice(40, 4, replace=False)] = rng.standard_normal(4)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gauss.npz"
+        np.savez(path, X=X, y=X @ teacher)
+        run_figure(out, "staircase", data=str(path), alpha=1e-8 * math.sqrt(80), lam=0.0, loss="squared")
+
+
 def main(out: Path) -> None:
     start = time.perf_counter()
     run_figure(out, "grokking", alpha=1e3, lam=1e-3)
@@ -75,6 +94,7 @@ def main(out: Path) -> None:
     run_figure(out, "lam0", n=64, d=200, n_test=0, alpha=10, lam=0)
     sweep_figure(out)
     trend_figure(out)
+    staircase_figure(out)
     print(f"all figures in {out} ({time.perf_counter() - start:.0f} s)")
 
 
