@@ -37,8 +37,9 @@ def write_data(tmp_path, seed: int, k: int):
     return path, X, y
 
 
-def full_flow_in_logs(X, y, u0, t_eval):
-    """w(t) on t_eval and as a dense function: du/dt = −2ug, dv/dt = 2vg in a = ln u, b = ln v, from a = b = ln u0."""
+def full_flow_in_logs(X, y, u0, t_eval, lam=0.0):
+    """w(t) on t_eval and as a dense function: du/dt = −2ug − λu, dv/dt = 2vg − λv in a = ln u, b = ln v, from
+    a = b = ln u0."""
     n, d = X.shape
     K, c = (2.0 / n) * X.T @ X, (2.0 / n) * X.T @ y
 
@@ -47,7 +48,7 @@ def full_flow_in_logs(X, y, u0, t_eval):
 
     def rhs(_t, z):
         g = K @ weights(z) - c
-        return np.concatenate([-2.0 * g, 2.0 * g])
+        return np.concatenate([-2.0 * g - lam, 2.0 * g - lam])
 
     def jac(_t, z):
         top = np.hstack([-4.0 * K * np.exp(2.0 * z[:d]), 4.0 * K * np.exp(2.0 * z[d:])])
@@ -183,9 +184,6 @@ def test_summary_keys_and_refusals(tmp_path):
     assert len(s["saddles"]) == len(s["jump_times"]) + 1 and s["saddles"][0] == []
     assert s["jump_times"] == sorted(s["jump_times"]) and s["jump_threshold"] == ACTIVE_THRESHOLD
     assert s["saddles_limit"][0] == [] and len(s["saddles_limit"]) == len(s["jump_times_limit"]) + 1
-    decayed = grokode.integrate(model="diagonal", data=str(path), alpha=U0 * math.sqrt(2 * D), lam=1e-3,
-                                loss="squared", t_eval=[1.0, 10.0, 30.0])
-    assert decayed.summary["jump_times_limit"] is None and "λ = 0 only" in decayed.summary["jump_times_limit_refused"]
     big = grokode.integrate(model="diagonal", data=str(path), alpha=10.0, lam=0.0, loss="squared",
                             t_eval=[0.01, 0.1])
     assert big.summary["jump_times_limit"] is None and "u0 ≥ 1" in big.summary["jump_times_limit_refused"]
@@ -207,3 +205,42 @@ def test_the_run_figure_marks_the_predicted_jumps(tmp_path):
     shown = sorted(float(line.get_xdata()[0]) for line in fig.axes[0].get_lines()
                    if to_hex(line.get_color()) == to_hex("tab:brown"))
     np.testing.assert_allclose(shown, [t for t in run.summary["jump_times_limit"] if t <= 30.0])
+
+
+def test_limit_with_weight_decay(tmp_path):
+    """λ > 0: the boundary b(τ) = ½ + λτ/2, lasso saddles. Against the separate integration with decay: the first
+    and the last activations' errors halve from u0 = 1e-8 to 1e-16, and the run ends at the last saddle, a point
+    satisfying the lasso's optimality conditions for L̂ + (λ/2)‖w‖₁."""
+    lam = 0.2
+    X, y = gaussian_sparse(2, 4)
+    errors = {}
+    for u0 in (1e-8, 1e-16):
+        limit = saddle_limit(X, y, math.log(1 / u0), lam=lam)
+        assert limit.converged
+        t_eval = np.linspace(0.1, 1.3 * limit.times[-1], 300)
+        W, w_at = full_flow_in_logs(X, y, u0, t_eval, lam=lam)
+        rises = [e for e in threshold_events(t_eval, W, ACTIVE_THRESHOLD, w_at) if e.rising]
+        assert len(rises) == len(limit.jumps)
+        errors[u0] = [r.t / t - 1 for r, t in zip(rises, limit.times, strict=True)]
+        last = limit.jumps[-1].w
+        assert np.abs(W[-1] - last).max() < (1e-3 if u0 == 1e-8 else 1e-5)
+    g = (2 / N) * X.T @ (X @ last - y)
+    on = last != 0
+    np.testing.assert_allclose(g[on], -np.sign(last[on]) * lam / 2, atol=1e-10)
+    assert np.abs(g[~on]).max() < lam / 2
+    for a, b in zip(errors[1e-8], errors[1e-16], strict=True):
+        assert b == pytest.approx(a / 2, rel=0.15)
+
+
+def test_a_run_with_weight_decay_reports_the_limit(tmp_path):
+    path, X, y = write_data(tmp_path, 11, 2)
+    lam = 0.2
+    limit = saddle_limit(X, y, math.log(1 / U0), lam=lam)
+    t_eval = np.linspace(0.25, 1.3 * limit.times[-1], 200)
+    run = grokode.integrate(model="diagonal", data=str(path), alpha=U0 * math.sqrt(2 * D), lam=lam, loss="squared",
+                            t_eval=list(t_eval))
+    W_ref, w_ref = full_flow_in_logs(X, y, U0, t_eval, lam=lam)
+    dense_ref = [e for e in threshold_events(t_eval, W_ref, ACTIVE_THRESHOLD, w_ref) if e.rising]
+    np.testing.assert_allclose(run.summary["jump_times"], [e.t for e in dense_ref], rtol=1e-4)
+    np.testing.assert_allclose(run.summary["jump_times_limit"], limit.times, rtol=1e-12)
+    assert run.summary["jump_rel_error"] < 0.15

@@ -15,9 +15,11 @@ and ds/dτ = g(w). Starting from s = 0, w = 0:
    non-negative least squares on X_B·diag(−sign s_B);
 3. coordinates of B that get weight 0 there leave the support inside that step (not mid-plateau);
 
-until the saddle interpolates (g = 0). The predicted jump times are t_k = ε·τ_k. A finite-u0 run crosses the level
-|w_j| = c earlier than t_k, by about ln(1/c)/(2ε) relatively at the first jump (8 % for c = 0.05, u0 = 1e-8):
-the error falls like 1/ln(1/u0).
+until the saddle interpolates (g = 0). The predicted jump times are t_k = ε·τ_k. With weight decay λ > 0 the
+boundary moves, |s_j| = ½ + λτ/2, and the saddles minimize L̂ + (λ/2)‖w‖₁ (:func:`saddle_limit`).
+
+A finite-u0 run crosses the level |w_j| = c earlier than t_k, by about ln(1/c)/(2ε) relatively at the first jump
+(8 % for c = 0.05, u0 = 1e-8): the error falls like 1/ln(1/u0).
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ class LimitJump:
 
 @dataclass(frozen=True)
 class SaddleLimit:
-    """The limit algorithm's jumps; ``converged``: its last saddle interpolates (else it stopped at ``max_jumps``)."""
+    """The limit algorithm's jumps; ``converged``: its last saddle is the end (λ = 0: it interpolates; λ > 0: no
+    coordinate can join), else it stopped at ``max_jumps``."""
 
     jumps: list[LimitJump]
     log_inv_u0: float
     converged: bool
+    lam: float = 0.0
 
     @property
     def times(self) -> list[float]:
@@ -76,13 +80,19 @@ def squared_loss_gradient(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.nda
     return (2.0 / X.shape[0]) * (X.T @ (X @ w - y))
 
 
-def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, max_jumps: int | None = None) -> SaddleLimit:
-    """The α → 0 limit of the depth-2 diagonal net's λ = 0 squared-loss flow (see the module docstring).
+def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float = 0.0,
+                 max_jumps: int | None = None) -> SaddleLimit:
+    """The α → 0 limit of the depth-2 diagonal net's squared-loss flow (see the module docstring).
+
+    With weight decay λ > 0 (docs/math.md#saddle-to-saddle), u = u0·e^{−λt−2G}: a coordinate carries weight only
+    where |s_j| = b(τ) = ½ + λτ/2, so an inactive one reaches the boundary only if |g_j| > λ/2, each saddle
+    minimizes L̂(w) + (λ/2)‖w‖₁ over the sign-constrained w on B, and the last one is a lasso solution.
 
     Parameters
     ----------
     X, y : the n×d training inputs and the n targets.
     log_inv_u0 : ε = ln(1/u0) > 0 (u0 = α/√(2d)); it only scales time, t_k = ε·τ_k.
+    lam : weight decay λ ≥ 0 of the flow.
     max_jumps : stop after this many jumps (default 4·d + 10).
 
     Returns
@@ -93,7 +103,10 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, max_jumps: 
     y = np.asarray(y, dtype=np.float64)
     if not log_inv_u0 > 0:
         raise ValueError(f"the small-α limit needs u0 < 1 (ln(1/u0) > 0), got ln(1/u0) = {log_inv_u0!r}")
-    d = X.shape[1]
+    if not lam >= 0:
+        raise ValueError(f"lam must be ≥ 0, got {lam!r}")
+    n, d = X.shape
+    mu = 0.5 * lam
     max_jumps = 4 * d + 10 if max_jumps is None else max_jumps
     s = np.zeros(d)
     w = np.zeros(d)
@@ -105,27 +118,34 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, max_jumps: 
     support: tuple[int, ...] = ()
     converged = float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
     while not converged and len(jumps) < max_jumps:
-        moving = np.abs(g) > g_floor
+        bound = 0.5 + mu * tau
+        # each s_j off the support gains on the boundary b(τ) it moves towards at |g_j| − λ/2:
+        # s_j + Δ·g_j = sign(g_j)·b(τ + Δ)
+        approach = np.abs(g) - mu
+        approach[list(support)] = 0.0  # on the boundary, moving with it (|g_j| = λ/2 up to rounding)
+        moving = approach > g_floor
         if not moving.any():
+            converged = True  # no coordinate can join: the saddle is the minimizer (λ = 0: g = 0; λ > 0: lasso)
             break
-        # time for each moving s_j to reach the boundary it moves towards: s_j + Δ·g_j = ½·sign(g_j)
         delta = np.full(d, np.inf)
-        delta[moving] = (0.5 * np.sign(g[moving]) - s[moving]) / g[moving]
-        delta[delta <= 0.0] = np.inf  # already on the boundary it moves towards (a saddle's g_j ≈ 0 up to rounding)
+        delta[moving] = (bound - np.sign(g[moving]) * s[moving]) / approach[moving]
+        delta[delta <= 0.0] = np.inf  # on its boundary already with a rounding-level rate
         step = float(delta.min())
         if not math.isfinite(step):
+            converged = True
             break
         hit = np.flatnonzero(delta <= step * (1.0 + 1e-12))
         s = s + step * g
-        s[hit] = 0.5 * np.sign(g[hit])
-        # the support's g_j vanish at the saddle up to the solver's rounding: they stay on their boundary
-        s = np.clip(s, -0.5, 0.5)
         tau += step
-        on = np.flatnonzero(np.abs(s) >= 0.5 * (1.0 - 1e-12))
+        bound = 0.5 + mu * tau
+        s[hit] = bound * np.sign(g[hit])
+        on_support = list(support)
+        s[on_support] = bound * np.sign(s[on_support])
+        # the support's rates equal the boundary's up to the solver's rounding: it stays on the boundary
+        s = np.clip(s, -bound, bound)
+        on = np.flatnonzero(np.abs(s) >= bound * (1.0 - 1e-12))
         sign = -np.sign(s[on])
-        v, _ = nnls(X[:, on] * sign, y)
-        w = np.zeros(d)
-        w[on] = sign * v
+        v = _sign_constrained_saddle(X[:, on] * sign, y, mu)
         v[v <= _SUPPORT_RTOL * float(v.max(initial=0.0))] = 0.0  # rounding left by NNLS's last solve
         w = np.zeros(d)
         w[on] = sign * v
@@ -136,17 +156,33 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, max_jumps: 
         jumps.append(LimitJump(tau=tau, t=tau * log_inv_u0, entered=entered, left=left, support=support, w=w,
                                s=s.copy()))
         g = squared_loss_gradient(X, y, w)
-        converged = float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
-    return SaddleLimit(jumps=jumps, log_inv_u0=float(log_inv_u0), converged=bool(converged))
+        converged = lam == 0 and float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
+    return SaddleLimit(jumps=jumps, log_inv_u0=float(log_inv_u0), converged=bool(converged), lam=float(lam))
+
+
+def _sign_constrained_saddle(M: np.ndarray, y: np.ndarray, mu: float) -> np.ndarray:
+    """argmin over v ≥ 0 of (1/n)‖Mv − y‖² + μ·Σv: NNLS on M (μ = 0), else NNLS on the Cholesky factor R of
+    Q = (2/n)MᵀM (½vᵀQv + qᵀv = ½‖Rv + R⁻ᵀq‖² + const, q = −(2/n)Mᵀy + μ); a ridge of 1e-13·tr Q keeps Q
+    definite when M has more columns than rows."""
+    if mu == 0.0:
+        return nnls(M, y)[0]
+    n = M.shape[0]
+    Q = (2.0 / n) * (M.T @ M)
+    Q[np.diag_indices_from(Q)] += 1e-13 * float(np.trace(Q)) + 1e-300
+    q = -(2.0 / n) * (M.T @ y) + mu
+    R = np.linalg.cholesky(Q).T
+    c = -np.linalg.solve(R.T, q)
+    return nnls(R, c)[0]
 
 
 def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
                          threshold: float = ACTIVE_THRESHOLD) -> list[tuple[int, float]]:
     """(coordinate, t) at which the limit's path reaches the weight ``threshold`` for each coordinate entering at a
-    jump: along the path an inactive w_j is u0²e^{4ε|s_j|}, so |w_j| = c at |s_j| = ½ − ln(1/c)/(4ε), an O(1/ε)
-    correction to the jump time that the measured crossing of |w_j| = c carries (docs/math.md#saddle-to-saddle)."""
-    eps = limit.log_inv_u0
-    level = 0.5 - math.log(1.0 / threshold) / (4.0 * eps)
+    jump: along the path an inactive w_j is u0²e^{4ε(|s_j| − b(τ))}, so |w_j| = c at |s_j| = b(τ) − ln(1/c)/(4ε),
+    an O(1/ε) correction to the jump time that the measured crossing of |w_j| = c carries
+    (docs/math.md#saddle-to-saddle)."""
+    eps, mu = limit.log_inv_u0, 0.5 * limit.lam
+    offset = 0.5 - math.log(1.0 / threshold) / (4.0 * eps)  # the level is offset + μτ
     d = X.shape[1]
     taus = [0.0] + [j.tau for j in limit.jumps]
     paths = [np.zeros(d)] + [j.s for j in limit.jumps]
@@ -155,15 +191,16 @@ def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
     for k, jump in enumerate(limit.jumps, start=1):
         for j in jump.entered:
             t = jump.t
-            target = math.copysign(level, jump.s[j])
+            sgn = math.copysign(1.0, jump.s[j])
             # walk back over the plateaus before the jump (on plateau m, s_j = paths[m] + (τ − τ_m)·rates[m]) to the
             # one where s_j passed the level on its way to the boundary
             for m in range(k - 1, -1, -1):
-                a, rate = paths[m][j], rates[m][j]
-                if a * target >= level * level:
+                gap = sgn * paths[m][j] - (offset + mu * taus[m])  # < 0: below the level at the plateau's start
+                if gap >= 0.0:
                     continue  # past the level already at the plateau's start: it was passed earlier
-                if rate * target > 0.0:
-                    t = min(taus[m] + (target - a) / rate, taus[m + 1]) * eps
+                gain = sgn * rates[m][j] - mu
+                if gain > 0.0:
+                    t = min(taus[m] - gap / gain, taus[m + 1]) * eps
                 break
             out.append((int(j), float(t)))
     return out
@@ -249,7 +286,8 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarra
     ``jump_rel_error`` (the largest relative distance of a measured activation to its nearest predicted jump),
     ``jump_times_limit_at_threshold`` (when the limit's path reaches |w_j| = c for each entering coordinate,
     :func:`level_crossing_times`) and ``jump_rel_error_at_threshold`` — or,
-    where the prediction does not apply, those set to None and ``jump_times_limit_refused`` saying why.
+    where the prediction does not apply (u0 ≥ 1, a model without the limit), those set to None and
+    ``jump_times_limit_refused`` saying why.
     ``times``/``W`` bracket the crossings (saved times and solver step ends), ``weight_at`` is the dense output.
     """
     events = threshold_events(times, W, ACTIVE_THRESHOLD, weight_at)
@@ -264,15 +302,12 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarra
         "jump_rel_error": None,
     }
     reason = limit_refused
-    if reason is None and lam != 0:
-        reason = (f"lam={lam:g} > 0: the limit is derived at λ = 0 only (with decay the activation level rises with "
-                  "t and the saddles become sign-constrained lasso problems)")
     if reason is None and (log_u0 is None or log_u0 >= 0):
         reason = "u0 ≥ 1: the α → 0 limit does not apply"
     if reason is not None:
         out["jump_times_limit_refused"] = reason
         return out
-    limit = saddle_limit(X, y, -float(log_u0))
+    limit = saddle_limit(X, y, -float(log_u0), lam=lam)
     out["jump_times_limit"] = limit.times
     out["saddles_limit"] = limit.supports
     out["jump_rel_error"] = nearest_relative_error(out["jump_times"], limit.times)
