@@ -61,25 +61,26 @@ def full_flow_in_logs(X, y, u0, t_eval, lam=0.0):
     return np.array([weights(z) for z in sol.y.T]), lambda t: weights(sol.sol(t))
 
 
-def limit_by_lsq_linear(X, y, eps, max_jumps=200):
+def limit_by_lsq_linear(X, y, eps, max_jumps=200, box=(-0.5, 0.5)):
     """The limit algorithm again, written from the paper's steps: each saddle a bounded least squares over the
-    coordinates whose |s_j| reached ½ (w_j ≥ 0 where s_j = −½, ≤ 0 where s_j = +½). Returns the jump times t."""
+    coordinates whose s_j reached the box's ends (w_j ≥ 0 at the lower, ≤ 0 at the upper). Returns the jump times t."""
     n, d = X.shape
+    lo_end, hi_end = box
     s, w, tau, times = np.zeros(d), np.zeros(d), 0.0, []
     for _ in range(max_jumps):
         r = X @ w - y
         if np.linalg.norm(r) <= 1e-9 * np.linalg.norm(y):
             break
         g = (2.0 / n) * X.T @ r
-        target = np.where(g > 0, 0.5, -0.5)
+        target = np.where(g > 0, hi_end, lo_end)
         with np.errstate(divide="ignore", invalid="ignore"):
             dt = np.where(np.abs(g) > 1e-9 * np.abs(g).max(), (target - s) / g, np.inf)
         dt[dt <= 1e-12] = np.inf
         step = dt.min()
-        s = np.clip(s + step * g, -0.5, 0.5)
+        s = np.clip(s + step * g, lo_end, hi_end)
         s[dt <= step * (1 + 1e-12)] = target[dt <= step * (1 + 1e-12)]
         tau += step
-        on = np.flatnonzero(np.abs(s) >= 0.5 - 1e-12)
+        on = np.flatnonzero((s >= hi_end * (1 - 1e-12)) | (s <= lo_end * (1 - 1e-12)))
         lower = np.where(s[on] < 0, 0.0, -np.inf)
         upper = np.where(s[on] < 0, np.inf, 0.0)
         fit = lsq_linear(X[:, on], y, bounds=(lower, upper), method="bvls", tol=1e-14)
@@ -187,6 +188,9 @@ def test_summary_keys_and_refusals(tmp_path):
     big = grokode.integrate(model="diagonal", data=str(path), alpha=10.0, lam=0.0, loss="squared",
                             t_eval=[0.01, 0.1])
     assert big.summary["jump_times_limit"] is None and "u0 ≥ 1" in big.summary["jump_times_limit_refused"]
+    decayed = grokode.integrate(model="separable", phi="a**2 - b**2", init="a=1, b=1", data=str(path), alpha=1e-7,
+                                lam=0.1, loss="squared", t_eval=[1.0, 5.0])
+    assert decayed.summary["jump_times_limit"] is None and "λ = 0" in decayed.summary["jump_times_limit_refused"]
     classification = grokode.integrate(model="diagonal", task="sparse", n=16, d=30, alpha=1e-3, lam=0.0,
                                        t_eval=[1.0, 10.0])
     assert "jump_times" not in classification.summary
@@ -243,4 +247,39 @@ def test_a_run_with_weight_decay_reports_the_limit(tmp_path):
     dense_ref = [e for e in threshold_events(t_eval, W_ref, ACTIVE_THRESHOLD, w_ref) if e.rising]
     np.testing.assert_allclose(run.summary["jump_times"], [e.t for e in dense_ref], rtol=1e-4)
     np.testing.assert_allclose(run.summary["jump_times_limit"], limit.times, rtol=1e-12)
+    assert run.summary["jump_rel_error"] < 0.15
+
+
+def test_separable_degree_2_with_an_asymmetric_profile(tmp_path):
+    """φ = a² − 2b² from θ̂ = (√2, 1): w_j = a0²e^{−4G_j} − 2b0²e^{8G_j}, so the limit's box is asymmetric,
+    G₊ = ln(1/(2b0²))/8 and G₋ = −ln(1/a0²)/4 (closed form). Against a separate integration of the full (a, b) flow
+    in log variables and the lsq_linear limit on that box."""
+    path, X, y = write_data(tmp_path, 11, 2)
+    alpha = 1e-7
+    a0, b0 = alpha * math.sqrt(2 / (3 * D)), alpha / math.sqrt(3 * D)
+    box_g = (-math.log(1 / a0**2) / 4, math.log(1 / (2 * b0**2)) / 8)
+    t_eval = np.linspace(0.2, 40.0, 200)
+    run = grokode.integrate(model="separable", phi="a**2 - 2*b**2", init="a=2**(1/2), b=1", data=str(path),
+                            alpha=alpha, lam=0.0, loss="squared", t_eval=list(t_eval))
+    K, c = (2 / N) * X.T @ X, (2 / N) * X.T @ y
+
+    def weights(z):
+        return np.exp(2 * z[:D]) - 2 * np.exp(2 * z[D:])
+
+    def rhs(_t, z):
+        g = K @ weights(z) - c
+        return np.concatenate([-2 * g, 4 * g])
+
+    def jac(_t, z):
+        dg = np.hstack([K * (2 * np.exp(2 * z[:D])), K * (-4 * np.exp(2 * z[D:]))])
+        return np.vstack([-2 * dg, 4 * dg])
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref = solve_ivp(rhs, (0, t_eval[-1]), np.concatenate([np.full(D, math.log(a0)), np.full(D, math.log(b0))]),
+                        method="Radau", jac=jac, t_eval=t_eval, rtol=1e-10, atol=1e-10, dense_output=True)
+    W_ref = np.array([weights(z) for z in ref.y.T])
+    rises = [e for e in threshold_events(t_eval, W_ref, ACTIVE_THRESHOLD, lambda t: weights(ref.sol(t))) if e.rising]
+    np.testing.assert_allclose(run.summary["jump_times"], [e.t for e in rises], rtol=1e-4)
+    predicted = limit_by_lsq_linear(X, y, 1.0, box=box_g)  # in G itself: ε = 1
+    np.testing.assert_allclose(run.summary["jump_times_limit"], predicted, rtol=1e-6)
     assert run.summary["jump_rel_error"] < 0.15

@@ -81,7 +81,7 @@ def squared_loss_gradient(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.nda
 
 
 def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float = 0.0,
-                 max_jumps: int | None = None) -> SaddleLimit:
+                 box: tuple[float, float] = (-0.5, 0.5), max_jumps: int | None = None) -> SaddleLimit:
     """The α → 0 limit of the depth-2 diagonal net's squared-loss flow (see the module docstring).
 
     With weight decay λ > 0 (docs/math.md#saddle-to-saddle), u = u0·e^{−λt−2G}: a coordinate carries weight only
@@ -93,6 +93,8 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
     X, y : the n×d training inputs and the n targets.
     log_inv_u0 : ε = ln(1/u0) > 0 (u0 = α/√(2d)); it only scales time, t_k = ε·τ_k.
     lam : weight decay λ ≥ 0 of the flow.
+    box : (b₋, b₊), the boundaries of s at τ = 0 (the diagonal net's (−½, ½); a separable profile's levels
+        |F(Γ)| = 1 divided by ε, at λ = 0).
     max_jumps : stop after this many jumps (default 4·d + 10).
 
     Returns
@@ -107,6 +109,9 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
         raise ValueError(f"lam must be ≥ 0, got {lam!r}")
     n, d = X.shape
     mu = 0.5 * lam
+    low, high = -float(box[0]), float(box[1])
+    if not (low > 0 and high > 0):
+        raise ValueError(f"box must be (b₋ < 0, b₊ > 0), got {box!r}")
     max_jumps = 4 * d + 10 if max_jumps is None else max_jumps
     s = np.zeros(d)
     w = np.zeros(d)
@@ -118,7 +123,7 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
     support: tuple[int, ...] = ()
     converged = float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
     while not converged and len(jumps) < max_jumps:
-        bound = 0.5 + mu * tau
+        down, up = low + mu * tau, high + mu * tau
         # each s_j off the support gains on the boundary b(τ) it moves towards at |g_j| − λ/2:
         # s_j + Δ·g_j = sign(g_j)·b(τ + Δ)
         approach = np.abs(g) - mu
@@ -128,7 +133,8 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
             converged = True  # no coordinate can join: the saddle is the minimizer (λ = 0: g = 0; λ > 0: lasso)
             break
         delta = np.full(d, np.inf)
-        delta[moving] = (bound - np.sign(g[moving]) * s[moving]) / approach[moving]
+        toward = np.where(g > 0, up, down)
+        delta[moving] = (toward[moving] - np.sign(g[moving]) * s[moving]) / approach[moving]
         delta[delta <= 0.0] = np.inf  # on its boundary already with a rounding-level rate
         step = float(delta.min())
         if not math.isfinite(step):
@@ -137,13 +143,13 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
         hit = np.flatnonzero(delta <= step * (1.0 + 1e-12))
         s = s + step * g
         tau += step
-        bound = 0.5 + mu * tau
-        s[hit] = bound * np.sign(g[hit])
+        down, up = low + mu * tau, high + mu * tau
+        s[hit] = np.where(g[hit] > 0, up, -down)
         on_support = list(support)
-        s[on_support] = bound * np.sign(s[on_support])
+        s[on_support] = np.where(s[on_support] > 0, up, -down)
         # the support's rates equal the boundary's up to the solver's rounding: it stays on the boundary
-        s = np.clip(s, -bound, bound)
-        on = np.flatnonzero(np.abs(s) >= bound * (1.0 - 1e-12))
+        s = np.clip(s, -down, up)
+        on = np.flatnonzero((s >= up * (1.0 - 1e-12)) | (s <= -down * (1.0 - 1e-12)))
         sign = -np.sign(s[on])
         v = _sign_constrained_saddle(X[:, on] * sign, y, mu)
         v[v <= _SUPPORT_RTOL * float(v.max(initial=0.0))] = 0.0  # rounding left by NNLS's last solve
@@ -175,14 +181,16 @@ def _sign_constrained_saddle(M: np.ndarray, y: np.ndarray, mu: float) -> np.ndar
     return nnls(R, c)[0]
 
 
-def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
-                         threshold: float = ACTIVE_THRESHOLD) -> list[tuple[int, float]]:
+def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
+                         levels: tuple[float, float] | None = None) -> list[tuple[int, float]]:
     """(coordinate, t) at which the limit's path reaches the weight ``threshold`` for each coordinate entering at a
     jump: along the path an inactive w_j is u0²e^{4ε(|s_j| − b(τ))}, so |w_j| = c at |s_j| = b(τ) − ln(1/c)/(4ε),
     an O(1/ε) correction to the jump time that the measured crossing of |w_j| = c carries
-    (docs/math.md#saddle-to-saddle)."""
+    (docs/math.md#saddle-to-saddle). ``levels``: (ℓ₋, ℓ₊), the levels of s where |w_j| = c at τ = 0 (default the
+    diagonal net's ∓(½ − ln(1/c)/(4ε)))."""
     eps, mu = limit.log_inv_u0, 0.5 * limit.lam
-    offset = 0.5 - math.log(1.0 / threshold) / (4.0 * eps)  # the level is offset + μτ
+    if levels is None:
+        levels = (-(0.5 - math.log(1.0 / threshold) / (4.0 * eps)), 0.5 - math.log(1.0 / threshold) / (4.0 * eps))
     d = X.shape[1]
     taus = [0.0] + [j.tau for j in limit.jumps]
     paths = [np.zeros(d)] + [j.s for j in limit.jumps]
@@ -192,6 +200,7 @@ def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
         for j in jump.entered:
             t = jump.t
             sgn = math.copysign(1.0, jump.s[j])
+            offset = levels[1] if sgn > 0 else -levels[0]  # the level on s_j's side is sgn·(offset + μτ)
             # walk back over the plateaus before the jump (on plateau m, s_j = paths[m] + (τ − τ_m)·rates[m]) to the
             # one where s_j passed the level on its way to the boundary
             for m in range(k - 1, -1, -1):
@@ -204,6 +213,23 @@ def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit,
                 break
             out.append((int(j), float(t)))
     return out
+
+
+def profile_levels(log_abs_f: Callable[[float], float], value: float, *, limit: float = 1e6) -> tuple[float, float]:
+    """(Γ₋ < 0, Γ₊ > 0) where a decreasing profile F (F(0) = 0) reaches |F| = ``value`` on each side, from
+    ``log_abs_f(Γ)`` = log|F(Γ)|; ValueError if it does not within |Γ| ≤ ``limit`` (a profile that does not grow)."""
+    target = math.log(value)
+    out = []
+    for side in (-1.0, 1.0):
+        hi = 1e-3
+        while log_abs_f(side * hi) < target:
+            hi *= 2.0
+            if hi > limit:
+                raise ValueError(f"the profile does not reach |F| = {value:g} within |Γ| ≤ {limit:g}")
+        lo = 1e-300 if hi == 1e-3 else hi / 2  # log|F| is −inf at Γ = 0 itself
+        out.append(side * brentq(lambda g, side=side: log_abs_f(side * g) - target, lo, hi, xtol=1e-14 * hi,
+                                 rtol=1e-14))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -278,6 +304,7 @@ def nearest_relative_error(measured: list[float], predicted: list[float]) -> flo
 
 def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarray,
                    weight_at: Callable[[float], np.ndarray], *, log_u0: float | None, lam: float,
+                   box: tuple[float, float] = (-0.5, 0.5), levels: tuple[float, float] | None = None,
                    limit_refused: str | None = None) -> dict:
     """The summary keys of the staircase (docs/math.md#saddle-to-saddle).
 
@@ -288,7 +315,8 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarra
     :func:`level_crossing_times`) and ``jump_rel_error_at_threshold`` — or,
     where the prediction does not apply (u0 ≥ 1, a model without the limit), those set to None and
     ``jump_times_limit_refused`` saying why.
-    ``times``/``W`` bracket the crossings (saved times and solver step ends), ``weight_at`` is the dense output.
+    ``times``/``W`` bracket the crossings (saved times and solver step ends), ``weight_at`` is the dense output;
+    ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`level_crossing_times` (t = ln(1/u0)·τ).
     """
     events = threshold_events(times, W, ACTIVE_THRESHOLD, weight_at)
     rises = [e for e in events if e.rising]
@@ -307,11 +335,11 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarra
     if reason is not None:
         out["jump_times_limit_refused"] = reason
         return out
-    limit = saddle_limit(X, y, -float(log_u0), lam=lam)
+    limit = saddle_limit(X, y, -float(log_u0), lam=lam, box=box)
     out["jump_times_limit"] = limit.times
     out["saddles_limit"] = limit.supports
     out["jump_rel_error"] = nearest_relative_error(out["jump_times"], limit.times)
-    at_level = sorted(t for _, t in level_crossing_times(X, y, limit))
+    at_level = sorted(t for _, t in level_crossing_times(X, y, limit, levels=levels))
     out["jump_times_limit_at_threshold"] = at_level
     out["jump_rel_error_at_threshold"] = nearest_relative_error(out["jump_times"], at_level)
     return out

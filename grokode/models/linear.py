@@ -425,8 +425,9 @@ class LinearModel(Model):
         return out
 
     # -- degree 2 with the squared loss: the saddle-to-saddle staircase (docs/math.md#saddle-to-saddle) ---------
-    def saddle_scale(self) -> tuple[int, float | None] | None:
-        """(degree, log u0 for the α → 0 limit, or None where the limit is not implemented); None: no staircase."""
+    def saddle_scale(self) -> tuple[int, dict[str, Any] | str] | None:
+        """(degree, the α → 0 limit's arguments of :func:`grokode.analysis.saddles.saddle_summary` — ``log_u0`` and
+        optionally ``box``, ``levels`` — or the reason it does not apply); None: no staircase."""
         return None
 
     def saddle_summary(self, sol, arrays: dict) -> dict[str, Any]:
@@ -451,12 +452,10 @@ class LinearModel(Model):
                 times, weights = times[order], weights[order]
                 keep = np.concatenate([[True], np.diff(times) > 0])
                 times, weights = times[keep], weights[keep]
-        log_u0 = found[1]
+        limit = found[1] if isinstance(found[1], dict) else {"log_u0": None, "limit_refused": found[1]}
         return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, times, weights,
                               weight_at if weight_at is not None else _saved_weight(arrays["t"], W),
-                              log_u0=log_u0, lam=self.config["lam"],
-                              limit_refused=None if log_u0 is not None else
-                              f"the α → 0 limit is implemented for the depth-2 diagonal net, not model {self.name!r}")
+                              lam=self.config["lam"], **limit)
 
     def weight_at(self, sol):
         return sol.weight_at if sol.pieces else None
