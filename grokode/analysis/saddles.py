@@ -25,7 +25,7 @@ A finite-u0 run crosses the level |w_j| = c earlier than t_k, by about ln(1/c)/(
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -253,27 +253,38 @@ def threshold_events(times: np.ndarray, W: np.ndarray, threshold: float = ACTIVE
     weight_at : the dense output w(t); each bracketed crossing is located on it by Brent's method. Without it
         (a discrete method), the crossing is interpolated linearly in log|w_j| between the two times.
     """
-    times = np.asarray(times, dtype=np.float64)
-    A = np.abs(np.asarray(W, dtype=np.float64)) >= threshold
-    events: list[ThresholdEvent] = []
-    rows, cols = np.nonzero(A[1:] != A[:-1])
-    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
-        lo, hi = float(times[k]), float(times[k + 1])
-        rising = bool(A[k + 1, j])
-        if weight_at is not None and hi > lo:
-            def gap(t: float, j: int = j) -> float:
-                return abs(float(weight_at(t)[j])) - threshold
+    return threshold_events_of_rows(zip(np.asarray(times, dtype=np.float64), W, strict=True), threshold, weight_at)
 
-            a, b = gap(lo), gap(hi)
-            t_cross = brentq(gap, lo, hi, xtol=1e-12 * hi, rtol=1e-12) if a * b < 0 else (lo if a == 0 else hi)
-        else:
-            la = math.log(max(abs(float(W[k, j])), 1e-300))
-            lb = math.log(max(abs(float(W[k + 1, j])), 1e-300))
-            frac = (math.log(threshold) - la) / (lb - la) if lb != la else 1.0
-            t_cross = lo + frac * (hi - lo)
-        events.append(ThresholdEvent(t=float(t_cross), coordinate=int(j), rising=rising))
+
+def threshold_events_of_rows(rows: Iterable[tuple[float, np.ndarray]], threshold: float = ACTIVE_THRESHOLD,
+                             weight_at: Callable[[float], np.ndarray] | None = None) -> list[ThresholdEvent]:
+    """:func:`threshold_events` on (t, w) pairs in increasing t, read one at a time (memory O(d), not T×d)."""
+    events: list[ThresholdEvent] = []
+    prev_t, prev_w, prev_on = None, None, None
+    for t, w in rows:
+        w = np.asarray(w, dtype=np.float64)
+        on = np.abs(w) >= threshold
+        if prev_on is not None:
+            for j in np.flatnonzero(on != prev_on).tolist():
+                events.append(ThresholdEvent(t=_crossing(prev_t, float(t), prev_w[j], w[j], j, threshold, weight_at),
+                                             coordinate=int(j), rising=bool(on[j])))
+        prev_t, prev_w, prev_on = float(t), w, on
     events.sort(key=lambda e: (e.t, e.coordinate))
     return events
+
+
+def _crossing(lo: float, hi: float, w_lo: float, w_hi: float, j: int, threshold: float,
+              weight_at: Callable[[float], np.ndarray] | None) -> float:
+    """The time in [lo, hi] at which |w_j| = threshold: Brent's method on the dense output, else log-linear."""
+    if weight_at is not None and hi > lo:
+        def gap(t: float) -> float:
+            return abs(float(weight_at(t)[j])) - threshold
+
+        a, b = gap(lo), gap(hi)
+        return float(brentq(gap, lo, hi, xtol=1e-12 * hi, rtol=1e-12)) if a * b < 0 else (lo if a == 0 else hi)
+    la, lb = math.log(max(abs(float(w_lo)), 1e-300)), math.log(max(abs(float(w_hi)), 1e-300))
+    frac = (math.log(threshold) - la) / (lb - la) if lb != la else 1.0
+    return lo + frac * (hi - lo)
 
 
 def active_set(w: np.ndarray, threshold: float = ACTIVE_THRESHOLD) -> list[int]:
@@ -302,7 +313,7 @@ def nearest_relative_error(measured: list[float], predicted: list[float]) -> flo
     return float(max(np.min(np.abs(t - p) / p) for t in measured))
 
 
-def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarray,
+def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.ndarray]],
                    weight_at: Callable[[float], np.ndarray], *, log_u0: float | None, lam: float,
                    box: tuple[float, float] = (-0.5, 0.5), levels: tuple[float, float] | None = None,
                    limit_refused: str | None = None) -> dict:
@@ -315,16 +326,24 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, times: np.ndarray, W: np.ndarra
     :func:`level_crossing_times`) and ``jump_rel_error_at_threshold`` — or,
     where the prediction does not apply (u0 ≥ 1, a model without the limit), those set to None and
     ``jump_times_limit_refused`` saying why.
-    ``times``/``W`` bracket the crossings (saved times and solver step ends), ``weight_at`` is the dense output;
+    ``rows`` are (t, w) pairs in increasing t that bracket the crossings (saved times and solver step ends, read
+    one at a time), ``weight_at`` is the dense output;
     ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`level_crossing_times` (t = ln(1/u0)·τ).
     """
-    events = threshold_events(times, W, ACTIVE_THRESHOLD, weight_at)
+    span: list[float] = []
+
+    def tracked():
+        for t, w in rows:  # the first and the last time, for the plateaus at the ends
+            span[:] = [span[0] if span else float(t), float(t)]
+            yield t, w
+
+    events = threshold_events_of_rows(tracked(), ACTIVE_THRESHOLD, weight_at)
     rises = [e for e in events if e.rising]
     out: dict = {
         "jump_threshold": ACTIVE_THRESHOLD,
         "jump_times": [e.t for e in rises],
         "jump_coordinates": [e.coordinate for e in rises],
-        "saddles": measured_saddles(events, float(times[0]), float(times[-1]), weight_at) if len(times) else [],
+        "saddles": measured_saddles(events, span[0], span[-1], weight_at) if span else [],
         "jump_times_limit": None,
         "saddles_limit": None,
         "jump_rel_error": None,

@@ -439,21 +439,22 @@ class LinearModel(Model):
             return {}
         from ..analysis.saddles import saddle_summary
 
-        times, weights = np.asarray(arrays["t"], dtype=np.float64), W
+        times = np.asarray(arrays["t"], dtype=np.float64)
         weight_at = sol.weight_at if sol.pieces else None
-        if weight_at is not None:  # the solver's step ends bracket crossings that fall between two saved times
-            flow = sol.flow
-            ends = [(float(flow.to_time(p.hi)), p) for p in sol.pieces]
-            extra = [(t, flow.weight(p.hi, p.dense(p.hi), p.frame)) for t, p in ends if t < times[-1]]
-            if extra:
-                times = np.concatenate([times, [t for t, _ in extra]])
-                weights = np.vstack([W, np.array([w for _, w in extra])])
-                order = np.argsort(times, kind="stable")
-                times, weights = times[order], weights[order]
-                keep = np.concatenate([[True], np.diff(times) > 0])
-                times, weights = times[keep], weights[keep]
+        # the solver's step ends bracket crossings that fall between two saved times; w there is computed as the
+        # rows are read, so the merged sequence never holds more than one w
+        ends = [(float(sol.flow.to_time(p.hi)), p) for p in sol.pieces] if weight_at is not None else []
+        saved = set(times.tolist())
+        ends = [(t, p) for t, p in ends if t < times[-1] and t not in saved]
+        order = sorted([(float(t), k, None) for k, t in enumerate(times)] + [(t, -1, p) for t, p in ends],
+                       key=lambda item: item[0])
+
+        def rows():
+            for t, k, piece in order:
+                yield t, (W[k] if piece is None else sol.flow.weight(piece.hi, piece.dense(piece.hi), piece.frame))
+
         limit = found[1] if isinstance(found[1], dict) else {"log_u0": None, "limit_refused": found[1]}
-        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, times, weights,
+        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, rows(),
                               weight_at if weight_at is not None else _saved_weight(arrays["t"], W),
                               lam=self.config["lam"], **limit)
 
