@@ -15,6 +15,8 @@ figure is built by the public plotting functions from ``grokode.integrate`` runs
 * trend.png — the theorem check 1 − cos at T∓ against α (n = 64, d = 500, λ = 1e-2);
 * implicit_path.png — the finite-α predictor at λ = 0 from min-ℓ2 (large α) to min-ℓ1 (small α), with the final w
   of five λ = 0 runs (sparse regression, n = 32, d = 100).
+* staircase.png — small α (u0 = 1e-8, λ = 0, squared loss) on Gaussian data (n = 20, d = 40, a 4-sparse teacher,
+  the data of benchmarks/saddle_table.py): the loss staircase and the jumps the α → 0 limit predicts.
 """
 
 from __future__ import annotations
@@ -108,6 +110,23 @@ def implicit_path_figure(out: Path) -> None:
     print(f"implicit_path.png: {time.perf_counter() - start:.1f} s", flush=True)
 
 
+def staircase_figure(out: Path) -> None:
+    """The small-α staircase on the data of benchmarks/saddle_table.py (seed 2, k = 4), u0 = 1e-8."""
+    import math
+    import tempfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20, 40))
+    teacher = np.zeros(40)
+    teacher[rng.choice(40, 4, replace=False)] = rng.standard_normal(4)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gauss.npz"
+        np.savez(path, X=X, y=X @ teacher)
+        run_figure(out, "staircase", data=str(path), alpha=1e-8 * math.sqrt(80), lam=0.0, loss="squared")
+
+
 def main(out: Path) -> None:
     start = time.perf_counter()
     run_figure(out, "grokking", alpha=1e3, lam=1e-3)
@@ -119,6 +138,7 @@ def main(out: Path) -> None:
     sweep_figure(out)
     trend_figure(out)
     implicit_path_figure(out)
+    staircase_figure(out)
     print(f"all figures in {out} ({time.perf_counter() - start:.0f} s)")
 
 

@@ -53,6 +53,7 @@ _CURVE = {
 _TIME = {  # t_theory wide and grey under a thin black t*: both stay visible when they coincide
     "t_theory": {"color": "0.55", "ls": "--", "lw": 2.8, "zorder": 1.5},
     "t_transition": {"color": "black", "ls": ":", "lw": 2.0, "zorder": 3},
+    "jump_limit": {"color": "tab:brown", "ls": (0, (4, 2, 1, 2)), "lw": 1.2, "zorder": 2},
 }
 _SWITCH = {"color": "tab:orange", "ls": "none", "marker": "X", "ms": 11, "mec": "black", "mew": 0.8, "zorder": 6}
 _BAND = {"color": "tab:gray", "alpha": 0.22, "lw": 0, "zorder": 0}
@@ -146,6 +147,12 @@ class _TimeAxis:
         self.main = (t_first, t_last)
         self.scale = "ln" if t_last > 1e200 else "log"
         t_theory = _num(summary.get("t_theory"))
+        jumps = [t for t in summary.get("jump_times_limit") or [] if t_first < t < t_last]
+        if (t_theory is None or t_theory <= 0) and jumps:  # small α: the staircase in t, what precedes it in log t
+            lo, hi = 0.7 * jumps[0], min(t_last, 1.3 * jumps[-1])
+            if lo > t_first:
+                self.scale, self.early, self.main = "split", (t_first, lo), (lo, hi)
+                return
         if t_theory is None or t_theory <= 0:  # λ = 0 (or α ≤ 1): the whole run in log time
             return
         lo, hi = math.inf, -math.inf
@@ -249,6 +256,7 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
                 continue
             if kind == "metric":
                 _metric_panel(ax, x, keep, arrays, summary, model)
+                _mark_jumps(ax, axis, summary)
             elif kind == "alignment":
                 _alignment_panel(ax, x, keep, arrays, summary, alignment, axis)
             else:
@@ -313,6 +321,23 @@ def _metric_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, model: s
         off = "" if ylim[0] <= value <= ylim[1] else " (off scale)"
         ax.axhline(value, label=f"{ref} predictor's {what}: {value:.4g}{off}", **_CURVE[f"{ref}_ref"])
     ax.set_ylabel(name, fontsize=FONT["label"])
+
+
+def _mark_jumps(ax: Axes, axis: _TimeAxis, summary: Mapping) -> None:
+    """The small-α staircase: the jump times predicted by the α → 0 limit (``jump_times_limit``) on the loss."""
+    times = summary.get("jump_times_limit") or []
+    first, last = axis.main[0] if axis.early is None else axis.early[0], axis.main[1]
+    shown = [t for t in times if first <= t <= last]
+    if shown and ax.get_yscale() == "log":  # the loss's range up to the staircase's end, not its later tail
+        values = [np.asarray(line.get_ydata(), dtype=np.float64)[np.asarray(line.get_xdata()) <= axis.x(last)]
+                  for line in ax.get_lines()]
+        values = np.concatenate(values) if values else np.array([])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            ax.set_ylim(values.min() / 4, values.max() * 4)
+    for i, t in enumerate(shown):
+        ax.axvline(float(axis.x(t)), label=f"jumps predicted by the α → 0 limit ({len(shown)})" if i == 0 else None,
+                   **_TIME["jump_limit"])
 
 
 def _reference_values(arrays: Mapping, summary: Mapping) -> dict[str, float | None]:

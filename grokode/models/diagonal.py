@@ -222,6 +222,9 @@ class DiagonalModel(LinearModel):
         c = self.config
         return DiagonalProfile(c["depth"]), math.log(c["alpha"]) - 0.5 * math.log(2.0 * self.data.d)
 
+    def saddle_scale(self) -> tuple[int, dict[str, Any]]:
+        return self.config["depth"], {"log_u0": math.log(self.config["alpha"]) - 0.5 * math.log(2.0 * self.data.d)}
+
     @classmethod
     def flow_for(cls, options: dict[str, Any], data):
         from ..numeric.diagonal import ReducedDiagonalFlow

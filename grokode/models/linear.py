@@ -489,6 +489,7 @@ class LinearModel(Model):
             for name in ("kernel", "rich"):
                 out[f"{name}_test"] = references[name]["test_value"]
         out.update(self.implicit_summary(arrays))
+        out.update(self.saddle_summary(sol, arrays))
         out["regime"] = self.regime(arrays, references)
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
@@ -516,6 +517,40 @@ class LinearModel(Model):
             return classify_regime(arrays["t"], train, np.log10(arrays[metric]), self.kind,
                                    math.log10(max(kernel, 1e-300)), math.log10(max(rich, 1e-300)))
 
+    # -- degree 2 with the squared loss: the saddle-to-saddle staircase (docs/math.md#saddle-to-saddle) ---------
+    def saddle_scale(self) -> tuple[int, dict[str, Any] | str] | None:
+        """(degree, the α → 0 limit's arguments of :func:`grokode.analysis.saddles.saddle_summary` — ``log_u0`` and
+        optionally ``box``, ``levels`` — or the reason it does not apply); None: no staircase."""
+        return None
+
+    def saddle_summary(self, sol, arrays: dict) -> dict[str, Any]:
+        """Degree 2, squared loss: the measured jumps and plateaus, and their α → 0 prediction
+        (:func:`grokode.analysis.saddles.saddle_summary`)."""
+        found = self.saddle_scale()
+        W = arrays["w"]
+        if found is None or found[0] != 2 or self.kind != "regression" or not W.shape[0]:
+            return {}
+        from ..analysis.saddles import saddle_summary
+
+        times = np.asarray(arrays["t"], dtype=np.float64)
+        weight_at = sol.weight_at if sol.pieces else None
+        # the solver's step ends bracket crossings that fall between two saved times; w there is computed as the
+        # rows are read, so the merged sequence never holds more than one w
+        ends = [(float(sol.flow.to_time(p.hi)), p) for p in sol.pieces] if weight_at is not None else []
+        saved = set(times.tolist())
+        ends = [(t, p) for t, p in ends if t < times[-1] and t not in saved]
+        order = sorted([(float(t), k, None) for k, t in enumerate(times)] + [(t, -1, p) for t, p in ends],
+                       key=lambda item: item[0])
+
+        def rows():
+            for t, k, piece in order:
+                yield t, (W[k] if piece is None else sol.flow.weight(piece.hi, piece.dense(piece.hi), piece.frame))
+
+        limit = found[1] if isinstance(found[1], dict) else {"log_u0": None, "limit_refused": found[1]}
+        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, rows(),
+                              weight_at if weight_at is not None else _saved_weight(arrays["t"], W),
+                              lam=self.config["lam"], **limit)
+
     def weight_at(self, sol):
         return sol.weight_at if sol.pieces else None
 
@@ -541,6 +576,13 @@ def fit_save_times(log_T: float) -> np.ndarray:
     dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
     tail = np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END) else []
     return np.unique(np.concatenate([dense, tail]))
+
+
+def _saved_weight(t: np.ndarray, W: np.ndarray):
+    """w(t) read at the saved time at or before t (methods without a dense output)."""
+    def weight_at(s: float) -> np.ndarray:
+        return W[max(0, int(np.searchsorted(t, s, side="right")) - 1)]
+    return weight_at
 
 
 def data_digest(ds) -> str:

@@ -114,6 +114,33 @@ class SeparableModel(LinearModel):
         return model.derive()
 
     # -- the run -----------------------------------------------------------------------------------------
+    def saddle_scale(self) -> tuple[int, dict[str, Any] | str]:
+        """Degree 2 at λ = 0: the limit's boundaries are where the profile reaches |F(Γ)| = 1 (and the measured
+        level 0.05), on each side (docs/math.md#saddle-to-saddle)."""
+        degree, c = self.symbolic.degree, self.config
+        if degree != 2:
+            return degree, ""
+        if c["lam"] != 0:
+            return degree, (f"lam={c['lam']:g} > 0: for a separable model the limit is implemented at λ = 0 (the "
+                            "boundaries move at rates set by φ)")
+        from ..analysis.saddles import ACTIVE_THRESHOLD, profile_levels
+
+        profile, log_c = self.implicit_profile()
+        if log_c >= 0:
+            return degree, "α/√d ≥ 1: the α → 0 limit does not apply"
+
+        def log_abs_f(gamma: float) -> float:
+            return float(profile.log_F(np.array([gamma]), log_c)[0][0])
+
+        try:
+            box = profile_levels(log_abs_f, 1.0)
+            levels = profile_levels(log_abs_f, ACTIVE_THRESHOLD)
+        except ValueError as exc:
+            return degree, f"the profile F of φ = {self.symbolic.phi_text} {str(exc)[len('the profile '):]}"
+        eps = -log_c
+        return degree, {"log_u0": log_c, "box": (box[0] / eps, box[1] / eps),
+                        "levels": (levels[0] / eps, levels[1] / eps)}
+
     def make_flow(self):
         from ..numeric.separable import FullSeparableFlow, ReducedSeparableFlow
 
