@@ -67,7 +67,8 @@ def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
     model : a registered model name (``grokode.models.model_names()``): "diagonal", "matrix", "mlp", …
     out, plot : optional trajectory (.npz) and figure (.png/.pdf/.svg) paths; checked before the run, written
         after it (also after a failure or an interruption). An existing file is refused unless ``force``.
-    progress : called with the fraction of the horizon done.
+    progress : called with the fraction of the horizon done; if it has a method ``phase``, that is called with
+        the name of each phase after the integration (analysing, writing FILE, drawing FILE) as it starts.
     **options : the model's options (``grokode integrate --help``, docs/cli.md), e.g. ``alpha=1e3, lam=1e-3``.
         An option the model (or the chosen task or method) does not take is an InputError.
 
@@ -94,16 +95,26 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
     with stoppable():
         with compute_threads():
             sol = model.solve(plan, progress)
+        _phase(progress, "analysing")
         run = _assemble(model, plan, sol, wall0)
         if outputs.out is not None:
+            _phase(progress, f"writing {outputs.out}")
             run.save(outputs.out, force=outputs.force)
             run.summary["out"] = str(outputs.out)
         if outputs.plot is not None and run.arrays["t"].size:
+            _phase(progress, f"drawing {outputs.plot}")
             run.plot(outputs.plot, force=outputs.force)
             run.summary["plot"] = str(outputs.plot)
         # a signal that came while finishing: the run is complete and written, the caller still stops
         run.signal_received = bool(received())
     return run
+
+
+def _phase(progress: Callable[[float], None] | None, name: str) -> None:
+    """Tell a progress reporter that has a ``phase`` method which phase starts (the bar would sit at 100 %)."""
+    announce = getattr(progress, "phase", None)
+    if announce is not None:
+        announce(name)
 
 
 def _assemble(model: Model, plan, sol, wall0: float) -> Run:

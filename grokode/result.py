@@ -255,11 +255,12 @@ class Run:
         return "mlp"
 
     def title(self) -> str:
+        """The figure's title: model, depth, task, sizes, α and λ."""
+        from .analysis.plots import title_from_options
+
         o = self.options
-        name = self.meta.get("dataset", {}).get("name", o.get("task"))
-        depth = f" L={o['depth']}" if o.get("depth", 2) != 2 else ""
-        model = f"{self.model} φ = {o['phi']}" if isinstance(o.get("phi"), str) else self.model  # separable models
-        return f"{model}{depth}, {name}, α={o.get('alpha', float('nan')):g}, λ={o.get('lam', float('nan')):g}"
+        return title_from_options({**o, "model": self.model,
+                                   "task": self.meta.get("dataset", {}).get("name", o.get("task"))})
 
     def to_xarray(self):
         """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
