@@ -23,7 +23,7 @@ from .errors import GrokodeWarning, InputError
 try:  # recent typer vendors click; older typer uses the click package
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="grokode: derive, integrate and analyse grokking as a gradient-flow ODE.")
@@ -121,7 +121,7 @@ def _with_options(fn, kind: str, skip: tuple[str, ...] = ()):
         return fn(**kwargs)
 
     command.__name__, command.__doc__ = fn.__name__, fn.__doc__
-    command.__signature__ = inspect.Signature(params)  # typer reads the options from the signature
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # typer reads the options here
     return command
 
 
@@ -427,7 +427,7 @@ class _LazyProgress:
 
     def __init__(self, label: str):
         self.label = label
-        self.bar = None
+        self.bar: Any = None
         self.console = _consoles()[0]
         self.plain = not self.console.is_terminal
         self.started = False
