@@ -229,7 +229,7 @@ class Run:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
-    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True):
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True) -> Any:
         """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given."""
         from .analysis.plots import plot_run, save_figure
 
@@ -262,7 +262,7 @@ class Run:
         return title_from_options({**o, "model": self.model,
                                    "task": self.meta.get("dataset", {}).get("name", o.get("task"))})
 
-    def to_xarray(self):
+    def to_xarray(self) -> Any:
         """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
         try:
             import xarray as xr

@@ -72,3 +72,32 @@ def test_ci_runs_the_readmes_two_commands_unchanged():
     assert len(commands) == 2 and commands[0].startswith("python3 -m venv .venv && ")
     ci_lines = re.findall(r'^phase "README: [^"]*" "(.*)"$', (ROOT / ".ci" / "run").read_text(), re.M)
     assert ci_lines == commands
+
+
+#: public classes whose signatures are not annotated yet (the low-level flows and the RKC solver): take a name off
+#: when it is typed; add none
+NOT_YET_TYPED = {"FullDiagonalFlow", "ReducedDiagonalFlow", "RKC"}
+
+
+def test_public_api_is_typed():
+    import inspect
+
+    missing = []
+
+    def check(name: str, fn) -> None:
+        sig = inspect.signature(fn)
+        missing.extend(f"{name}({p.name})" for p in sig.parameters.values()
+                       if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty)
+        if sig.return_annotation is inspect.Signature.empty and not name.endswith(".__init__"):
+            missing.append(f"{name} → ?")
+
+    for name in sorted(set(grokode.__all__) - {"__version__"} - NOT_YET_TYPED):
+        obj = getattr(grokode, name)
+        if inspect.isclass(obj):
+            for attr, fn in vars(obj).items():
+                if (not attr.startswith("_") or attr == "__init__") and inspect.isfunction(fn):
+                    check(f"{name}.{attr}", fn)
+        elif inspect.isfunction(obj):
+            check(name, obj)
+    assert not missing, missing
+    assert NOT_YET_TYPED <= set(grokode.__all__)
