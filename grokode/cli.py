@@ -145,8 +145,9 @@ def derive(model: Annotated[str, typer.Argument(help="a registered model: diagon
            format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text", **options) -> None:
     """Print the sympy derivation of a model: flow, NTK, closed form, conservation law, reduced flow.
 
-    The text is cached in ~/.cache/grokode/derive ($GROKODE_CACHE_DIR, else $XDG_CACHE_HOME/grokode, if set),
-    one cache for every clone and install of grokode; deleting that directory clears it.
+    Cached in ~/.cache/grokode/derive ($GROKODE_CACHE_DIR, else $XDG_CACHE_HOME/grokode, if set).
+
+    One cache for every clone and install of grokode; deleting that directory clears it.
     """
     import json
 
