@@ -30,6 +30,7 @@ def changelog_release() -> str:
 def test_one_version_in_changelog_package_command_and_run_file(tmp_path):
     version = changelog_release()
     assert grokode.__version__ == version
+    assert re.search(r"^version: (\S+)$", (ROOT / "CITATION.cff").read_text(), re.M).group(1) == version
     assert cli("--version", cwd=tmp_path).stdout.strip() == f"grokode {version}"
     res = cli("integrate", "--n", "24", "--d", "40", "--alpha", "30", "--lam", "0.05", "--out", "r.npz", "--no-plot",
               cwd=tmp_path)
