@@ -23,12 +23,31 @@ from .errors import GrokodeWarning, InputError
 try:  # recent typer vendors click; older typer uses the click package
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="grokode: derive, integrate and analyse grokking as a gradient-flow ODE.")
 #: Options every run takes whatever its model (the others are listed under their models in --help).
 OUTPUT_PANEL = "Output"
+
+
+def _flags_take_no_value() -> None:
+    """--help shows no value type for a flag (recent typer labels every flag ``<bool>``, --help and --version
+    included, as if it took a value)."""
+    from typer.core import TyperOption
+
+    typed = getattr(TyperOption, "display_type_rich", None)
+    if typed is None or getattr(typed, "flags_untyped", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else typed(self, ctx)
+
+    display_type_rich.flags_untyped = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 
 def _consoles():
@@ -102,7 +121,7 @@ def _with_options(fn, kind: str, skip: tuple[str, ...] = ()):
         return fn(**kwargs)
 
     command.__name__, command.__doc__ = fn.__name__, fn.__doc__
-    command.__signature__ = inspect.Signature(params)  # typer reads the options from the signature
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # typer reads the options here
     return command
 
 
@@ -124,7 +143,12 @@ def _model_options(kwargs: dict) -> dict:
 
 def derive(model: Annotated[str, typer.Argument(help="a registered model: diagonal | matrix | mlp | …")],
            format: Annotated[str, typer.Option("--format", help="text | latex | json")] = "text", **options) -> None:
-    """Print the sympy derivation of a model: flow, NTK, closed form, conservation law, reduced flow."""
+    """Print the sympy derivation of a model: flow, NTK, closed form, conservation law, reduced flow.
+
+    Cached in ~/.cache/grokode/derive ($GROKODE_CACHE_DIR, else $XDG_CACHE_HOME/grokode, if set).
+
+    One cache for every clone and install of grokode; deleting that directory clears it.
+    """
     import json
 
     from .files import cached_text, source_stamp
@@ -425,10 +449,7 @@ def sweep(
     summary = {"out": str(result.path), "points": len(result.rows), "ran": result.ran, "skipped": result.skipped,
                "failed": len(result.failed), "dashboard": result.dashboard, "fits": [f.as_dict() for f in fits]}
     if figure is not None and any(f.n_points for f in fits):
-        task = given.get("task")
-        title = f"{model}" + (f", {task}" if task else "") + "".join(
-            f", {k}={given[k]}" for k in ("depth", "n", "d", "p", "width") if k in given)
-        save_figure(plot_scaling(result.rows, fits, title=title), figure)
+        save_figure(plot_scaling(result.rows, fits), figure)  # titled from the rows' options
         summary["plot"] = str(figure)
     if as_json:
         typer.echo(dumps(summary))
@@ -445,21 +466,38 @@ def sweep(
 
 
 class _LazyProgress:
-    """A rich progress bar on stderr that appears with the first update (so input errors print cleanly)."""
+    """Progress on stderr that appears with the first update (so input errors print cleanly): on a terminal a rich
+    bar, then the phases after the integration (:func:`grokode.pipeline.run_model` announces them); elsewhere
+    one plain line per phase."""
 
     def __init__(self, label: str):
         self.label = label
-        self.bar = None
+        self.bar: Any = None
+        self.console = _consoles()[0]
+        self.plain = not self.console.is_terminal
+        self.started = False
 
     def __call__(self, fraction: float) -> None:
+        if self.plain:
+            if not self.started:
+                _say(f"grokode: {self.label}")
+            self.started = True
+            return
         if self.bar is None:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                                TimeElapsedColumn(), TimeRemainingColumn(), console=_consoles()[0], transient=True)
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[shown]}"),
+                                TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True)
             self.bar.start()
-            self.job = self.bar.add_task(self.label, total=1.0)
-        self.bar.update(self.job, completed=fraction)
+            self.job = self.bar.add_task(self.label, total=1.0, shown="")
+        self.bar.update(self.job, completed=fraction, shown=f"{100 * fraction:>5.1f}%")
+
+    def phase(self, name: str) -> None:
+        if self.plain:
+            _say(f"grokode: {name}")
+        elif self.bar is not None:  # an indeterminate (pulsing) bar under the phase's name
+            self.bar.update(self.job, description=name, total=None, shown="")
+            self.bar.refresh()  # drawn at least once, however short the phase
 
     def __enter__(self):
         return self

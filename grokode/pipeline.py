@@ -86,7 +86,8 @@ def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
     out, plot : optional trajectory (.npz) and figure (.png/.pdf/.svg) paths; checked before the run, written
         after it (also after a failure or an interruption). An existing file is refused unless ``force``; a new
         ``out`` holds the initial state (t = 0) as soon as the run starts. Neither may be one of the run's inputs.
-    progress : called with the fraction of the horizon done.
+    progress : called with the fraction of the horizon done; if it has a method ``phase``, that is called with
+        the name of each phase after the integration (analysing, writing FILE, drawing FILE) as it starts.
     checkpoint_every : seconds (or text such as "10m", "30s", "1h") between atomic rewrites of ``out`` with what is
         finished; a later :func:`grokode.resume` continues from the last one.
     **options : the model's options (``grokode integrate --help``, docs/cli.md), e.g. ``alpha=1e3, lam=1e-3``.
@@ -149,18 +150,28 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
             sol = model.solve(plan, progress)
         if continuation is not None:
             sol = continuation.merge(sol)
+        _phase(progress, "analysing")
         run = _assemble(model, plan, sol, wall0)
         writer.annotate(run, sol)
         if outputs.out is not None:
+            _phase(progress, f"writing {outputs.out}")
             writer.save(run)
             run.summary["out"] = str(writer.path)
         plot = writer.plot_path()
         if plot is not None and run.arrays["t"].size:
+            _phase(progress, f"drawing {plot}")
             run.plot(plot, force=outputs.force or outputs.plot_beside)
             run.summary["plot"] = str(plot)
         # a signal that came while finishing: the run is complete and written, the caller still stops
         run.signal_received = bool(received())
     return run
+
+
+def _phase(progress: Callable[[float], None] | None, name: str) -> None:
+    """Tell a progress reporter that has a ``phase`` method which phase starts (the bar would sit at 100 %)."""
+    announce = getattr(progress, "phase", None)
+    if announce is not None:
+        announce(name)
 
 
 def input_paths(model: Model) -> dict[str, str]:

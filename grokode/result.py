@@ -233,7 +233,7 @@ class Run:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
-    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = False):
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = False) -> Any:
         """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given.
 
         Like :meth:`save`, an existing ``path`` is refused (InputError) unless ``force``, and so is the run's own
@@ -272,13 +272,14 @@ class Run:
         return "mlp"
 
     def title(self) -> str:
-        o = self.options
-        name = self.meta.get("dataset", {}).get("name", o.get("task"))
-        depth = f" L={o['depth']}" if o.get("depth", 2) != 2 else ""
-        model = f"{self.model} φ = {o['phi']}" if isinstance(o.get("phi"), str) else self.model  # separable models
-        return f"{model}{depth}, {name}, α={o.get('alpha', float('nan')):g}, λ={o.get('lam', float('nan')):g}"
+        """The figure's title: model, depth, task, sizes, α and λ."""
+        from .analysis.plots import title_from_options
 
-    def to_xarray(self):
+        o = self.options
+        return title_from_options({**o, "model": self.model,
+                                   "task": self.meta.get("dataset", {}).get("name", o.get("task"))})
+
+    def to_xarray(self) -> Any:
         """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
         try:
             import xarray as xr

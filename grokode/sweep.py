@@ -231,7 +231,7 @@ def _empty_row(alpha: float, lam: float, seed: int | None, key: str) -> dict:
     return row
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

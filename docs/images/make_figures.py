@@ -26,19 +26,16 @@ import time
 from pathlib import Path
 
 import grokode
-from grokode.analysis.plots import plot_run, plot_scaling, plot_trend, save_figure, title_from_options
+from grokode.analysis.plots import plot_scaling, plot_trend, save_figure, title_from_options
 
 SWEEP = {"task": "sparse", "n": 64, "d": 500, "n_test": 0}
 
 
 def run_figure(out: Path, name: str, **options) -> None:
-    """Integrate one run and write its figure ``out/name.png``."""
+    """Integrate one run and write its figure ``out/name.png``: the figure ``grokode integrate`` writes."""
     start = time.perf_counter()
     run = grokode.integrate(**options)
-    o = run.meta["options"]
-    title = f"{title_from_options({**o, 'task': run.meta['dataset']['name']})}, α={o['alpha']:g}, λ={o['lam']:g}"
-    fig = plot_run(run.arrays, run.summary, title=title, lam=o["lam"], model=o.get("model", "diagonal"))
-    save_figure(fig, out / f"{name}.png")
+    run.plot(out / f"{name}.png", force=True)
     print(f"{name}.png: t* = {run.summary['t_transition']}, {time.perf_counter() - start:.1f} s", flush=True)
 
 

@@ -107,20 +107,27 @@ def _release(fig: Figure) -> None:
 
 
 def title_from_options(options: Mapping) -> str:
-    """A figure title from run/sweep options: model, depth, task and sizes, leaving out unset (None) values.
+    """A figure title from run/sweep options: model, depth, task, sizes, α and λ, leaving out unset (None) values.
+
+    The one title builder of runs (:meth:`grokode.result.Run.title`), sweeps and the documentation's figures.
 
     >>> title_from_options({"model": "diagonal", "depth": 2, "task": None, "n": 64, "d": 500})
     'diagonal L=2, n=64, d=500'
+    >>> title_from_options({"model": "diagonal", "depth": 2, "task": "sparse", "n": 256, "d": 10000, "alpha": 1e3,
+    ...                     "lam": 1e-3})
+    'diagonal L=2, sparse, n=256, d=10000, α=1000, λ=0.001'
     """
     parts = []
     model = options.get("model")
     if model is not None:
-        parts.append(f"{model} L={options['depth']}" if options.get("depth") is not None and model != "mlp"
-                     else str(model))
+        name = f"{model} φ = {options['phi']}" if isinstance(options.get("phi"), str) else str(model)
+        parts.append(f"{name} L={options['depth']}" if options.get("depth") is not None and model != "mlp"
+                     else name)
     if options.get("task") is not None:
         parts.append(str(options["task"]))
     sizes = (("n", "n={}"), ("d", "d={}")) if model != "mlp" else ()  # the mlp's are p and width
-    for key, fmt in (*sizes, ("p", "p={}"), ("width", "width={}"), ("frac", "frac={:g}")):
+    for key, fmt in (*sizes, ("p", "p={}"), ("width", "width={}"), ("frac", "frac={:g}"), ("alpha", "α={:g}"),
+                     ("lam", "λ={:g}")):
         value = options.get(key)
         if value is not None:
             parts.append(fmt.format(value))

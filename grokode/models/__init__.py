@@ -15,7 +15,7 @@ Nothing else in grokode names a model: the pipeline, the command line and sweeps
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 
@@ -40,7 +40,7 @@ def _load(target: str) -> type:
     return getattr(importlib.import_module(module), attr)
 
 
-def register_model(model: type[Model] | None = None, *, name: str | None = None, replace: bool = False):
+def register_model(model: type[Model] | None = None, *, name: str | None = None, replace: bool = False) -> Any:
     """Register a Model subclass under ``name`` (default: its ``name`` attribute); usable as a decorator.
 
     Registering a second model under a taken name is an error unless ``replace``.

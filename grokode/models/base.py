@@ -270,18 +270,18 @@ class Model(ABC):
         """Build the data set (kept on ``self``) and the save times."""
 
     @abstractmethod
-    def solve(self, plan: Plan, progress: Callable[[float], None] | None):
+    def solve(self, plan: Plan, progress: Callable[[float], None] | None) -> Any:
         """Integrate the flow (or run the discrete method) and return its solution, whatever its status."""
 
     @abstractmethod
-    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
+    def observe(self, plan: Plan, sol: Any) -> dict[str, np.ndarray]:
         """The trajectory file's arrays: ``t``, ``param_norm`` and the model's metrics at the saved times."""
 
     @abstractmethod
-    def locate_transition(self, plan: Plan, sol, arrays: dict[str, np.ndarray]):
+    def locate_transition(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray]) -> tuple[Any, str]:
         """(Transition or None, name of the transition metric)."""
 
-    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+    def references(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray]) -> dict | None:
         """Reference predictors (kernel, rich) and their certificates; adds alignment arrays to ``arrays``.
 
         None when the model has no convex reference predictors (the theorem check is then skipped).
@@ -289,7 +289,7 @@ class Model(ABC):
         return None
 
     @abstractmethod
-    def summarize(self, plan: Plan, sol, arrays: dict[str, np.ndarray], transition, references: dict | None
+    def summarize(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray], transition: Any, references: dict | None
                   ) -> dict[str, Any]:
         """The model's summary keys: ``test_final``, ``train_final``, ``transition_metric`` and its own."""
 
@@ -323,7 +323,7 @@ class Model(ABC):
             return np.asarray(arrays["W"], dtype=np.float64).reshape(len(t), -1)
         raise InputError(f"model {self.name!r} cannot continue a saved run")
 
-    def weight_at(self, sol) -> Callable[[float], np.ndarray] | None:
+    def weight_at(self, sol: Any) -> Callable[[float], np.ndarray] | None:
         """w(t) at any reached time from the solver's dense output, for exact theorem-check times."""
         return None
 

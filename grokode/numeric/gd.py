@@ -208,8 +208,8 @@ class _DiagonalStepper:
         return uphill_warning(f"lr={self.gd.lr:g}", self.acc[4], self.acc[5], steps)
 
 
-def run_gd(X, y, t_eval: np.ndarray, *, alpha: float, lam: float, lr: float, depth: int = 2, loss: str = "logistic",
-           progress: Callable[[float], None] | None = None) -> GDSolution:
+def run_gd(X: np.ndarray, y: np.ndarray, t_eval: np.ndarray, *, alpha: float, lam: float, lr: float, depth: int = 2,
+           loss: str = "logistic", progress: Callable[[float], None] | None = None) -> GDSolution:
     """Gradient descent with weight decay on the diagonal net, saving at the steps nearest ``t_eval``.
 
     Parameters

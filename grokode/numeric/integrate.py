@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import integrate as si
@@ -114,7 +115,7 @@ def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
     return cls(fun, v0, y0, v_end, **kwargs)
 
 
-def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
+def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
                    progress: Callable[[float], None] | None = None) -> FlowSolution:
     """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.
 

@@ -107,7 +107,7 @@ def check_completion_problem(M: np.ndarray, train_mask: np.ndarray) -> tuple[np.
 class _MatrixFlowBase(InTime):
     """Shared bookkeeping: observed pairs, time variable t, counters, the integrate_flow interface."""
 
-    def __init__(self, M, train_mask, *, alpha: float, lam: float):
+    def __init__(self, M: np.ndarray, train_mask: np.ndarray, *, alpha: float, lam: float):
         M, mask = check_completion_problem(M, train_mask)
         if not (math.isfinite(alpha) and alpha > 0):
             raise InputError(f"alpha must be a positive finite number, got {alpha!r}")
@@ -142,7 +142,7 @@ class MatrixFlow(_MatrixFlowBase):
     ≈ 16α²e^{−2λt}/N while the rest moves at rate ~λ.
     """
 
-    def __init__(self, M, train_mask, *, alpha: float, lam: float):
+    def __init__(self, M: np.ndarray, train_mask: np.ndarray, *, alpha: float, lam: float):
         super().__init__(M, train_mask, alpha=alpha, lam=lam)
         if math.log(2.0) + 2.0 * math.log(self.alpha) > 700.0:
             raise InputError(f"alpha={alpha:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
@@ -188,7 +188,7 @@ class MatrixFlow(_MatrixFlowBase):
         out[:, d:] = -2.0 * self.lam / sigma
         return out.ravel()
 
-    def weight(self, t: float, state: np.ndarray, c=None) -> np.ndarray:
+    def weight(self, t: float, state: np.ndarray, c: object = None) -> np.ndarray:
         """W = UUᵀ − VVᵀ, flattened (d²,)."""
         d = self.size
         return np.ascontiguousarray(state.reshape(d, 2 * d)[:, :d]).ravel()
@@ -222,7 +222,7 @@ class FactorMatrixFlow(_MatrixFlowBase):
         _factor_rhs(y, self.size, self.rows, self.cols, self.target, self.scale, self.lam, out)
         return out
 
-    def weight(self, t: float, state: np.ndarray, c=None) -> np.ndarray:
+    def weight(self, t: float, state: np.ndarray, c: object = None) -> np.ndarray:
         d = self.size
         U = state[: d * d].reshape(d, d)
         V = state[d * d:].reshape(d, d)
