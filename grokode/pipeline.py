@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, checked_arguments
 from .files import check_output_path, require_memory
 from .interrupts import received, stoppable
 from .models import get_model
@@ -48,6 +48,7 @@ class Outputs:
         return cls(out_path, plot_path, bool(force))
 
 
+@checked_arguments
 def build(model: str = "diagonal", **options: Any) -> Model:
     """The validated model instance of a run (nothing is computed): every InputError happens here."""
     cls = get_model(model)
@@ -57,6 +58,7 @@ def build(model: str = "diagonal", **options: Any) -> Model:
     return instance
 
 
+@checked_arguments
 def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
               plot: str | os.PathLike | None = None, force: bool = False,
               progress: Callable[[float], None] | None = None, **options: Any) -> Run:
@@ -79,9 +81,14 @@ def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
     return run_model(build(model, **options), outputs=outputs, progress=progress)
 
 
+@checked_arguments
 def run_model(model: Model, *, outputs: Outputs | None = None,
               progress: Callable[[float], None] | None = None) -> Run:
     """Run a validated model instance through the pipeline (see the module docstring)."""
+    if not isinstance(model, Model):
+        raise InputError(f"run_model needs a model instance (grokode.build(...)), got {type(model).__name__}")
+    if outputs is not None and not isinstance(outputs, Outputs):
+        raise InputError(f"outputs must be a pipeline.Outputs (Outputs.checked(...)), got {type(outputs).__name__}")
     outputs = outputs or Outputs()
     wall0 = time.perf_counter()
     # BLAS runs one thread while the dynamics run (their BLAS calls are small and numba's kernels share the cores);

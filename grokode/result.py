@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .analysis.plots import FORMATS as FIGURE_FORMATS
-from .errors import InputError
+from .errors import InputError, checked_arguments
 from .files import (
     atomic_write,
     check_output_path,
@@ -151,6 +151,7 @@ class Run:
         return f"Run({', '.join(parts)})"
 
     # -- files -------------------------------------------------------------------------------------------
+    @checked_arguments
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
@@ -168,6 +169,7 @@ class Run:
         return path
 
     @classmethod
+    @checked_arguments
     def load(cls, path: str | os.PathLike) -> Run:
         """Read a trajectory file written by :meth:`save`; any unreadable file is a one-line InputError."""
         try:
@@ -229,6 +231,7 @@ class Run:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
+    @checked_arguments
     def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = True):
         """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given."""
         from .analysis.plots import plot_run, save_figure
@@ -281,6 +284,7 @@ class Run:
         attrs = {"grokode_meta": dumps(self.meta)}
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
+    @checked_arguments
     def to_netcdf(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the trajectory as netCDF (via :meth:`to_xarray`; the .npz stays grokode's native format).
 
@@ -357,6 +361,7 @@ def _rebuilder(key: str, meta: dict, arrays: dict):
     return rebuild
 
 
+@checked_arguments
 def load_run(path: str | os.PathLike) -> Run:
     """Read a trajectory file (the same as :meth:`Run.load`)."""
     return Run.load(path)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, checked_arguments
 from ..tasks import Dataset
 from ..tasks.metrics import empirical_metrics
 from .alignment import bias_switch_time, cosine, normalized_margins, row_norms
@@ -139,6 +139,7 @@ def _value_at(t: np.ndarray, values: np.ndarray, s: float) -> float | None:
     return float(values[hit[0]]) if hit.size else float(np.interp(s, t, values))
 
 
+@checked_arguments
 def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
             weight_at: Callable[[float], np.ndarray] | None = None) -> Analysis:
     """The transition report of a run from its arrays and meta (as written by :meth:`grokode.Run.save`).
@@ -243,6 +244,7 @@ def _converges(deficits: list[float | None], slack: float, floor: float) -> bool
     return steady and (deficits[-1] < deficits[0] or deficits[-1] <= floor)
 
 
+@checked_arguments
 def theorem_trend(analyses: Sequence[Analysis], slack: float = 0.05, floor: float = 1e-6) -> TheoremTrend:
     """Theorem check across runs that differ in α: sorted by α, with a verdict per theorem."""
     if len(analyses) < 2:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import checked_arguments
+
 
 @dataclass(frozen=True)
 class ScalingFit:
@@ -61,6 +63,7 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return slope, intercept, r2
 
 
+@checked_arguments
 def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width).
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, checked_arguments
 
 if TYPE_CHECKING:
     from .base import Model
@@ -40,6 +40,7 @@ def _load(target: str) -> type:
     return getattr(importlib.import_module(module), attr)
 
 
+@checked_arguments
 def register_model(model: type[Model] | None = None, *, name: str | None = None, replace: bool = False):
     """Register a Model subclass under ``name`` (default: its ``name`` attribute); usable as a decorator.
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from ..errors import InputError, require_nonnegative, require_positive
+from ..errors import InputError, checked_arguments, require_nonnegative, require_positive
 from . import generated as gen
 from .diagonal import check_loss_and_depth
 from .discrete import GDSolution, check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
@@ -198,6 +198,7 @@ class _DiagonalStepper:
         return uphill_warning(f"lr={self.gd.lr:g}", self.acc[4], self.acc[5], steps)
 
 
+@checked_arguments
 def run_gd(X, y, t_eval: np.ndarray, *, alpha: float, lam: float, lr: float, depth: int = 2, loss: str = "logistic",
            progress: Callable[[float], None] | None = None) -> GDSolution:
     """Gradient descent with weight decay on the diagonal net, saving at the steps nearest ``t_eval``.

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import integrate as si
 
 from .. import interrupts
-from ..errors import InputError
+from ..errors import InputError, checked_arguments
 from .rkc import RKC
 from .ros2 import ROS2
 from .solution import SolverStats, Status
@@ -106,6 +106,7 @@ def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
     return cls(fun, v0, y0, v_end, **kwargs)
 
 
+@checked_arguments
 def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
                    progress: Callable[[float], None] | None = None) -> FlowSolution:
     """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from grokode.errors import InputError
+from grokode.errors import InputError, checked_arguments
 from grokode.tasks.population import (
     MAX_SPARSE_K,
     _nonnegative,
@@ -299,6 +299,7 @@ def margin_classification(n: int = 256, d: int = 10_000, gamma: float = 5.0, n_t
     return Dataset(X, y, X_test, y_test, kind="classification", name="margin", teacher=teacher, params=params)
 
 
+@checked_arguments
 def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: float = 5.0,
               n_test: int = 1000, seed: int | np.random.Generator = 0) -> Dataset:
     """Build a synthetic task by name: ``"sparse"``, ``"margin"`` or ``"sparse-regression"``.
@@ -370,6 +371,7 @@ def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None)
                          f"(loss '{loss}' is a classification loss; --loss squared for regression)")
 
 
+@checked_arguments
 def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
     """Load user data from an ``.npz`` file with arrays ``X`` (n, d), ``y`` (n,) and optionally
     ``X_test``, ``y_test`` (both or neither).

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from grokode.errors import InputError
+from grokode.errors import InputError, checked_arguments
 from grokode.tasks.datasets import read_npz_arrays
 from grokode.tasks.population import _require_int
 
@@ -125,6 +125,7 @@ def observed_mask(d: int, frac: float, rng: np.random.Generator) -> np.ndarray:
     return mask.reshape(d, d)
 
 
+@checked_arguments
 def make_matrix_task(task: str = "multiplication", *, d: int = 30, frac: float = 0.25, rank: int = 1,
                      seed: int = 0) -> MatrixTask:
     """A generated completion task.
@@ -160,6 +161,7 @@ def make_matrix_task(task: str = "multiplication", *, d: int = 30, frac: float =
     return MatrixTask(M, train, ~train, name=task, params=params)
 
 
+@checked_arguments
 def load_matrix_npz(path: str | os.PathLike) -> MatrixTask:
     """User completion data: ``.npz`` with ``M`` (d×d symmetric), ``train_mask`` (d×d bool), optional ``test_mask``."""
     try:

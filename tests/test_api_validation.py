@@ -1,0 +1,96 @@
+"""The Python API checks its arguments before computing, as the command line does.
+
+A boolean keyword takes only a real boolean (the string "no" is truthy and would overwrite), a callback only a
+callable, a mistyped keyword is an InputError naming it and the closest valid name; each refusal happens before
+any file is written or anything is computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import grokode
+from grokode.errors import InputError, checked_arguments
+
+
+@pytest.fixture(scope="module")
+def run():
+    return grokode.integrate(alpha=10.0, lam=0.1, t_end=2.0, n=8, d=6, n_test=10)
+
+
+NOT_BOOLS = ["no", "false", "False", "", 0, 1, 1.0, None, [False], np.int64(0)]
+
+
+@pytest.mark.parametrize("value", NOT_BOOLS, ids=repr)
+def test_force_must_be_a_real_boolean_everywhere(value, run, tmp_path):
+    target = tmp_path / "r.npz"
+    target.write_bytes(b"precious")
+    figure = tmp_path / "r.png"
+    figure.write_bytes(b"precious")
+    for call in (lambda: run.save(target, force=value), lambda: run.plot(figure, force=value),
+                 lambda: run.to_netcdf(tmp_path / "r.nc", force=value),
+                 lambda: grokode.integrate(alpha=10.0, lam=0.1, t_end=2.0, out=target, force=value)):
+        with pytest.raises(InputError, match=r"^force must be True or False, got "):
+            call()
+    assert target.read_bytes() == b"precious" and figure.read_bytes() == b"precious"
+    assert not (tmp_path / "r.nc").exists()
+
+
+def test_numpy_booleans_are_booleans(run, tmp_path):
+    path = run.save(tmp_path / "r.npz", force=np.bool_(False))
+    assert grokode.load_run(path).arrays["t"].shape == run.arrays["t"].shape
+    with pytest.raises(InputError, match="exists"):
+        run.save(path, force=np.bool_(False))
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda: grokode.run_sweep([], {}, "s.csv", resume="no"), "resume must be True or False"),
+    (lambda: grokode.register_model(object, replace="yes"), "replace must be True or False"),
+    (lambda: grokode.integrate(alpha=10.0, lam=0.1, progress=3), "progress must be a function"),
+    (lambda: grokode.integrate(alpha=10.0, lam=0.1, progress="tqdm"), "progress must be a function"),
+    (lambda: grokode.run_sweep([], {}, "s.csv", on_dashboard=1), "on_dashboard must be a function"),
+    (lambda: grokode.run_gd(np.ones((2, 2)), np.ones(2), [1.0], alpha=1.0, lam=0.1, lr=0.1, progress=[]),
+     "progress must be a function"),
+    (lambda: grokode.run_model("diagonal"), "run_model needs a model instance"),
+])
+def test_other_booleans_and_callbacks(call, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=needle):
+        call()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda r, p: r.save(p, forse=True), "takes no argument 'forse' (did you mean 'force'?)"),
+    (lambda r, p: r.plot(p, titel="x"), "takes no argument 'titel' (did you mean 'title'?)"),
+    (lambda r, p: grokode.load_run(p, 3), "too many positional arguments"),
+    (lambda r, p: grokode.load_run(paht=p), "takes no argument 'paht' (did you mean 'path'?)"),
+    (lambda r, p: r.save(), "missing a required argument: 'path'"),
+    (lambda r, p: grokode.integrate(alhpa=10.0), "does not take --alhpa (did you mean --alpha?)"),
+    (lambda r, p: grokode.integrate(model="matrix", lamda=0.1), "did you mean --lam?"),
+    (lambda r, p: grokode.analyze(r.arrays, r.meta, C=0.5), "takes no argument 'C' (did you mean 'c'?)"),
+    (lambda r, p: grokode.make_task("sparse", n="10"), "n must be an integer >= 1, got '10'"),
+])
+def test_a_mistyped_or_missing_argument_is_one_line_naming_it(call, needle, run, tmp_path):
+    with pytest.raises(InputError) as info:
+        call(run, tmp_path / "r.npz")
+    assert needle in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_the_checks_follow_the_annotations():
+    """A new boolean or callback parameter is checked without being listed anywhere."""
+    seen = []
+
+    @checked_arguments
+    def f(x: int, *, flag: bool = False, hook: None = None, cb=None, on_done: object = None) -> int:
+        seen.append((x, flag))
+        return x
+
+    assert f(1, flag=True) == 1 and seen == [(1, True)]
+    with pytest.raises(InputError, match="flag must be True or False, got 'yes'"):
+        f(2, flag="yes")
+    with pytest.raises(InputError, match=r"f\(\) takes no argument 'flagg' \(did you mean 'flag'\?\)"):
+        f(2, flagg=True)
+    assert seen == [(1, True)]  # the body never ran for a bad call
