@@ -13,6 +13,7 @@ import os
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -218,6 +219,7 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
     out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
+            verify_archive(zf, path, what)
             for info in zf.infolist():
                 if not info.filename.endswith(".npy"):
                     continue
@@ -232,7 +234,9 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
         raise InputError(f"{what} not found: {str(path)!r}") from None
     except IsADirectoryError:
         raise InputError(f"{str(path)!r} is a directory, not an .npz file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError) as exc:
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError, zlib.error) as exc:
         raise InputError(f"cannot read {what} {str(path)!r} as an .npz archive: {one_line(exc)}") from None
     for name, (shape, dtype) in out.items():
         if any(s < 0 for s in shape):
@@ -241,6 +245,37 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
             raise InputError(f"array {name} in {str(path)!r} holds Python objects (dtype {dtype}): grokode reads only "
                              "numeric arrays, never pickles")
     return out
+
+
+def verify_archive(zf: zipfile.ZipFile, path: Path, what: str) -> None:
+    """InputError naming the member when an archive holds two members of one name (which one numpy reads is an
+    accident of its implementation) or a member whose data are damaged (a corrupt deflate stream, a bad CRC-32).
+
+    Every member is read to its end: zip checks a member's CRC only there, and numpy reads an array's bytes
+    without reaching it, so a flipped byte in the data would otherwise load silently.
+    """
+    seen: set[str] = set()
+    for info in zf.infolist():
+        if info.filename in seen:
+            raise InputError(f"{what} {str(path)!r} holds two members named {info.filename!r} (a damaged or "
+                             "hand-made archive: which one counts is ambiguous)")
+        seen.add(info.filename)
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as fh:
+                while fh.read(1 << 20):
+                    pass
+        except zlib.error as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r} has a corrupt compressed "
+                             f"stream ({one_line(exc)})") from None
+        except zipfile.BadZipFile as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r}: {one_line(exc)}") from None
+        except (EOFError, OSError) as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r} is truncated or unreadable "
+                             f"({one_line(exc)})") from None
+        except NotImplementedError as exc:
+            raise InputError(f"{what} {str(path)!r}: member {info.filename!r} cannot be read "
+                             f"({one_line(exc)})") from None
 
 
 def npz_size(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
@@ -266,7 +301,7 @@ def open_npz(path: str | os.PathLike, what: str, expected: str = "") -> Iterator
         raise InputError(f"{what} not found: {str(path)!r}") from None
     except IsADirectoryError:
         raise InputError(f"{what} {str(path)!r} is a directory") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise InputError(f"cannot read {what} {str(path)!r}: {one_line(exc)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         hint = f" (expected {expected})" if expected else ""

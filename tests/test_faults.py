@@ -1,0 +1,118 @@
+"""Faulty files and environments: one ``grokode: error:`` line and exit 2 before computing, never a traceback.
+
+Damaged archives (a flipped byte inside a compressed member, two members of one name), extreme data values,
+an ASCII-only stdout, file names JSON cannot carry, broken plug-ins, a damaged derivation cache.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+from test_bad_inputs import PM1, Y, _run_arrays, _run_meta, call_main, install_guards
+
+# ----------------------------------------------------------------------------------------------------
+# Damaged archives
+
+
+def _member_data(raw: bytes, name: str) -> tuple[int, int]:
+    """(offset, length) of the stored (compressed) bytes of member ``name`` in the zip ``raw``."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        info = zf.getinfo(name)
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    return info.header_offset + 30 + name_len + extra_len, info.compress_size
+
+
+def _flipped(raw: bytes, name: str, where: float) -> bytes:
+    start, size = _member_data(raw, name)
+    out = bytearray(raw)
+    out[start + int(where * (size - 1))] ^= 0x5A
+    return bytes(out)
+
+
+def _data_npz() -> bytes:
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    np.savez_compressed(buf, X=np.sign(rng.standard_normal((40, 30))), y=np.sign(rng.standard_normal(40)))
+    return buf.getvalue()
+
+
+def _run_npz() -> bytes:
+    buf = io.BytesIO()
+    arrays = _run_arrays(T=200, d=50)
+    np.savez_compressed(buf, **arrays, meta=np.array(json.dumps(_run_meta())))
+    return buf.getvalue()
+
+
+def _expect_one_line(code, escaped, err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert (code, escaped) == (2, None), (code, escaped, err)
+    assert len(lines) == 1 and lines[0].startswith("grokode: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, err)
+
+
+@pytest.mark.parametrize("member", ["X.npy", "y.npy"])
+@pytest.mark.parametrize("where", [0.0, 0.3, 0.6, 0.9])  # the last byte may be padding
+def test_a_damaged_data_file_is_named_with_its_member(member, where, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "data.npz"
+    path.write_bytes(_flipped(_data_npz(), member, where))
+    monkeypatch.chdir(tmp_path)
+    install_guards(monkeypatch)
+    code, escaped = call_main(["integrate", "--data", str(path), "--no-plot"])
+    _expect_one_line(code, escaped, capsys.readouterr().err, "data.npz", "damaged", member)
+
+
+@pytest.mark.parametrize("member", ["w.npy", "meta.npy", "t.npy", "cos_rich.npy"])
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_a_damaged_trajectory_is_named_with_its_member(member, where, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "run.npz"
+    path.write_bytes(_flipped(_run_npz(), member, where))
+    monkeypatch.chdir(tmp_path)
+    code, escaped = call_main(["analyze", str(path), "--json"])
+    captured = capsys.readouterr()
+    _expect_one_line(code, escaped, captured.err, "run.npz", "damaged", member)
+    assert captured.out == ""
+
+
+def test_the_undamaged_twins_are_accepted(tmp_path, monkeypatch, capsys):
+    from grokode import pipeline
+
+    (tmp_path / "data.npz").write_bytes(_data_npz())
+    (tmp_path / "run.npz").write_bytes(_run_npz())
+    assert pipeline.build("diagonal", data=str(tmp_path / "data.npz")).config["loss"] == "logistic"
+    monkeypatch.chdir(tmp_path)
+    assert call_main(["analyze", "run.npz", "--json"]) == (0, None)
+    assert json.loads(capsys.readouterr().out)["alpha"] == 100.0
+
+
+@pytest.mark.parametrize("kind", ["data", "trajectory"])
+@pytest.mark.parametrize("order", ["same", "different"])
+def test_two_members_of_one_name_are_refused(kind, order, tmp_path, monkeypatch, capsys):
+    def npy(a) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return buf.getvalue()
+
+    path = tmp_path / "dup.npz"
+    if kind == "data":
+        members = [("X.npy", npy(PM1)), ("y.npy", npy(Y)), ("y.npy", npy(Y if order == "same" else -Y))]
+        args = ["integrate", "--data", str(path), "--no-plot"]
+    else:
+        arrays = _run_arrays()
+        members = [(f"{k}.npy", npy(v)) for k, v in arrays.items()] + [
+            ("meta.npy", npy(np.array(json.dumps(_run_meta())))),
+            ("t.npy", npy(arrays["t"] * (1 if order == "same" else 2)))]
+        args = ["analyze", str(path)]
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "w") as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    monkeypatch.chdir(tmp_path)
+    install_guards(monkeypatch)
+    code, escaped = call_main(args)
+    name = "y.npy" if kind == "data" else "t.npy"
+    _expect_one_line(code, escaped, capsys.readouterr().err, "dup.npz", f"two members named {name!r}")
