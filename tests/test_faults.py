@@ -10,6 +10,7 @@ import io
 import json
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +117,74 @@ def test_two_members_of_one_name_are_refused(kind, order, tmp_path, monkeypatch,
     code, escaped = call_main(args)
     name = "y.npy" if kind == "data" else "t.npy"
     _expect_one_line(code, escaped, capsys.readouterr().err, "dup.npz", f"two members named {name!r}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Extreme data values
+
+
+def _data(path: Path, X: np.ndarray, y: np.ndarray, **more) -> str:
+    with open(path, "wb") as fh:
+        np.savez(fh, X=X, y=y, **more)
+    return str(path)
+
+
+EXTREME = [  # (name, X, y, loss, needle)
+    ("huge_x", PM1 * 1e300, Y, "logistic", "row 0 has norm"),
+    ("large_x", PM1 * 1e200, Y, "logistic", "too large"),
+    ("huge_x_squared", PM1 * 1e300, np.linspace(-1, 1, 6), "squared", "too large"),
+    ("huge_y", PM1, Y * 1e200, "squared", "y[0] = 1e+200"),
+    ("one_huge_entry", np.where(np.arange(30).reshape(6, 5) == 17, 1e155, PM1), Y, "logistic", "row 3 has norm"),
+    ("tiny_x", PM1 * 1e-300, Y, "logistic", "too small"),
+    ("zero_x", PM1 * 0.0, Y, "logistic", "too small"),
+    ("max_float", np.full((6, 5), np.finfo(np.float64).max), Y, "logistic", "too large"),
+    ("nan_y", PM1, np.where(np.arange(6) == 2, np.nan, Y), "squared", "nan at index 2"),
+    ("inf_x", np.where(np.arange(30).reshape(6, 5) == 7, -np.inf, PM1), Y, "logistic", "-inf at index (1, 2)"),
+    ("labels_0_1", PM1, (Y + 1) / 2, "logistic", "is not ±1"),
+    ("labels_exp", PM1, Y * 2, "exponential", "is not ±1"),
+    ("labels_test", PM1, Y, "logistic", "y_test[0]"),
+]
+
+
+@pytest.mark.parametrize("name, X, y, loss, needle", EXTREME, ids=[e[0] for e in EXTREME])
+def test_extreme_data_are_an_input_error_naming_the_file(name, X, y, loss, needle, tmp_path, monkeypatch, capsys):
+    more = {"X_test": PM1, "y_test": Y * 0.5} if name == "labels_test" else {}
+    path = _data(tmp_path / f"{name}.npz", X, y, **more)
+    monkeypatch.chdir(tmp_path)
+    install_guards(monkeypatch)
+    code, escaped = call_main(["integrate", "--data", path, "--loss", loss, "--no-plot"])
+    _expect_one_line(code, escaped, capsys.readouterr().err, f"{name}.npz", needle)
+
+
+def test_data_within_the_bound_are_accepted(tmp_path):
+    from grokode import pipeline
+
+    for scale in (1e-100, 1e100):
+        model = pipeline.build("diagonal", data=_data(tmp_path / "ok.npz", PM1 * scale, Y))
+        model.prepare()
+        assert np.max(np.abs(model.data.X)) == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("scale, needle", [(1e300, "M[0, 0] = 1e+300"), (1e200, "too large")])
+def test_extreme_completion_data_are_an_input_error(scale, needle, tmp_path, monkeypatch, capsys):
+    M = np.outer(np.arange(1, 5.0), np.arange(1, 5.0)) * scale
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[:2, :] = True
+    with open(tmp_path / "m.npz", "wb") as fh:
+        np.savez(fh, M=M, train_mask=mask)
+    monkeypatch.chdir(tmp_path)
+    install_guards(monkeypatch)
+    code, escaped = call_main(["integrate", "--model", "matrix", "--data", str(tmp_path / "m.npz"), "--no-plot"])
+    _expect_one_line(code, escaped, capsys.readouterr().err, "m.npz", needle)
+
+
+def test_a_flow_with_a_non_finite_start_is_an_input_error():
+    from grokode.errors import InputError
+    from grokode.numeric.integrate import integrate_flow
+
+    class Overflowing:
+        def start(self):
+            return 0.0, np.array([1.0, np.inf])
+
+    with pytest.raises(InputError, match="initial state of Overflowing is not finite"):
+        integrate_flow(Overflowing(), np.array([1.0]), method="LSODA")

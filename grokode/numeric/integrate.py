@@ -139,6 +139,9 @@ def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: floa
     cls = solver_class(method)
     stats = SolverStats(method=method if isinstance(method, str) else cls.__name__)
     v0, y0 = flow.start()
+    if not np.all(np.isfinite(y0)):
+        raise InputError(f"the initial state of {type(flow).__name__} is not finite: α (or the data) is too large for "
+                         "float64 arithmetic")
     var_eval = np.asarray(flow.to_var(t_eval), dtype=np.float64)
     v_end = float(var_eval[-1])
     if not v_end > v0:

@@ -362,6 +362,28 @@ def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.nda
     return out
 
 
+#: Largest ‖row‖ of X (and |y|) a data set may have: the flows form inner products and Gram entries of rows, whose
+#: squares must stay finite in float64 (max ≈ 1.8e308) with room for the sums over n samples.
+MAX_ROW_NORM = 1e150
+
+
+def _check_magnitude(name: str, arr: np.ndarray | None, path: Path) -> None:
+    """InputError when a row of ``arr`` (an entry of a vector) is so large that products of rows overflow."""
+    if arr is None or arr.size == 0:
+        return
+    scale = np.max(np.abs(arr)) or 1.0
+    with np.errstate(over="ignore"):  # a norm beyond float64 is inf, which the check below reports
+        norms = np.sqrt(np.einsum("ij,ij->i", arr / scale, arr / scale)) * scale if arr.ndim == 2 else np.abs(arr)
+    worst = int(np.argmax(norms))
+    if not norms[worst] <= MAX_ROW_NORM:
+        what = f"row {worst} has norm {norms[worst]:.3g}" if arr.ndim == 2 else f"{name}[{worst}] = {arr[worst]:.3g}"
+        raise InputError(f"array {name} in '{path}' is too large for float64 arithmetic: {what} (at most "
+                         f"{MAX_ROW_NORM:g}; rescale the data)")
+    if arr.ndim == 2 and name == "X" and not norms[worst] >= 1.0 / MAX_ROW_NORM:
+        raise InputError(f"array {name} in '{path}' is too small for float64 arithmetic: its largest row norm is "
+                         f"{norms[worst]:.3g} (at least {1.0 / MAX_ROW_NORM:g}; rescale the data)")
+
+
 def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None) -> None:
     bad = np.flatnonzero(np.abs(y) != 1.0)
     if bad.size:
@@ -419,6 +441,8 @@ def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
             raise InputError(f"data file '{path}': y_test has {y_test.shape[0]} entries but X_test has "
                              f"{X_test.shape[0]} rows")
 
+    for name, arr in (("X", X), ("y", y), ("X_test", X_test), ("y_test", y_test)):
+        _check_magnitude(name, arr, path)
     kind = "regression" if loss == "squared" else "classification"
     if kind == "classification":
         _check_labels("y", y, loss, path)

@@ -74,6 +74,11 @@ def validate_completion(M, train_mask, test_mask=None, *, where: str = "") -> tu
     if bad.size:
         i, j = bad[0]
         raise InputError(f"M{at} has a non-finite entry M[{i}, {j}] = {M[i, j]} ({len(bad)} in all)")
+    big = np.argwhere(np.abs(M) > MAX_ENTRY)
+    if big.size:
+        i, j = big[0]
+        raise InputError(f"M{at} is too large for float64 arithmetic: M[{i}, {j}] = {M[i, j]:.3g} (at most "
+                         f"{MAX_ENTRY:g}; rescale the data)")
     asym = np.abs(M - M.T)
     tol = 1e-10 * max(1.0, float(np.max(np.abs(M))))
     if asym.max() > tol:
@@ -159,6 +164,11 @@ def make_matrix_task(task: str = "multiplication", *, d: int = 30, frac: float =
     train = observed_mask(d, frac, mask_rng)
     params = {"task": task, "d": d, "frac": frac, "rank": rank, "seed": seed, "n_obs": int(train.sum())}
     return MatrixTask(M, train, ~train, name=task, params=params)
+
+
+#: Largest |M_ij| of completion data: the flows and the predictors form products of entries (squares must stay
+#: finite in float64, max ≈ 1.8e308).
+MAX_ENTRY = 1e150
 
 
 @checked_arguments
