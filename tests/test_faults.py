@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_bad_inputs import PM1, Y, _run_arrays, _run_meta, call_main, install_guards
+
+from grokode.result import npz_bytes
 
 # ----------------------------------------------------------------------------------------------------
 # Damaged archives
@@ -188,3 +193,83 @@ def test_a_flow_with_a_non_finite_start_is_an_input_error():
 
     with pytest.raises(InputError, match="initial state of Overflowing is not finite"):
         integrate_flow(Overflowing(), np.array([1.0]), method="LSODA")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Output encodings
+
+
+def _grokode(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env}
+    return subprocess.run([sys.executable, "-m", "grokode", *args], capture_output=True, cwd=cwd, timeout=300,
+                          env=environ)
+
+
+def test_an_ascii_only_stdout_gets_escapes_not_a_traceback(tmp_path):
+    (tmp_path / "run.npz").write_bytes(npz_bytes(_run_arrays(), _run_meta()))
+    runs = {
+        "integrate": _grokode(["integrate", "--alpha", "10", "--lam", "0.1", "--t-end", "2", "--n", "8", "--d", "6",
+                               "--no-plot", "--out", "r.npz"], tmp_path, PYTHONIOENCODING="ascii"),
+        "analyze": _grokode(["analyze", "run.npz"], tmp_path, PYTHONIOENCODING="ascii"),
+        "analyze --json": _grokode(["analyze", "run.npz", "--json"], tmp_path, PYTHONIOENCODING="ascii"),
+        "help": _grokode(["integrate", "--help"], tmp_path, PYTHONIOENCODING="ascii"),
+        "error": _grokode(["integrate", "--alpha", "−1"], tmp_path, PYTHONIOENCODING="ascii"),
+    }
+    for name, res in runs.items():
+        assert b"Traceback" not in res.stderr, (name, res.stderr.decode("ascii", "replace"))
+        res.stdout.decode("ascii")  # every byte is ASCII
+        assert res.returncode == (2 if name == "error" else 0), (name, res.stderr)
+    assert b"\\u03b1" in runs["analyze"].stdout  # α, escaped
+    assert runs["error"].stderr.startswith(b"grokode: error: alpha must be") and b"\\u22121" in runs["error"].stderr
+    report = json.loads(runs["analyze --json"].stdout)
+    assert report["alpha"] == 100.0 and report["t_transition"] == 450.0
+    assert grokode_load(tmp_path / "r.npz").arrays["t"][-1] == 2.0
+
+
+def grokode_load(path):
+    from grokode import load_run
+
+    return load_run(path)
+
+
+def test_the_escapes_are_json_escapes_beyond_the_bmp(capsys):
+    from grokode.cli import _escape_unencodable
+
+    text = 'α "😀"'
+    escaped = text.encode("ascii", errors="backslashreplace")  # what Python itself would write
+    assert b"\\U0001f600" in escaped  # not a JSON escape
+    import codecs
+
+    codecs.register_error("test-grokode-escape", _escape_unencodable)
+    ours = text.encode("ascii", errors="test-grokode-escape").decode("ascii")
+    assert ours == '\\u03b1 "\\ud83d\\ude00"' and json.loads(f'"{ours[:6]}"') == "α"
+    assert json.loads(ours[7:]) == "😀"
+
+
+NOT_UTF8 = os.fsdecode(b"r\xff\xfe.npz")
+
+
+@pytest.mark.parametrize("args", [
+    ["integrate", "--json", "--out", NOT_UTF8, "--no-plot"],
+    ["integrate", "--json", "--plot", os.fsdecode(b"p\xff.png")],
+    ["integrate", "--json", "--data", NOT_UTF8],
+    ["analyze", NOT_UTF8, "--json"],
+    ["sweep", "--json", "--out", os.fsdecode(b"s\xff.csv")],
+    ["sweep", "--json", "--keep-runs", os.fsdecode(b"k\xff")],
+], ids=["integrate-out", "integrate-plot", "integrate-data", "analyze", "sweep-out", "sweep-keep-runs"])
+def test_json_refuses_a_file_name_that_is_not_utf8(args, tmp_path, monkeypatch, capsys):
+    (tmp_path / NOT_UTF8).write_bytes(npz_bytes(_run_arrays(), _run_meta()))
+    monkeypatch.chdir(tmp_path)
+    install_guards(monkeypatch)
+    before = sorted(os.listdir(tmp_path))
+    code, escaped = call_main(args)
+    captured = capsys.readouterr()
+    _expect_one_line(code, escaped, captured.err, "is not valid UTF-8", "--json")
+    assert captured.out == "" and sorted(os.listdir(tmp_path)) == before
+
+
+def test_without_json_such_a_name_is_used(tmp_path, monkeypatch, capsys):
+    (tmp_path / NOT_UTF8).write_bytes(npz_bytes(_run_arrays(), _run_meta()))
+    monkeypatch.chdir(tmp_path)
+    assert call_main(["analyze", NOT_UTF8]) == (0, None)
+    assert "450" in capsys.readouterr().out
