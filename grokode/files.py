@@ -337,16 +337,43 @@ def source_stamp(*paths: str | os.PathLike) -> str:
 def cached_text(namespace: str, key: str, compute: Callable[[], str]) -> str:
     """``compute()``, stored under ``cache_dir()/namespace`` by a hash of ``key`` and read back next time.
 
-    A cache that cannot be read or written is skipped: the result is then computed every time.
+    A cache that cannot be read or written is skipped: the result is then computed every time. An entry starts
+    with a line naming its key's and its text's SHA-256; an entry without it, or whose text does not match it
+    (empty, truncated, edited, another key's), is recomputed and replaced, never printed.
     """
     import hashlib
 
-    path = cache_dir() / namespace / (hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".txt")
+    key_hash = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    path = cache_dir() / namespace / (key_hash[:32] + ".txt")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
+        text = _valid_entry(path.read_bytes(), key_hash)
+    except OSError:
+        text = None
+    if text is not None:
+        return text
     text = compute()
+    data = text.encode("utf-8")
+    header = f"{CACHE_MAGIC} {key_hash} {hashlib.sha256(data).hexdigest()}\n".encode("ascii")
     with contextlib.suppress(OSError):
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        atomic_write(path, lambda fh: fh.write(header + data))
     return text
+
+
+#: First word of a cache entry's header line.
+CACHE_MAGIC = "grokode-cache-1"
+
+
+def _valid_entry(raw: bytes, key_hash: str) -> str | None:
+    """The text of a cache entry if its header names ``key_hash`` and the SHA-256 of the text that follows."""
+    import hashlib
+
+    head, newline, data = raw.partition(b"\n")
+    parts = head.split(b" ")
+    if not newline or len(parts) != 3 or parts[0] != CACHE_MAGIC.encode() or parts[1] != key_hash.encode():
+        return None
+    if hashlib.sha256(data).hexdigest().encode() != parts[2]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

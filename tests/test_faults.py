@@ -273,3 +273,60 @@ def test_without_json_such_a_name_is_used(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert call_main(["analyze", NOT_UTF8]) == (0, None)
     assert "450" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------------
+# The derivation cache
+
+
+def test_a_damaged_derive_cache_entry_is_recomputed_not_printed(tmp_path, monkeypatch, capsys):
+    """Through the command: an empty and a garbage entry (both were printed as the answer, exit 0)."""
+    monkeypatch.setenv("GROKODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+    def derive() -> str:
+        assert call_main(["derive", "diagonal", "--format", "json"]) == (0, None)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return captured.out
+
+    truth = derive()
+    assert json.loads(truth)["homogeneity"] == 2
+    (entry,) = (tmp_path / "cache" / "derive").iterdir()
+    good = entry.read_bytes()
+    for damage in (b"", b"garbage\n"):
+        entry.write_bytes(damage)
+        assert derive() == truth
+        assert entry.read_bytes() == good  # repaired
+
+
+def test_every_kind_of_damaged_cache_entry_is_recomputed(tmp_path, monkeypatch):
+    from grokode.files import cached_text
+
+    monkeypatch.setenv("GROKODE_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+
+    def compute() -> str:
+        calls.append(1)
+        return "φ(θ) = θ₁θ₂\nline two\n"
+
+    truth = cached_text("ns", "key", compute)
+    assert cached_text("ns", "key", compute) == truth and len(calls) == 1  # a hit
+    (entry,) = (tmp_path / "cache" / "ns").iterdir()
+    good = entry.read_bytes()
+    header, _, body = good.partition(b"\n")
+    damages = {
+        "empty": b"", "garbage": b"not a derivation\n", "binary": bytes(range(256)),
+        "headerless": truth.encode(), "truncated": good[: len(good) - 3],
+        "edited": header + b"\n" + body.replace(b"two", b"2wo"),
+        "other key": header.replace(header.split(b" ")[1], b"0" * 64) + b"\n" + body,
+        "header only": header + b"\n", "not utf-8": header + b"\n" + b"\xff\xfe",
+    }
+    for name, damage in damages.items():
+        entry.write_bytes(damage)
+        assert cached_text("ns", "key", compute) == truth, name
+        assert entry.read_bytes() == good, name  # repaired
+    assert len(calls) == 1 + len(damages)
+    entry.unlink()
+    entry.mkdir()  # an entry that cannot be read or replaced: computed every time
+    assert cached_text("ns", "key", compute) == truth and len(calls) == 2 + len(damages)
