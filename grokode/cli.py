@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from ._version import __version__
-from .errors import GrokodeWarning, InputError
+from .errors import GrokodeWarning, InputError, OutputError
 
 try:  # recent typer vendors click; older typer uses the click package
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -543,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
     warnings.showwarning = _show_warning
     restore = _tolerant_streams()
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond ulimit -f then fails (EFBIG), not the process
     try:
         _main(argv)
     finally:
@@ -560,6 +564,9 @@ def _main(argv: list[str] | None) -> None:
     except InputError as exc:
         print(f"grokode: error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
+    except OutputError as exc:  # found while writing, after computing: the run's own failure, not the input's
+        print(f"grokode: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(1)
     except NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         sys.exit(0)

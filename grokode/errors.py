@@ -51,6 +51,22 @@ def require_nonnegative(name: str, value: float) -> float:
     return v
 
 
+class OutputError(OSError):
+    """A file could not be written (disk full, quota, file-size limit, an immutable target, an I/O error) after
+    the computation; the message names the file and the reason in one line. The CLI exits 1 with it.
+
+    ``run`` is the finished :class:`~grokode.result.Run` when the failure was its own file, so that the Python API
+    can save it elsewhere (``exc.run.save(other_path)``); None otherwise.
+    """
+
+    def __init__(self, message: str, errno: int | None = None, run: object = None):
+        super().__init__(message)
+        self.message, self.errno_code, self.run = message, errno, run
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class GrokodeWarning(UserWarning):
     """Something the user should know that did not stop the command (the CLI prints it as one line)."""
 

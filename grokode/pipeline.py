@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError, checked_arguments
+from .errors import InputError, OutputError, checked_arguments
 from .files import check_output_path, require_memory
 from .interrupts import received, stoppable
 from .models import get_model
@@ -102,12 +102,17 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         with compute_threads():
             sol = model.solve(plan, progress)
         run = _assemble(model, plan, sol, wall0)
-        if outputs.out is not None:
-            run.save(outputs.out, force=outputs.force)
-            run.summary["out"] = str(outputs.out)
-        if outputs.plot is not None and run.arrays["t"].size:
-            run.plot(outputs.plot, force=outputs.force)
-            run.summary["plot"] = str(outputs.plot)
+        try:
+            if outputs.out is not None:
+                run.save(outputs.out, force=outputs.force)
+                run.summary["out"] = str(outputs.out)
+            if outputs.plot is not None and run.arrays["t"].size:
+                run.plot(outputs.plot, force=outputs.force)
+                run.summary["plot"] = str(outputs.plot)
+        except OutputError as exc:  # the disk, a quota or a limit: the finished run goes back to the caller
+            exc.run = run
+            exc.message += f" after the run finished (status {run.status})"
+            raise
         # a signal that came while finishing: the run is complete and written, the caller still stops
         run.signal_received = bool(received())
     return run
