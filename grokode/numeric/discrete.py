@@ -71,6 +71,10 @@ class GDSolution:
     t_fail: float | None = None
     diverged_step: int | None = None
     pieces: list = field(default_factory=list, repr=False)
+    #: step·ρ(0)/2 of the first step (> 1: beyond the linear stability limit of the flow, :mod:`.stability`)
+    lr_stability_ratio: float | None = None
+    #: 2/ρ(0), ρ(0) the largest Hessian eigenvalue of J at initialization
+    lr_stability_limit: float | None = None
 
     def weight_at(self, t: float) -> np.ndarray:
         """Effective weight at a reached time, linearly interpolated between saved steps."""
