@@ -2,7 +2,7 @@
 
 GD θ_{k+1} = θ_k − η∇J(θ_k), J = L̂ + (λ/2)‖θ‖², is explicit Euler on the gradient flow dθ/dt = −∇J. Near θ its
 error e_k obeys e_{k+1} ≈ (I − ηH)e_k, H = ∇²J(θ): it follows the flow only while η < 2/ρ with ρ the largest
-eigenvalue of H (the curvature along which GD would oscillate, docs/math.md#setting). At initialization
+eigenvalue of H (the curvature along which GD would oscillate, docs/math.md#gd-stability). At initialization
 ρ(0) grows like α^{2(L−1)} in the kernel phase, so a fixed η that is stable late can be far beyond the limit early.
 
 :func:`top_eigenvalue` finds ρ by Lanczos (:func:`scipy.sparse.linalg.eigsh`, the largest algebraic eigenvalue)
@@ -40,7 +40,7 @@ class StepStability:
         return (f"warning: {name} is {self.ratio:.3g}× the linear stability limit 2/ρ(0) = {self.limit:.3g} of the "
                 "gradient flow it discretizes (ρ(0): the largest Hessian eigenvalue of L̂ + (λ/2)‖θ‖² at "
                 "initialization): the early phase does not follow the flow; the late phase can recover it "
-                "(docs/math.md#setting)")
+                "(docs/math.md#gd-stability)")
 
 
 def top_eigenvalue(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, seed: int = 0, tol: float = 1e-8) -> float:
