@@ -308,7 +308,7 @@ class Run:
 
 
 #: Summary entries that analysis and plots compute with: None or a finite number (t_theory also ≥ 0).
-SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction")
+SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction", "t_bias_switch")
 #: Arrays with one entry (row, matrix) per saved time, and their number of dimensions.
 PER_TIME = {"w": 2, "W": 3, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
             "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,

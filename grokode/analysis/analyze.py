@@ -151,7 +151,9 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
         ``dist_kernel``, ``dist_rich`` (matrix runs).
     c : T∓ = (1 ∓ c)·ln(α)/λ.
     weight_at : w at any reached t (a run's dense output); makes T∓ cosines and the switch time exact
-        when they were not saved; without it they are interpolated on the saved grid.
+        when they were not saved; without it they are interpolated on the saved grid, except the switch time
+        a run recorded in its summary (located on its dense output), which is read back so that ``analyze`` of a
+        file reports what ``integrate`` reported.
     """
     measure = "dist" if "dist_kernel" in arrays and "cos_kernel" not in arrays else "cos"
     needed = ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if measure == "cos" else (
@@ -187,7 +189,12 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
                 w = weight_at(s)
                 return float(cosine(w, w_rich) - cosine(w, w_kernel))
 
-        switch = bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference)
+        if weight_at is None and "t_bias_switch" in summary:
+            # one definition: the crossing the run located on its dense output when it was integrated; the saved
+            # grid alone would place it by linear interpolation, a little elsewhere
+            switch = summary["t_bias_switch"]
+        else:
+            switch = bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference)
         for name, ref in (("kernel", w_kernel), ("rich", w_rich)):
             for label, s in (("Tminus", T_minus), ("Tplus", T_plus)):
                 values[f"cos_{name}_at_{label}"] = at(f"cos_{name}", s, ref)
