@@ -117,6 +117,8 @@ def checked_arguments(fn: Callable[P, R]) -> Callable[P, R]:
 
     signature = inspect.signature(fn)
     bools = [n for n, p in signature.parameters.items() if _annotation(p.annotation) == "bool"]
+    typed = {n: kind for n, p in signature.parameters.items()
+             if (kind := _checked_kind(_annotation(p.annotation))) is not None}
     callables = [n for n, p in signature.parameters.items() if _annotation(p.annotation).startswith("Callable")]
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     names = [n for n, p in signature.parameters.items() if n not in ("self", "cls") and p.kind not in (
@@ -141,9 +143,67 @@ def checked_arguments(fn: Callable[P, R]) -> Callable[P, R]:
         for name in callables:
             if name in bound.arguments:
                 require_callable(name, bound.arguments[name])
+        for name, (kind, optional) in typed.items():
+            if name in bound.arguments and not (optional and bound.arguments[name] is None):
+                _require_kind(name, kind, bound.arguments[name])
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+#: annotation (without "| None") → what an argument must be; other annotations are the function's own to check
+_KINDS = {"float": "number", "int": "integer", "str": "text", "np.ndarray": "array"}
+
+
+def _checked_kind(text: str) -> tuple[str, bool] | None:
+    """(kind, None allowed) of an annotation :func:`checked_arguments` checks, else None."""
+    parts = [p.strip() for p in text.split("|")]
+    optional = "None" in parts
+    parts = [p for p in parts if p != "None"]
+    if len(parts) != 1:
+        return None
+    base = parts[0]
+    if base in _KINDS:
+        return _KINDS[base], optional
+    head = base.split("[", 1)[0]
+    if head in ("dict", "Mapping"):
+        return "mapping", optional
+    if head in ("list", "Sequence"):
+        inner = base[len(head) + 1:-1] if "[" in base else ""
+        return ("numbers" if inner == "float" else "sequence"), optional
+    return None
+
+
+def _require_kind(name: str, kind: str, value: object) -> None:
+    import numbers
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    def is_number(v: object) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+
+    if kind == "number":
+        ok = is_number(value)
+    elif kind == "integer":
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    elif kind == "text":
+        ok = isinstance(value, str)
+    elif kind == "mapping":
+        ok = isinstance(value, Mapping)
+    elif kind == "sequence":
+        ok = isinstance(value, list | tuple | np.ndarray)
+    elif kind == "numbers":
+        ok = isinstance(value, list | tuple | np.ndarray) and all(is_number(v) for v in np.asarray(value).ravel())
+    else:  # an array of numbers
+        try:
+            ok = np.asarray(value).dtype.kind in "biuf" and np.asarray(value).ndim >= 1
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        what = {"number": "a number", "integer": "an integer", "text": "text (a str)", "mapping": "a dict",
+                "sequence": "a list", "numbers": "a list of numbers", "array": "an array of numbers"}[kind]
+        raise InputError(f"{name} must be {what}, got {_shown(value)}")
 
 
 def _annotation(annotation: object) -> str:

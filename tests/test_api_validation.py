@@ -70,7 +70,7 @@ def test_other_booleans_and_callbacks(call, needle, tmp_path, monkeypatch):
     (lambda r, p: grokode.integrate(alhpa=10.0), "does not take --alhpa (did you mean --alpha?)"),
     (lambda r, p: grokode.integrate(model="matrix", lamda=0.1), "did you mean --lam?"),
     (lambda r, p: grokode.analyze(r.arrays, r.meta, C=0.5), "takes no argument 'C' (did you mean 'c'?)"),
-    (lambda r, p: grokode.make_task("sparse", n="10"), "n must be an integer >= 1, got '10'"),
+    (lambda r, p: grokode.make_task("sparse", n="10"), "n must be an integer, got '10'"),
 ])
 def test_a_mistyped_or_missing_argument_is_one_line_naming_it(call, needle, run, tmp_path):
     with pytest.raises(InputError) as info:
@@ -94,3 +94,46 @@ def test_the_checks_follow_the_annotations():
     with pytest.raises(InputError, match=r"f\(\) takes no argument 'flagg' \(did you mean 'flag'\?\)"):
         f(2, flagg=True)
     assert seen == [(1, True)]  # the body never ran for a bad call
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda r: grokode.analyze(r.arrays, r.meta, c="x"), "c must be a number, got 'x'"),
+    (lambda r: grokode.analyze(None, r.meta), "arrays must be a dict, got None"),
+    (lambda r: grokode.analyze(r.arrays, []), "meta must be a dict, got []"),
+    (lambda r: grokode.theorem_trend([1, 2]), "theorem_trend takes Analysis objects"),
+    (lambda r: grokode.find_transition(r.arrays["t"], r.arrays["cos_rich"], 1.0, min_change=-1),
+     "min_change must be a finite number ≥ 0"),
+    (lambda r: grokode.find_transition("abc", r.arrays["cos_rich"], 1.0, min_change=0.1),
+     "t must be an array of numbers, got 'abc'"),
+    (lambda r: grokode.time_to_reach(None, r.arrays["cos_rich"], 0.5), "t must be an array of numbers, got None"),
+    (lambda r: grokode.make_task("sparse", n=10, d=10**9), "n_test=1000) needs about 8.08 TB of memory"),
+    (lambda r: grokode.make_task(5), "name must be text (a str), got 5"),
+    (lambda r: grokode.make_matrix_task(d="x"), "d must be an integer, got 'x'"),
+    (lambda r: grokode.grid_points("a", [1.0], [0]), "alphas must be a list of numbers, got 'a'"),
+    (lambda r: grokode.grid_points([1.0, "2"], [1.0], [0]), "alphas must be a list of numbers"),
+    (lambda r: grokode.parse_grid("alpha", 5), "text must be text (a str), got 5"),
+    (lambda r: grokode.fit_scaling(None), "rows must be a list, got None"),
+    (lambda r: grokode.fit_scaling([1]), "rows must be sweep rows"),
+    (lambda r: grokode.kernel_completion("a", "b"), "M must be an array of numbers, got 'a'"),
+    (lambda r: grokode.run_gd(np.ones((2, 2)), np.ones(2), "abc", alpha=1.0, lam=0.1, lr=0.1),
+     "t_eval must be an array of numbers, got 'abc'"),
+    (lambda r: r.plot(title=5), "title must be text (a str), got 5"),
+    (lambda r: grokode.register_model(name=5), "name must be text (a str), got 5"),
+    (lambda r: grokode.run_sweep(5, {}, "s.csv"), "points must be a list, got 5"),
+    (lambda r: grokode.run_sweep([], None, "s.csv"), "options must be a dict, got None"),
+])
+def test_wrong_types_are_one_line_before_computing(call, needle, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as info:
+        call(run)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_numpy_scalars_and_arrays_pass_the_type_checks(run):
+    t = run.arrays["t"]
+    a = grokode.analyze(run.arrays, run.meta, c=np.float64(0.4))
+    assert a.c == pytest.approx(0.4)
+    assert grokode.grid_points(np.array([10.0, 100.0]), [np.float64(0.1)], [0])[1].alpha == 100.0
+    assert grokode.make_task("sparse", n=np.int64(5), d=7, n_test=3).X.shape == (5, 7)
+    assert grokode.time_to_reach(list(t), list(run.arrays["train_acc"]), 0.0) == t[0]

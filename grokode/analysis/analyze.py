@@ -254,6 +254,9 @@ def _converges(deficits: list[float | None], slack: float, floor: float) -> bool
 @checked_arguments
 def theorem_trend(analyses: Sequence[Analysis], slack: float = 0.05, floor: float = 1e-6) -> TheoremTrend:
     """Theorem check across runs that differ in α: sorted by α, with a verdict per theorem."""
+    bad = next((a for a in analyses if not isinstance(a, Analysis)), None)
+    if bad is not None:
+        raise InputError(f"theorem_trend takes Analysis objects (grokode.analyze(...)), got {bad!r:.80}")
     if len(analyses) < 2:
         raise InputError(f"the theorem trend needs runs at ≥ 2 values of α, got {len(analyses)} run(s)")
     measures = {a.measure for a in analyses}

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import checked_arguments
+from ..errors import InputError, checked_arguments
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     Rows without a transition (``t_transition`` None/NaN) or with status other than ``ok`` are left out;
     ``n_points`` says how many were used.
     """
+    bad = next((r for r in rows if not isinstance(r, dict) or "lam" not in r or "alpha" not in r), None)
+    if bad is not None:
+        raise InputError(f"rows must be sweep rows (dicts with alpha, lam, t_transition, …), got {bad!r:.80}")
     by_lam: dict[float, list[dict]] = {}
     for r in rows:
         by_lam.setdefault(float(r["lam"]), []).append(r)

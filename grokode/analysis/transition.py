@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from ..errors import checked_arguments
+from ..errors import InputError, checked_arguments
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *
     t_start : where the plateau is read and the search starts, instead of 0.5·t_theory. Given, the grid
         is read against ln t: without ``metric`` crossings are interpolated linearly in ln t.
     """
+    if not (isinstance(min_change, int | float) and math.isfinite(min_change) and min_change >= 0):
+        raise InputError(f"min_change must be a finite number ≥ 0, got {min_change!r}")
     log_time = t_start is not None
     t = np.asarray(t, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)

@@ -307,6 +307,12 @@ def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: fl
     Parameters a task does not use (``gamma`` for the sparse tasks, ``k`` for margin) are ignored and not
     recorded in ``params``.
     """
+    from grokode.errors import require_int
+    from grokode.files import require_memory
+
+    n, d, n_test = require_int("n", n, 1), require_int("d", d, 1), require_int("n_test", n_test, 0)
+    # X and X_test as float64 while they are drawn, before any packing: refused before allocating
+    require_memory(8.0 * (n + n_test) * d, f"make_task({name!r}, n={n}, d={d}, n_test={n_test})")
     if name == "sparse":
         return sparse_classification(n=n, d=d, k=k, n_test=n_test, seed=seed)
     if name == "margin":
