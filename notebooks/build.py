@@ -2,11 +2,14 @@
 
 Each notebook is written as a percent-format script in ``notebooks/src/`` (``# %%`` starts a code cell,
 ``# %% [markdown]`` a markdown cell whose lines are ``# ``-prefixed), so that diffs are readable and the
-code is ruff-checked. This script turns each source into ``notebooks/NAME.ipynb`` and executes it in place
-(outputs and figures saved, so the notebooks read well on a repository page).
+code is ruff-checked. This script turns each source into a notebook and executes it. By default the
+executed notebook goes to ``build/notebooks/`` (git-ignored) and the repository stays as it was; only
+``--write`` replaces the committed ``notebooks/NAME.ipynb`` (outputs and figures saved, so that the
+notebooks read well on a repository page and in the documentation, which shows them without re-executing).
 
-    python notebooks/build.py                 # full size, all notebooks (what is committed)
-    python notebooks/build.py 02 --quick      # GROKODE_QUICK=1: the same cells on small sizes
+    python notebooks/build.py 01              # full size, into build/notebooks/
+    python notebooks/build.py --quick         # GROKODE_QUICK=1: the same cells on small sizes (what CI runs)
+    python notebooks/build.py 01 --write      # full size, then rewrite notebooks/01_….ipynb (what is committed)
 
 ``tests/test_notebooks.py`` checks that each committed notebook's cells equal its source and re-executes
 it in quick mode.
@@ -17,14 +20,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"
+OUT = HERE.parent / "build" / "notebooks"
 
 
 def parse_cells(text: str) -> list[nbformat.NotebookNode]:
@@ -60,15 +66,21 @@ def execute(nb: nbformat.NotebookNode, quick: bool, timeout: int = 3600) -> nbfo
     """Run every cell in a fresh kernel started in ``notebooks/`` (GROKODE_QUICK set when ``quick``).
 
     The kernel inherits this process's environment: figures go to the inline backend (so they are saved
-    in the notebook), whatever MPLBACKEND the caller has.
+    in the notebook), whatever MPLBACKEND the caller has. It talks to this process over local IPC sockets
+    (files in a private temporary directory), not over TCP, which ipykernel warns is unencrypted.
+    Cells get no timing metadata, so that a rebuilt notebook differs from the committed one only where
+    its outputs do.
     """
     saved = {key: os.environ.get(key) for key in ("GROKODE_QUICK", "MPLBACKEND")}
     os.environ["GROKODE_QUICK"] = "1" if quick else "0"
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(HERE)}})
-        client.execute()
+        # the socket files' prefix is absolute: the kernel runs in notebooks/, not in the caller's directory
+        with tempfile.TemporaryDirectory(prefix="grokode-kernel-") as sockets:
+            ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, config=ipc,
+                                    resources={"metadata": {"path": str(HERE)}})
+            client.execute()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -81,8 +93,15 @@ def execute(nb: nbformat.NotebookNode, quick: bool, timeout: int = 3600) -> nbfo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook number or name prefix (default: all)")
-    parser.add_argument("--quick", action="store_true", help="small sizes (GROKODE_QUICK=1); nothing is written")
+    parser.add_argument("--quick", action="store_true", help="small sizes (GROKODE_QUICK=1)")
+    parser.add_argument("--write", action="store_true",
+                        help="rewrite the committed notebooks/NAME.ipynb (full size only); "
+                             "without it the executed notebook goes to build/notebooks/")
     args = parser.parse_args(argv)
+    if args.write and args.quick:
+        print("--write rewrites the committed notebooks, which are executed at full size: not with --quick",
+              file=sys.stderr)
+        return 2
     sources = sorted(SOURCES.glob("*.py"))
     if args.names:
         sources = [s for s in sources if any(s.stem.startswith(n) for n in args.names)]
@@ -92,9 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         t0 = time.perf_counter()
         nb = execute(notebook_from_source(source), args.quick)
-        if not args.quick:
-            nbformat.write(nb, HERE / f"{source.stem}.ipynb")
-        print(f"{source.stem}: executed in {time.perf_counter() - t0:.1f} s{' (quick)' if args.quick else ''}")
+        if args.write:
+            path = HERE / f"{source.stem}.ipynb"
+        else:
+            OUT.mkdir(parents=True, exist_ok=True)
+            path = OUT / f"{source.stem}{'.quick' if args.quick else ''}.ipynb"
+        nbformat.write(nb, path)
+        print(f"{source.stem}: executed in {time.perf_counter() - t0:.1f} s{' (quick)' if args.quick else ''}"
+              f" -> {path.relative_to(HERE.parent)}")
     return 0
 
 

@@ -73,6 +73,7 @@ for name, trend in trends.items():
     assert 1 - trend.kernel_at_Tminus[-1] < 0.2 * (1 - trend.kernel_at_Tminus[0])
 
 # %% [markdown]
+# (ln-alpha-law)=
 # ## The ln(α)/λ law
 #
 # A grid over α and λ on the sparse classification task (the paper's setting at d = 10⁴; quick mode

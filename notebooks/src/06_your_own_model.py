@@ -63,6 +63,7 @@ for phi, init in FORMULAS.items():
               f"cos(w, rich) at T⁺={s['cos_rich_at_Tplus']:.4f} ({s['rhs_evals']} RHS)")
 
 # %% [markdown]
+# (transition-at-ln-alpha)=
 # ## The transition sits at ln(α)/λ for every formula
 #
 # Measured transition times λt* against ln α: slope 1, and an O(1) offset c₀ = ln α − λt* that depends on the
@@ -84,6 +85,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %% [markdown]
+# (kernel-to-rich)=
 # ## Kernel → rich, and whose accuracy
 #
 # Test accuracy (population) of one run per formula with the two reference predictors' own accuracies, and
