@@ -37,7 +37,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(fh)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     The parent directory is created if needed; the file ends with mode 0o666 & ~umask.

@@ -108,4 +108,4 @@ def _compile_uncached_when_no_locator() -> None:
                                   "a temporary directory (all read-only); compiling without a cache")
 
     enable_caching._grokode = True  # type: ignore[attr-defined]
-    dispatcher.Dispatcher.enable_caching = enable_caching
+    dispatcher.Dispatcher.enable_caching = enable_caching  # type: ignore[method-assign]
