@@ -107,7 +107,7 @@ def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
 
 
 @checked_arguments
-def integrate_flow(flow, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
+def integrate_flow(flow, t_eval: np.ndarray, *, method: str | type = "auto", rtol: float = 1e-6, atol: float = 1e-9,
                    progress: Callable[[float], None] | None = None) -> FlowSolution:
     """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.
 
