@@ -53,6 +53,9 @@ def test_numpy_booleans_are_booleans(run, tmp_path):
     (lambda: grokode.run_gd(np.ones((2, 2)), np.ones(2), [1.0], alpha=1.0, lam=0.1, lr=0.1, progress=[]),
      "progress must be a function"),
     (lambda: grokode.run_model("diagonal"), "run_model needs a model instance"),
+    (lambda: grokode.integrate(method="gd", normalized_lr="no", lam=0.0, t_end=1.0), "normalized_lr must be True or "
+     "False, got 'no'"),
+    (lambda: grokode.build("mlp", normalized_lr=1, method="gd", lam=0.0), "normalized_lr must be True or False, got 1"),
 ])
 def test_other_booleans_and_callbacks(call, needle, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
