@@ -5,7 +5,8 @@ directory under the temporary directory, or to compiling without a cache, with o
 
 The package is copied to a directory that is made really read-only for the child process: a read-only bind mount
 in a private mount namespace (``unshare -rm``: root in CI writes through ``chmod a-w``). Where namespaces are not
-available, numba's own locators are made to fail inside the child instead, which exercises the same fallback.
+available, numba's own locators are made to fail inside the child instead (and, for "nothing writable", the
+temporary directory too), which exercises the same fallbacks: nothing is skipped.
 """
 
 from __future__ import annotations
@@ -50,19 +51,46 @@ def _run_read_only(root: Path, read_only: list[Path], args: list[str], env: dict
                           text=True, env=env, timeout=600)
 
 
+#: Where namespaces are missing, the child makes numba's own locators fail (``nothing``: and every temporary
+#: directory unusable), which is what a read-only package and HOME (and /tmp) do to them.
+SIMULATE = """
+import runpy, sys, tempfile
+from numba.core import caching
+for name in ("InTreeCacheLocator", "UserWideCacheLocator", "UserProvidedCacheLocator"):
+    cls = getattr(caching, name, None)
+    if cls is not None:
+        cls.from_function = classmethod(lambda cls, f, p: None)
+if sys.argv.pop(1) == "nothing":
+    def unusable():
+        raise FileNotFoundError("no usable temporary directory")
+    tempfile.gettempdir = unusable
+if sys.argv[1] == "-m":
+    sys.argv = sys.argv[2:]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+else:
+    exec(sys.argv[2])
+"""
+
+
 @pytest.fixture
 def install(tmp_path):
     site = _copy_package(tmp_path)
-    if not _namespaces_work(tmp_path / "ro"):
-        pytest.skip("no mount namespaces here: test_a_failing_locator_falls_back covers the fallback")
-    return site
+    return site, _namespaces_work(tmp_path / "ro")
+
+
+def _run(install, tmp_path, read_only: list[Path], args: list[str], env: dict[str, str], cwd: Path, nothing: bool):
+    site, namespaces = install
+    if namespaces:
+        return _run_read_only(tmp_path, read_only, args, env, cwd)
+    return subprocess.run([sys.executable, "-c", SIMULATE, "nothing" if nothing else "fallback", *args],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=cwd)
 
 
 def test_read_only_package_and_home_cache_in_a_temporary_directory(install, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    env = {**CHILD_ENV, "PYTHONPATH": str(install), "HOME": str(tmp_path / "ro" / "home"), "TMPDIR": str(work)}
-    res = _run_read_only(tmp_path, [tmp_path / "ro"], [*SMALL_RUN, "--out", str(work / "r.npz")], env, work)
+    env = {**CHILD_ENV, "PYTHONPATH": str(install[0]), "HOME": str(tmp_path / "ro" / "home"), "TMPDIR": str(work)}
+    res = _run(install, tmp_path, [tmp_path / "ro"], [*SMALL_RUN, "--out", str(work / "r.npz")], env, work, False)
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["status"] == "ok" and (work / "r.npz").exists()
     notices = [line for line in res.stderr.splitlines() if "numba cannot cache" in line]
@@ -70,18 +98,18 @@ def test_read_only_package_and_home_cache_in_a_temporary_directory(install, tmp_
     assert "caching it in" in notices[0] and str(work) in notices[0]
     cached = [p for d in work.glob("grokode-numba-*") for p in d.rglob("*.nbi")]  # the uid is the namespace's
     assert cached, "the fallback directory holds numba's index files"
-    assert not list(install.rglob("__pycache__"))  # nothing was written into the package
+    assert not list(install[0].rglob("*.nbi"))  # nothing was written into the package
 
 
 def test_nothing_writable_compiles_without_a_cache(install, tmp_path):
     """Package, HOME and every temporary directory read-only: compiled in memory, one notice, correct value."""
     work = tmp_path / "ro" / "work"
     work.mkdir()
-    env = {**CHILD_ENV, "PYTHONPATH": str(install), "HOME": str(tmp_path / "ro" / "home"), "TMPDIR": str(work)}
+    env = {**CHILD_ENV, "PYTHONPATH": str(install[0]), "HOME": str(tmp_path / "ro" / "home"), "TMPDIR": str(work)}
     code = ("import math; from grokode.numeric.primitives import softplus; "
             "print(repr(softplus(3.0) - math.log1p(math.exp(3.0))))")
     read_only = [tmp_path / "ro", *[Path(p) for p in ("/tmp", "/var/tmp", "/usr/tmp") if Path(p).is_dir()]]
-    res = _run_read_only(tmp_path, read_only, ["-c", code], env, work)
+    res = _run(install, tmp_path, read_only, ["-c", code], env, work, True)
     assert res.returncode == 0, res.stderr[-3000:]
     assert abs(float(res.stdout)) < 1e-15
     notices = [line for line in res.stderr.splitlines() if "numba cannot cache" in line]
