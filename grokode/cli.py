@@ -9,8 +9,11 @@ interrupted one (Ctrl-C, SIGTERM) exits 130 after writing what it finished.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from ._version import __version__
-from .errors import GrokodeWarning, InputError
+from .errors import GrokodeWarning, InputError, OutputError
 
 try:  # recent typer vendors click; older typer uses the click package
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -214,6 +217,8 @@ def integrate(model: Annotated[str, typer.Option(help="diagonal | matrix | mlp |
     _require_path("--out", out_path)
     _require_path("--plot", plot)
     every = parse_duration(checkpoint_every, "--checkpoint-every")
+    if as_json:
+        _require_json_names(out_path, plot, options.get("data"))
     if plot is not None:  # an explicit figure is never overwritten without --force (a default one never exists)
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="plot file")
     if resume is not None:
@@ -276,6 +281,19 @@ def _require_path(flag: str, value: str | None) -> None:
         raise InputError(f"{flag} must be a path, got {value!r}")
 
 
+def _require_json_names(*names: str | None) -> None:
+    """With --json, a file name that is not valid UTF-8 (undecodable bytes reach Python as lone surrogates) is
+    refused before computing: strict JSON cannot carry it."""
+    for name in names:
+        if name is None:
+            continue
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"the file name {name!r} is not valid UTF-8, so --json cannot print it: rename the file "
+                             "or leave out --json") from None
+
+
 def _parse(name: str, kind: str, value: str | None, **limits: Any) -> Any:
     """A command option (``c``, ``workers``, …) parsed like a model option: messages name the value."""
     from .options import Option
@@ -308,6 +326,8 @@ def analyze(
     if force and plot is None:
         raise InputError("--force overwrites an existing --plot, and no --plot was given")
     _require_path("--plot", plot)
+    if as_json:
+        _require_json_names(*runs, plot)
     if plot is not None:
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="--plot")
     loaded = [Run.load(path) for path in runs]
@@ -429,6 +449,8 @@ def sweep(
         _require_path(flag, value)
     if force and no_plot:
         raise InputError("--force overwrites an existing figure, and --no-plot writes none")
+    if as_json:
+        _require_json_names(out_path, plot, keep_runs, given.get("data"))
     check_output_path(out_path, sw.SWEEP_SUFFIXES, force=True, what="sweep file")
     figure = None if no_plot else Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
     if figure is not None:
@@ -566,11 +588,58 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(prefix + " ".join(str(message).split()), file=sys.stderr)
 
 
+def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a character the stream cannot encode becomes a JSON-style ``\\uXXXX`` escape (a
+    surrogate pair beyond the BMP), so an ASCII-only terminal gets readable text and --json stays valid JSON."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start:exc.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+def _tolerant_streams() -> list[tuple[Any, str]]:
+    """Make stdout and stderr escape what their encoding cannot represent (PYTHONIOENCODING=ascii, a C locale, a
+    file name with undecodable bytes) instead of raising; returns what to restore."""
+    import codecs
+
+    try:
+        codecs.lookup_error("grokode-escape")
+    except LookupError:
+        codecs.register_error("grokode-escape", _escape_unencodable)
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) in ("strict", "backslashreplace"):
+            changed.append((stream, stream.errors))
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="grokode-escape")
+    return changed
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
+    warnings.showwarning = _show_warning
+    restore = _tolerant_streams()
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond ulimit -f then fails (EFBIG), not the process
+    try:
+        _main(argv)
+    finally:
+        for stream, errors in restore:
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors=errors)
+
+
+def _main(argv: list[str] | None) -> None:
     from .interrupts import terminate_as_interrupt
 
-    warnings.showwarning = _show_warning
     try:
         _register_commands()
         with terminate_as_interrupt():  # SIGTERM (kill, timeout, a scheduler's walltime) is handled as Ctrl-C is
@@ -580,6 +649,9 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         print(f"grokode: error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
+    except OutputError as exc:  # found while writing, after computing: the run's own failure, not the input's
+        print(f"grokode: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(1)
     except NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         sys.exit(0)

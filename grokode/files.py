@@ -13,13 +13,14 @@ import os
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 
 def _umask() -> int:
@@ -40,22 +41,41 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
     """Call ``write(fh)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     The parent directory is created if needed; the file ends with mode 0o666 & ~umask.
+    A failure of the file system (no space, a quota, the file-size limit, an immutable target, an I/O error)
+    leaves no temporary file behind and raises :class:`~grokode.errors.OutputError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {str(path)!r}: {_write_failure(exc)}", exc.errno) from exc
         raise
     return path
+
+
+def _write_failure(exc: OSError) -> str:
+    """One line for a failed write, with what the user can do about the common causes."""
+    import errno
+
+    reason = exc.strerror or one_line(exc)
+    hints = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+             errno.EFBIG: "the file-size limit (ulimit -f) is below the file's size",
+             errno.EPERM: "the file or its directory is immutable or not permitted",
+             errno.EROFS: "the file system is read-only", errno.EIO: "an I/O error of the device"}
+    hint = hints.get(exc.errno or -1)
+    return f"{reason} ({hint})" if hint else reason
 
 
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, force: bool, what: str) -> Path:
@@ -84,6 +104,8 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, for
         raise InputError(f"{what} {_shorten(text)!r}: {exc.strerror or one_line(exc)}") from None
     if exists and not force:
         raise InputError(f"{what} {text!r} exists (use --force to overwrite)")
+    if exists:
+        _require_replaceable(path, f"{what} {text!r}")
     parent = path.parent
     while not parent.exists():
         if parent == parent.parent:
@@ -100,6 +122,25 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], *, for
         raise InputError(f"{what} {text!r}: directory {str(parent)!r} is not writable")
     require_writable_directory(parent, f"{what} {text!r}")
     return path
+
+
+def _require_replaceable(path: Path, what: str) -> None:
+    """InputError when an existing file cannot be replaced: an immutable or append-only file (chattr +i / +a)
+    refuses to be opened for writing with EPERM, even to root, and refuses the final rename the same way.
+    Opening without truncating changes nothing; a refusal for lack of permission bits (EACCES) is not one,
+    since the rename needs only the directory's permission."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.EPERM:
+            raise InputError(f"{what} cannot be replaced: it is immutable or append-only (chattr +i/+a; "
+                             f"{exc.strerror})") from None
+        return
+    os.close(fd)
 
 
 def require_writable_directory(directory: Path, what: str) -> None:
@@ -196,11 +237,98 @@ def format_bytes(n: float) -> str:
 
 
 def require_memory(needed: float, what: str, *, available: int | None = None) -> None:
-    """InputError (with the estimate) when ``needed`` bytes exceed the memory available now."""
-    have = available_memory() if available is None else available
+    """InputError (with the estimate) when ``needed`` bytes exceed the memory available now: the least of the
+    machine's available memory, the process's own limits (ulimit -v, ulimit -d) and its cgroup's limit."""
+    if available is None:
+        have, source = memory_headroom()
+    else:
+        have, source = available, ""
     if needed > have:
         raise InputError(f"{what} needs about {format_bytes(needed)} of memory, more than the "
-                         f"{format_bytes(have)} available")
+                         f"{format_bytes(have)} available{f' ({source})' if source else ''}")
+
+
+def memory_headroom() -> tuple[int, str]:
+    """(bytes a new allocation can use, what limits it): the least of MemAvailable, what the address-space and
+    data-segment limits (RLIMIT_AS, RLIMIT_DATA) leave beyond the process's current size, and what its memory
+    cgroup (v2 ``memory.max``, v1 ``memory.limit_in_bytes``) leaves beyond its current usage."""
+    candidates = [(available_memory(), "")]
+    try:
+        import resource
+
+        status = _proc_status()
+        for limit_name, used_key, label in (("RLIMIT_AS", "VmSize", "the address-space limit, ulimit -v"),
+                                            ("RLIMIT_DATA", "VmData", "the data-segment limit, ulimit -d")):
+            limit = getattr(resource, limit_name, None)
+            if limit is None:
+                continue
+            soft, _ = resource.getrlimit(limit)
+            if soft != resource.RLIM_INFINITY and soft >= 0:
+                candidates.append((max(0, soft - status.get(used_key, 0)), label))
+    except (ImportError, OSError, ValueError):
+        pass
+    cgroup = _cgroup_headroom()
+    if cgroup is not None:
+        candidates.append((cgroup, "the memory limit of the process's cgroup"))
+    return min(candidates, key=lambda c: c[0])
+
+
+def _proc_status() -> dict[str, int]:
+    """Sizes (bytes) from /proc/self/status (Linux; empty elsewhere)."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                key, _, rest = line.partition(":")
+                fields = rest.split()
+                if len(fields) == 2 and fields[1] == "kB" and fields[0].isdigit():
+                    out[key] = int(fields[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cgroup_headroom(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes the process's memory cgroup allows beyond its current usage; None without a limit."""
+    try:
+        with open(proc, encoding="ascii", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    best = None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, rel = parts
+        rel = rel.lstrip("/")
+        if hierarchy == "0" and controllers == "":  # v2
+            dirs, limit_file, usage_file = [root], "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):  # v1
+            dirs = [os.path.join(root, "memory")]
+            limit_file, usage_file = "memory.limit_in_bytes", "memory.usage_in_bytes"
+        else:
+            continue
+        for base in dirs:
+            for directory in (os.path.join(base, rel), base):  # inside a cgroup namespace the group is the root
+                limit = _read_int(os.path.join(directory, limit_file))
+                if limit is None:
+                    continue
+                if limit < 1 << 60:
+                    usage = _read_int(os.path.join(directory, usage_file)) or 0
+                    room = max(0, limit - usage)
+                    best = room if best is None else min(best, room)
+                break
+    return best
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -218,6 +346,7 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
     out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
+            verify_archive(zf, path, what)
             for info in zf.infolist():
                 if not info.filename.endswith(".npy"):
                     continue
@@ -232,7 +361,9 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
         raise InputError(f"{what} not found: {str(path)!r}") from None
     except IsADirectoryError:
         raise InputError(f"{str(path)!r} is a directory, not an .npz file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError) as exc:
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError, zlib.error) as exc:
         raise InputError(f"cannot read {what} {str(path)!r} as an .npz archive: {one_line(exc)}") from None
     for name, (shape, dtype) in out.items():
         if any(s < 0 for s in shape):
@@ -241,6 +372,37 @@ def npz_array_headers(path: str | os.PathLike, what: str = "file") -> dict[str, 
             raise InputError(f"array {name} in {str(path)!r} holds Python objects (dtype {dtype}): grokode reads only "
                              "numeric arrays, never pickles")
     return out
+
+
+def verify_archive(zf: zipfile.ZipFile, path: Path, what: str) -> None:
+    """InputError naming the member when an archive holds two members of one name (which one numpy reads is an
+    accident of its implementation) or a member whose data are damaged (a corrupt deflate stream, a bad CRC-32).
+
+    Every member is read to its end: zip checks a member's CRC only there, and numpy reads an array's bytes
+    without reaching it, so a flipped byte in the data would otherwise load silently.
+    """
+    seen: set[str] = set()
+    for info in zf.infolist():
+        if info.filename in seen:
+            raise InputError(f"{what} {str(path)!r} holds two members named {info.filename!r} (a damaged or "
+                             "hand-made archive: which one counts is ambiguous)")
+        seen.add(info.filename)
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as fh:
+                while fh.read(1 << 20):
+                    pass
+        except zlib.error as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r} has a corrupt compressed "
+                             f"stream ({one_line(exc)})") from None
+        except zipfile.BadZipFile as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r}: {one_line(exc)}") from None
+        except (EOFError, OSError) as exc:
+            raise InputError(f"{what} {str(path)!r} is damaged: member {info.filename!r} is truncated or unreadable "
+                             f"({one_line(exc)})") from None
+        except NotImplementedError as exc:
+            raise InputError(f"{what} {str(path)!r}: member {info.filename!r} cannot be read "
+                             f"({one_line(exc)})") from None
 
 
 def npz_size(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
@@ -266,7 +428,7 @@ def open_npz(path: str | os.PathLike, what: str, expected: str = "") -> Iterator
         raise InputError(f"{what} not found: {str(path)!r}") from None
     except IsADirectoryError:
         raise InputError(f"{what} {str(path)!r} is a directory") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise InputError(f"cannot read {what} {str(path)!r}: {one_line(exc)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         hint = f" (expected {expected})" if expected else ""
@@ -302,16 +464,43 @@ def source_stamp(*paths: str | os.PathLike) -> str:
 def cached_text(namespace: str, key: str, compute: Callable[[], str]) -> str:
     """``compute()``, stored under ``cache_dir()/namespace`` by a hash of ``key`` and read back next time.
 
-    A cache that cannot be read or written is skipped: the result is then computed every time.
+    A cache that cannot be read or written is skipped: the result is then computed every time. An entry starts
+    with a line naming its key's and its text's SHA-256; an entry without it, or whose text does not match it
+    (empty, truncated, edited, another key's), is recomputed and replaced, never printed.
     """
     import hashlib
 
-    path = cache_dir() / namespace / (hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".txt")
+    key_hash = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    path = cache_dir() / namespace / (key_hash[:32] + ".txt")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
+        text = _valid_entry(path.read_bytes(), key_hash)
+    except OSError:
+        text = None
+    if text is not None:
+        return text
     text = compute()
+    data = text.encode("utf-8")
+    header = f"{CACHE_MAGIC} {key_hash} {hashlib.sha256(data).hexdigest()}\n".encode("ascii")
     with contextlib.suppress(OSError):
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        atomic_write(path, lambda fh: fh.write(header + data))
     return text
+
+
+#: First word of a cache entry's header line.
+CACHE_MAGIC = "grokode-cache-1"
+
+
+def _valid_entry(raw: bytes, key_hash: str) -> str | None:
+    """The text of a cache entry if its header names ``key_hash`` and the SHA-256 of the text that follows."""
+    import hashlib
+
+    head, newline, data = raw.partition(b"\n")
+    parts = head.split(b" ")
+    if not newline or len(parts) != 3 or parts[0] != CACHE_MAGIC.encode() or parts[1] != key_hash.encode():
+        return None
+    if hashlib.sha256(data).hexdigest().encode() != parts[2]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, OutputError, checked_arguments
 from .files import check_output_path, require_memory
 from .interrupts import received, stoppable
 from .models import get_model
@@ -65,6 +65,7 @@ class Outputs:
                 require_not_input(path, inputs, what)
 
 
+@checked_arguments
 def build(model: str = "diagonal", **options: Any) -> Model:
     """The validated model instance of a run (nothing is computed): every InputError happens here."""
     cls = get_model(model)
@@ -74,6 +75,7 @@ def build(model: str = "diagonal", **options: Any) -> Model:
     return instance
 
 
+@checked_arguments
 def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
               plot: str | os.PathLike | None = None, force: bool = False,
               progress: Callable[[float], None] | None = None, checkpoint_every: float | str | None = None,
@@ -117,12 +119,17 @@ class Continuation:
     data_sha256: str | None = None
 
 
+@checked_arguments
 def run_model(model: Model, *, outputs: Outputs | None = None,
               progress: Callable[[float], None] | None = None, checkpoint_every: float | None = None,
               continuation: Continuation | None = None) -> Run:
     """Run a validated model instance through the pipeline (see the module docstring)."""
     from .lifecycle import Lifecycle, active
 
+    if not isinstance(model, Model):
+        raise InputError(f"run_model needs a model instance (grokode.build(...)), got {type(model).__name__}")
+    if outputs is not None and not isinstance(outputs, Outputs):
+        raise InputError(f"outputs must be a pipeline.Outputs (Outputs.checked(...)), got {type(outputs).__name__}")
     outputs = outputs or Outputs()
     outputs.refuse_inputs(input_paths(model))
     wall0 = time.perf_counter()
@@ -153,15 +160,20 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         _phase(progress, "analysing")
         run = _assemble(model, plan, sol, wall0)
         writer.annotate(run, sol)
-        if outputs.out is not None:
-            _phase(progress, f"writing {outputs.out}")
-            writer.save(run)
-            run.summary["out"] = str(writer.path)
-        plot = writer.plot_path()
-        if plot is not None and run.arrays["t"].size:
-            _phase(progress, f"drawing {plot}")
-            run.plot(plot, force=outputs.force or outputs.plot_beside)
-            run.summary["plot"] = str(plot)
+        try:
+            if outputs.out is not None:
+                _phase(progress, f"writing {outputs.out}")
+                writer.save(run)
+                run.summary["out"] = str(writer.path)
+            plot = writer.plot_path()
+            if plot is not None and run.arrays["t"].size:
+                _phase(progress, f"drawing {plot}")
+                run.plot(plot, force=outputs.force or outputs.plot_beside)
+                run.summary["plot"] = str(plot)
+        except OutputError as exc:  # the disk, a quota or a limit: the finished run goes back to the caller
+            exc.run = run
+            exc.message += f" after the run finished (status {run.status})"
+            raise
         # a signal that came while finishing: the run is complete and written, the caller still stops
         run.signal_received = bool(received())
     return run
@@ -292,6 +304,8 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
         "message": sol.message,
         "t_reached": sol.t_reached,
     }
+    if getattr(sol, "lr_stability_ratio", None) is not None:  # GD: its first step against 2/ρ(0)
+        summary["lr_stability_ratio"] = sol.lr_stability_ratio
     summary.update(model.summarize(plan, sol, arrays, transition, references))
     options, dataset = model.record(plan)
     meta: dict[str, Any] = {

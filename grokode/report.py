@@ -9,7 +9,7 @@ SUMMARY_KEYS = ("status", "t_theory", "t_transition", "transition_width", "log_t
                 "lam_eff", "offset_c0", "t_bias_switch", "test_plateau", "test_final", "train_final", "t_train_fit",
                 "t_test_10", "transition_metric", "kernel_test", "rich_test", "cos_kernel_at_Tminus",
                 "cos_rich_at_Tplus", "dist_kernel_at_Tminus", "dist_rich_at_Tplus", "rhs_evals", "jac_evals",
-                "gd_steps_equivalent_lr0.01", "wall_seconds", "out", "plot")
+                "gd_steps_equivalent_lr0.01", "lr_stability_ratio", "wall_seconds", "out", "plot")
 
 
 def _console():

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .analysis.plots import FORMATS as FIGURE_FORMATS
-from .errors import InputError
+from .errors import InputError, checked_arguments
 from .files import (
     atomic_write,
     check_output_path,
@@ -153,6 +153,7 @@ class Run:
         return f"Run({', '.join(parts)})"
 
     # -- files -------------------------------------------------------------------------------------------
+    @checked_arguments
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
@@ -171,6 +172,7 @@ class Run:
         return path
 
     @classmethod
+    @checked_arguments
     def load(cls, path: str | os.PathLike) -> Run:
         """Read a trajectory file written by :meth:`save`; any unreadable file is a one-line InputError."""
         try:
@@ -233,6 +235,7 @@ class Run:
         """The summary (and ``extra`` keys) as one line of strict JSON (NaN/inf → null)."""
         return dumps({**self.summary, **extra})
 
+    @checked_arguments
     def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None, force: bool = False) -> Any:
         """The run's figure (a matplotlib ``Figure``); written to ``path`` (.png, .pdf or .svg) if given.
 
@@ -299,6 +302,7 @@ class Run:
         attrs = {"grokode_meta": dumps(self.meta)}
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
+    @checked_arguments
     def to_netcdf(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the trajectory as netCDF (via :meth:`to_xarray`; the .npz stays grokode's native format).
 
@@ -322,7 +326,7 @@ class Run:
 
 
 #: Summary entries that analysis and plots compute with: None or a finite number (t_theory also ≥ 0).
-SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction")
+SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction", "t_bias_switch")
 #: Arrays with one entry (row, matrix) per saved time, and their number of dimensions.
 PER_TIME = {"w": 2, "W": 3, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
             "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,
@@ -375,6 +379,7 @@ def _rebuilder(key: str, meta: dict, arrays: dict):
     return rebuild
 
 
+@checked_arguments
 def load_run(path: str | os.PathLike) -> Run:
     """Read a trajectory file (the same as :meth:`Run.load`)."""
     return Run.load(path)

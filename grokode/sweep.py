@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GrokodeWarning, InputError, require_int
+from .errors import GrokodeWarning, InputError, checked_arguments, require_int
 
 COLUMNS = ("alpha", "lam", "seed", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
            "test_final", "train_final", "wall_seconds", "status", "error", "options")
@@ -58,6 +58,7 @@ WORKER_BYTES = 150e6
 # ----------------------------------------------------------------------------------------------------
 
 
+@checked_arguments
 def parse_grid(name: str, text: str) -> list[float]:
     """Values of a grid option: ``a:b:n`` (n log-spaced values from a to b) or a comma list ``x1,x2,…``.
 
@@ -139,6 +140,7 @@ class Point:
     seed: int | None
 
 
+@checked_arguments
 def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None]) -> list[Point]:
     """The product grid, ordered by λ, then α, then seed (at most :data:`MAX_POINTS` points)."""
     count = len(alphas) * len(lams) * len(seeds)
@@ -441,6 +443,7 @@ class SweepResult:
         return [r for r in self.rows if r["status"] != "ok"]
 
 
+@checked_arguments
 def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers: int | None = None,
           scheduler: str | None = None, resume: bool = True, keep_runs: str | os.PathLike | None = None,
           retries: int = 2, progress: Callable[[int, int, dict | None], None] | None = None,

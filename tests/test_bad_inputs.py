@@ -630,15 +630,6 @@ def test_bad_input_is_one_line_exit_2_before_any_computation(case, files, tmp_pa
                                   f"stdout {captured.out[:200]!r}, new or changed files {created}")
 
 
-def test_the_corpus_is_large_and_covers_every_command():
-    counts = {cmd: sum(1 for args, *_ in CORPUS if args[0] == cmd) for cmd in ("integrate", "derive", "analyze",
-                                                                               "sweep")}
-    assert sum(counts.values()) >= 300 and min(counts.values()) >= 20, counts
-    integrate = [args for args, *_ in CORPUS if args[0] == "integrate"]
-    for model in ("matrix", "mlp"):
-        assert sum(1 for a in integrate if a[1:3] == ["--model", model]) >= 40
-
-
 # ----------------------------------------------------------------------------------------------------
 # The good twins: each bad file differs from an accepted one, so a case fails for its own reason
 

@@ -98,18 +98,11 @@ def test_rescaling_is_exact():
     kw = dict(alpha=50.0, lam=0.02)
     plain = integrate_flow(ReducedDiagonalFlow(X, y, **kw), times, rtol=1e-10, atol=1e-12)
     flow = ReducedDiagonalFlow(X, y, **kw)
-    original = flow.rescale
-
-    def eager(state):
-        if np.max(np.abs(state)) <= 1e3:
-            return None
-        k = math.floor(math.log2(np.max(np.abs(state))))
-        flow.c -= k * math.log(2.0)
-        return np.ldexp(state, -k)
-
-    flow.rescale = eager
+    flow.rescale_above = 1e3  # the flow's own rescale, triggered early
     forced = integrate_flow(flow, times, rtol=1e-10, atol=1e-12)
-    assert forced.stats.restarts >= 1 and original is not None
+    assert plain.stats.restarts == 0 and forced.stats.restarts >= 1, (plain.stats.restarts, forced.stats.restarts)
+    # each rescale took a power of two ≥ 2^9 (|y| > 1e3) out of the state into the frame c
+    assert flow.c0 - flow.c >= 9 * math.log(2.0) * forced.stats.restarts - 1e-9
     for k in range(len(times)):
         assert _rel(forced.weights[k], plain.weights[k]) <= 1e-7
 

@@ -91,7 +91,8 @@ def test_derivation_matches_math_md(derivation_json):
         for r, s in [(0, 1), (1, 0), (2, 2), (3, 1)]:
             want = 2 * np.sum(unit(p, q) * unit(r, s))
             assert float(kern.subs({i: p, j: q, k: r, l: s})) == want
-    assert sp.sympify(obj["kernel_predictor"]["unobserved"]) == 0
+    assert sp.sympify(obj["kernel_predictor"]["neither observed"]) == 0
+    assert obj["kernel_predictor"]["(i,j) or (j,i) observed"] == "M[i, j]"  # also where only (j, i) is observed
 
 
 def test_kernel_predictor_is_w_at_t_minus():

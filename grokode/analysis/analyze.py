@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, checked_arguments
 from ..tasks import Dataset
 from ..tasks.metrics import empirical_metrics
 from .alignment import bias_switch_time, cosine, normalized_margins, row_norms
@@ -139,6 +139,7 @@ def _value_at(t: np.ndarray, values: np.ndarray, s: float) -> float | None:
     return float(values[hit[0]]) if hit.size else float(np.interp(s, t, values))
 
 
+@checked_arguments
 def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
             weight_at: Callable[[float], np.ndarray] | None = None) -> Analysis:
     """The transition report of a run from its arrays and meta (as written by :meth:`grokode.Run.save`).
@@ -150,7 +151,9 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
         ``dist_kernel``, ``dist_rich`` (matrix runs).
     c : T∓ = (1 ∓ c)·ln(α)/λ.
     weight_at : w at any reached t (a run's dense output); makes T∓ cosines and the switch time exact
-        when they were not saved; without it they are interpolated on the saved grid.
+        when they were not saved; without it they are interpolated on the saved grid, except the switch time
+        a run recorded in its summary (located on its dense output), which is read back so that ``analyze`` of a
+        file reports what ``integrate`` reported.
     """
     measure = "dist" if "dist_kernel" in arrays and "cos_kernel" not in arrays else "cos"
     needed = ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if measure == "cos" else (
@@ -186,7 +189,12 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
                 w = weight_at(s)
                 return float(cosine(w, w_rich) - cosine(w, w_kernel))
 
-        switch = bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference)
+        if weight_at is None and "t_bias_switch" in summary:
+            # one definition: the crossing the run located on its dense output when it was integrated; the saved
+            # grid alone would place it by linear interpolation, a little elsewhere
+            switch = summary["t_bias_switch"]
+        else:
+            switch = bias_switch_time(t, arrays["cos_kernel"], arrays["cos_rich"], difference)
         for name, ref in (("kernel", w_kernel), ("rich", w_rich)):
             for label, s in (("Tminus", T_minus), ("Tplus", T_plus)):
                 values[f"cos_{name}_at_{label}"] = at(f"cos_{name}", s, ref)
@@ -243,8 +251,12 @@ def _converges(deficits: list[float | None], slack: float, floor: float) -> bool
     return steady and (deficits[-1] < deficits[0] or deficits[-1] <= floor)
 
 
+@checked_arguments
 def theorem_trend(analyses: Sequence[Analysis], slack: float = 0.05, floor: float = 1e-6) -> TheoremTrend:
     """Theorem check across runs that differ in α: sorted by α, with a verdict per theorem."""
+    bad = next((a for a in analyses if not isinstance(a, Analysis)), None)
+    if bad is not None:
+        raise InputError(f"theorem_trend takes Analysis objects (grokode.analyze(...)), got {bad!r:.80}")
     if len(analyses) < 2:
         raise InputError(f"the theorem trend needs runs at ≥ 2 values of α, got {len(analyses)} run(s)")
     measures = {a.measure for a in analyses}

@@ -45,7 +45,7 @@ import scipy.linalg
 from scipy.linalg.blas import dsyrk
 from scipy.optimize import linprog, nnls
 
-from grokode.errors import InputError
+from grokode.errors import InputError, checked_arguments
 
 __all__ = [
     "GAP_TOLERANCE",
@@ -1113,6 +1113,7 @@ def _polish_interpolant(
 # --------------------------------------------------------------------------------------------------------
 
 
+@checked_arguments
 def reference_predictors(X: np.ndarray, y: np.ndarray, kind: str) -> tuple[Predictor, Predictor]:
     """The (kernel-regime, rich-regime) limits of a diagonal linear network on ``(X, y)``.
 

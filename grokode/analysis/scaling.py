@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import InputError, checked_arguments
+
 
 @dataclass(frozen=True)
 class ScalingFit:
@@ -61,6 +63,7 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return slope, intercept, r2
 
 
+@checked_arguments
 def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width).
 
@@ -68,6 +71,9 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     phase: the law is about ln α > 0; a small-α run's t* is its activation, docs/math.md#small-alpha-horizon) are
     left out; ``n_points`` says how many were used.
     """
+    bad = next((r for r in rows if not isinstance(r, dict) or "lam" not in r or "alpha" not in r), None)
+    if bad is not None:
+        raise InputError(f"rows must be sweep rows (dicts with alpha, lam, t_transition, …), got {bad!r:.80}")
     by_lam: dict[float, list[dict]] = {}
     for r in rows:
         by_lam.setdefault(float(r["lam"]), []).append(r)

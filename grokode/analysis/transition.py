@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ..errors import InputError, checked_arguments
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -44,6 +46,7 @@ class Transition:
         return {**asdict(self), "transition_width": self.width, "transition_width_log": self.width_log}
 
 
+@checked_arguments
 def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *, min_change: float,
                     metric: Callable[[float], float] | None = None, xtol_rel: float = 1e-4,
                     t_start: float | None = None) -> Transition:
@@ -59,6 +62,8 @@ def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *
     t_start : where the plateau is read and the search starts, instead of 0.5·t_theory. Given, the grid
         is read against ln t: without ``metric`` crossings are interpolated linearly in ln t.
     """
+    if not (isinstance(min_change, int | float) and math.isfinite(min_change) and min_change >= 0):
+        raise InputError(f"min_change must be a finite number ≥ 0, got {min_change!r}")
     log_time = t_start is not None
     t = np.asarray(t, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
@@ -107,6 +112,7 @@ def find_transition(t: np.ndarray, values: np.ndarray, t_theory: float | None, *
     return Transition(t_theory, plateau, final, crossing(0.5), crossing(0.1), crossing(0.9), direction)
 
 
+@checked_arguments
 def time_to_reach(t: np.ndarray, values: np.ndarray, level: float) -> float | None:
     """First time a rising metric reaches ``level`` (linear between saved times), or None if it never does.
 

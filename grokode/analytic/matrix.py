@@ -182,7 +182,8 @@ class MatrixNet(SymbolicModel):
                 want = Mx[r, c] if frozenset((r, c)) in key else 0
                 if sp.simplify(value - want) != 0:
                     raise AssertionError(f"kernel predictor at ({r},{c}) for Ω={omega}: {value} ≠ {want}")
-        return {"observed": M[i, j], "unobserved": sp.Integer(0)}
+        # keyed by the pair {i, j}: an entry whose mirror (j, i) is observed takes M_ij too (M is symmetric)
+        return {"(i,j) or (j,i) observed": M[i, j], "neither observed": sp.Integer(0)}
 
     def derive(self, loss: str = "squared") -> Derivation:
         """Every derived item, in the order ``grokode derive matrix`` prints them (the loss is always squared)."""
@@ -217,7 +218,7 @@ class MatrixNet(SymbolicModel):
             "lifted_flow": {"P": r"\dot{P}", "Q": r"\dot{Q}", "W": "W"},
             "ntk_feature": {"U": r"\phi_{U}(i, j)_{a b}", "V": r"\phi_{V}(i, j)_{a b}"},
             "kernel": "K((i, j), (k, l))",
-            "kernel_predictor": {"observed": r"W^{K}_{i j}\ ((i, j) \text{ or } (j, i) \in \Omega)",
-                                 "unobserved": r"W^{K}_{i j}\ (\text{otherwise})"},
+            "kernel_predictor": {"(i,j) or (j,i) observed": r"W^{K}_{i j}\ ((i, j) \text{ or } (j, i) \in \Omega)",
+                                 "neither observed": r"W^{K}_{i j}\ (\text{otherwise})"},
         }
         return out

@@ -98,6 +98,8 @@ class _Builder:
         self.what, self.text = what, text
         self.allow_names, self.allow_root_exponents = allow_names, allow_root_exponents
         self.names: list[str] = []
+        self.degrees: dict[int, int] = {}  # id(ast node) → bound on its total degree
+        self.exponents: dict[int, int] = {}  # id(ast.BinOp of **) → its integer exponent
 
     def fail(self, message: str):
         raise InputError(f"{self.what} {_short(self.text)}: {message}")
@@ -108,6 +110,44 @@ class _Builder:
         return value
 
     def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
+        """The sympy expression of ``node``; its total degree is bounded first (:meth:`_degree_bound`)."""
+        expr = self._build(node, depth)
+        bound = self._degree_bound(node, expr)
+        self.degrees[id(node)] = bound
+        if bound > MAX_DEGREE:
+            self.fail(f"its total degree can reach {bound} (at most {MAX_DEGREE}); nested powers and products "
+                      "are bounded before anything is expanded")
+        return expr
+
+    def _degree_bound(self, node: ast.AST, expr: sp.Expr) -> int:
+        """An upper bound on the total degree of ``node`` as a polynomial, from its children's bounds (a sum takes
+        the larger, a product the sum, a power e times the base's): checked before sympy expands anything, since
+        ``((a+b)**8)**8)**8…`` has a short text and an expansion beyond any memory."""
+        if not expr.free_symbols:
+            return 0
+        child = self.degrees.get
+        if isinstance(node, ast.Name):
+            return 1
+        if isinstance(node, ast.Expression):
+            return child(id(node.body), 0)
+        if isinstance(node, ast.UnaryOp):
+            return child(id(node.operand), 0)
+        if isinstance(node, ast.Call):
+            return child(id(node.args[0]), 0)
+        if isinstance(node, ast.BinOp):
+            left, right = child(id(node.left), 0), child(id(node.right), 0)
+            if isinstance(node.op, ast.Add | ast.Sub):
+                return max(left, right)
+            if isinstance(node.op, ast.Mult):
+                return left + right
+            if isinstance(node.op, ast.Div):
+                return left
+            if isinstance(node.op, ast.Pow):
+                exponent = self.exponents.get(id(node), 0)
+                return left * abs(exponent)
+        return 0
+
+    def _build(self, node: ast.AST, depth: int) -> sp.Expr:
         if depth > 64:
             self.fail("the expression is nested too deeply")
         if isinstance(node, ast.Expression):
@@ -178,6 +218,8 @@ class _Builder:
             out = left / right
         else:
             out = self._power(left, right)
+            if right.is_integer:
+                self.exponents[id(node)] = int(right)
         return self.constant(out) if not out.free_symbols else out
 
     def _power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:

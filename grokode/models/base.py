@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, closest
 from ..options import Option, option_table, parse_given
 
 # ----------------------------------------------------------------------------------------------------
@@ -221,6 +221,8 @@ class Model(ABC):
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
         known = [f"--{k.replace('_', '-')} is an option of model {', '.join(repr(m) for m in owners[k])}"
                  for k in unknown if owners[k]]
+        near = {k: closest(k, table) for k in unknown if not owners[k]}
+        known += [f"did you mean --{n.replace('_', '-')}?" for n in near.values() if n]
         why = f" ({'; '.join(known)})" if known else ""
         raise InputError(f"model {self.name!r} does not take {flags}{why}; its options: "
                          f"{', '.join(sorted(o.flag for o in table.values()))}")

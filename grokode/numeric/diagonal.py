@@ -623,6 +623,9 @@ class ReducedDiagonalFlow:
         _anchored_exponents(self._q(state), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
         return A, Bv
 
+    #: |y| above which :meth:`rescale` lowers c by a power of two (an instance may lower it: the tests force rescales)
+    rescale_above = 1e100
+
     def rescale(self, state: np.ndarray) -> np.ndarray | None:
         """A new state (and frame) to restart from, or None. Called by the driver after every step.
 
@@ -649,7 +652,7 @@ class ReducedDiagonalFlow:
             if restarted is not None:
                 return restarted
         top = float(np.max(np.abs(state)))
-        if top <= 1e100:
+        if top <= self.rescale_above:
             return None
         k = math.floor(math.log2(top))
         self.c -= k * math.log(2.0)

@@ -73,6 +73,10 @@ class GDSolution:
     pieces: list = field(default_factory=list, repr=False)
     #: the stepper's state at the last saved step, to continue from (see :mod:`grokode.lifecycle`), or None
     resume_point: dict | None = field(default=None, repr=False)
+    #: step·ρ(0)/2 of the first step (> 1: beyond the linear stability limit of the flow, :mod:`.stability`)
+    lr_stability_ratio: float | None = None
+    #: 2/ρ(0), ρ(0) the largest Hessian eigenvalue of J at initialization
+    lr_stability_limit: float | None = None
 
     def weight_at(self, t: float) -> np.ndarray:
         """Effective weight at a reached time, linearly interpolated between saved steps."""

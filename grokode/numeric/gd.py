@@ -16,12 +16,13 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from ..errors import InputError, require_nonnegative, require_positive
+from ..errors import InputError, checked_arguments, require_nonnegative, require_positive
 from . import generated as gen
 from .diagonal import check_loss_and_depth
 from .discrete import GDSolution, check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
+from .stability import StepStability, attach, diagonal_hvp_at_init, top_eigenvalue
 
 METHOD = "gd"
 _CHUNKS = 8  # parallel tasks in the update; fixed so ‖θ‖² is summed in an order independent of the thread count
@@ -151,8 +152,23 @@ class DiagonalGD:
             chunk_seconds: float = 0.2) -> GDSolution:
         """Run GD to the step nearest ``t_eval[-1]``, saving w and ‖θ‖ at the steps nearest each of ``t_eval``."""
         save = save_steps(check_t_eval(t_eval), self.lr)
-        return run_discrete(_DiagonalStepper(self), save, method=METHOD, lr=self.lr, state_size=2 * self.d,
-                            weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds)
+        stability = self.stability()
+        sol = run_discrete(_DiagonalStepper(self), save, method=METHOD, lr=self.lr, state_size=2 * self.d,
+                           weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds)
+        return attach(sol, stability, f"lr={self.lr:g}")
+
+    def stability(self, normalized: bool = False) -> StepStability:
+        """ρ(0), the largest Hessian eigenvalue of J = L̂ + (λ/2)‖θ‖² at θ(0) (exact products, Lanczos), and the
+        first step's ratio to the limit 2/ρ(0); the first step is η, or η/L̂(θ(0)) when ``normalized``."""
+        X = self.data.X
+        X = np.asarray(X, dtype=np.float64 if X.size <= 20_000_000 else np.float32)  # bounds the copy's memory
+        hvp = diagonal_hvp_at_init(X, self.y, u0=self.u0, lam=self.lam, depth=self.depth, loss_id=self.loss_id)
+        rho = top_eigenvalue(hvp, 2 * self.d)
+        step = self.lr
+        if normalized:
+            loss0 = float(np.mean([gen.loss_value(self.loss_id, 0.0, yi) for yi in self.y]))
+            step = self.lr / max(loss0, 1e-300)
+        return StepStability(rho, step)
 
 
 class _DiagonalStepper:
@@ -208,6 +224,7 @@ class _DiagonalStepper:
         return uphill_warning(f"lr={self.gd.lr:g}", self.acc[4], self.acc[5], steps)
 
 
+@checked_arguments
 def run_gd(X: np.ndarray, y: np.ndarray, t_eval: np.ndarray, *, alpha: float, lam: float, lr: float, depth: int = 2,
            loss: str = "logistic", progress: Callable[[float], None] | None = None) -> GDSolution:
     """Gradient descent with weight decay on the diagonal net, saving at the steps nearest ``t_eval``.

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import integrate as si
 
 from .. import interrupts, lifecycle
-from ..errors import InputError
+from ..errors import InputError, checked_arguments
 from .rkc import RKC
 from .ros2 import ROS2
 from .solution import SolverStats, Status
@@ -115,8 +115,9 @@ def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
     return cls(fun, v0, y0, v_end, **kwargs)
 
 
-def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str = "auto", rtol: float = 1e-6, atol: float = 1e-9,
-                   progress: Callable[[float], None] | None = None) -> FlowSolution:
+@checked_arguments
+def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto", rtol: float = 1e-6,
+                   atol: float = 1e-9, progress: Callable[[float], None] | None = None) -> FlowSolution:
     """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.
 
     Parameters
@@ -152,6 +153,9 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str = "auto", rtol:
     resume = lifecycle.start_of("flow")
     lc = lifecycle.current()
     v0, y0 = flow.start()
+    if not np.all(np.isfinite(y0)):
+        raise InputError(f"the initial state of {type(flow).__name__} is not finite: α (or the data) is too large for "
+                         "float64 arithmetic")
     var_eval = np.asarray(flow.to_var(t_eval), dtype=np.float64)
     v_end = float(var_eval[-1])
     if resume is not None:  # continue an earlier run from its last saved time, in the frame it was saved in

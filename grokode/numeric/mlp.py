@@ -36,6 +36,7 @@ from .discrete import (
     underflow_failure,
 )
 from .parallel import sized_kernel
+from .stability import StepStability, attach, finite_difference_hvp, top_eigenvalue
 
 GD_METHOD = "gd"
 #: per-save-point metrics the drivers store (the flows' "weights"): see :meth:`MLPFlow.observe`
@@ -397,12 +398,25 @@ class MLPGD:
                 return NormalizedGDSolution(**fields, time_reached=float(stepper.acc[4]))
         else:
             stepper, targets, method, make = _MLPStepper(self), save_steps(t_eval, self.lr), GD_METHOD, None
+        stability = self.stability()
         try:
-            return run_discrete(stepper, targets, method=method, lr=self.lr, state_size=self.net.size,
-                                weight_size=len(METRICS), progress=progress, chunk_seconds=chunk_seconds,
-                                first_chunk=4, make=make)
+            sol = run_discrete(stepper, targets, method=method, lr=self.lr, state_size=self.net.size,
+                               weight_size=len(METRICS), progress=progress, chunk_seconds=chunk_seconds,
+                               first_chunk=4, make=make)
         finally:
             self.last_state = stepper.theta
+        name = f"the first step η/L̂ = {stability.step:.3g} (lr={self.lr:g})" if self.normalized else f"lr={self.lr:g}"
+        return attach(sol, stability, name)
+
+    def stability(self) -> StepStability:
+        """ρ(0), the largest Hessian eigenvalue of J = L̂ + (λ/2)‖θ‖² at θ(0) (Lanczos on central differences of
+        ∇L̂), and the first step's ratio to the limit 2/ρ(0) (the first step is η/L̂(θ(0)) when normalized)."""
+        theta0 = np.ascontiguousarray(self.net.theta0, dtype=np.float64)
+        hvp = finite_difference_hvp(lambda th: self.net.loss_grad(np.ascontiguousarray(th))[2].copy(), theta0,
+                                    self.lam)
+        rho = top_eigenvalue(hvp, self.net.size, tol=1e-4)  # the ratio to 1e-4 is all a warning needs
+        step = self.lr / max(self.net.loss_grad(theta0)[0], 1e-300) if self.normalized else self.lr
+        return StepStability(rho, step)
 
 
 class _MLPStepper:

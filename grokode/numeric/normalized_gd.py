@@ -25,6 +25,7 @@ from .discrete import (
     uphill_warning,
 )
 from .gd import _T, DiagonalGD, _DiagonalStepper, _steps
+from .stability import attach
 
 METHOD_OPTION = "normalized-lr"
 
@@ -48,9 +49,11 @@ class NormalizedGD(DiagonalGD):
         """Run to the first step with t ≥ ``t_eval[-1]``, saving w and ‖θ‖ at the first step past each time."""
         t_eval = check_t_eval(t_eval)
         stepper = _NormalizedStepper(self, t_eval[-1])
-        return run_discrete(stepper, t_eval, method="gd-normalized", lr=self.lr, state_size=2 * self.d,
-                            weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds,
-                            make=lambda **fields: NormalizedGDSolution(**fields, time_reached=float(stepper.acc[_T])))
+        stability = self.stability(normalized=True)
+        sol = run_discrete(stepper, t_eval, method="gd-normalized", lr=self.lr, state_size=2 * self.d,
+                           weight_size=self.d, progress=progress, chunk_seconds=chunk_seconds,
+                           make=lambda **fields: NormalizedGDSolution(**fields, time_reached=float(stepper.acc[_T])))
+        return attach(sol, stability, f"the first step η/L̂ = {stability.step:.3g} (lr={self.lr:g})")
 
 
 class _NormalizedStepper(_DiagonalStepper):

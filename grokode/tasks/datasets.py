@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from grokode.errors import InputError
+from grokode.errors import InputError, checked_arguments
 from grokode.tasks.population import (
     MAX_SPARSE_K,
     _nonnegative,
@@ -299,6 +299,7 @@ def margin_classification(n: int = 256, d: int = 10_000, gamma: float = 5.0, n_t
     return Dataset(X, y, X_test, y_test, kind="classification", name="margin", teacher=teacher, params=params)
 
 
+@checked_arguments
 def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: float = 5.0,
               n_test: int = 1000, seed: int | np.random.Generator = 0) -> Dataset:
     """Build a synthetic task by name: ``"sparse"``, ``"margin"`` or ``"sparse-regression"``.
@@ -306,6 +307,12 @@ def make_task(name: str, *, n: int = 256, d: int = 10_000, k: int = 3, gamma: fl
     Parameters a task does not use (``gamma`` for the sparse tasks, ``k`` for margin) are ignored and not
     recorded in ``params``.
     """
+    from grokode.errors import require_int
+    from grokode.files import require_memory
+
+    n, d, n_test = require_int("n", n, 1), require_int("d", d, 1), require_int("n_test", n_test, 0)
+    # X and X_test as float64 while they are drawn, before any packing: refused before allocating
+    require_memory(8.0 * (n + n_test) * d, f"make_task({name!r}, n={n}, d={d}, n_test={n_test})")
     if name == "sparse":
         return sparse_classification(n=n, d=d, k=k, n_test=n_test, seed=seed)
     if name == "margin":
@@ -361,6 +368,28 @@ def _as_float_array(name: str, arr: np.ndarray, ndim: int, path: Path) -> np.nda
     return out
 
 
+#: Largest ‖row‖ of X (and |y|) a data set may have: the flows form inner products and Gram entries of rows, whose
+#: squares must stay finite in float64 (max ≈ 1.8e308) with room for the sums over n samples.
+MAX_ROW_NORM = 1e150
+
+
+def _check_magnitude(name: str, arr: np.ndarray | None, path: Path) -> None:
+    """InputError when a row of ``arr`` (an entry of a vector) is so large that products of rows overflow."""
+    if arr is None or arr.size == 0:
+        return
+    scale = np.max(np.abs(arr)) or 1.0
+    with np.errstate(over="ignore"):  # a norm beyond float64 is inf, which the check below reports
+        norms = np.sqrt(np.einsum("ij,ij->i", arr / scale, arr / scale)) * scale if arr.ndim == 2 else np.abs(arr)
+    worst = int(np.argmax(norms))
+    if not norms[worst] <= MAX_ROW_NORM:
+        what = f"row {worst} has norm {norms[worst]:.3g}" if arr.ndim == 2 else f"{name}[{worst}] = {arr[worst]:.3g}"
+        raise InputError(f"array {name} in '{path}' is too large for float64 arithmetic: {what} (at most "
+                         f"{MAX_ROW_NORM:g}; rescale the data)")
+    if arr.ndim == 2 and name == "X" and not norms[worst] >= 1.0 / MAX_ROW_NORM:
+        raise InputError(f"array {name} in '{path}' is too small for float64 arithmetic: its largest row norm is "
+                         f"{norms[worst]:.3g} (at least {1.0 / MAX_ROW_NORM:g}; rescale the data)")
+
+
 def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None) -> None:
     bad = np.flatnonzero(np.abs(y) != 1.0)
     if bad.size:
@@ -370,6 +399,7 @@ def _check_labels(name: str, y: np.ndarray, loss: str, path: Path | None = None)
                          f"(loss '{loss}' is a classification loss; --loss squared for regression)")
 
 
+@checked_arguments
 def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
     """Load user data from an ``.npz`` file with arrays ``X`` (n, d), ``y`` (n,) and optionally
     ``X_test``, ``y_test`` (both or neither).
@@ -417,6 +447,8 @@ def load_npz(path: str | os.PathLike, loss: str) -> Dataset:
             raise InputError(f"data file '{path}': y_test has {y_test.shape[0]} entries but X_test has "
                              f"{X_test.shape[0]} rows")
 
+    for name, arr in (("X", X), ("y", y), ("X_test", X_test), ("y_test", y_test)):
+        _check_magnitude(name, arr, path)
     kind = "regression" if loss == "squared" else "classification"
     if kind == "classification":
         _check_labels("y", y, loss, path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from grokode.errors import InputError
+from grokode.errors import InputError, checked_arguments
 from grokode.tasks.datasets import read_npz_arrays
 from grokode.tasks.population import _require_int
 
@@ -74,6 +74,11 @@ def validate_completion(M, train_mask, test_mask=None, *, where: str = "") -> tu
     if bad.size:
         i, j = bad[0]
         raise InputError(f"M{at} has a non-finite entry M[{i}, {j}] = {M[i, j]} ({len(bad)} in all)")
+    big = np.argwhere(np.abs(M) > MAX_ENTRY)
+    if big.size:
+        i, j = big[0]
+        raise InputError(f"M{at} is too large for float64 arithmetic: M[{i}, {j}] = {M[i, j]:.3g} (at most "
+                         f"{MAX_ENTRY:g}; rescale the data)")
     asym = np.abs(M - M.T)
     tol = 1e-10 * max(1.0, float(np.max(np.abs(M))))
     if asym.max() > tol:
@@ -125,6 +130,7 @@ def observed_mask(d: int, frac: float, rng: np.random.Generator) -> np.ndarray:
     return mask.reshape(d, d)
 
 
+@checked_arguments
 def make_matrix_task(task: str = "multiplication", *, d: int = 30, frac: float = 0.25, rank: int = 1,
                      seed: int = 0) -> MatrixTask:
     """A generated completion task.
@@ -160,6 +166,12 @@ def make_matrix_task(task: str = "multiplication", *, d: int = 30, frac: float =
     return MatrixTask(M, train, ~train, name=task, params=params)
 
 
+#: Largest |M_ij| of completion data: the flows and the predictors form products of entries (squares must stay
+#: finite in float64, max ≈ 1.8e308).
+MAX_ENTRY = 1e150
+
+
+@checked_arguments
 def load_matrix_npz(path: str | os.PathLike) -> MatrixTask:
     """User completion data: ``.npz`` with ``M`` (d×d symmetric), ``train_mask`` (d×d bool), optional ``test_mask``."""
     try:
