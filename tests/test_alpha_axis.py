@@ -219,3 +219,11 @@ def test_every_alpha_runs_or_is_refused_in_one_line():
     for alpha in (1e150, 1e300):
         with pytest.raises(InputError, match="below what float64 times hold"):
             grokode.integrate(task="sparse-regression", n=32, d=100, n_test=0, alpha=alpha, lam=0.0)
+
+
+def test_tiny_alpha_with_decay_starts_before_its_horizon():
+    """Depth 3, α = 1e-8, λ = 1e-2: nothing activates and both rates at the start are ~1e-9; the run still starts
+    before its horizon 7/λ (it started at t ≈ 1e3: 'the horizon t=700 is before the start')."""
+    run = grokode.integrate(task="sparse", n=16, d=40, n_test=0, alpha=1e-8, lam=1e-2, depth=3)
+    assert run.summary["status"] == "ok" and run.summary["regime"] == "none"
+    assert run.summary["t_reached"] == pytest.approx(700.0)

@@ -379,6 +379,8 @@ class ReducedDiagonalFlow:
         g0 = float(np.max(np.abs(self.data.rmatvec(r0, 1.0 / self.n))))
         if g0 > 0.0:
             self.log_rate0 = max(self.log_rate0, self._log_clock_scale() + math.log(g0))
+        if self.lam > 0.0:  # and before the decay acts (when nothing activates, the run lasts a few 1/λ)
+            self.log_rate0 = max(self.log_rate0, math.log(self.lam))
         self.c0 = self.log_rate0 + _START_LOG_SCALE
         self.c = self.c0
         self.anchor = None
