@@ -227,3 +227,9 @@ def test_tiny_alpha_with_decay_starts_before_its_horizon():
     run = grokode.integrate(task="sparse", n=16, d=40, n_test=0, alpha=1e-8, lam=1e-2, depth=3)
     assert run.summary["status"] == "ok" and run.summary["regime"] == "none"
     assert run.summary["t_reached"] == pytest.approx(700.0)
+
+
+def test_regime_exact_recovery_counts_as_the_rich_level():
+    """Basis pursuit recovers the sparse teacher exactly (test loss 0, log10 −inf); a λ = 0 run ends at 1e-8."""
+    s = grokode.integrate(task="sparse-regression", n=32, d=100, n_test=0, alpha=1e-3, lam=0.0).summary
+    assert s["rich_test"] < 1e-20 and s["regime"] == "rich"

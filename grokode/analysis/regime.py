@@ -4,6 +4,7 @@ Read from the saved trajectory and the two reference predictors' own test metric
 transition metric: accuracy for classification (higher is better), log10 of the test loss for regression (lower
 is better); :data:`TOLERANCE` is how close two values of it count as the same level.
 
+* Regression: test losses more than :data:`ZERO_LOSS_DECADES` decades below the initial one count as zero.
 * Training is *fitted* at the first saved time t_fit with training accuracy 1 and training loss at most
   :data:`FIT_FRACTION_CLASSIFICATION` of its initial value (classification: accuracy alone is scale-invariant,
   and a small-α w ≈ 0 already separates the training set along its initial gradient with the loss at chance),
@@ -31,6 +32,8 @@ TOLERANCE = {"classification": 0.05, "regression": 0.5}
 FIT_FRACTION = 1e-3
 #: … classification once the training accuracy is 1 and the training loss at most this fraction of its initial value.
 FIT_FRACTION_CLASSIFICATION = 0.5
+#: Regression: test losses more than this many decades below the initial one count as zero.
+ZERO_LOSS_DECADES = 6.0
 REGIMES = ("rich", "grokking", "misgrokking", "incomplete", "kernel", "none", "other")
 
 
@@ -54,6 +57,11 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
             math.isfinite(kernel_value) and math.isfinite(rich_value)):
         return None
     tol = TOLERANCE[kind]
+    if kind == "regression" and math.isfinite(float(test[0])):
+        # losses below ZERO_LOSS_DECADES under the initial one count as zero (an exact recovery has log10 loss −inf)
+        floor = float(test[0]) - ZERO_LOSS_DECADES
+        test = np.maximum(np.nan_to_num(test, nan=np.nan, neginf=floor), floor)
+        kernel_value, rich_value = max(kernel_value, floor), max(rich_value, floor)
     sign = 1.0 if kind == "classification" else -1.0  # quality = sign·metric, higher is better
     quality = sign * test
     q_kernel, q_rich = sign * kernel_value, sign * rich_value
