@@ -429,6 +429,7 @@ def sweep(
 ) -> None:
     """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ."""
     from . import sweep as sw
+    from .analysis import phase_diagram
     from .analysis.plots import plot_scaling, save_figure
     from .analysis.scaling import fit_scaling
     from .files import check_output_path
@@ -473,6 +474,11 @@ def sweep(
     if figure is not None and any(f.n_points for f in fits):
         save_figure(plot_scaling(result.rows, fits), figure)  # titled from the rows' options
         summary["plot"] = str(figure)
+    if figure is not None and phase_diagram.can_draw(result.rows):
+        phase = phase_diagram.phase_path(figure)
+        check_output_path(phase, FIGURE_SUFFIXES, force=True, what="--plot")
+        save_figure(phase_diagram.plot_phase_diagram(result.rows, title=_sweep_title(model, given)), phase)
+        summary["phase_plot"] = str(phase)
     if as_json:
         typer.echo(dumps(summary))
     else:
@@ -481,6 +487,12 @@ def sweep(
         _say(f"grokode: point α={r['alpha']:g} λ={r['lam']:g} seed={r['seed']}: {r['status']}: {r['error']}")
     if result.failed:
         raise typer.Exit(1)
+
+
+def _sweep_title(model: str, given: dict) -> str:
+    task = given.get("task")
+    return f"{model}" + (f", {task}" if task else "") + "".join(
+        f", {k}={given[k]}" for k in ("depth", "n", "d", "p", "width") if k in given)
 
 
 # ----------------------------------------------------------------------------------------------------

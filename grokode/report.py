@@ -105,4 +105,5 @@ def print_sweep(summary: dict) -> None:
     console = _console()
     console.print(table)
     console.print(f"{summary['points']} points: {summary['ran']} run now, {summary['skipped']} already in the file, "
-                  f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else ""))
+                  f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else "")
+                  + (f"; phase diagram {summary['phase_plot']}" if "phase_plot" in summary else ""))

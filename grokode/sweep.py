@@ -35,11 +35,13 @@ import numpy as np
 from .errors import GrokodeWarning, InputError, checked_arguments, require_int
 
 COLUMNS = ("alpha", "lam", "seed", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
-           "test_final", "train_final", "wall_seconds", "status", "error", "options")
+           "test_final", "train_final", "wall_seconds", "status", "error", "options", "regime")
 FLOAT_COLUMNS = ("alpha", "lam", "t_theory", "t_transition", "transition_width", "offset_c0", "test_plateau",
                  "test_final", "train_final", "wall_seconds")
 #: The columns of files written before ``train_final`` was recorded: still read (and rewritten in the new layout).
-OLD_COLUMNS = tuple(c for c in COLUMNS if c != "train_final")
+OLD_COLUMNS = tuple(c for c in COLUMNS if c not in ("train_final", "regime"))
+#: Every earlier layout that is still read: before ``train_final``, and before ``regime``.
+OLD_LAYOUTS = (OLD_COLUMNS, tuple(c for c in COLUMNS if c != "regime"))
 #: The grid's own options: every other option of the model is the same at every point.
 GRID_OPTIONS = ("alpha", "lam", "seed")
 #: Options of ``integrate`` that a sweep sets itself (per point) or does not take.
@@ -217,7 +219,8 @@ def run_point(alpha: float, lam: float, seed: int | None, options: dict, key: st
         return row
     s = run.summary
     row.update({key: s.get(key) for key in ("t_theory", "t_transition", "transition_width", "test_plateau",
-                                             "test_final", "train_final", "wall_seconds", "status")})
+                                             "test_final", "train_final", "wall_seconds", "status",
+                                             "regime")})
     row["error"] = "" if s["status"] == "ok" else _one_line(s["message"])
     if s["t_transition"] is not None and alpha > 1:  # the ln α law has no offset without a kernel phase
         row["offset_c0"] = math.log(alpha) - lam * s["t_transition"]
@@ -302,7 +305,7 @@ class SweepFile:
         header = _csv_cells(lines[0])
         header_t = tuple(header) if header is not None else None
         rows, dropped = [], 0
-        if header_t in (COLUMNS, OLD_COLUMNS):
+        if header_t == COLUMNS or header_t in OLD_LAYOUTS:
             names, body, first = header_t, lines[1:], 2
         else:
             first_row = _typed(dict(zip(COLUMNS, header, strict=True)), self.path, None) if (
@@ -404,6 +407,8 @@ def _typed(row: dict, path: Path, number: int | None) -> dict | None:
                     out[c] = None
             elif c == "seed":
                 out[c] = None if v in ("", None) else int(v)
+            elif c == "regime":
+                out[c] = None if v in ("", None) else str(v)
             else:
                 out[c] = "" if v is None else str(v)
     except (TypeError, ValueError):
