@@ -459,6 +459,9 @@ def sweep(
                           "the sweep's figure (--plot; --no-plot writes none)")
         if sw.same_path(figure, out_path):
             raise InputError(f"the sweep file and the figure cannot both be {out_path!r}")
+        # the phase diagram beside it (drawn when two axes vary) is refused now, not after the sweep
+        check_output_path(phase_diagram.phase_path(figure), FIGURE_SUFFIXES, force=force,
+                          what="the sweep's phase diagram (beside --plot; --no-plot writes none)")
     sw.refuse_inputs(given, {"--out": out_path, "--plot": figure})
     try:
         with _SweepProgress() as bar:
@@ -476,7 +479,7 @@ def sweep(
         summary["plot"] = str(figure)
     if figure is not None and phase_diagram.can_draw(result.rows):
         phase = phase_diagram.phase_path(figure)
-        check_output_path(phase, FIGURE_SUFFIXES, force=True, what="--plot")
+        check_output_path(phase, FIGURE_SUFFIXES, force=force, what="the sweep's phase diagram")
         save_figure(phase_diagram.plot_phase_diagram(result.rows, title=_sweep_title(model, given)), phase)
         summary["phase_plot"] = str(phase)
     if as_json:
