@@ -673,9 +673,11 @@ def _client(workers: int | None, scheduler: str | None, retries: int) -> Iterato
         return
     n = workers or os.cpu_count() or 1
     # one thread per process and per numerical library: parallel kernels oversubscribe the cores otherwise
+    # the workers' own log stays quiet below CRITICAL: a point's failure is recorded in its row, and a worker that
+    # loses its scheduler while an interrupted sweep shuts down logs an ERROR with a traceback that is only noise
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=_dashboard(),
-                               silence_logs=logging.ERROR, env=SINGLE_THREAD_ENV)
+                               silence_logs=logging.CRITICAL, env=SINGLE_THREAD_ENV)
     try:
         with Client(cluster) as client:
             yield client
