@@ -628,11 +628,11 @@ def _tolerant_streams() -> list[tuple[Any, str]]:
         codecs.lookup_error("grokode-escape")
     except LookupError:
         codecs.register_error("grokode-escape", _escape_unencodable)
-    changed = []
+    changed: list[tuple[Any, str]] = []
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and getattr(stream, "errors", None) in ("strict", "backslashreplace"):
-            changed.append((stream, stream.errors))
+            changed.append((stream, str(stream.errors)))
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="grokode-escape")
     return changed

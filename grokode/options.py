@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -204,7 +205,7 @@ def option_table(options: Iterable[Option]) -> dict[str, Option]:
     return table
 
 
-def parse_given(options: Mapping[str, Option], given: Mapping[str, object], owner: str) -> dict[str, object]:
+def parse_given(options: Mapping[str, Option], given: Mapping[str, object], owner: str) -> dict[str, Any]:
     """Parse every option in ``given`` that is not None; an unknown name is an InputError naming ``owner``.
 
     Options whose value is None or, for flags, False count as not given and are left out.

@@ -122,7 +122,7 @@ def interpolant_exists(X: np.ndarray, y: np.ndarray, rtol: float = 1e-10) -> tup
         return True, rank
     Ur = U[:, :rank]
     off = np.linalg.norm(y - Ur @ (Ur.T @ y))
-    return bool(off <= rtol * max(np.linalg.norm(y), 1e-300)), rank
+    return bool(off <= rtol * max(float(np.linalg.norm(y)), 1e-300)), rank
 
 
 def _weights(profile, X: np.ndarray, b: np.ndarray, log_c: float, shift: float):

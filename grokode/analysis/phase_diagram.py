@@ -103,8 +103,8 @@ def _cell(rows: list[Mapping], kind: str) -> tuple[float, float, str | None]:
 
 def _mean(values: list[float]) -> float:
     """The mean of the finite values, NaN when there is none."""
-    values = np.array(values, dtype=np.float64)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    array = np.array(values, dtype=np.float64)
+    return float(np.nanmean(array)) if np.isfinite(array).any() else math.nan
 
 
 def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
@@ -149,8 +149,8 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
                     regime[i, j] = "missing"
         grids[p] = (change, offset, regime)
     limit = max([np.nanmax(np.abs(g[0])) for g in grids.values() if np.isfinite(g[0]).any()] or [1.0]) or 1.0
-    offsets = [g[1][np.isfinite(g[1])] for g in grids.values()]
-    offsets = np.concatenate(offsets) if offsets else np.array([])
+    finite = [g[1][np.isfinite(g[1])] for g in grids.values()]
+    offsets = np.concatenate(finite) if finite else np.array([])
     lo, hi = (float(offsets.min()), float(offsets.max())) if offsets.size else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 1.0, hi + 1.0

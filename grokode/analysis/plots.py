@@ -336,9 +336,9 @@ def _mark_jumps(ax: Axes, axis: _TimeAxis, summary: Mapping) -> None:
     first, last = axis.main[0] if axis.early is None else axis.early[0], axis.main[1]
     shown = [t for t in times if first <= t <= last]
     if shown and ax.get_yscale() == "log":  # the loss's range up to the staircase's end, not its later tail
-        values = [np.asarray(line.get_ydata(), dtype=np.float64)[np.asarray(line.get_xdata()) <= axis.x(last)]
+        pieces = [np.asarray(line.get_ydata(), dtype=np.float64)[np.asarray(line.get_xdata()) <= axis.x(last)]
                   for line in ax.get_lines()]
-        values = np.concatenate(values) if values else np.array([])
+        values = np.concatenate(pieces) if pieces else np.array([])
         values = values[np.isfinite(values) & (values > 0)]
         if values.size:
             ax.set_ylim(values.min() / 4, values.max() * 4)

@@ -264,7 +264,7 @@ def threshold_events_of_rows(rows: Iterable[tuple[float, np.ndarray]], threshold
     for t, w in rows:
         w = np.asarray(w, dtype=np.float64)
         on = np.abs(w) >= threshold
-        if prev_on is not None:
+        if prev_on is not None and prev_t is not None and prev_w is not None:
             for j in np.flatnonzero(on != prev_on).tolist():
                 events.append(ThresholdEvent(t=_crossing(prev_t, float(t), prev_w[j], w[j], j, threshold, weight_at),
                                              coordinate=int(j), rising=bool(on[j])))
@@ -354,6 +354,7 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.
     if reason is not None:
         out["jump_times_limit_refused"] = reason
         return out
+    assert log_u0 is not None  # a refusal reason is given otherwise
     limit = saddle_limit(X, y, -float(log_u0), lam=lam, box=box)
     out["jump_times_limit"] = limit.times
     out["saddles_limit"] = limit.supports

@@ -195,7 +195,7 @@ class Model(ABC):
             shown = given["t_eval"] if isinstance(given["t_eval"], str) else t_eval.tolist()
             raise InputError(f"t_eval must end at a horizon > 0 (its last time), got {shown!r}")
         if t_eval is not None and self.given.get("t_end") is not None:
-            self._join_t_end(t_eval, self.given.pop("t_end"))
+            self._join_t_end(np.asarray(t_eval), float(self.given.pop("t_end")))
         self.config: dict[str, Any] = {o.name: o.default for o in self.options}
         self.config.update(self.given)
         self.resolve()

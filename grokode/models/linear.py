@@ -352,7 +352,7 @@ class LinearModel(Model):
     def log_fit_time_scale(self) -> float:
         """log T of the time scale on which the flow leaves w = 0: T = 1/max(kernel rate, activation rate) of the
         reduced flow at its start (``log_rate0``); its start is at 10⁻⁶T."""
-        return -float(self.make_flow().log_rate0)
+        return -float(self.make_flow().log_rate0)  # type: ignore[attr-defined]  # each reduced model has one
 
     def check_fit_time(self) -> None:
         """λ = 0 with the squared loss: InputError when fitting happens at times float64 cannot hold (t < 1e-290)."""
@@ -574,7 +574,8 @@ def fit_save_times(log_T: float) -> np.ndarray:
     """Save times of a λ = 0 squared-loss run: dense over [1e-3, 1e9]·T, then sparse up to :data:`LAM0_T_END`."""
     lo, hi = log_T + math.log(1e-3), min(log_T + math.log(1e9), math.log(LAM0_T_END))
     dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
-    tail = np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END) else []
+    tail = (np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END)
+            else np.empty(0))
     return np.unique(np.concatenate([dense, tail]))
 
 

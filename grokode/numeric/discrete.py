@@ -142,7 +142,11 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
     if not chunk_seconds > 0:
         raise InputError(f"chunk_seconds must be > 0, got {chunk_seconds!r}")
     targets = np.asarray(targets)
-    states, weights, norms, objectives, times = [], [], [], [], []
+    states: list = []
+    weights: list = []
+    norms: list = []
+    objectives: list = []
+    times: list = []
     status, message, t_fail, fail_step = Status.OK, "", None, None
     chunk, idx = int(first_chunk), 0
     resume = lifecycle.start_of("discrete")

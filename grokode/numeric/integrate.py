@@ -169,7 +169,10 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
         jac = getattr(flow, "jac_diagonal", None)
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
-    states, norms, saved_t, pieces = [], [], [], []
+    states: list = []
+    norms: list = []
+    saved_t: list = []
+    pieces: list = []
     # a flow with many parameters (the MLP) keeps neither its states nor its past dense pieces: only the
     # weights it observes at the saved times and the last piece (for t_reached)
     keep = getattr(flow, "keep_states", True)
