@@ -546,9 +546,20 @@ class LinearModel(Model):
             for t, k, piece in order:
                 yield t, (W[k] if piece is None else sol.flow.weight(piece.hi, piece.dense(piece.hi), piece.frame))
 
+        saved_weight = _saved_weight(arrays["t"], W)
+
+        def dense_or_saved(t: float) -> np.ndarray:
+            # before the flow's start (the saved initial state at t = 0 and a crossing located next to it) there is
+            # no dense output: the saved rows are read there
+            if weight_at is None:
+                return saved_weight(t)
+            try:
+                return weight_at(t)
+            except InputError:
+                return saved_weight(t)
+
         limit = found[1] if isinstance(found[1], dict) else {"log_u0": None, "limit_refused": found[1]}
-        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, rows(),
-                              weight_at if weight_at is not None else _saved_weight(arrays["t"], W),
+        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, rows(), dense_or_saved,
                               lam=self.config["lam"], **limit)
 
     def weight_at(self, sol):
