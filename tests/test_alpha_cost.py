@@ -53,3 +53,26 @@ def test_weights_agree_with_the_unscaled_variables(data):
     for k in range(len(ref.t)):
         err = np.linalg.norm(sol.weights[k] - ref.weights[k]) / np.linalg.norm(ref.weights[k])
         assert err <= 1e-5, (k, err)
+
+
+def test_a_file_written_before_the_growth_factor_is_read_with_its_own_scale(tmp_path, monkeypatch):
+    """A compact file whose states were integrated in y = e^{c}S (no φ, no ``state_growth``) rebuilds its own w."""
+    import grokode
+    import grokode.models.linear as linear
+
+    monkeypatch.setattr(linear, "COMPACT_FROM", 0)
+    kw = dict(n=32, d=120, alpha=1e4, lam=0.02, seed=2)
+    monkeypatch.setattr(ReducedDiagonalFlow, "scale_offset", lambda self, tau, anchor=None: (0.0, 0.0))
+    old = grokode.integrate(**kw)  # the former variables, as an older grokode integrated them
+    monkeypatch.undo()
+    monkeypatch.setattr(linear, "COMPACT_FROM", 0)
+    path = old.save(tmp_path / "old.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "state_growth"}
+    np.savez(tmp_path / "older.npz", **arrays)
+    loaded = grokode.load_run(tmp_path / "older.npz")
+    w = loaded.arrays["w"]
+    ref = old.arrays["w"]
+    assert np.max(np.abs(w - ref)) <= 1e-12 * np.max(np.abs(ref))
+    new = grokode.integrate(**kw)
+    assert grokode.load_run(new.save(tmp_path / "new.npz")).arrays["w"].tobytes() == new.arrays["w"].tobytes()

@@ -565,6 +565,8 @@ class ReducedDiagonalFlow:
 
         ``state_c`` (T) holds each state's scale c (NaN before the start, where w = 0); ``state_anchor`` (T) the
         index of its :class:`Anchor` in ``anchor_A``, ``anchor_B`` (F×d), ``anchor_level`` (F), or −1 for none.
+        ``state_growth`` marks that an unanchored state's scale at t is c + φ(t) (:meth:`scale_offset`); files
+        without it were written when the scale was c alone.
         """
         index: dict[int, int] = {}
         anchors: list[Anchor] = []
@@ -579,22 +581,26 @@ class ReducedDiagonalFlow:
                     index[id(anchor)] = len(anchors)
                     anchors.append(anchor)
                 which[k] = index[id(anchor)]
-        out = {"state_c": c, "state_anchor": which}
+        out = {"state_c": c, "state_anchor": which, "state_growth": np.ones(1)}
         if anchors:
             out["anchor_A"] = np.stack([a.A for a in anchors])
             out["anchor_B"] = np.stack([a.B for a in anchors])
             out["anchor_level"] = np.array([a.level for a in anchors])
         return out
 
-    @staticmethod
-    def decode_frames(arrays) -> list:
-        """The inverse of :meth:`encode_frames`."""
+    def decode_frames(self, arrays) -> list:
+        """The inverse of :meth:`encode_frames` (``arrays`` also holds the saved times ``t``)."""
         anchors = []
         if "anchor_A" in arrays:
             anchors = [Anchor(A=np.ascontiguousarray(a), B=np.ascontiguousarray(b), level=float(lv))
                        for a, b, lv in zip(arrays["anchor_A"], arrays["anchor_B"], arrays["anchor_level"], strict=True)]
-        return [None if not np.isfinite(c) else (float(c), anchors[i] if i >= 0 else None)
-                for c, i in zip(arrays["state_c"], arrays["state_anchor"], strict=True)]
+        c = np.array(arrays["state_c"], dtype=np.float64)
+        if "state_growth" not in arrays:  # an older file: its unanchored states' scale is c itself, without φ(t)
+            for k, (t, i) in enumerate(zip(arrays["t"], arrays["state_anchor"], strict=True)):
+                if i < 0 and np.isfinite(c[k]):
+                    c[k] -= self.scale_offset(float(self.to_var(t)))[0]
+        return [None if not np.isfinite(ck) else (float(ck), anchors[i] if i >= 0 else None)
+                for ck, i in zip(c, arrays["state_anchor"], strict=True)]
 
     def weights_of_states(self, t: np.ndarray, states: np.ndarray, frames: list, rows=None) -> np.ndarray:
         """w (len(rows)×d) of saved states at times ``t`` in their frames (zero before the start)."""
