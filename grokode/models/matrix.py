@@ -244,7 +244,8 @@ class MatrixModel(Model):
         meta: dict[str, Any] = {"solver_method": self.solver_method}
         if rich is not None:
             meta["nuclear"] = {"solver": rich.solver, "status": rich.status, "seconds": rich.seconds,
-                               "max_violation": rich.max_violation}
+                               "max_violation": rich.max_violation, "dual_value": rich.dual_value,
+                               "relative_gap": rich.relative_gap, "iterations": rich.iterations}
         return meta
 
     def file_stem(self) -> str:
