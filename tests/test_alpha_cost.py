@@ -76,3 +76,22 @@ def test_a_file_written_before_the_growth_factor_is_read_with_its_own_scale(tmp_
     assert np.max(np.abs(w - ref)) <= 1e-12 * np.max(np.abs(ref))
     new = grokode.integrate(**kw)
     assert grokode.load_run(new.save(tmp_path / "new.npz")).arrays["w"].tobytes() == new.arrays["w"].tobytes()
+
+
+def test_matrix_flow_cost_does_not_grow_with_alpha():
+    """ROS2 (the matrix model's auto from α = 1e4) crosses the kernel phase of stiffness ~α² at α = 1e150 in as many
+    steps as at 1e3 (it stopped at t = 0 from α ≈ 1e6 before its step floor followed t's spacing); the late phase
+    forgets α, so both end at the same W."""
+    from grokode.numeric.matrix import MatrixFlow
+    from grokode.tasks.matrix import make_matrix_task
+
+    task = make_matrix_task("multiplication", d=8, frac=0.5, seed=0)
+    lam, ends, counts = 1e-2, [], []
+    for alpha in (1e3, 1e150):
+        flow = MatrixFlow(task.M, task.train_mask, alpha=alpha, lam=lam)
+        sol = integrate_flow(flow, np.array([(2 * math.log(alpha) + 5) / lam]), method="ros2")
+        assert sol.status == "ok", sol.message
+        ends.append(sol.weights[-1])
+        counts.append(flow.nfev)
+    assert counts[1] <= 1.5 * counts[0], counts
+    assert np.linalg.norm(ends[1] - ends[0]) <= 1e-3 * np.linalg.norm(ends[0])

@@ -44,7 +44,8 @@ class ROS2(OdeSolver):
         self.jac_diagonal = jac_diagonal
         self.f = self.fun(self.t, self.y)
         wt = self.atol + self.rtol * np.abs(self.y)
-        fnorm = float(np.sqrt(np.mean((self.f / wt) ** 2)))
+        with np.errstate(over="ignore"):  # an infinite norm (a huge initial rate) only means the stiff bound below
+            fnorm = float(np.sqrt(np.mean((self.f / wt) ** 2)))
         h = 0.01 / fnorm if fnorm > 0 else 1e-6
         # The stiff part is solved implicitly, so the explicit bound above may be far too small: never
         # start below 1e-3 of the fastest time scale of J.
