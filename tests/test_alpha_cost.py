@@ -95,3 +95,21 @@ def test_matrix_flow_cost_does_not_grow_with_alpha():
         counts.append(flow.nfev)
     assert counts[1] <= 1.5 * counts[0], counts
     assert np.linalg.norm(ends[1] - ends[0]) <= 1e-3 * np.linalg.norm(ends[0])
+
+
+def test_jacobian_reuses_its_gram_only_while_dw_dq_has_not_moved(data):
+    """J = row·X diag(∂w/∂q) Xᵀ: the n²d product is reused while ∂w/∂q (max-normalized) moved ≤ GRAM_REUSE."""
+    from grokode.numeric.diagonal import GRAM_REUSE
+
+    flow = ReducedDiagonalFlow(data.X, data.y, alpha=5.0, lam=LAM)
+    rng = np.random.default_rng(0)
+    tau = math.log(3.0)
+    s1 = rng.standard_normal(flow.n) * 1e-3 * math.exp(flow.c)  # z ≈ 1e-3: ∂w/∂q nearly constant
+    flow.jac(tau, s1)
+    s2 = s1 * (1 + 1e-3)
+    J2 = flow.jac(tau, s2)
+    assert flow.grams == 1  # reused
+    fresh = ReducedDiagonalFlow(data.X, data.y, alpha=5.0, lam=LAM).jac(tau, s2)
+    assert np.max(np.abs(J2 - fresh)) <= 2 * GRAM_REUSE * np.max(np.abs(fresh))
+    flow.jac(tau, s1 * 300.0)  # z ≈ 0.3: ∂w/∂q varies across coordinates
+    assert flow.grams == 2

@@ -286,6 +286,9 @@ def _log_curvatures(f, y, loss_id, out):
         out[i] = gen.loss_log_curvature(loss_id, f[i], y[i])
 
 
+#: The Jacobian's Gram part is rebuilt only when ∂w/∂q (normalized to max 1) moved by more than this
+#: (ReducedDiagonalFlow._gram)
+GRAM_REUSE = 1e-4
 #: Re-anchor when a bracket has shrunk by this factor since the last anchor (docs/math.md#conditioning):
 #: between anchors a bracket is known to rtol·(its change)/(its value) ≤ rtol·(ANCHOR_FACTOR − 1) relative.
 ANCHOR_FACTOR = 10.0
@@ -553,10 +556,27 @@ class ReducedDiagonalFlow:
         _log_curvatures(f, self.y, self.loss_id, logcurv)
         with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
             row = np.exp(tau + self._log_rho(t) + logcurv + top - math.log(self.n))
-        J = row[:, None] * self.data.weighted_gram(col)
+        J = row[:, None] * self._gram(col)
         if dphi:
             J[np.diag_indices_from(J)] += dphi
         return J
+
+    def _gram(self, col: np.ndarray) -> np.ndarray:
+        """X diag(col) Xᵀ (n×n, the Jacobian's costly part, n²d), or the last one built when its col was within
+        :data:`GRAM_REUSE` of this one (max-normalized, entrywise).
+
+        The Jacobian only steers the Newton iterations, so a relative error of GRAM_REUSE in it changes the
+        convergence rate, not the solution. In the kernel phase col = ∂w/∂q is nearly the same constant for every
+        coordinate (the closed form is linear there), while LSODA/BDF ask for a new Jacobian whenever the step
+        changes: at large α that is ~10× more builds than at α = 1e3.
+        """
+        cached = getattr(self, "_gram_cache", None)
+        if cached is not None and float(np.max(np.abs(col - cached[0]))) <= GRAM_REUSE:
+            return cached[1]
+        gram = self.data.weighted_gram(col)
+        self._gram_cache = (col.copy(), gram)
+        self.grams = getattr(self, "grams", 0) + 1
+        return gram
 
     # -- saved states as files ----------------------------------------------------------------------------
     @staticmethod
