@@ -148,9 +148,10 @@ def _flow(depth, alpha=20.0, lam=0.05, seed=1):
     return ReducedDiagonalFlow(ds.X, ds.y, alpha=alpha, lam=lam, depth=depth)
 
 
-def _scale_to_z(flow, state, z_max):
-    """Scale a state so that max_j |z_j| = z_max in the flow's current frame."""
-    q = flow.data.rmatvec(state, 1.0 / flow.n) * math.exp(flow.log_kappa - flow.c)
+def _scale_to_z(flow, state, z_max, tau=-math.inf):
+    """Scale a state so that max_j |z_j| = z_max in the flow's current frame at τ (its scale is c + φ(τ) unanchored)."""
+    c = flow.c + flow.scale_offset(tau, flow.anchor)[0]
+    q = flow.data.rmatvec(state, 1.0 / flow.n) * math.exp(flow.log_kappa - c)
     return state * (z_max / np.max(np.abs(q)))
 
 
@@ -160,14 +161,16 @@ def test_anchored_frame_gives_the_same_weights(depth):
     flow = _flow(depth)
     rng = np.random.default_rng(depth)
     z_edge = 1.0 / flow.gamma  # |z| < 1/γ keeps both brackets positive
-    y1 = _scale_to_z(flow, rng.standard_normal(flow.n), 0.9 * z_edge)
     tau = math.log(30.0)
+    y1 = _scale_to_z(flow, rng.standard_normal(flow.n), 0.9 * z_edge, tau)
     w_direct = flow.weight(tau, y1)
     ya = 0.7 * y1
-    A, B = flow.exponents(ya)
+    A, B = flow.exponents(ya, tau=tau)
     anchor = Anchor(A, B, flow.gamma * max(A.max(), B.max()))
+    phi = flow.scale_offset(tau)[0]  # the unanchored frame's scale at τ is c + φ; an anchored one's is its c
+    assert phi < -1.0  # the kernel phase's growth is under way at t = 30 (t_s = log(u0)/λ ≈ 19)
     for dc in (0.0, 5.0, -3.0):  # the anchored frame may carry another scale c
-        frame = (flow.c + dc, anchor)
+        frame = (flow.c + phi + dc, anchor)
         w_anchored = flow.weight(tau, (y1 - ya) * math.exp(dc), frame)
         np.testing.assert_allclose(w_anchored, w_direct, rtol=1e-11, atol=0)
 

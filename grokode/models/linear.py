@@ -63,7 +63,7 @@ ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_
 
 #: A run saves the reduced flow's states instead of w (T×d) when T·d exceeds this many values and the save times
 #: are the default ones: w is then recomputed from the states when it is read (docs/file-formats.md).
-COMPACT_FROM = 10_000_000
+COMPACT_FROM = 500_000
 
 #: Methods that step a discrete process instead of integrating the flow (the diagonal net's gd, label-noise SGD).
 DISCRETE_METHOD_NAMES = ("gd", "label-noise-sgd")

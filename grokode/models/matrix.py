@@ -43,8 +43,11 @@ TASKS = ("multiplication", "lowrank")
 #: The default horizon adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
 ACTIVATION_MARGIN = 4.0
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
-#: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why).
+#: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why) below AUTO_ROS2_FROM, ROS2 from there:
+#: RKC's stages grow like α (the kernel phase's stiffness is ~α²), ROS2's cost does not grow with α
+#: (d = 30: 28.4k RHS at α = 1e3, 28.5k at 1e6, 29.5k at 1e30, 32.3k at 1e100; RKC 15k at 1e3 but 122k at 1e4, d = 97).
 AUTO_METHOD = "rkc"
+AUTO_ROS2_FROM = 1e4
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "dist_kernel_at_Tminus", "dist_rich_at_Tminus",
                  "dist_kernel_at_Tplus", "dist_rich_at_Tplus")
 
@@ -63,7 +66,7 @@ OPTIONS = (
     T_EVAL,
     RTOL,
     ATOL,
-    method_option(METHODS, help="auto (rkc) | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 (for α ≳ 1e4)"),
+    method_option(METHODS, help="auto (rkc; ros2 from α = 1e4) | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2"),
 )
 
 
@@ -114,7 +117,8 @@ class MatrixModel(Model):
         check_horizon(*self._horizon())  # λ > 0 here: there is always a horizon
         if math.log(2.0) + 2.0 * math.log(c["alpha"]) > 700.0:
             raise InputError(f"alpha={c['alpha']:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
-        self.solver_method = AUTO_METHOD if c["method"] == "auto" else c["method"]
+        auto = AUTO_METHOD if c["alpha"] < AUTO_ROS2_FROM else "ros2"
+        self.solver_method = auto if c["method"] == "auto" else c["method"]
         if "data" in self.given:
             # read and check the problem now (symmetry, masks, NaN), before anything is computed; prepare() reuses it
             from ..files import require_memory
@@ -274,7 +278,8 @@ class MatrixModel(Model):
         meta: dict[str, Any] = {"solver_method": self.solver_method}
         if rich is not None:
             meta["nuclear"] = {"solver": rich.solver, "status": rich.status, "seconds": rich.seconds,
-                               "max_violation": rich.max_violation}
+                               "max_violation": rich.max_violation, "dual_value": rich.dual_value,
+                               "relative_gap": rich.relative_gap, "iterations": rich.iterations}
         return meta
 
     def file_stem(self) -> str:

@@ -20,7 +20,7 @@ from ..errors import InputError
 from . import generated as gen
 from .linalg import DataMatrix
 from .parallel import sized_kernel
-from .primitives import log_expdiff
+from .primitives import log_expdiff, sigmoid, softplus
 from .solution import InTime
 
 LOG_LINEAR = math.log(1e-8)  # below |z| = 1e-8, e^A − e^B = slope·z to relative error < 1e-16
@@ -287,6 +287,9 @@ def _log_curvatures(f, y, loss_id, out):
         out[i] = gen.loss_log_curvature(loss_id, f[i], y[i])
 
 
+#: The Jacobian's Gram part is rebuilt only when ∂w/∂q (normalized to max 1) moved by more than this
+#: (ReducedDiagonalFlow._gram)
+GRAM_REUSE = 1e-4
 #: Re-anchor when a bracket has shrunk by this factor since the last anchor (docs/math.md#conditioning):
 #: between anchors a bracket is known to rtol·(its change)/(its value) ≤ rtol·(ANCHOR_FACTOR − 1) relative.
 ANCHOR_FACTOR = 10.0
@@ -339,10 +342,11 @@ class ReducedDiagonalFlow:
     """
 
     variable = "log_t"
-    #: Largest step in τ = log t. The state grows at most like e^τ, so one step cannot carry it from
-    #: O(1) past the rescaling threshold (1e100) into overflow, which the solvers' error tests (NaN
-    #: compares false) would not catch.
-    max_step = 1.0
+    #: Largest step in τ = log t. The state grows at most like e^τ, so one step cannot carry it from the
+    #: rescaling threshold (1e100) into overflow (e^10 ≪ 1e208); a step whose end is not finite anyway (a
+    #: nonlinear flow extrapolated too far) is redone shorter by the driver. Steps of 1 would cost ~ln(α²)
+    #: steps through a kernel phase that begins at t ~ n/α².
+    max_step = 10.0
 
     def __init__(self, X, y, *, alpha, lam, depth=2, loss="logistic"):
         check_loss_and_depth(loss, depth)
@@ -367,6 +371,7 @@ class ReducedDiagonalFlow:
         # depth 3). Starting 1e3 higher (y(τ0) ~ 1e-3) makes atol ~rtol of the state: 7e-7 at depth 2 (the same
         # case), and the default run's t* and RHS count are unchanged (4411.0776; 963 against 966 RHS).
         self._init_run_state()
+        self._init_growth(self.ell0)
         self.gamma = gen.diag_gamma(self.depth, 0.0)
         self.failure_hint = (" (a bracket of the depth-L closed form crossed zero: the reduction lost its accuracy;"
                              " the exact flow cannot blow up)" if self.depth > 2 else "")
@@ -416,6 +421,34 @@ class ReducedDiagonalFlow:
         """log of the scale κ at which the clock q = XᵀS/n makes the closed form nonlinear (z = κq)."""
         return self.log_kappa
 
+    def _init_growth(self, log_scale0: float) -> None:
+        """The kernel phase's growth factor of the state (docs/math.md#conditioning), from log u0 = ``log_scale0``.
+
+        While the closed form is linear (κ|q| ≪ 1) the fitted outputs f = X w stay O(1) although w's scale
+        e^{E} decays like e^{−Lλt}: q, hence S, grows like e^{Lλt}, until κ|q| ~ 1 at t_s = log(u0)/λ. The frame's
+        scale is therefore c + φ(t) with φ(t) = softplus(Lλ(t_s − t)) − softplus(Lλ t_s) (≈ −Lλt before t_s, constant
+        after), so that y = e^{c+φ}S stays O(1) through the whole kernel phase instead of growing like e^{Lλt}:
+        the error control then no longer needs ~Lλt_s = L·ln u0 steps to follow that growth.
+        """
+        g = self.depth * self.lam
+        self._growth = g if g > 0.0 and log_scale0 > 0.0 else 0.0
+        self._growth_end = log_scale0 / self.lam if self._growth else 0.0
+        self._phi_end = softplus(self._growth * self._growth_end)
+
+    def scale_offset(self, tau: float, anchor=None) -> tuple[float, float]:
+        """(φ, dφ/dτ) at τ = log t: the scale at τ of a frame (c, ``anchor``) is c + φ (see :meth:`_init_growth`).
+
+        0 in an anchored frame, whose state is a change since the anchor: its scale is fixed when it is anchored.
+        """
+        if not self._growth or anchor is not None:
+            return 0.0, 0.0
+        t = math.exp(tau)
+        x = self._growth * (self._growth_end - t)
+        return softplus(x) - self._phi_end, -t * self._growth * sigmoid(x)
+
+    def _c_at(self, tau: float, c: float, anchor) -> float:
+        return c + self.scale_offset(tau, anchor)[0]
+
     # -- time <-> solver variable --------------------------------------------------------------------
     def start(self) -> tuple[float, np.ndarray]:
         """(τ0, y(τ0)): start where the kernel phase has not begun, S ≈ ρ(0) r(f=0) t (in the initial frame)."""
@@ -423,7 +456,7 @@ class ReducedDiagonalFlow:
         self.c, self.anchor, self.quasi_static, self._misfit = self.c0, None, False, math.nan
         tau0 = math.log(1e-6) - self.log_rate0
         r0 = np.array([gen.loss_residual(self.loss_id, 0.0, v) for v in self.y])
-        return tau0, math.exp(self.c + tau0) * r0
+        return tau0, math.exp(self._c_at(tau0, self.c, None) + tau0) * r0
 
     @staticmethod
     def to_var(t):
@@ -473,6 +506,7 @@ class ReducedDiagonalFlow:
 
     def _fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
         c, anchor = self.frame() if frame is None else frame
+        c = self._c_at(tau, c, anchor)
         E = gen.diag_E(self.depth, self.ell0, self.lam, self._time(tau))
         if anchor is None:
             _weights(B, self.depth, E, self.log_kappa, -c, out)
@@ -492,6 +526,8 @@ class ReducedDiagonalFlow:
         w = np.empty(self.d)
         if anchor is not None:
             self._fill_weights(tau, B, (c, anchor), w)
+        c = self._c_at(tau, c, anchor)
+        if anchor is not None:
             log_sq = _anchored_log_param_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c,
                                                  anchor.A, anchor.B)
             return w, math.exp(0.5 * log_sq)
@@ -513,7 +549,10 @@ class ReducedDiagonalFlow:
         t = self._time(tau)
         f = self.outputs(tau, state)
         out = np.empty(self.n)
-        _residuals(f, self.y, self.loss_id, self.c + tau + self._log_rho(t), out)
+        phi, dphi = self.scale_offset(tau, self.anchor)
+        _residuals(f, self.y, self.loss_id, self.c + phi + tau + self._log_rho(t), out)
+        if dphi:
+            out += dphi * state
         if self.loss == "squared":
             self._misfit = float(np.max(np.abs(f - self.y))) / self._y_scale
         return out
@@ -521,10 +560,11 @@ class ReducedDiagonalFlow:
     def _log_dweights_now(self, tau: float) -> float:
         """log|∂w/∂Γ| and signs at self._B (current frame) into self._logs, self._signs; returns their max."""
         E = gen.diag_E(self.depth, self.ell0, self.lam, self._time(tau))
+        c = self._c_at(tau, self.c, self.anchor)
         if self.anchor is None:
-            _log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self._logs, self._signs)
+            _log_dweights(self._B, self.depth, E, self.log_kappa, -c, self._logs, self._signs)
         else:
-            _anchored_log_dweights(self._B, self.depth, E, self.log_kappa, -self.c, self.anchor.A, self.anchor.B,
+            _anchored_log_dweights(self._B, self.depth, E, self.log_kappa, -c, self.anchor.A, self.anchor.B,
                                    self._logs, self._signs)
         return float(np.max(self._logs))
 
@@ -544,15 +584,17 @@ class ReducedDiagonalFlow:
             return np.full(self.n, np.nan)
         log_lam = math.log(self.depth * self.lam) if self.lam > 0.0 else -math.inf
         with np.errstate(over="ignore"):
-            out = math.exp(self.c + tau + log_lam - top) * v  # e^{c}·t·Ṡ
-            sdot = math.exp(log_lam - top - self._log_rho(t)) * v  # Ṡ/ρ = r
+            phi, dphi = self.scale_offset(tau, self.anchor)
+            out = np.exp(self.c + phi + tau + log_lam - top) * v + dphi * state  # e^{c+φ}·t·Ṡ + (dφ/dτ)·y
+            sdot = np.exp(log_lam - top - self._log_rho(t)) * v  # Ṡ/ρ = r
         self._misfit = 0.5 * float(np.max(np.abs(sdot))) / self._y_scale
         return out
 
     def jac(self, tau: float, state: np.ndarray) -> np.ndarray:
         self.njev += 1
+        dphi = self.scale_offset(tau, self.anchor)[1]
         if self.quasi_static:  # the slow-manifold flow is not stiff (rates ~λ): no Jacobian needed
-            return np.zeros((self.n, self.n))
+            return dphi * np.eye(self.n)
         t = self._time(tau)
         f = self.outputs(tau, state).copy()
         top = self._log_dweights_now(tau)
@@ -561,12 +603,31 @@ class ReducedDiagonalFlow:
         _log_curvatures(f, self.y, self.loss_id, logcurv)
         with np.errstate(over="ignore"):  # an inf row is a genuinely unbounded rate; the solver stops
             row = np.exp(tau + self._log_rho(t) + logcurv + top - math.log(self.n))
-        J = row[:, None] * self.data.weighted_gram(col)
+        J = row[:, None] * self._gram(col)
         if not np.all(np.isfinite(J)) and self.depth > 2 and not np.isfinite(top):
             # a trial point past a bracket's zero (w is NaN there): a finite Jacobian lets the implicit solver
             # evaluate the point, see the NaN residual and shorten the step, instead of failing in its LU
             J = np.zeros((self.n, self.n))
+        if dphi:
+            J[np.diag_indices_from(J)] += dphi
         return J
+
+    def _gram(self, col: np.ndarray) -> np.ndarray:
+        """X diag(col) Xᵀ (n×n, the Jacobian's costly part, n²d), or the last one built when its col was within
+        :data:`GRAM_REUSE` of this one (max-normalized, entrywise).
+
+        The Jacobian only steers the Newton iterations, so a relative error of GRAM_REUSE in it changes the
+        convergence rate, not the solution. In the kernel phase col = ∂w/∂q is nearly the same constant for every
+        coordinate (the closed form is linear there), while LSODA/BDF ask for a new Jacobian whenever the step
+        changes: at large α that is ~10× more builds than at α = 1e3.
+        """
+        cached = getattr(self, "_gram_cache", None)
+        if cached is not None and float(np.max(np.abs(col - cached[0]))) <= GRAM_REUSE:
+            return cached[1]
+        gram = self.data.weighted_gram(col)
+        self._gram_cache = (col.copy(), gram)
+        self.grams = getattr(self, "grams", 0) + 1
+        return gram
 
     # -- saved states as files ----------------------------------------------------------------------------
     @staticmethod
@@ -575,6 +636,8 @@ class ReducedDiagonalFlow:
 
         ``state_c`` (T) holds each state's scale c (NaN before the start, where w = 0); ``state_anchor`` (T) the
         index of its :class:`Anchor` in ``anchor_A``, ``anchor_B`` (F×d), ``anchor_level`` (F), or −1 for none.
+        ``state_growth`` marks that an unanchored state's scale at t is c + φ(t) (:meth:`scale_offset`); files
+        without it were written when the scale was c alone.
         """
         index: dict[int, int] = {}
         anchors: list[Anchor] = []
@@ -589,22 +652,26 @@ class ReducedDiagonalFlow:
                     index[id(anchor)] = len(anchors)
                     anchors.append(anchor)
                 which[k] = index[id(anchor)]
-        out = {"state_c": c, "state_anchor": which}
+        out = {"state_c": c, "state_anchor": which, "state_growth": np.ones(1)}
         if anchors:
             out["anchor_A"] = np.stack([a.A for a in anchors])
             out["anchor_B"] = np.stack([a.B for a in anchors])
             out["anchor_level"] = np.array([a.level for a in anchors])
         return out
 
-    @staticmethod
-    def decode_frames(arrays) -> list:
-        """The inverse of :meth:`encode_frames`."""
+    def decode_frames(self, arrays) -> list:
+        """The inverse of :meth:`encode_frames` (``arrays`` also holds the saved times ``t``)."""
         anchors = []
         if "anchor_A" in arrays:
             anchors = [Anchor(A=np.ascontiguousarray(a), B=np.ascontiguousarray(b), level=float(lv))
                        for a, b, lv in zip(arrays["anchor_A"], arrays["anchor_B"], arrays["anchor_level"], strict=True)]
-        return [None if not np.isfinite(c) else (float(c), anchors[i] if i >= 0 else None)
-                for c, i in zip(arrays["state_c"], arrays["state_anchor"], strict=True)]
+        c = np.array(arrays["state_c"], dtype=np.float64)
+        if "state_growth" not in arrays:  # an older file: its unanchored states' scale is c itself, without φ(t)
+            for k, (t, i) in enumerate(zip(arrays["t"], arrays["state_anchor"], strict=True)):
+                if i < 0 and np.isfinite(c[k]):
+                    c[k] -= self.scale_offset(float(self.to_var(t)))[0]
+        return [None if not np.isfinite(ck) else (float(ck), anchors[i] if i >= 0 else None)
+                for ck, i in zip(c, arrays["state_anchor"], strict=True)]
 
     def weights_of_states(self, t: np.ndarray, states: np.ndarray, frames: list, rows=None) -> np.ndarray:
         """w (len(rows)×d) of saved states at times ``t`` in their frames (zero before the start)."""
@@ -615,9 +682,11 @@ class ReducedDiagonalFlow:
                 out[i] = self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k])[0]
         return out
 
-    def exponents(self, state: np.ndarray, frame=None) -> tuple[np.ndarray, np.ndarray]:
-        """(A, B) (d,) at the state in ``frame``: (e^{λt}u_j/u0)^L = e^{A_j}, (e^{λt}v_j/u0)^L = e^{B_j} (L ≥ 3)."""
+    def exponents(self, state: np.ndarray, frame=None, tau: float = -math.inf) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) (d,) at the state in ``frame`` at τ = log t (default t = 0): (e^{λt}u_j/u0)^L = e^{A_j},
+        (e^{λt}v_j/u0)^L = e^{B_j} (L ≥ 3)."""
         c, anchor = self.frame() if frame is None else frame
+        c = self._c_at(tau, c, anchor)
         A, Bv = np.empty(self.d), np.empty(self.d)
         Aa, Ba = (self._zeros, self._zeros) if anchor is None else (anchor.A, anchor.B)
         _anchored_exponents(self._q(state), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
@@ -625,9 +694,11 @@ class ReducedDiagonalFlow:
 
     #: |y| above which :meth:`rescale` lowers c by a power of two (an instance may lower it: the tests force rescales)
     rescale_above = 1e100
+    #: :meth:`rescale` takes the solver's variable τ too (the frame's scale depends on it, :meth:`scale_offset`).
+    rescale_takes_var = True
 
-    def rescale(self, state: np.ndarray) -> np.ndarray | None:
-        """A new state (and frame) to restart from, or None. Called by the driver after every step.
+    def rescale(self, state: np.ndarray, tau: float = -math.inf) -> np.ndarray | None:
+        """A new state (and frame) to restart from, or None. Called by the driver after every step, at τ.
 
         Re-anchors (depth ≥ 3, see the class docstring) when a bracket has shrunk by :data:`ANCHOR_FACTOR`
         since the last anchor; otherwise lowers c by a power of two when |y| > 1e100 (exact), so S can grow
@@ -648,7 +719,7 @@ class ReducedDiagonalFlow:
                 self._misfit = math.nan
                 return state.copy()
         if self.depth > 2:
-            restarted = self._reanchor(state)
+            restarted = self._reanchor(state, tau)
             if restarted is not None:
                 return restarted
         top = float(np.max(np.abs(state)))
@@ -658,9 +729,9 @@ class ReducedDiagonalFlow:
         self.c -= k * math.log(2.0)
         return np.ldexp(state, -k)
 
-    def _reanchor(self, state: np.ndarray) -> np.ndarray | None:
+    def _reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
         """Depth ≥ 3: a new anchor and the zero state to restart from, or None (see :meth:`rescale`)."""
-        A, Bv = self.exponents(state)
+        A, Bv = self.exponents(state, tau=tau)
         Aa, Ba = (self._zeros, self._zeros) if self.anchor is None else (self.anchor.A, self.anchor.B)
         with np.errstate(invalid="ignore"):
             shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))

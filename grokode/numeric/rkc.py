@@ -194,7 +194,7 @@ class RKC(OdeSolver):
 
     def _step_impl(self):
         t, y, f0 = self.t, self.y, self.f
-        min_step = 10.0 * EPS * max(abs(t), 1.0)
+        min_step = 10.0 * EPS * abs(t) + np.finfo(float).tiny
         h = min(self.h_abs, self.max_step)
         fresh_rho = False
         # The RKC code re-estimates ρ every 25 steps. Here ρ decays by orders of magnitude over a few

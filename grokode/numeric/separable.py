@@ -440,6 +440,7 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
         logc0 = max(gen.loss_log_curvature(self.loss_id, 0.0, float(v)) for v in self.y[:1])
         self.log_rate0 = logc0 + ld0 + math.log(max(sq, 1e-300) / self.n) - math.log(self.n)
         self._init_run_state()
+        self._init_growth(self.log_c)
         self._no_mode = np.zeros(self.d, dtype=np.int64)
         self._lref0 = (np.full(self.d, math.log(self.gstar_plus)), np.full(self.d, math.log(self.gstar_minus)))
         self.failure_hint = (" (a coordinate crossed a singular end of the profile F: the reduction lost its "
@@ -453,9 +454,10 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
     def _log_rho(self, t: float) -> float:
         return -(self.depth - 2) * self.lam * t if self.depth > 2 else 0.0
 
-    def _frame_args(self, frame):
-        """(gscale, shift, anchored, mode, base) of a frame (c, anchor) for the kernels."""
+    def _frame_args(self, frame, tau: float):
+        """(gscale, shift, anchored, mode, base) of a frame (c, anchor) at τ for the kernels."""
         c, anchor = self.frame() if frame is None else frame
+        c = self._c_at(tau, c, anchor)
         shift = self.log_gshift - c
         gscale = math.exp(shift) if abs(shift) < 690.0 else 0.0
         if anchor is None:
@@ -465,13 +467,13 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
     def _fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
         p = self.profile
         log_wscale = self.log_fscale - self.depth * self.lam * self._time(tau)
-        _weights(B, p.central, p.singular, p.meta, *self._frame_args(frame), log_wscale, out)
+        _weights(B, p.central, p.singular, p.meta, *self._frame_args(frame, tau), log_wscale, out)
         return out
 
     def _log_dweights_now(self, tau: float) -> float:
         p = self.profile
         log_dscale = self.log_dfscale - self.depth * self.lam * self._time(tau)
-        _log_dweights(self._B, p.central, p.singular, p.meta, *self._frame_args(None), log_dscale, self._logs,
+        _log_dweights(self._B, p.central, p.singular, p.meta, *self._frame_args(None, tau), log_dscale, self._logs,
                       self._signs)
         return float(np.max(self._logs))
 
@@ -480,23 +482,25 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
         B = self._q(state)
         w = self._fill_weights(tau, B, frame, np.empty(self.d))
         nt = self.norms
-        log_sum = _log_norm_sum(B, *self._frame_args(frame), nt.central, nt.singular, nt.meta)
+        log_sum = _log_norm_sum(B, *self._frame_args(frame, tau), nt.central, nt.singular, nt.meta)
         log_sq = 2.0 * (self.log_c - self.lam * self._time(tau)) + log_sum
         return w, math.exp(0.5 * log_sq)
 
-    def locate(self, state: np.ndarray, frame=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(Γ₁, log(Γ*₊ − Γ₁), log(Γ₁ − Γ*₋)) per coordinate on the unit profile, at the state in ``frame``."""
+    def locate(self, state: np.ndarray, frame=None,
+               tau: float = -math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Γ₁, log(Γ*₊ − Γ₁), log(Γ₁ − Γ*₋)) per coordinate on the unit profile, at the state in ``frame`` at τ
+        (default t = 0)."""
         B = self.data.rmatvec(state, 1.0 / self.n)
         G, lp, lm = np.empty(self.d), np.empty(self.d), np.empty(self.d)
-        _locate(B, *self._frame_args(frame), self.gstar_plus, self.gstar_minus, G, lp, lm)
+        _locate(B, *self._frame_args(frame, tau), self.gstar_plus, self.gstar_minus, G, lp, lm)
         return G, lp, lm
 
-    def exponents(self, state, frame=None):
+    def exponents(self, state, frame=None, tau=-math.inf):
         raise NotImplementedError("the separable flow has no (A, B) exponents; see locate()")
 
-    def _reanchor(self, state: np.ndarray) -> np.ndarray | None:
+    def _reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
         """Re-anchor (L ≥ 3) when a distance to a singular end has shrunk by ANCHOR_FACTOR since the last anchor."""
-        G, lp, lm = self.locate(state)
+        G, lp, lm = self.locate(state, tau=tau)
         rp, rm = self._lref0 if self.anchor is None else (self.anchor.lref_plus, self.anchor.lref_minus)
         with np.errstate(invalid="ignore"):
             shrink = max(float(np.max(rp - lp)), float(np.max(rm - lm)))
