@@ -453,6 +453,8 @@ class LinearModel(Model):
         # before the flow's start (small α: 1e-6 of its activation time scale) w grows linearly along a fixed
         # direction, so the metric there is the one at the start
         t_start = float(sol.flow.to_time(sol.pieces[0].lo)) if sol.pieces else 0.0
+        if sol.t.size:  # a continued run's pieces start where it resumed; its earlier saved rows are read below
+            t_start = min(t_start, float(sol.t[0]))
 
         def dense_metric(s: float) -> float:
             return metric(sol.weight_at(max(s, t_start))[None, :])[0]
