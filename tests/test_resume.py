@@ -72,12 +72,13 @@ def test_a_flow_stopped_by_ctrl_c_resumes_to_the_straight_run(tmp_path):
 
 def test_gd_stopped_by_sigterm_resumes_bit_for_bit(tmp_path):
     path = tmp_path / "mlp.npz"
-    stop_mid_way(MLP, signal.SIGTERM, path, tmp_path)
+    long = {**MLP, "t_end": 20000.0}  # long enough that the bar shows 30 % before the run ends, on a fast machine too
+    stop_mid_way(long, signal.SIGTERM, path, tmp_path)
     new = tmp_path / "continued.npz"
     res = cli("integrate", "--resume", str(path), "--out", str(new), "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert str(grokode.load_run(path).status) == "interrupted"  # --out: the stopped run's file is left as it was
-    resumed, straight = grokode.load_run(new), grokode.integrate(**MLP)
+    resumed, straight = grokode.load_run(new), grokode.integrate(**long)
     assert np.array_equal(resumed.arrays["t"], straight.arrays["t"])
     for key in ("train_loss", "test_acc", "param_norm", "theta_final"):
         assert np.allclose(resumed.arrays[key], straight.arrays[key], rtol=1e-12, atol=0), key

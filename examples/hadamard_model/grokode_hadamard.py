@@ -152,7 +152,8 @@ class HadamardModel(Model):
         return {"test_plateau": transition.plateau if transition else None,
                 "test_final": transition.final if transition else None,
                 "train_final": float(arrays["train_acc"][-1]), "transition_metric": "test_acc_population",
-                "kernel_test": references["kernel"]["test_value"], "rich_test": references["rich"]["test_value"]}
+                "kernel_test": references["kernel"]["test_value"] if references else None,
+                "rich_test": references["rich"]["test_value"] if references else None}
 
     def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"model": self.name, **self.config, "t_end": plan.t_end}, {"name": "sparse", **self.data.params}

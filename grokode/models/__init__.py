@@ -34,7 +34,7 @@ BUILTIN = {
 #: Names (Python and command-line spellings) the commands take themselves: a model option cannot use them.
 RESERVED_OPTION_NAMES = frozenset({"model", "out", "out_path", "plot", "no_plot", "force", "json", "as_json", "format",
                                    "seeds", "workers", "scheduler", "fresh", "resume", "retries", "keep_runs",
-                                   "version", "help", "runs", "c"})
+                                   "version", "help", "runs", "c", "checkpoint_every"})
 
 _registry: dict[str, type[Model]] = {}
 _loaded = False

@@ -315,7 +315,7 @@ class Model(ABC):
         """A descriptive default file name (without suffix) for ``runs/``."""
         return self.name
 
-    def stored_weights(self, arrays) -> np.ndarray:
+    def stored_weights(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         """The solver's "weights" rows (what :meth:`observe` reads from ``sol.weights``) of a run read from its file,
         for a run that continues it (:func:`grokode.resume`)."""
         t = arrays["t"]
