@@ -462,7 +462,7 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
         gscale = math.exp(shift) if abs(shift) < 690.0 else 0.0
         if anchor is None:
             return gscale, shift, False, self._no_mode, self._zeros
-        return gscale, shift, True, anchor.mode, anchor.base
+        return gscale, shift, True, anchor.mode, anchor.base  # type: ignore[union-attr]  # a separable anchor
 
     def _fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
         p = self.profile
