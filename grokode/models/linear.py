@@ -382,7 +382,8 @@ class LinearModel(Model):
         if pop is not None:
             key = "test_acc_population" if kind == "classification" else "test_loss_population"
             arrays[key] = np.asarray(pop)
-        if self.config["t_eval"] is None and W.size > COMPACT_FROM and hasattr(sol.flow, "encode_frames") and len(
+        flow = getattr(sol, "flow", None)  # a discrete method's solution has no flow, and stores its w
+        if self.config["t_eval"] is None and W.size > COMPACT_FROM and hasattr(flow, "encode_frames") and len(
                 sol.frames) == len(sol.t):
             # the run is exactly determined by its n-dimensional states and the data (regenerated from the seed or
             # read from the file, checked by checksum): save those, and w is rebuilt from them when read
