@@ -433,6 +433,7 @@ def sweep(
     from .analysis.plots import plot_scaling, save_figure
     from .analysis.scaling import fit_scaling
     from .files import check_output_path
+    from .outputs import same_file
     from .report import print_sweep
     from .result import FIGURE_SUFFIXES, dumps
 
@@ -457,7 +458,7 @@ def sweep(
     if figure is not None:
         check_output_path(figure, FIGURE_SUFFIXES, force=force, what="--plot" if plot is not None else
                           "the sweep's figure (--plot; --no-plot writes none)")
-        if sw.same_path(figure, out_path):
+        if same_file(figure, out_path):
             raise InputError(f"the sweep file and the figure cannot both be {out_path!r}")
         # the phase diagram beside it (drawn when two axes vary) is refused now, not after the sweep
         check_output_path(phase_diagram.phase_path(figure), FIGURE_SUFFIXES, force=force,
@@ -480,7 +481,7 @@ def sweep(
     if figure is not None and phase_diagram.can_draw(result.rows):
         phase = phase_diagram.phase_path(figure)
         check_output_path(phase, FIGURE_SUFFIXES, force=force, what="the sweep's phase diagram")
-        save_figure(phase_diagram.plot_phase_diagram(result.rows, title=_sweep_title(model, given)), phase)
+        save_figure(phase_diagram.plot_phase_diagram(result.rows), phase)  # titled from the rows' options
         summary["phase_plot"] = str(phase)
     if as_json:
         typer.echo(dumps(summary))
@@ -490,12 +491,6 @@ def sweep(
         _say(f"grokode: point α={r['alpha']:g} λ={r['lam']:g} seed={r['seed']}: {r['status']}: {r['error']}")
     if result.failed:
         raise typer.Exit(1)
-
-
-def _sweep_title(model: str, given: dict) -> str:
-    task = given.get("task")
-    return f"{model}" + (f", {task}" if task else "") + "".join(
-        f", {k}={given[k]}" for k in ("depth", "n", "d", "p", "width") if k in given)
 
 
 # ----------------------------------------------------------------------------------------------------

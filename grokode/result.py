@@ -35,6 +35,7 @@ from .files import (
     require_regular_file,
 )
 from .numeric.solution import Status
+from .outputs import RESUME_PREFIX
 
 TRAJECTORY_SUFFIXES = (".npz",)
 FIGURE_SUFFIXES = tuple(FIGURE_FORMATS)
@@ -226,7 +227,7 @@ class Run:
         if not (isinstance(derived, list) and all(k == "w" for k in derived)) or (derived and "state" not in arrays):
             raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
         loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
-        resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith("resume__")}
+        resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(RESUME_PREFIX)}
         return cls(arrays=TrajectoryArrays(arrays, loaders), meta=meta, summary=summary, path=path,
                    derived=tuple(derived), resume_arrays=resume_arrays)
 

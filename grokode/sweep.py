@@ -552,13 +552,6 @@ def _keep_runs_directory(path: Path) -> str:
     return str(resolved)
 
 
-def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two paths name one file (the same inode, or the same resolved path)."""
-    from .outputs import same_file
-
-    return same_file(a, b)
-
-
 def refuse_inputs(given: dict, outputs: dict) -> None:
     """InputError when an output of the sweep (flag → path) is one of its inputs (``--data``)."""
     from .outputs import require_not_input

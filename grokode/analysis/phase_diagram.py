@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
+from .plots import title_from_rows
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
     from matplotlib.axes import Axes
@@ -180,6 +181,7 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
             bar = fig.colorbar(mesh, ax=ax, shrink=0.95)
             bar.set_label(label, fontsize=FONT["label"] - 1.5)
             bar.ax.tick_params(labelsize=FONT["tick"])
+    title = title or title_from_rows(rows)
     if title:
         fig.suptitle(title + " — regimes outlined", fontsize=FONT["suptitle"])
     else:

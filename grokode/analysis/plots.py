@@ -626,7 +626,7 @@ def plot_scaling(rows: list[dict], fits: list[ScalingFit], *, title: str = "") -
         a.tick_params(labelsize=FONT["tick"])
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=FONT["legend"], loc="upper left" if a is ax else "lower right")
-    title = title or _rows_title(rows)
+    title = title or title_from_rows(rows)
     if title:
         fig.suptitle(title, fontsize=FONT["suptitle"])
     return fig
@@ -649,7 +649,9 @@ def _fit_label(fit: ScalingFit) -> str:
             f"intercept {g(fit.intercept, '.2f')}, {r2}\n{c0}")
 
 
-def _rows_title(rows: list[dict]) -> str:
+def title_from_rows(rows: Sequence[Mapping]) -> str:
+    """The title of a sweep's figures: :func:`title_from_options` of the rows' shared ``options`` column ("" when
+    the rows hold several)."""
     import json
 
     keys = {r.get("options") for r in rows if r.get("options")}
