@@ -200,6 +200,16 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
         saved_t.append(t_eval[idx])
     last_saved: dict | None = None
 
+    def save_row(var: float, t: float, s: np.ndarray, frame) -> None:
+        """Keep the weights (and, with ``keep``, the state) at the solver variable ``var`` as the saved time ``t``."""
+        if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
+            states.append(flow.export_state(var, s) if hasattr(flow, "export_state") else s)
+            frames.append(frame)
+        w, norm = flow.observe(var, s, frame)
+        weights[len(saved_t)] = w  # rows are filled in order: a resumed run's first row is its first new time
+        norms.append(norm)
+        saved_t.append(t)
+
     def save_point(var: float, t: float, y: np.ndarray, frame) -> dict:
         """Where a later run continues: the state ``y`` at ``var`` (a step's end, after the last saved time ``t``)."""
         point = {"kind": "flow", "method": stats.method, "t": float(t), "var": float(var), "y": np.array(y)}
@@ -276,14 +286,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
             if not keep:
                 del pieces[:-1]
             while k < len(var_eval) and var_eval[k] <= hi:
-                s = dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy()
-                if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
-                    states.append(flow.export_state(var_eval[k], s) if hasattr(flow, "export_state") else s)
-                    frames.append(frame)
-                w, norm = flow.observe(var_eval[k], s, frame)
-                weights[len(saved_t)] = w
-                norms.append(norm)
-                saved_t.append(t_eval[k])
+                save_row(var_eval[k], t_eval[k], dense(var_eval[k]) if var_eval[k] < hi else solver.y.copy(), frame)
                 k += 1
             if progress is not None:
                 progress(min(1.0, (hi - v0) / (v_end - v0)))
@@ -304,13 +307,8 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
             why_stop = stop() if stop is not None and solver.status == "running" else None
             if why_stop:
                 if k < len(var_eval):
-                    s, frame = solver.y.copy(), flow.frame() if hasattr(flow, "frame") else None
-                    if keep:
-                        states.append(flow.export_state(solver.t, s) if hasattr(flow, "export_state") else s)
-                        frames.append(frame)
-                    weights[k], norm = flow.observe(solver.t, s, frame)
-                    norms.append(norm)
-                    saved_t.append(float(flow.to_time(solver.t)))
+                    save_row(solver.t, float(flow.to_time(solver.t)), solver.y.copy(),
+                             flow.frame() if hasattr(flow, "frame") else None)
                 message = why_stop
                 break
     except KeyboardInterrupt:
