@@ -93,3 +93,14 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
     if at_rich or abs(q_fit - q_rich) <= tol:
         return "rich"
     return "other"
+
+
+def classify_regression_regime(t: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray,
+                               kernel_loss: float | None, rich_loss: float | None) -> str | None:
+    """:func:`classify_regime` of a regression run from its losses themselves (its test metric is their log10; a
+    loss of 0 is −∞ there, and a reference loss of 0 counts as 1e-300)."""
+    if kernel_loss is None or rich_loss is None:
+        return None
+    with np.errstate(divide="ignore"):
+        return classify_regime(t, train_loss, np.log10(np.asarray(test_loss, dtype=np.float64)), "regression",
+                               math.log10(max(kernel_loss, 1e-300)), math.log10(max(rich_loss, 1e-300)))

@@ -106,9 +106,16 @@ def theory_time(alpha: float, rate: float) -> float | None:
     return math.log(alpha) / rate if alpha > 1 else 0.0
 
 
-def default_t_end(alpha: float, rate: float) -> float:
-    """(2·ln α + 5)/rate (α below e counts as e): long enough to pass the transition near ln(α)/rate and settle."""
-    return (2.0 * math.log(max(alpha, math.e)) + 5.0) / rate
+#: The default horizon adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
+ACTIVATION_MARGIN = 4.0
+
+
+def default_t_end(alpha: float, rate: float, t_activation: float = math.nan) -> float:
+    """(2·ln α + 5)/rate (α below e counts as e): long enough to pass the transition near ln(α)/rate and settle;
+    plus :data:`ACTIVATION_MARGIN`·``t_activation`` when that is finite (small α: the first activation t₁ comes
+    first, docs/math.md#small-alpha-horizon)."""
+    margin = ACTIVATION_MARGIN * t_activation if math.isfinite(t_activation) else 0.0
+    return (2.0 * math.log(max(alpha, math.e)) + 5.0) / rate + margin
 
 
 def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:

@@ -30,11 +30,11 @@ from .base import (
     method_option,
     with_default,
 )
-from .linear import DATA_OPTIONS, LOSSES, RUN_OPTIONS, LinearModel
+from .linear import DATA_OPTIONS, DISCRETE_METHOD_NAMES, LOSSES, RUN_OPTIONS, LinearModel
 
 FLOW_METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")
-GD, LABEL_NOISE = "gd", "label-noise-sgd"
-DISCRETE_METHODS = (GD, LABEL_NOISE)
+DISCRETE_METHODS = DISCRETE_METHOD_NAMES
+GD, LABEL_NOISE = DISCRETE_METHODS
 FORMULATIONS = ("reduced", "full")
 MAX_DEPTH = 6
 #: A dense full-flow Jacobian (implicit methods, --formulation full) is formed only up to this many unknowns.
@@ -108,9 +108,7 @@ class DiagonalModel(LinearModel):
         if c["lam"] == 0 and self.kind == "regression" and method == GD and c["normalized_lr"]:
             raise InputError(f"lam={c['lam']!r} with squared loss: normalized GD's steps η/L̂ grow without bound as "
                              "the loss goes to 0 at interpolation (use the flow, or plain gd with --t-end)")
-        if (self.stops_at_fit() and c["formulation"] == "full" and not discrete):
-            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
-                             "time); --formulation full integrates in t: pass a horizon --t-end")
+        self.refuse_full_formulation_at_fit()
         if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
             raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
@@ -223,7 +221,7 @@ class DiagonalModel(LinearModel):
         return DiagonalProfile(c["depth"]), math.log(c["alpha"]) - 0.5 * math.log(2.0 * self.data.d)
 
     def saddle_scale(self) -> tuple[int, dict[str, Any]]:
-        return self.config["depth"], {"log_u0": math.log(self.config["alpha"]) - 0.5 * math.log(2.0 * self.data.d)}
+        return self.config["depth"], {"log_u0": self.implicit_profile()[1]}
 
     @classmethod
     def flow_for(cls, options: dict[str, Any], data):

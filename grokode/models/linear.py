@@ -55,8 +55,6 @@ MIN_FIT_TIME = 1e-290
 #: Degree L ≥ 3: the reduced flow resolves the first activation only when u0^{L−2} ≥ MIN_BRACKET (measured on n 20,
 #: d 40 at L = 3…6: 1e-7 and 8e-7 ran, 9e-8 and 1e-8 failed with a step below float64's spacing).
 MIN_BRACKET = 1e-7
-#: The default horizon with decay adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
-ACTIVATION_MARGIN = 4.0
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
@@ -142,11 +140,7 @@ class LinearModel(Model):
 
     def check_decay_and_horizon(self) -> None:
         """A horizon that float64 integrators resolve (λ = 0 with the squared loss runs to interpolation)."""
-        c = self.config
-        if self.fits_to_interpolation() and c.get("formulation") == "full" and c["t_end"] is None and \
-                c["t_eval"] is None:
-            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
-                             "time); --formulation full integrates in t: pass a horizon --t-end")
+        self.refuse_full_formulation_at_fit()
         horizon, name = self._horizon()
         if horizon is not None:
             check_horizon(horizon, name)
@@ -158,6 +152,14 @@ class LinearModel(Model):
         Gradient descent and label-noise SGD are stepped to their own horizons."""
         return (self.config["lam"] == 0 and self.kind == "regression"
                 and self.config.get("method") not in DISCRETE_METHOD_NAMES)
+
+    def refuse_full_formulation_at_fit(self) -> None:
+        """The stop at interpolation is a rule of the reduced flow (in log time): the full formulation needs a
+        horizon of the user's."""
+        c = self.config
+        if self.stops_at_fit() and c.get("formulation") == "full":
+            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
+                             "time); --formulation full integrates in t: pass a horizon --t-end")
 
     def stops_at_fit(self) -> bool:
         """Whether the run ends at the interpolation rule (no horizon of the user's)."""
@@ -295,7 +297,7 @@ class LinearModel(Model):
         elif t_theory is not None:
             # small α: the incremental-learning phase too (docs/math.md#small-alpha-horizon)
             t_one = self.activation_estimate(rate) if self.small_initialization() else math.nan
-            t_end = default_t_end(c["alpha"], rate) + (ACTIVATION_MARGIN * t_one if math.isfinite(t_one) else 0.0)
+            t_end = default_t_end(c["alpha"], rate, t_one)
         else:
             t_end = LAM0_T_END
         if self.stops_at_fit():
@@ -502,7 +504,7 @@ class LinearModel(Model):
 
     def regime(self, arrays: dict, references: dict | None) -> str | None:
         """The run's regime on the α axis (:func:`~grokode.analysis.regime.classify_regime`), None if unreadable."""
-        from ..analysis.regime import classify_regime
+        from ..analysis.regime import classify_regime, classify_regression_regime
 
         if references is None:
             return None
@@ -516,9 +518,7 @@ class LinearModel(Model):
         if classification:
             return classify_regime(arrays["t"], train, arrays[metric], self.kind, kernel, rich,
                                    train_loss=arrays["train_loss"])
-        with np.errstate(divide="ignore"):
-            return classify_regime(arrays["t"], train, np.log10(arrays[metric]), self.kind,
-                                   math.log10(max(kernel, 1e-300)), math.log10(max(rich, 1e-300)))
+        return classify_regression_regime(arrays["t"], train, arrays[metric], kernel, rich)
 
     # -- degree 2 with the squared loss: the saddle-to-saddle staircase (docs/math.md#saddle-to-saddle) ---------
     def saddle_scale(self) -> tuple[int, dict[str, Any] | str] | None:
@@ -536,7 +536,7 @@ class LinearModel(Model):
         from ..analysis.saddles import saddle_summary
 
         times = np.asarray(arrays["t"], dtype=np.float64)
-        weight_at = sol.weight_at if sol.pieces else None
+        weight_at = self.weight_at(sol)
         # the solver's step ends bracket crossings that fall between two saved times; w there is computed as the
         # rows are read, so the merged sequence never holds more than one w
         ends = [(float(sol.flow.to_time(p.hi)), p) for p in sol.pieces] if weight_at is not None else []

@@ -40,8 +40,6 @@ from .base import (
 )
 
 TASKS = ("multiplication", "lowrank")
-#: The default horizon adds ACTIVATION_MARGIN·t₁ (the first activation at small α) to (2 ln α + 5)/λ.
-ACTIVATION_MARGIN = 4.0
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
 #: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why) below AUTO_ROS2_FROM, ROS2 from there:
 #: RKC's stages grow like α (the kernel phase's stiffness is ~α²), ROS2's cost does not grow with α
@@ -158,8 +156,8 @@ class MatrixModel(Model):
         t_theory = theory_time(c["alpha"], c["lam"])
         if c["t_eval"] is not None:
             return Plan(t_eval=c["t_eval"], t_end=float(c["t_eval"][-1]), t_theory=t_theory, rate=c["lam"])
-        t_end = c["t_end"] if c["t_end"] is not None else default_t_end(c["alpha"], c["lam"]) + (
-            ACTIVATION_MARGIN * self.activation_estimate() if math.isfinite(self.activation_estimate()) else 0.0)
+        t_end = c["t_end"] if c["t_end"] is not None else default_t_end(c["alpha"], c["lam"],
+                                                                       self.activation_estimate())
         return Plan(t_eval=save_times(t_end, t_theory, theorem_window=True), t_end=t_end, t_theory=t_theory,
                     rate=c["lam"])
 
@@ -247,13 +245,11 @@ class MatrixModel(Model):
         }
         out["regime"] = None
         if references is not None and W.size:
-            from ..analysis.regime import classify_regime
+            from ..analysis.regime import classify_regression_regime
 
-            with np.errstate(divide="ignore"):
-                out["regime"] = classify_regime(
-                    arrays["t"], arrays["train_loss"], np.log10(arrays["test_loss"]), "regression",
-                    math.log10(max(references["kernel"]["test_value"], 1e-300)),
-                    math.log10(max(references["rich"]["test_value"], 1e-300)))
+            out["regime"] = classify_regression_regime(arrays["t"], arrays["train_loss"], arrays["test_loss"],
+                                                       references["kernel"]["test_value"],
+                                                       references["rich"]["test_value"])
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
             t_one = self.activation_estimate()
