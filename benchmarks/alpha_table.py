@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/alpha_table.py [--depths 2,3]
 
-The problem of ``tests/test_depth_accuracy.py``'s α-range tests (n = 16, d = 40, 50 test samples, λ = 1e-2, the
+The problem of ``tests/numerics/test_depth_accuracy.py``'s α-range tests (n = 16, d = 40, 50 test samples, λ = 1e-2, the
 default horizon): status, λ·t* − ln α (the offset −c₀ of the ln(α)/λ law), the final training metric, the RHS
 evaluations and the wall time of one ``grokode.integrate`` call.
 """

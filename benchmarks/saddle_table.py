@@ -3,7 +3,7 @@
 Usage: python benchmarks/saddle_table.py [--seed 2] [--k 4] [--u0 1e-2,1e-3,1e-4,1e-6,1e-8,1e-12,1e-16]
 
 Gaussian data X (n 20 × d 40) and y = Xw* with a k-sparse Gaussian teacher (the generator of
-``tests/test_saddles.py``), written to a temporary .npz and run by ``grokode.integrate`` with the diagonal net
+``tests/analysis/test_saddles.py``), written to a temporary .npz and run by ``grokode.integrate`` with the diagonal net
 (depth 2), λ = 0, the squared loss and the default horizon (to interpolation) at α = u0·√(2d). For each coordinate's
 first activation (|w_j| crossing 0.05, located on the dense output): the measured time, the α → 0 limit's jump
 time t = ln(1/u0)·τ at which that coordinate enters and their relative difference; then the summary's

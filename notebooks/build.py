@@ -11,7 +11,7 @@ notebooks read well on a repository page and in the documentation, which shows t
     python notebooks/build.py --quick         # GROKODE_QUICK=1: the same cells on small sizes (what CI runs)
     python notebooks/build.py 01 --write      # full size, then rewrite notebooks/01_….ipynb (what is committed)
 
-``tests/test_notebooks.py`` checks that each committed notebook's cells equal its source and re-executes
+``tests/interfaces/test_notebooks.py`` checks that each committed notebook's cells equal its source and re-executes
 it in quick mode.
 """
 

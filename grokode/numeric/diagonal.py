@@ -788,7 +788,7 @@ class FullDiagonalFlow(InTime):
     where a ≈ −b ≈ w/(2L u0^L) are tiny: there w = u^L − v^L of the plain variables cancels (u ≈ v ≈ u0) and
     loses ~log10(L u0^L/|w|) digits, while e^{La} − e^{Lb} here is formed from a − b (no cancellation, a and b
     have opposite signs). In the late phase a = O(λt), so w is known to ~L·|a|·(state error): measured against
-    an independent integration (tests/test_depth_accuracy.py) the relative error in w at the default tolerances
+    an independent integration (tests/numerics/test_depth_accuracy.py) the relative error in w at the default tolerances
     (rtol 1e-6, atol 1e-9) is ≤ 1e-4 (L 2…6, α ≤ 1e6). Used to check the reduction, and for small problems;
     the dense Jacobian is formed only when 2d ≤ 4000. α must keep 2L·u0^L in float64 (L·log u0 ≤ 700).
     The saved states (:meth:`export_state`) are (u, v). :class:`PlainFullDiagonalFlow` is the same flow

@@ -12,7 +12,7 @@ from pathlib import Path
 import grokode
 from grokode.result import Run
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ fire before anything is computed. Each case asserts exit code 2, exactly one std
 ``grokode: error:`` and contains the case's needle (the offending value or option), nothing on stdout, no
 traceback, and no new file in the working directory. A few cases go through a real ``python -m grokode``.
 
-``python tests/test_bad_inputs.py`` runs the corpus outside pytest and tallies the outcomes (handled as
+``python tests/interfaces/test_bad_inputs.py`` runs the corpus outside pytest and tallies the outcomes (handled as
 promised / traceback / wrong exit code / silently ignored / computation started / bad message).
 """
 
@@ -715,7 +715,7 @@ def test_the_installed_command_behaves_the_same(args, needle, files, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Tally (outside pytest): python tests/test_bad_inputs.py
+# Tally (outside pytest): python tests/interfaces/test_bad_inputs.py
 
 
 def _late_or_ignored(escaped: ComputationStarted) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "hadamard_model"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hadamard_model"
 
 
 @pytest.fixture(scope="module")

@@ -163,6 +163,6 @@ def test_sympify_locals_from_the_table_alone():
 @pytest.mark.parametrize("case", [("diagonal", 2, "logistic"), ("matrix", 2, "squared"), ("mlp", 2, "cross_entropy")],
                          ids=lambda c: c[0])
 def test_docs_derivation_pages_are_fresh(case):
-    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "_generated" / f"derive-{case[0]}.md"
+    path = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_generated" / f"derive-{case[0]}.md"
     assert path.read_text(encoding="utf-8") == to_markdown(derivation(case)), (
         f"{path} is stale: run python docs/gen_derive.py")
