@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InputError
-from .model import Derivation, SymbolicModel
+from .model import Derivation, SymbolicModel, drop_delta
 
 MAX_PARAMS = 8
 MAX_DEGREE = 8
@@ -397,12 +397,6 @@ def _attempt(fn, *, small: bool):
         return None
 
 
-def _drop_delta(expr: sp.Expr) -> sp.Expr:
-    """Derivatives of abs() bring DiracDelta terms; they vanish off the kinks, which is where we evaluate."""
-    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0)) if expr.has(
-        sp.DiracDelta) else expr
-
-
 def _prefer_hyperbolic(expr: sp.Expr) -> sp.Expr:
     """Rewrite sums of exponentials as cosh/sinh when that is shorter (checked equal)."""
     if not expr.has(sp.exp):
@@ -448,7 +442,7 @@ class SeparableModel(SymbolicModel):
                 "the model output at initialization "
                 "f(θ(0); x) = Σ_j φ(θ_j(0)) x_j must be 0 for every x (zero-output initialization, Assumption 3.2); "
                 "choose init with phi(init) = 0")
-        self.gradient = [_drop_delta(sp.diff(self.phi, p)) for p in self.params]
+        self.gradient = [drop_delta(sp.diff(self.phi, p)) for p in self.params]
         grad0 = [sp.simplify(e.subs(self.unit)) for e in self.gradient]
         if all(v == 0 for v in grad0):
             raise InputError(f"the gradient of phi vanishes at init {self._init_text()}: the flow never leaves the "
@@ -745,7 +739,7 @@ class SeparableModel(SymbolicModel):
         if key not in self._cache:
             out = [self.phi]
             for _ in range(order):
-                nxt = _drop_delta(-sum(sp.diff(out[-1], p) * dp for p, dp in zip(self.params, self.gradient,
+                nxt = drop_delta(-sum(sp.diff(out[-1], p) * dp for p, dp in zip(self.params, self.gradient,
                                                                                    strict=True)))
                 out.append(sp.expand(nxt) if self.polynomial else nxt)
             self._cache[key] = out
@@ -778,6 +772,13 @@ class SeparableModel(SymbolicModel):
                "direction": np.array([float(self.unit[p]) for p in params]), "key": self.key}
         self._cache["numeric"] = out
         return out
+
+    def phi_kernel(self):
+        """The compiled kernel of φ, ∇φ and the Hessian about θ̂₁ (:func:`grokode.analytic.codegen.phi_kernels`):
+        the full flow (numeric layer) receives it through the model instead of importing the analytic layer."""
+        from .codegen import phi_kernels
+
+        return phi_kernels(self)
 
     # -- everything, for rendering -------------------------------------------------------------------------
     def derive(self, loss: str | None = None) -> Derivation:
