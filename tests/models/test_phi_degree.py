@@ -16,7 +16,7 @@ import time
 import pytest
 import sympy as sp
 
-from grokode.analytic.separable import MAX_DEGREE, parse_phi
+from grokode.analytic.formula import MAX_DEGREE, parse_phi
 from grokode.errors import InputError
 
 HUGE = ["((((((a+b)**8)**8)**8)**8)**8)**8", "(a**8)**8", "((a+b)**2)**5", "(a+b)**8*(a+b)**8*(a+b)**8*(a+b)**8",
