@@ -124,6 +124,12 @@ def infeasible(kind: str, d: int, message: str, t0: float) -> Predictor:
     )
 
 
+def solved(w: np.ndarray, kind: str, norm: float, margin: float, gap: float, message: str, t0: float) -> Predictor:
+    """The predictor of a successful solve (``t0``: when it started, by :func:`time.perf_counter`)."""
+    return Predictor(w=w, kind=kind, feasible=True, norm=norm, margin=margin, gap=gap, message=message,
+                     wall_seconds=time.perf_counter() - t0)
+
+
 def status(gap: float) -> str:
     """"optimal", or how far the certified gap is from the target."""
     return "optimal" if gap <= GAP_TOLERANCE else f"gap {gap:.2g} above the {GAP_TOLERANCE:g} target"

@@ -23,7 +23,7 @@ import numpy as np
 
 from grokode.errors import InputError
 
-from .base import GAP_TOLERANCE, ZERO_TOLERANCE, Predictor, infeasible, single_threaded, status, validate
+from .base import GAP_TOLERANCE, ZERO_TOLERANCE, Predictor, infeasible, single_threaded, solved, status, validate
 from .lp import (
     UNWEIGHTED,
     Round,
@@ -102,6 +102,22 @@ def _norm_words(kind: str, weights: tuple[float, float]) -> str:
     return f"weighted l1 {_weights_text(weights)}" if "weighted" in kind else "l1"
 
 
+def _expand(w_S: np.ndarray, S: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (d,) weights of ``w_S`` on the columns ``S``, and their support (in the order of ``S``)."""
+    w = np.zeros(d)
+    w[S] = w_S
+    return w, S[w_S != 0]
+
+
+def _what_and_how(kind: str, weights: tuple[float, float], plain: str, norm: float, solver: str,
+                  S: np.ndarray, d: int, rounds: int) -> tuple[str, str]:
+    """What was found and how, for the message: the plain problems' ``plain`` wording, or the weighted norm."""
+    how = f"{S.size} of {d} columns generated in {rounds} rounds"
+    if "weighted" not in kind:
+        return plain, how
+    return f"weighted l1 norm {_weights_text(weights)} {norm:.10g}", f"{how}, {solver}"
+
+
 def _l1_margin(X: np.ndarray, y: np.ndarray, weights: tuple[float, float], kind: str) -> Predictor:
     """``min ||w||_c`` s.t. ``y_i <w, x_i> >= 1`` by column generation on the game form (module docstring)."""
     t0 = time.perf_counter()
@@ -143,36 +159,15 @@ def _l1_margin(X: np.ndarray, y: np.ndarray, weights: tuple[float, float], kind:
     words = _norm_words(kind, weights)
     if lower <= ZERO_TOLERANCE * scale / smallest_weight:
         dual_norm = "sup-norm" if words == "l1" else "dual norm"
-        return infeasible(
-            kind,
-            d,
-            f"not separable: a convex combination of the y_i x_i has {dual_norm} {upper:.3g} "
-            f"({upper / scale:.2g} of max |x_ij|); best {words} margin found {lower:.3g}",
-            t0,
-        )
-    support = w_S != 0
-    w = np.zeros(d)
-    w[S[support]] = w_S[support]
-    w /= float(np.min(y * (data.columns(S[support]) @ w_S[support])))
+        why = (f"a convex combination of the y_i x_i has {dual_norm} {upper:.3g} ({upper / scale:.2g} of max "
+               f"|x_ij|); best {words} margin found {lower:.3g}")
+        return infeasible(kind, d, f"not separable: {why}", t0)
+    w, support = _expand(w_S, S, d)
+    w /= float(np.min(y * (data.columns(support) @ w[support])))
     norm = weighted_norm(w, weights)
-    generated = f"{S.size} of {d} columns generated in {rounds} rounds"
-    if words == "l1":
-        what = f"l1 margin {lower:.10g}"
-    else:
-        what, generated = f"weighted l1 norm {_weights_text(weights)} {norm:.10g}", f"{generated}, {solver}"
-    return Predictor(
-        w=w,
-        kind=kind,
-        feasible=True,
-        norm=norm,
-        margin=lower,
-        gap=gap,
-        message=(
-            f"{status(gap)}: {what}, {int(support.sum())} nonzero weights, "
-            f"certified gap {gap:.2g} ({generated})"
-        ),
-        wall_seconds=time.perf_counter() - t0,
-    )
+    what, how = _what_and_how(kind, weights, f"l1 margin {lower:.10g}", norm, solver, S, d, rounds)
+    message = f"{status(gap)}: {what}, {support.size} nonzero weights, certified gap {gap:.2g} ({how})"
+    return solved(w, kind, norm, lower, gap, message, t0)
 
 
 def _l1_interpolant(X: np.ndarray, y: np.ndarray, weights: tuple[float, float], kind: str) -> Predictor:
@@ -182,9 +177,7 @@ def _l1_interpolant(X: np.ndarray, y: np.ndarray, weights: tuple[float, float], 
     n, d = data.n, data.d
     y_norm = float(np.linalg.norm(y))
     if y_norm == 0.0:
-        return Predictor(
-            np.zeros(d), kind, True, 0.0, float("nan"), 0.0, "optimal: y = 0, w = 0", time.perf_counter() - t0
-        )
+        return solved(np.zeros(d), kind, 0.0, float("nan"), 0.0, "optimal: y = 0, w = 0", t0)
     col_scale = float(np.sqrt(np.max(data.column_sq_norms())))  # max_j ||x_j||_2
     if col_scale == 0.0:
         return infeasible(kind, d, "not interpolable: X = 0 but y != 0", t0)
@@ -222,38 +215,17 @@ def _l1_interpolant(X: np.ndarray, y: np.ndarray, weights: tuple[float, float], 
     w_S, S, resid_rel, solver = best.result
     if not np.isfinite(gap) or resid_rel > GAP_TOLERANCE:
         dual_norm = "||X^T b||_inf" if "weighted" not in kind else "the dual norm of X^T b"
-        return infeasible(
-            kind,
-            d,
-            f"not interpolable: y is not in the range of X (a b with <y, b> = 1 has {dual_norm} = "
-            f"{upper:.3g}, rounding level {noise:.2g})",
-            t0,
-        )
-    support = w_S != 0
-    w = np.zeros(d)
-    w[S[support]] = w_S[support]
+        why = f"a b with <y, b> = 1 has {dual_norm} = {upper:.3g}, rounding level {noise:.2g}"
+        return infeasible(kind, d, f"not interpolable: y is not in the range of X ({why})", t0)
+    w, support = _expand(w_S, S, d)
     # Residual against the full X (a recomputation: the polish used the same columns).
-    resid_rel = float(np.linalg.norm((data.columns(S[support]) @ w_S[support]) - y)) / y_norm
+    resid_rel = float(np.linalg.norm((data.columns(support) @ w[support]) - y)) / y_norm
     gap = max(gap, resid_rel)
     norm = weighted_norm(w, weights)
-    words = _norm_words(kind, weights)
-    generated = f"{S.size} of {d} columns generated in {rounds} rounds"
-    what = f"||w||_1 = {norm:.10g}" if words == "l1" else f"weighted l1 norm {_weights_text(weights)} {norm:.10g}"
-    if words != "l1":
-        generated = f"{generated}, {solver}"
-    return Predictor(
-        w=w,
-        kind=kind,
-        feasible=True,
-        norm=norm,
-        margin=float("nan"),
-        gap=gap,
-        message=(
-            f"{status(gap)}: {what}, {int(support.sum())} nonzero weights, "
-            f"certified gap {gap:.2g}, relative residual {resid_rel:.2g} ({generated})"
-        ),
-        wall_seconds=time.perf_counter() - t0,
-    )
+    what, how = _what_and_how(kind, weights, f"||w||_1 = {norm:.10g}", norm, solver, S, d, rounds)
+    message = (f"{status(gap)}: {what}, {support.size} nonzero weights, certified gap {gap:.2g}, "
+               f"relative residual {resid_rel:.2g} ({how})")
+    return solved(w, kind, norm, float("nan"), gap, message, t0)
 
 
 def _weights(c_plus: float, c_minus: float) -> tuple[float, float]:
@@ -268,15 +240,41 @@ def weighted_l1_margin(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: flo
     """Sign-weighted ℓ1 max-margin classifier: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``y_i <w, x_i> >= 1`` (an LP).
 
     The rich predictor of a depth-2 separable model whose regularizer ψ(w) = c_±|w| depends on the sign of w
-    (docs/math.md#separable); with c₊ = c₋ it is the max ℓ1-margin classifier scaled by c₊. ``norm`` is the
-    weighted norm; the certificate is as in :func:`max_l1_margin`, with the weighted dual norm.
+    (docs/math.md#separable); with c₊ = c₋ it is the max ℓ1-margin classifier scaled by c₊.
+
+    Parameters
+    ----------
+    X : (n, d) int8 or real array
+    y : (n,) labels in {-1, +1}
+    c_plus, c_minus : finite numbers > 0, the weights c₊ and c₋
+
+    Returns
+    -------
+    Predictor
+        ``kind="max_weighted_l1_margin"``, ``norm`` the weighted norm; the certificate is a convex
+        combination ``a`` of the ``y_i x_i`` whose weighted dual norm ``max_j max(p_j/c₊, −p_j/c₋)``
+        (p = Σ a_i y_i x_i) bounds the normalised margin from above, ``w`` from below.
     """
     return _l1_margin(X, y, _weights(c_plus, c_minus), "max_weighted_l1_margin")
 
 
 @single_threaded
 def weighted_l1_interpolant(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus: float) -> Predictor:
-    """Sign-weighted basis pursuit: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``X w = y`` (an LP); see :func:`weighted_l1_margin`."""
+    """Sign-weighted basis pursuit: ``min c₊·Σw⁺ + c₋·Σw⁻`` s.t. ``X w = y`` (an LP).
+
+    Parameters
+    ----------
+    X : (n, d) int8 or real array
+    y : (n,) targets
+    c_plus, c_minus : finite numbers > 0, the weights c₊ and c₋
+
+    Returns
+    -------
+    Predictor
+        ``kind="min_weighted_l1_interpolant"``, ``norm`` the weighted norm; the certificate is ``b`` with
+        ``<y, b> = 1``, whose weighted dual norm of ``X^T b`` bounds the norm of every interpolant from
+        below. ``gap`` is the larger of the relative duality gap and the relative residual ``||Xw - y|| / ||y||``.
+    """
     return _l1_interpolant(X, y, _weights(c_plus, c_minus), "min_weighted_l1_interpolant")
 
 
@@ -284,18 +282,8 @@ def weighted_l1_interpolant(X: np.ndarray, y: np.ndarray, c_plus: float, c_minus
 def max_l1_margin(X: np.ndarray, y: np.ndarray) -> Predictor:
     """Max ℓ1-margin classifier without bias: ``min ||w||_1`` s.t. ``y_i <w, x_i> >= 1`` (an LP).
 
-    The weighted problem (:func:`weighted_l1_margin`) with c₊ = c₋ = 1.
-
-    Parameters
-    ----------
-    X : (n, d) int8 or real array
-    y : (n,) labels in {-1, +1}
-
-    Returns
-    -------
-    Predictor
-        ``kind="max_l1_margin"``; the certificate is a convex combination ``a`` of the ``y_i x_i`` with
-        ``||sum a_i y_i x_i||_inf`` >= max normalised ℓ1 margin >= the margin of ``w``.
+    :func:`weighted_l1_margin` with c₊ = c₋ = 1 (same parameters ``X``, ``y``), of ``kind="max_l1_margin"``;
+    the certificate's dual norm is ``||sum a_i y_i x_i||_inf``.
     """
     return _l1_margin(X, y, UNWEIGHTED, "max_l1_margin")
 
@@ -304,18 +292,7 @@ def max_l1_margin(X: np.ndarray, y: np.ndarray) -> Predictor:
 def min_l1_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
     """Basis pursuit: ``min ||w||_1`` s.t. ``X w = y`` (an LP).
 
-    The weighted problem (:func:`weighted_l1_interpolant`) with c₊ = c₋ = 1.
-
-    Parameters
-    ----------
-    X : (n, d) int8 or real array
-    y : (n,) targets
-
-    Returns
-    -------
-    Predictor
-        ``kind="min_l1_interpolant"``; the certificate is ``b`` with ``<y, b> = 1``, for which
-        ``1 / ||X^T b||_inf`` bounds ``||w||_1`` from below. ``gap`` is the larger of the relative
-        duality gap and the relative residual ``||Xw - y|| / ||y||``.
+    :func:`weighted_l1_interpolant` with c₊ = c₋ = 1 (same parameters ``X``, ``y``), of
+    ``kind="min_l1_interpolant"``; ``1 / ||X^T b||_inf`` bounds ``||w||_1`` from below.
     """
     return _l1_interpolant(X, y, UNWEIGHTED, "min_l1_interpolant")

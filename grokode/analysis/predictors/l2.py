@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import nnls
 
-from .base import GAP_TOLERANCE, ZERO_TOLERANCE, Predictor, infeasible, single_threaded, status, validate
+from .base import GAP_TOLERANCE, ZERO_TOLERANCE, Predictor, infeasible, single_threaded, solved, status, validate
 
 __all__ = ["max_l2_margin", "min_l2_interpolant"]
 
@@ -135,16 +135,8 @@ def max_l2_margin(X: np.ndarray, y: np.ndarray) -> Predictor:
     w = w_dir / margins.min()
     norm = float(np.linalg.norm(w))
     n_sv = int(np.count_nonzero(alpha))
-    return Predictor(
-        w=w,
-        kind=kind,
-        feasible=True,
-        norm=norm,
-        margin=lower,
-        gap=gap,
-        message=f"{status(gap)}: l2 margin {lower:.10g}, {n_sv} support vectors, certified gap {gap:.2g}",
-        wall_seconds=time.perf_counter() - t0,
-    )
+    return solved(w, kind, norm, lower, gap,
+                  f"{status(gap)}: l2 margin {lower:.10g}, {n_sv} support vectors, certified gap {gap:.2g}", t0)
 
 
 @single_threaded
@@ -167,16 +159,7 @@ def min_l2_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
     kind = "min_l2_interpolant"
     y_norm = float(np.linalg.norm(y))
     if y_norm == 0.0:
-        return Predictor(
-            np.zeros(data.d),
-            kind,
-            True,
-            0.0,
-            float("nan"),
-            0.0,
-            "optimal: y = 0, w = 0",
-            time.perf_counter() - t0,
-        )
+        return solved(np.zeros(data.d), kind, 0.0, float("nan"), 0.0, "optimal: y = 0, w = 0", t0)
     K = data.gram()
     evals, evecs = np.linalg.eigh(K)
     # Same rank cut-off as numpy.linalg.lstsq: eigenvalues below n eps lambda_max are rounding noise.
@@ -215,13 +198,5 @@ def min_l2_interpolant(X: np.ndarray, y: np.ndarray) -> Predictor:
     norm2 = float(w @ w)
     dual_gap = abs(float(beta @ resid)) / norm2 if norm2 > 0 else 0.0
     gap = max(dual_gap, rel_resid)
-    return Predictor(
-        w=w,
-        kind=kind,
-        feasible=True,
-        norm=float(np.sqrt(norm2)),
-        margin=float("nan"),
-        gap=gap,
-        message=f"{status(gap)}: ||w||_2 = {np.sqrt(norm2):.10g}, rank {rank}, residual {rel_resid:.2g}",
-        wall_seconds=time.perf_counter() - t0,
-    )
+    message = f"{status(gap)}: ||w||_2 = {np.sqrt(norm2):.10g}, rank {rank}, residual {rel_resid:.2g}"
+    return solved(w, kind, float(np.sqrt(norm2)), float("nan"), gap, message, t0)

@@ -1,14 +1,14 @@
 """The LP machinery of the ℓ1 predictors: an interior-point method for the restricted "game" LPs, its
 dual-simplex fallback, and the one column-generation loop.
 
-The ℓ1 problems are LPs with 2d primal variables; a dense 2d-column LP is far too slow at d = 1e5 (HiGHS
-takes 17 s already at n = 256, d = 1e4). They are solved by column generation on their bounded game form
-(see :mod:`grokode.analysis.predictors.l1`): start with the columns most correlated with y, add the most
-violated priced-out columns, repeat. The restricted LP is solved by the Mehrotra interior-point method below
-(normal equations of size n + 1, built from the dense columns; about 10x faster than HiGHS on these dense
-LPs) and is *not* crossed over to a vertex: its dual is a central point of the optimal dual face, which
-prices out far more of the unseen columns than a vertex dual does (one to three rounds instead of dozens on
-the d = 1e4 teacher problem). HiGHS' dual simplex is the fallback when the interior point fails.
+The ℓ1 problems are LPs with 2d primal variables, and a dense LP with 2d columns is far too slow at d = 1e5.
+They are solved by column generation on their bounded game form (see :mod:`grokode.analysis.predictors.l1`):
+start with the columns most correlated with y, add the most violated priced-out columns, repeat. The
+restricted LP is solved by the Mehrotra interior-point method below (normal equations of size n + 1, built
+from the dense columns, which is much cheaper than a general sparse LP solver on these dense LPs) and is
+*not* crossed over to a vertex: its dual is a central point of the optimal dual face, which prices out far
+more of the unseen columns than a vertex dual does, so few rounds are needed. HiGHS' dual simplex is the
+fallback when the interior point fails.
 
 Sign weights: the ℓ1 ball is the weighted one, c₊Σw⁺ + c₋Σw⁻ ≤ 1, written with w = p/c₊ − q/c₋, p, q ≥ 0
 and Σ(p + q) ≤ 1; c₊ = c₋ = 1 is the plain ℓ1 ball (dividing by 1.0 is exact, so the plain problems take
@@ -43,8 +43,8 @@ def _ipm_l1_game(G: np.ndarray, E: np.ndarray, c_E: np.ndarray,
 
     Standard form: ``min c_E^T x_E`` s.t. ``G (p/c₊ - q/c₋) + E_top x_E = 0``, ``1^T (p + q) + E_last x_E = 1``,
     ``p, q, x_E >= 0`` (E has n + 1 rows; the last one is the ℓ1-ball row; ``weights`` = (c₊, c₋)). The
-    normal matrix is only (n+1) x (n+1) and is formed from G directly, which makes this about 10x faster
-    than HiGHS on these dense problems. Iterates approach the analytic centre of the optimal face, so the
+    normal matrix is only (n+1) x (n+1) and is formed from G directly, which is what makes this faster than
+    HiGHS on these dense problems. Iterates approach the analytic centre of the optimal face, so the
     duals are central without any crossover.
 
     Returns ``(w = p/c₊ - q/c₋, lam, merit)``: ``lam`` (n + 1,) are the equality multipliers, ``merit`` the
