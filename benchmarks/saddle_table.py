@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import grokode
-from grokode.analysis.saddles import level_crossing_times, saddle_limit
+from grokode.analysis.saddles import activation_predictions, saddle_limit
 
 
 def gaussian_sparse(seed: int, k: int, n: int = 20, d: int = 40):
@@ -63,8 +63,8 @@ def main() -> None:
                 for j in jump.entered:
                     entry.setdefault(j, jump.t)
             first_order: dict[int, float] = {}
-            for _, j, t in level_crossing_times(X, y, limit):
-                first_order.setdefault(j, t)
+            for _, j, at_boundary, crossing in activation_predictions(X, y, limit):
+                first_order.setdefault(j, at_boundary if crossing is None else crossing)
             cells, seen = {}, set()
             for t, j in zip(s["jump_times"], s["jump_coordinates"], strict=True):
                 if j in seen or j not in entry:

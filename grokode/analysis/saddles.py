@@ -19,8 +19,9 @@ until the saddle interpolates (g = 0). The predicted jump times are t_k = ε·τ
 boundary moves, |s_j| = ½ + λτ/2, and the saddles minimize L̂ + (λ/2)‖w‖₁ (:func:`saddle_limit`).
 
 A finite-u0 run crosses the level |w_j| = c before t_k by O(1) in t, ln(1/c − 1/|w*|)/(4|g_j|) for a coordinate
-that saturates at |w*| (an O(1/ε) relative error, without bound when |g_j| is small): :func:`first_order_jump_times`
-adds that term, and the summary's ``jump_times_limit`` are those times (``jump_times_limit_leading``: ε·τ_k).
+that saturates at |w*| (an O(1/ε) relative error, without bound when |g_j| is small), and each jump's transient
+shifts G by O(1) for the later ones: :func:`first_order_jump_times` carries both terms, and the summary's
+``jump_times_limit`` are those times (``jump_times_limit_leading``: ε·τ_k).
 """
 
 from __future__ import annotations
@@ -186,61 +187,77 @@ def _sign_constrained_saddle(M: np.ndarray, y: np.ndarray, mu: float) -> np.ndar
     return nnls(R, c)[0]
 
 
-def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
-                         levels: tuple[float, float] | None = None) -> list[tuple[int, int, float]]:
-    """(jump index, coordinate, t): when each coordinate entering at a jump crosses |w_j| = ``threshold`` on the
-    way, to first order in 1/ε (docs/math.md#saddle-to-saddle).
+def activation_predictions(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
+                           levels: tuple[float, float] | None = None) -> list[tuple[int, int, float, float | None]]:
+    """The limit's jumps to first order in 1/ε (docs/math.md#saddle-to-saddle): for each coordinate entering at a
+    jump, (jump index, coordinate, t at which it reaches the boundary, t at which |w_j| crosses ``threshold`` or None
+    when its saddle weight is at most the threshold).
 
-    Along the limit's path an inactive coordinate grows as e^{4ε(|s_j| − b(τ))} (b = ½ + λτ/2), and it saturates at
-    its weight w* at the new saddle: on the segment between the two saddles g_j = g_j⁻(1 − w_j/w*) (g is affine in w
-    and vanishes on the new support), so dw_j/dt = −4w_j·g_j is logistic, 1/|w_j| = 1/|w*| + e^{−4ε(|s_j| − b)}.
-    It crosses c where |s_j| = b(τ) − ln(1/c − 1/|w*|)/(4ε), and never when |w*| ≤ c (no entry then). Coordinates
-    that reach the level on an earlier plateau are walked back to it. ``levels``: (ℓ₋, ℓ₊), the levels of s where the
-    growing weight is c at τ = 0 (default the diagonal net's ∓(½ − ln(1/c)/(4ε))); a profile's levels are rescaled
-    on each side by ln(1/c_eff)/ln(1/c), c_eff = c·|w*|/(|w*| − c), which is exact for its exponential branches."""
+    The integrated gradient G = ε·s is followed in t. An entering coordinate grows as e^{κ(|G_j| − ε·b)} (κ = 4 for
+    the diagonal net: |w_j| = u0²e^{4|G_j|}) and saturates at its weight w* at the new saddle: on the segment between
+    the two saddles g_j = g_j⁻(1 − w_j/w*) exactly (g is affine in w and vanishes on the new support), so its
+    approach is logistic, 1/|w_j| = 1/|w*| + e^{−κ(|G_j| − ε·b)}. It crosses c at |G_j| = ε·b − ln(1/c − 1/|w*|)/κ,
+    and its logistic is centred ln(1/|w*|)/(κ(|g_j⁻| − λ/2)) before it reaches the boundary: g switches to the new
+    saddle's there, not at the boundary, and the O(1) shift this leaves in G carries to the later jumps. A level
+    passed on an earlier plateau is found by walking back along the path. ``levels``: (ℓ₋, ℓ₊), the levels of s at
+    τ = 0 where the growing weight is c (default the diagonal net's ∓(½ − ln(1/c)/(4ε))); κ on each side is
+    ln(1/c)/(ε·(boundary − level))."""
     eps, mu = limit.log_inv_u0, 0.5 * limit.lam
     log_c = math.log(1.0 / threshold)
     if levels is None:
         levels = (-(0.5 - log_c / (4.0 * eps)), 0.5 - log_c / (4.0 * eps))
     box = (-0.5, 0.5) if limit.box is None else limit.box
     d = X.shape[1]
-    taus = [0.0] + [j.tau for j in limit.jumps]
-    paths = [np.zeros(d)] + [j.s for j in limit.jumps]
-    rates = [squared_loss_gradient(X, y, w) for w in [np.zeros(d)] + [j.w for j in limit.jumps]]
-    out = []
-    for k, jump in enumerate(limit.jumps, start=1):
+    starts, origins, rates = [0.0], [np.zeros(d)], [squared_loss_gradient(X, y, np.zeros(d))]
+
+    def reach(j: int, sgn: float, level: float) -> float | None:
+        # the last upward crossing of sgn·G_j(t) − μt = level, walking back from the open last segment
+        for m in range(len(starts) - 1, -1, -1):
+            gap = sgn * origins[m][j] - mu * starts[m] - level
+            if gap >= 0.0:
+                continue
+            gain = sgn * rates[m][j] - mu
+            end = starts[m + 1] if m + 1 < len(starts) else math.inf
+            if gain > 0.0 and starts[m] - gap / gain <= end:
+                return starts[m] - gap / gain
+            return None
+        return None
+
+    out: list[tuple[int, int, float, float | None]] = []
+    for k, jump in enumerate(limit.jumps):
+        g_before = rates[-1]
+        switch = jump.t
+        first = math.inf
         for j in jump.entered:
-            size = abs(float(jump.w[j]))
-            if size <= threshold:
-                continue  # the coordinate saturates below the threshold: no crossing to predict
-            t = jump.t
             sgn = math.copysign(1.0, jump.s[j])
             edge, level = (box[1], levels[1]) if sgn > 0 else (-box[0], -levels[0])
-            offset = edge - (edge - level) * math.log(1.0 / threshold - 1.0 / size) / log_c
-            # walk back over the plateaus before the jump (on plateau m, s_j = paths[m] + (τ − τ_m)·rates[m]) to the
-            # one where s_j passed the level on its way to the boundary
-            for m in range(k - 1, -1, -1):
-                gap = sgn * paths[m][j] - (offset + mu * taus[m])  # < 0: below the level at the plateau's start
-                if gap >= 0.0:
-                    continue  # past the level already at the plateau's start: it was passed earlier
-                gain = sgn * rates[m][j] - mu
-                if gain > 0.0:
-                    t = min(taus[m] - gap / gain, taus[m + 1]) * eps
-                break
-            out.append((k - 1, int(j), float(t)))
+            kappa = log_c / (eps * (edge - level))
+            at_boundary = reach(j, sgn, eps * edge)
+            at_boundary = jump.t if at_boundary is None else at_boundary
+            size = abs(float(jump.w[j]))
+            crossing = reach(j, sgn, eps * edge - math.log(1.0 / threshold - 1.0 / size) / kappa) \
+                if size > threshold else None
+            out.append((k, int(j), at_boundary, crossing))
+            if at_boundary < first:
+                growth = kappa * (abs(float(g_before[j])) - mu)
+                first = at_boundary
+                switch = at_boundary - (math.log(1.0 / size) / growth if growth > 0.0 and size > 0.0 else 0.0)
+        switch = max(switch, starts[-1])
+        m = len(starts) - 1
+        origins.append(origins[m] + (switch - starts[m]) * rates[m])
+        starts.append(switch)
+        rates.append(squared_loss_gradient(X, y, jump.w))
     return out
 
 
 def first_order_jump_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
-                           levels: tuple[float, float] | None = None, confirm: float = CONFIRM_FACTOR) -> list[float]:
-    """The predicted activation times at finite u0, sorted: each jump's time t_k = ε·τ_k moved to the first crossing
-    of |w_j| = ``threshold`` (:func:`level_crossing_times`) by a coordinate entering there that counts as an
-    activation (its saddle weight at least ``confirm``·threshold, as in :func:`threshold_events`); other jumps keep
-    t_k."""
+                           levels: tuple[float, float] | None = None) -> list[float]:
+    """The predicted activation times at finite u0, sorted: each jump at the first crossing of |w_j| = ``threshold``
+    by a coordinate entering there, or where none crosses it, at the first one's arrival at the boundary, both on
+    the first-order path (:func:`activation_predictions`)."""
     first: dict[int, float] = {}
-    for k, j, t in level_crossing_times(X, y, limit, threshold, levels):
-        if abs(float(limit.jumps[k].w[j])) >= confirm * threshold:
-            first[k] = min(first.get(k, math.inf), t)
+    for k, _, at_boundary, crossing in activation_predictions(X, y, limit, threshold, levels):
+        first[k] = min(first.get(k, math.inf), at_boundary if crossing is None else crossing)
     return sorted(first.get(k, jump.t) for k, jump in enumerate(limit.jumps))
 
 
@@ -375,7 +392,7 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.
     (u0 ≥ 1, a model without the limit), those set to None and ``jump_times_limit_refused`` saying why.
     ``rows`` are (t, w) pairs in increasing t that bracket the crossings (saved times and solver step ends, read
     one at a time), ``weight_at`` is the dense output;
-    ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`level_crossing_times` (t = ln(1/u0)·τ).
+    ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`activation_predictions` (t = ln(1/u0)·τ).
     """
     span: list[float] = []
 
