@@ -38,7 +38,7 @@ GAP_FRACTION = 0.25
 FIT_FRACTION = 1e-3
 #: … or within this factor of its smallest, when that is at most FLOOR_FRACTION of the largest (weight decay).
 FLOOR_FACTOR = 2.0
-FLOOR_FRACTION = 1e-2
+FLOOR_FRACTION = 0.1
 #: … classification once the training accuracy is 1 and the training loss at most this fraction of its initial value.
 FIT_FRACTION_CLASSIFICATION = 0.5
 #: Regression: test losses more than this many decades below the initial one count as zero.
