@@ -343,8 +343,8 @@ def _mark_jumps(ax: Axes, axis: _TimeAxis, summary: Mapping) -> None:
         if values.size:
             ax.set_ylim(values.min() / 4, values.max() * 4)
     for i, t in enumerate(shown):
-        ax.axvline(float(axis.x(t)), label=f"jumps predicted by the α → 0 limit ({len(shown)})" if i == 0 else None,
-                   **_TIME["jump_limit"])
+        label = f"jumps predicted by the α → 0 limit, to first order ({len(shown)})" if i == 0 else None
+        ax.axvline(float(axis.x(t)), label=label, **_TIME["jump_limit"])
 
 
 def _reference_values(arrays: Mapping, summary: Mapping) -> dict[str, float | None]:
