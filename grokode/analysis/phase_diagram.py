@@ -12,7 +12,6 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +31,8 @@ SHORT = {None: "n/a"}
 FONT = {"label": 11.5, "tick": 10, "title": 12, "cell": 9, "suptitle": 13.5}
 #: the two quantities drawn, one row of panels each
 QUANTITIES = ("change", "offset")
+#: gid of the lines that outline the regimes (between two cells of different regimes)
+BOUNDARY = "regime-boundary"
 
 
 def _options(row: Mapping) -> dict:
@@ -214,19 +215,16 @@ def _label_cells(ax: Axes, values: np.ndarray, regime: np.ndarray) -> None:
 
 
 def _outline(ax: Axes, regime: np.ndarray) -> None:
-    """A thick line on every edge between two cells of different regimes."""
+    """A thick line on every edge between two cells of different regimes (its gid: :data:`BOUNDARY`)."""
     ny, nx = regime.shape
     for i in range(ny):
         for j in range(nx):
             if j + 1 < nx and regime[i, j] != regime[i, j + 1]:
-                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt")
+                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt",
+                        gid=BOUNDARY)
             if i + 1 < ny and regime[i, j] != regime[i + 1, j]:
-                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt")
+                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt",
+                        gid=BOUNDARY)
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(-0.5, ny - 0.5)
 
-
-def phase_path(figure) -> Path:
-    """Where a sweep writes its phase diagram: next to its ``--plot`` figure, ``<stem>-phase<suffix>``."""
-    figure = Path(figure)
-    return figure.with_name(f"{figure.stem}-phase{figure.suffix}")

@@ -6,7 +6,7 @@ import math
 import matplotlib.colors
 import pytest
 
-from grokode.analysis.phase_diagram import can_draw, phase_path, plot_phase_diagram, varied_axes
+from grokode.analysis.phase_diagram import can_draw, plot_phase_diagram, varied_axes
 from grokode.analysis.plots import save_figure
 from grokode.analysis.regime import REGIMES
 from grokode.errors import InputError
@@ -113,7 +113,6 @@ def test_no_phase_diagram_without_two_varied_axes():
     assert not can_draw(rows)
     with pytest.raises(InputError, match="at least 2 values of α and 2 of a second axis"):
         plot_phase_diagram(rows)
-    assert phase_path("out/sweep.png").as_posix() == "out/sweep-phase.png"
     assert matplotlib.colors.is_color_like("0.9")  # the blank-cell colour
 
 
@@ -129,7 +128,11 @@ def test_sweep_command_writes_the_regime_column_and_the_phase_diagram(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["phase_plot"] == str(tmp_path / "fig-phase.png") and (tmp_path / "fig-phase.png").stat().st_size
+    # two axes with 2 values each: --plot is the phase diagram, the scaling figure is beside it
+    assert summary["plot"] == summary["phase_plot"] == str(tmp_path / "fig.png")
+    assert summary["scaling_plot"] == str(tmp_path / "fig-scaling.png")
+    assert (tmp_path / "fig.png").stat().st_size and (tmp_path / "fig-scaling.png").stat().st_size
+    assert not (tmp_path / "fig-phase.png").exists()
     with open(out, newline="") as fh:
         regimes = {float(r["alpha"]): r["regime"] for r in csv.DictReader(fh)}
     assert set(regimes) == {1e-1, 1e3} and all(v in REGIMES for v in regimes.values())

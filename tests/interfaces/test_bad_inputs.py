@@ -540,7 +540,7 @@ class ComputationStarted(BaseException):  # noqa: N818 - not an error of the cod
 
 GUARDS = {
     "grokode.pipeline.run_model": "integration",
-    "grokode.sweep._client": "Dask cluster",
+    "grokode.sweep.orchestrate._client": "Dask cluster",
     "grokode.analytic.derive_model": "derivation",
     "grokode.analysis.plots.save_figure": "figure",
 }
