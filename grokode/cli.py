@@ -152,29 +152,9 @@ def derive(model: Annotated[str, typer.Argument(help="a registered model: diagon
 
     One cache for every clone and install of grokode; deleting that directory clears it.
     """
-    import json
+    from .derivation import derivation_text
 
-    from .files import cached_text, source_stamp
-    from .models import get_model
-
-    formats = ("text", "latex", "json")
-    if format not in formats:
-        raise InputError(f"unknown format {format!r} (choose {', '.join(formats)})")
-    cls = get_model(model)
-    given = _model_options(options)
-    parsed = cls.parse_derive_options(given)  # bad options fail here, before any cache or sympy
-    # a derivation takes seconds of sympy; the text is cached by model, options, format and the sources it
-    # comes from (grokode's analytic layer and the model's own file), so a second call is instant
-    analytic = Path(__file__).parent / "analytic"
-    sources = sorted(str(f) for f in analytic.glob("*.py")) + [getattr(sys.modules[cls.__module__], "__file__", "")]
-    key = json.dumps([__version__, model, sorted(parsed.items()), format, source_stamp(*sources)], default=str)
-
-    def compute() -> str:
-        from .analytic import render
-
-        return render(cls.derive(**given), format)
-
-    typer.echo(cached_text("derive", key, compute), nl=False)
+    typer.echo(derivation_text(model, _model_options(options), format), nl=False)
 
 
 # ----------------------------------------------------------------------------------------------------

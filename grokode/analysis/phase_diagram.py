@@ -70,9 +70,11 @@ def can_draw(rows: Sequence[Mapping]) -> bool:
 
 
 def _kind(rows: Sequence[Mapping]) -> str:
+    """"regression" when the rows' test metric is a loss (the squared loss, or matrix completion), else
+    "classification" (an accuracy)."""
     for r in rows:
         o = _options(r)
-        if o.get("model") == "matrix" or "regression" in str(o.get("task", "")):
+        if o.get("model") == "matrix" or o.get("loss") == "squared" or "regression" in str(o.get("task", "")):
             return "regression"
     return "classification"
 

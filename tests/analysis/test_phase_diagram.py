@@ -137,3 +137,14 @@ def test_sweep_command_writes_the_regime_column_and_the_phase_diagram(tmp_path):
         regimes = {float(r["alpha"]): r["regime"] for r in csv.DictReader(fh)}
     assert set(regimes) == {1e-1, 1e3} and all(v in REGIMES for v in regimes.values())
     assert regimes[1e-1] == "rich"  # a small initialisation has no kernel plateau
+
+
+def test_the_squared_loss_is_drawn_as_decades_of_test_loss():
+    """With --loss squared the test metric is the test loss: its change is log10(final / plateau), negative when
+    the run got better, whatever the task's name."""
+    rows = [dict(r, options=json.dumps({**json.loads(r["options"]), "task": "sparse", "loss": "squared"}),
+                 test_plateau=1.0, test_final=0.01 if r["alpha"] > 1e3 else 1.0) for r in synthetic_rows()]
+    maps, bars = panels(plot_phase_diagram(rows))
+    assert bars[0].get_ylabel() == "test loss change: log10(final / plateau)"
+    change = maps[0].collections[0].get_array()
+    assert change[0, -1] == pytest.approx(-2.0) and change[0, 0] == pytest.approx(0.0)
