@@ -118,8 +118,9 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
     classification (positive: the run got better), decades of test loss for regression (negative: better).
     Bottom row: λ·t* − ln α where the run has a transition time t* (−c₀ of the ln α law), blank elsewhere.
     Every cell is labelled with its regime; a thick black line separates cells of different regimes. A
-    third varied axis gives one column of panels per value; replicate seeds of a cell are averaged (the regime
-    is the most common one). Rows are those of a sweep file (:class:`grokode.sweep.SweepFile`).
+    third varied axis gives one column of panels per value; the panels of a row share one colour bar.
+    Replicate seeds of a cell are averaged (the regime is the most common one). Rows are those of a sweep file
+    (:class:`grokode.sweep.SweepFile`).
 
     Raises
     ------
@@ -164,15 +165,16 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
     change_label = ("test metric change: final − plateau (accuracy)" if kind == "classification"
                     else "test loss change: log10(final / plateau)")
     cmap_change = "RdBu" if kind == "classification" else "RdBu_r"  # blue: the run got better
+    meshes = {}
     for col, p in enumerate(panels):
         change, offset, regime = grids[p]
         where = "" if panel_axis is None else f"{_axis_name(panel_axis)} = {_fmt(p)}: "
-        for row, (values, cmap, vmin, vmax, label, what) in enumerate((
-                (change, cmap_change, -limit, limit, change_label, "test metric change"),
-                (offset, "viridis", lo, hi, "λ·t* − ln α", "λ·t* − ln α (blank: no t*)"))):
+        for row, (values, cmap, vmin, vmax, what) in enumerate((
+                (change, cmap_change, -limit, limit, "test metric change"),
+                (offset, "viridis", lo, hi, "λ·t* − ln α (blank: no t*)"))):
             ax = grid[row, col]
-            mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
-                                 np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax)
+            meshes[row] = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
+                                        np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax)
             ax.set_facecolor("0.9")
             _label_cells(ax, values, regime)
             _outline(ax, regime)
@@ -181,9 +183,11 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
             ax.set_xlabel(AXIS_LABELS.get(x_axis, x_axis), fontsize=FONT["label"])
             ax.set_ylabel(AXIS_LABELS.get(y_axis, y_axis), fontsize=FONT["label"])
             ax.set_title(where + what, fontsize=FONT["title"])
-            bar = fig.colorbar(mesh, ax=ax, shrink=0.95)
-            bar.set_label(label, fontsize=FONT["label"] - 1.5)
-            bar.ax.tick_params(labelsize=FONT["tick"])
+    # one colour bar per row of panels: the panels of a row share its colour scale
+    for row, label in enumerate((change_label, "λ·t* − ln α")):
+        bar = fig.colorbar(meshes[row], ax=list(grid[row, :]), shrink=0.95)
+        bar.set_label(label, fontsize=FONT["label"] - 1.5)
+        bar.ax.tick_params(labelsize=FONT["tick"])
     title = title or title_from_rows(rows)
     if title:
         fig.suptitle(title + " — regimes outlined", fontsize=FONT["suptitle"])

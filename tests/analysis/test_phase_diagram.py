@@ -90,7 +90,7 @@ def test_a_third_axis_gives_one_panel_per_value():
     rows = synthetic_rows(ns=(32, 64, 128))
     assert varied_axes(rows) == ["alpha", "lam", "n"]
     maps, bars = panels(plot_phase_diagram(rows))
-    assert len(maps) == 6 and len(bars) == 6
+    assert len(maps) == 6 and len(bars) == 2  # one colour bar per row: its panels share the scale
     assert [ax.get_title() for ax in maps[:3]] == [f"n = {n}: test metric change" for n in (32, 64, 128)]
     # over (α, n) when λ is fixed
     rows = [r for r in rows if r["lam"] == LAMS[0]]
