@@ -319,8 +319,8 @@ def analyze(
         _print_summary(found.runs[0].summary, f"grokode analyze {runs[0]} ({found.runs[0].model}: the run's "
                        "transition report)")
     else:
-        for path, report in zip(runs, found.reports, strict=True):
-            print_analysis(path, report)
+        for path, report, run in zip(runs, found.reports, found.runs, strict=True):
+            print_analysis(path, report, run.summary)
         if found.trend is None:
             _consoles()[1].print("Thm 3.4/3.5 predict cos(w, kernel) → 1 at T⁻ and cos(w, rich) → 1 at T⁺ as α → ∞: "
                                  "pass runs at several α to see the trend.")
