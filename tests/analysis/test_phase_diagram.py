@@ -4,9 +4,10 @@ import json
 import math
 
 import matplotlib.colors
+import numpy as np
 import pytest
 
-from grokode.analysis.phase_diagram import can_draw, plot_phase_diagram, varied_axes
+from grokode.analysis.phase_diagram import BOUNDARY, can_draw, plot_phase_diagram, varied_axes
 from grokode.analysis.plots import save_figure
 from grokode.analysis.regime import REGIMES
 from grokode.errors import InputError
@@ -148,3 +149,21 @@ def test_the_squared_loss_is_drawn_as_decades_of_test_loss():
     assert bars[0].get_ylabel() == "test loss change: log10(final / plateau)"
     change = maps[0].collections[0].get_array()
     assert change[0, -1] == pytest.approx(-2.0) and change[0, 0] == pytest.approx(0.0)
+
+
+def test_a_large_grid_stays_drawable_and_outlined():
+    """200 α × 30 λ: the figure's size is bounded, cells are not labelled, at most 16 ticks per axis, and the
+    boundary between the two regimes (α below / above 1e3) is outlined on every λ row."""
+    alphas = [float(f"{a:.6g}") for a in np.logspace(-4, 8, 200)]
+    lams = [float(f"{v:.6g}") for v in np.logspace(-3, -1, 30)]
+    rows = [{"alpha": a, "lam": lam, "seed": 0, "status": "ok", "regime": "grokking" if a > 1e3 else "rich",
+             "test_plateau": 0.6, "test_final": 0.95, "t_transition": None, "options": "{}"}
+            for lam in lams for a in alphas]
+    fig = plot_phase_diagram(rows)
+    width, height = fig.get_size_inches()
+    assert width < 40 and height < 30
+    maps, _ = panels(fig)
+    assert not maps[0].texts and len(maps[0].get_xticklabels()) <= 16 and len(maps[0].get_yticklabels()) <= 16
+    boundary = sum(a <= 1e3 for a in alphas) - 0.5  # the edge between the last rich and the first grokking column
+    edges = [ln.get_xdata()[0] for ln in maps[0].get_lines() if ln.get_gid() == BOUNDARY]
+    assert len(edges) == len(lams) and set(edges) == {boundary}
