@@ -1,4 +1,4 @@
-"""Bad input keeps its promise (issue #14): one line ``grokode: error: …`` naming the value, exit code 2, no file.
+"""Bad input keeps its promise: one line ``grokode: error: …`` naming the value, exit code 2, no file.
 
 A corpus of bad inputs as a new user would type them — every command, model and option; wrong types, NaN, inf,
 negative, zero, huge and empty values; options of another model, task or method; sizes that cannot fit;

@@ -410,4 +410,4 @@ def test_matrix_model_sweeps_and_follows_the_law(tmp_path):
     (fit,) = fit_scaling([{**r, "alpha": float(r["alpha"]), "lam": float(r["lam"]),
                            "t_transition": float(r["t_transition"]), "transition_width": float(r["transition_width"])}
                           for r in rows])
-    assert 0.95 < fit.slope < 1.05  # measured 1.0015: the ln(α)/λ law holds for matrix completion too
+    assert 0.95 < fit.slope < 1.05  # the ln(α)/λ law holds for matrix completion too
