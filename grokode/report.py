@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 #: Summary keys of the α axis: small-α activation and saddle-to-saddle jumps, the finite-α interpolant at λ = 0.
-ALPHA_AXIS_KEYS = ("t_activation", "jump_threshold", "jump_times", "jump_times_limit", "jump_rel_error", "saddles",
-                   "dist_implicit_final", "implicit_residual", "implicit_dual_grad_norm", "implicit_dist_min_l2",
-                   "implicit_dist_min_l1")
+ALPHA_AXIS_KEYS = ("t_activation", "jump_threshold", "jump_times", "jump_times_limit", "jump_rel_error",
+                   "jump_times_limit_leading", "jump_rel_error_leading", "saddles", "dist_implicit_final",
+                   "implicit_residual", "implicit_dual_grad_norm", "implicit_dist_min_l2", "implicit_dist_min_l1")
 #: Summary keys shown by ``grokode integrate`` (in this order, when present).
 SUMMARY_KEYS = ("status", "regime", "t_theory", "t_transition", "transition_width", "log_t_transition",
                 "transition_width_log", "lam_eff", "offset_c0", "t_bias_switch", "test_plateau", "test_final",
