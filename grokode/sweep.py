@@ -165,15 +165,14 @@ def point_options(**options) -> dict:
 
 
 def _check_options(options: dict):
-    """(:func:`point_options`' key, the validated model instance): the memory a point needs is checked too."""
-    from .files import require_memory
+    """(:func:`point_options`' key, the validated model instance): the memory a point needs is checked too (by the
+    model's ``check``)."""
     from .models import get_model
     from .result import jsonable
 
     options = shared_options(options)
     name = options.pop("model", "diagonal")
     instance = get_model(name)(**options)
-    require_memory(*instance.memory_estimate())
     resolved = {k: v for k, v in instance.config.items() if k not in GRID_OPTIONS}
     return {"model": name, **jsonable(resolved)}, instance
 
@@ -483,7 +482,7 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
         workers = require_int("workers", workers, 1)
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        need, what = instance.memory_estimate()
+        need, what = instance.memory_need
         require_memory(n * (need + WORKER_BYTES), f"--workers {n}: {n} local worker processes, each running {what} "
                        f"(about {format_bytes(need + WORKER_BYTES)}),")
     else:

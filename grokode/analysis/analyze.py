@@ -87,7 +87,7 @@ class Analysis:
     ``measure`` is "cos" (diagonal runs: ``cos_*`` fields) or "dist" (matrix runs: ``dist_*`` fields, the
     relative Frobenius distance to each predictor); the other family is None.
 
-    Without weight decay (λ = 0, issue #9) there is no t_theory and no theorem window: ``t_theory``,
+    Without weight decay (λ = 0) there is no t_theory and no theorem window: ``t_theory``,
     ``T_minus``, ``T_plus``, the cosines at T∓ and ``offset_c0`` are None.
     """
 
@@ -146,16 +146,21 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
 
     Parameters
     ----------
-    arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); it must hold the
-        alignment arrays: ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich`` (diagonal runs) or
-        ``dist_kernel``, ``dist_rich`` (matrix runs).
+    arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); its meta's declaration
+        (``meta["observables"]``) names the alignment measure, and the arrays must hold its alignment arrays:
+        ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich`` (measure "cos") or ``dist_kernel``, ``dist_rich``
+        ("dist").
     c : T∓ = (1 ∓ c)·ln(α)/λ.
     weight_at : w at any reached t (a run's dense output); makes T∓ cosines and the switch time exact
         when they were not saved; without it they are interpolated on the saved grid, except the switch time
         a run recorded in its summary (located on its dense output), which is read back so that ``analyze`` of a
         file reports what ``integrate`` reported.
     """
-    measure = "dist" if "dist_kernel" in arrays and "cos_kernel" not in arrays else "cos"
+    declared = meta.get("observables")
+    measure = declared.get("alignment") if isinstance(declared, dict) else None
+    if measure not in ("cos", "dist"):
+        raise InputError("the run declares no reference predictors to check the theorems against (its meta "
+                         "'observables' has no alignment measure)")
     needed = ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if measure == "cos" else (
         "t", "dist_kernel", "dist_rich")
     missing = [k for k in needed if k not in arrays]
