@@ -14,7 +14,6 @@ the one case where a run writes onto its input); ``out`` writes it elsewhere.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from collections.abc import Callable
@@ -166,14 +165,14 @@ def _merger(old: Run, rows: int):
                 fields["frames"] = []
                 if sol.states.shape[0]:
                     fields["states"] = np.concatenate([np.full((rows, sol.states.shape[1]), np.nan), sol.states])
-        stats = copy.copy(sol.stats)
+        counts = dataclasses.asdict(sol.stats)
+        added: dict[str, Any] = {}
         if flow_run:  # a flow counts its own evaluations; a discrete method counts from the saved step
-            for key in ("nfev", "njev", "nlu", "steps", "restarts"):
-                if isinstance(solver.get(key), int):
-                    setattr(stats, key, getattr(stats, key) + solver[key])
+            added = {key: counts[key] + solver[key] for key in ("nfev", "njev", "nlu", "steps", "restarts")
+                     if isinstance(solver.get(key), int)}
         if isinstance(solver.get("wall_seconds"), int | float):
-            stats.wall_seconds += float(solver["wall_seconds"])
-        fields["stats"] = stats
+            added["wall_seconds"] = counts["wall_seconds"] + float(solver["wall_seconds"])
+        fields["stats"] = dataclasses.replace(sol.stats, **added)
         return dataclasses.replace(sol, **fields)
 
     return merge

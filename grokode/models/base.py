@@ -362,16 +362,6 @@ class Model(ABC):
         """This run's declaration (:meth:`declare` of the resolved config)."""
         return self.declare(self.config)
 
-    @classmethod
-    def stored_weights(cls, options: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The solver's ``weights`` rows of a run read from its file (the declared rows, flattened and joined), for a
-        run that continues it (:func:`grokode.resume`)."""
-        rows = cls.declare(options).rows
-        if not rows:
-            raise InputError(f"model {cls.name!r} cannot continue a saved run")
-        count = len(arrays["t"])
-        return np.column_stack([np.asarray(arrays[k], dtype=np.float64).reshape(count, -1) for k in rows])
-
     @staticmethod
     def weight_at(solution: Any) -> Callable[[float], np.ndarray] | None:
         """w(t) at any reached time from the solver's dense output (None without one)."""
