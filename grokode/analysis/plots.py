@@ -250,35 +250,35 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
     alignment = observables.alignment
     if alignment is not None and not (f"{alignment}_kernel" in arrays and f"{alignment}_rich" in arrays):
         alignment = None  # a checkpoint, written before the reference predictors were solved
-    kinds = ["metric"] + (["alignment"] if alignment else []) + ["norm"]
+    panels = ["metric"] + (["alignment"] if alignment else []) + ["norm"]
 
-    fig = Figure(figsize=(12.8, 2.75 * len(kinds) + 1.0), layout="constrained")
-    gs = fig.add_gridspec(len(kinds), 2 if axis.early else 1, width_ratios=[1, 3.2] if axis.early else None)
+    fig = Figure(figsize=(12.8, 2.75 * len(panels) + 1.0), layout="constrained")
+    gs = fig.add_gridspec(len(panels), 2 if axis.early else 1, width_ratios=[1, 3.2] if axis.early else None)
     rows: list[tuple[Axes, Axes | None]] = []
-    for i in range(len(kinds)):
+    for i in range(len(panels)):
         main = fig.add_subplot(gs[i, -1], sharex=rows[0][0] if rows else None)
         early = None
         if axis.early:
             early = fig.add_subplot(gs[i, 0], sharey=main, sharex=rows[0][1] if rows else None)
         rows.append((main, early))
 
-    for (main, early), kind in zip(rows, kinds, strict=True):
+    for (main, early), panel in zip(rows, panels, strict=True):
         for ax in (main, early):
             if ax is None:
                 continue
-            if kind == "metric":
+            if panel == "metric":
                 _metric_panel(ax, x, keep, arrays, summary, observables)
                 _mark_jumps(ax, axis, summary)
-            elif kind == "alignment":
+            elif panel == "alignment":
                 _alignment_panel(ax, x, keep, arrays, summary, alignment, axis)
             else:
                 _norm_panel(ax, x, t, keep, arrays, lam, observables.norm_start)
-        _finish_y(main, kind, keep, arrays)
+        _finish_y(main, panel, keep, arrays)
 
     _set_time_axes(rows, axis, summary)
     top_main = rows[0][0]
-    for (main, early), kind in zip(rows, kinds, strict=True):
-        _legend_outside(main, early, times=kind == "metric")
+    for (main, early), panel in zip(rows, panels, strict=True):
+        _legend_outside(main, early, times=panel == "metric")
     if axis.scale != "ln":  # the top of an ln-t panel carries the log₁₀ t scale instead
         _label_times(top_main, axis, summary)
     if title:
@@ -394,9 +394,9 @@ def _norm_panel(ax: Axes, x, t, keep, arrays: Mapping, lam: float | None, start:
     ax.set_ylabel("parameter norm", fontsize=FONT["label"])
 
 
-def _finish_y(ax: Axes, kind: str, keep, arrays: Mapping) -> None:
+def _finish_y(ax: Axes, panel: str, keep, arrays: Mapping) -> None:
     """y limits of the norm panel from ‖θ‖ alone (the decay law's tail would squash it)."""
-    if kind == "norm":
+    if panel == "norm":
         norm = np.asarray(arrays["param_norm"], dtype=np.float64)[keep]
         norm = norm[np.isfinite(norm) & (norm > 0)]
         if norm.size:

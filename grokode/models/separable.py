@@ -201,7 +201,7 @@ class SeparableModel(LinearModel):
         if not self.weighted_rich():
             return super().references(plan, solution, arrays)
         from ..analysis.alignment import cosine, normalized_margins, row_norms
-        from ..analysis.analyze import _predictor_score
+        from ..analysis.analyze import predictor_score
         from ..analysis.predictors import max_l2_margin, min_l2_interpolant, weighted_l1_interpolant, weighted_l1_margin
 
         data, W, loss = plan.data, arrays["w"], self.config["loss"]
@@ -219,7 +219,7 @@ class SeparableModel(LinearModel):
                                                                         self.train_outputs(data, W), norms)
         predictors = {}
         for name, p in (("kernel", kernel), ("rich", rich)):
-            metric, score = _predictor_score(data, p.w, self.problem_type, loss) if p.feasible else (None, None)
+            metric, score = predictor_score(data, p.w, self.problem_type, loss) if p.feasible else (None, None)
             predictors[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
                                 "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
                                 "test_metric": metric, "test_value": score}
