@@ -69,7 +69,7 @@ def analyze_files(paths: list[str], c: float) -> RunsAnalysis:
 
     loaded = [Run.load(path) for path in paths]
     for path, run in zip(paths, loaded, strict=True):
-        if not _has_references(run) and _model_has_references(run.model):
+        if not _has_references(run) and run.observables.alignment is not None:
             try:  # a diagonal or matrix run without its alignment arrays: the error that names them
                 analyze_run(run.arrays, run.meta, c=c)
             except InputError as exc:
@@ -86,15 +86,6 @@ def analyze_files(paths: list[str], c: float) -> RunsAnalysis:
 
 
 def _has_references(run) -> bool:
-    a = run.arrays
-    return ("cos_kernel" in a and "w_kernel" in a) or "dist_kernel" in a
-
-
-def _model_has_references(name: str) -> bool:
-    """Whether runs of model ``name`` carry reference predictors (a model that is not installed: assume not)."""
-    from .models import get_model
-
-    try:
-        return bool(get_model(name).analysis_keys)
-    except InputError:
-        return False
+    """Whether the run holds the alignment arrays its declaration names (a checkpoint may not yet)."""
+    measure = run.observables.alignment
+    return measure is not None and f"{measure}_kernel" in run.arrays and f"{measure}_rich" in run.arrays

@@ -125,15 +125,14 @@ def point_options(**options) -> dict:
 
 
 def check_options(options: dict):
-    """(:func:`point_options`' key, the validated model instance): the memory a point needs is checked too."""
-    from ..files import require_memory
+    """(:func:`point_options`' key, the validated model instance): the memory a point needs is checked too (by the
+    model's ``check``)."""
     from ..models import get_model
     from ..result import jsonable
 
     options = shared_options(options)
     name = options.pop("model", "diagonal")
     instance = get_model(name)(**options)
-    require_memory(*instance.memory_estimate())
     resolved = {k: v for k, v in instance.config.items() if k not in GRID_OPTIONS}
     return {"model": name, **jsonable(resolved)}, instance
 

@@ -122,7 +122,7 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
         workers = require_int("workers", workers, 1)
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        need, what = instance.memory_estimate()
+        need, what = instance.memory_need
         require_memory(n * (need + WORKER_BYTES), f"--workers {n}: {n} local worker processes, each running {what} "
                        f"(about {format_bytes(need + WORKER_BYTES)}),")
     else:
