@@ -141,7 +141,9 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         # cores); the post-processing's large products (metrics of every saved w, the Gram matrices of the
         # predictors) keep the library's threads
         with compute_threads():
+            prepare_start = time.perf_counter()
             plan = model.prepare()
+            prepare_seconds = time.perf_counter() - prepare_start
         writer.plan, writer.digest = plan, data_digest(model)
         if continuation is not None and continuation.data_sha256 not in (None, writer.digest):
             raise InputError("the data set of this run differs from the one the saved run was integrated on (a "
@@ -158,7 +160,7 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         if continuation is not None:
             sol = continuation.merge(sol)
         _phase(progress, "analysing")
-        run = _assemble(model, plan, sol, wall0)
+        run = _assemble(model, plan, sol, wall0, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
             if outputs.out is not None:
@@ -209,7 +211,7 @@ def data_digest(model: Model) -> str | None:
         if isinstance(value, np.ndarray):
             h.update(f.name.encode())
             h.update(str(value.dtype).encode() + str(value.shape).encode())
-            h.update(np.ascontiguousarray(value).tobytes())
+            h.update(np.ascontiguousarray(value).reshape(-1).view(np.uint8))  # the bytes, without a copy
     return h.hexdigest()
 
 
@@ -283,13 +285,19 @@ class _Writer:
         return self.outputs.plot
 
 
-def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True) -> Run:
+def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True,
+              prepare_seconds: float | None = None) -> Run:
     """The :class:`Run` of a solution; ``with_references=False`` (a checkpoint) skips the reference predictors."""
     from .analysis.analyze import analyze
+    from .numeric.costs import PhaseClock, time_split
 
-    arrays = model.observe(plan, sol)
-    transition, _ = model.locate_transition(plan, sol, arrays)
-    references = model.references(plan, sol, arrays) if with_references else None
+    clock = PhaseClock()
+    with clock("observe"):
+        arrays = model.observe(plan, sol)
+    with clock("transition"):
+        transition, _ = model.locate_transition(plan, sol, arrays)
+    with clock("references"):
+        references = model.references(plan, sol, arrays) if with_references else None
     summary: dict[str, Any] = {
         "t_theory": plan.t_theory,
         "t_transition": transition.t_transition if transition else None,
@@ -306,7 +314,8 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     }
     if getattr(sol, "lr_stability_ratio", None) is not None:  # GD: its first step against 2/ρ(0)
         summary["lr_stability_ratio"] = sol.lr_stability_ratio
-    summary.update(model.summarize(plan, sol, arrays, transition, references))
+    with clock("summarize"):
+        summary.update(model.summarize(plan, sol, arrays, transition, references))
     options, dataset = model.record(plan)
     meta: dict[str, Any] = {
         "grokode_version": __version__,
@@ -321,8 +330,11 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     }
     analysis = None
     if references is not None:
-        analysis = analyze(arrays, meta, weight_at=model.weight_at(sol))
+        with clock("references"):
+            analysis = analyze(arrays, meta, weight_at=model.weight_at(sol))
         summary.update({key: getattr(analysis, key) for key in model.analysis_keys})
+    summary["time_split"] = time_split(sol.stats, {"prepare": prepare_seconds, **clock.seconds},
+                                       getattr(sol, "weights", None))
     summary["wall_seconds"] = time.perf_counter() - wall0
     return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
                dataset=getattr(model, "data", None) or getattr(model, "problem", None), derived=model.derived)

@@ -367,23 +367,28 @@ class LinearModel(Model):
                              f"float64 times hold ({MIN_FIT_TIME:g}); use a smaller α")
 
     def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
-        from ..tasks.metrics import empirical_metrics, outputs
+        from ..numeric.lazy_weights import is_lazy
+        from ..tasks.metrics import empirical_metrics, outputs, streamed_metrics
 
         ds, loss, kind = self.data, self.config["loss"], self.kind
         W = sol.weights
         arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
-        self._F_train = outputs(ds.X, W)  # T×n outputs, shared by the metrics and the margins (a T×n×d product)
-        arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss, self._F_train)
-        if kind == "classification":
-            arrays["train_acc"] = train_acc
-        if ds.X_test is not None:
-            arrays["test_loss"], test_acc = empirical_metrics(ds.X_test, ds.y_test, W, loss)
+        if is_lazy(W):  # w computed from the saved states: every metric in one pass over its rows
+            metrics, self._F_train = streamed_metrics(ds, W, loss, kind)
+            arrays.update(metrics, param_norm=W.param_norm)
+        else:
+            self._F_train = outputs(ds.X, W)  # T×n outputs, shared by the metrics and the margins (a T×n×d product)
+            arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss, self._F_train)
             if kind == "classification":
-                arrays["test_acc"] = test_acc
-        pop = ds.population_accuracy(W) if kind == "classification" else ds.population_loss(W)
-        if pop is not None:
-            key = "test_acc_population" if kind == "classification" else "test_loss_population"
-            arrays[key] = np.asarray(pop)
+                arrays["train_acc"] = train_acc
+            if ds.X_test is not None:
+                arrays["test_loss"], test_acc = empirical_metrics(ds.X_test, ds.y_test, W, loss)
+                if kind == "classification":
+                    arrays["test_acc"] = test_acc
+            pop = ds.population_accuracy(W) if kind == "classification" else ds.population_loss(W)
+            if pop is not None:
+                key = "test_acc_population" if kind == "classification" else "test_loss_population"
+                arrays[key] = np.asarray(pop)
         flow = getattr(sol, "flow", None)  # a discrete method's solution has no flow, and stores its w
         if self.config["t_eval"] is None and W.size > COMPACT_FROM and hasattr(flow, "encode_frames") and len(
                 sol.frames) == len(sol.t):
@@ -462,8 +467,12 @@ class LinearModel(Model):
         def dense_metric(s: float) -> float:
             return metric(sol.weight_at(max(s, t_start))[None, :])[0]
 
+        from ..numeric.lazy_weights import is_lazy
+        from ..tasks.metrics import saved_metric
+
+        saved = saved_metric(arrays, name) if is_lazy(arrays["w"]) else metric(arrays["w"])
         transition = find_transition(
-            sol.t, metric(arrays["w"]), plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
+            sol.t, saved, plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
             metric=dense_metric if sol.pieces else None,
             t_start=None if plan.t_theory is not None else fit_time(sol.t, arrays, self.kind))
         return transition, name
@@ -606,7 +615,7 @@ def data_digest(ds) -> str:
 
     h = hashlib.sha256()
     for a in (ds.X, ds.y):
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))  # the bytes, without a copy
     return h.hexdigest()
 
 

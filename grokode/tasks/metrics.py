@@ -27,8 +27,14 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     W = np.atleast_2d(W)
     n, d = X.shape
     F = np.zeros((W.shape[0], n))
+    # the full blocks are converted into one buffer: a new float64 block per step costs its page faults again
+    buffer = np.empty((n, block)) if d >= block else None
     for j0 in range(0, d, block):
-        F += W[:, j0:j0 + block] @ np.asarray(X[:, j0:j0 + block], dtype=np.float64).T
+        if buffer is not None and j0 + block <= d:
+            np.copyto(buffer, X[:, j0:j0 + block])
+            F += W[:, j0:j0 + block] @ buffer.T
+        else:
+            F += W[:, j0:j0 + block] @ np.asarray(X[:, j0:j0 + block], dtype=np.float64).T
     return F
 
 
@@ -39,3 +45,46 @@ def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
     loss_out, acc_out = np.empty(F.shape[0]), np.empty(F.shape[0])
     _loss_and_accuracy(F, np.asarray(y, dtype=np.float64), gen.LOSS_NAMES.index(loss), loss_out, acc_out)
     return loss_out, acc_out
+
+
+def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The per-time metrics of a trajectory whose weights are computed when read (:class:`LazyWeights`), from
+    one pass over its rows: training loss and accuracy, test loss and accuracy, the population metric, and the
+    row norms (kept by ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
+
+    The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
+    whole T×d array (each is computed row by row).
+    """
+    from ..numeric.linalg import row_norms_block
+
+    def population(block: np.ndarray):
+        pop = ds.population_accuracy(block) if kind == "classification" else ds.population_loss(block)
+        return None if pop is None else np.atleast_1d(np.asarray(pop, dtype=np.float64))
+
+    functions = {"F": lambda block: outputs(ds.X, block), "population": population, "norms": row_norms_block}
+    if ds.X_test is not None:
+        functions["test"] = lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss), axis=1)
+    found = W.map_rows(functions)
+    W.keep_row_norms(found["norms"])
+    F = found["F"].reshape(len(W), ds.X.shape[0])
+    arrays: dict[str, np.ndarray] = {}
+    arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, F, loss, F)
+    if kind == "classification":
+        arrays["train_acc"] = train_acc
+    if "test" in found:
+        test = found["test"].reshape(len(W), 2)
+        arrays["test_loss"] = np.ascontiguousarray(test[:, 0])
+        if kind == "classification":
+            arrays["test_acc"] = np.ascontiguousarray(test[:, 1])
+    if found["population"] is not None:
+        key = "test_acc_population" if kind == "classification" else "test_loss_population"
+        arrays[key] = found["population"]
+    return arrays, F
+
+
+def saved_metric(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The transition metric ``name`` (:meth:`LinearModel.transition_metric`) at the saved times, from the metric
+    arrays already computed (for weights that are computed when read)."""
+    if name.startswith("log10_"):
+        return np.log10(arrays[name[len("log10_"):]])
+    return np.asarray(arrays[name], dtype=np.float64)
