@@ -323,11 +323,12 @@ class LinearModel(Model):
             else:
                 from ..analysis.alpha_axis import activation_time
                 from ..numeric.generated import LOSS_NAMES, loss_residual
+                from ..tasks.metrics import transposed_product
 
                 profile, log_c = found
                 loss_id = LOSS_NAMES.index(self.config["loss"])
                 r0 = np.array([loss_residual(loss_id, 0.0, float(v)) for v in self.data.y])
-                g = np.asarray(self.data.X.T @ r0, dtype=np.float64) / self.data.n
+                g = transposed_product(self.data.X, r0) / self.data.n  # int8 X is not converted whole
                 cache[lam] = activation_time(profile, log_c, profile.degree, lam, g)
         return cache[lam]
 

@@ -255,3 +255,52 @@ def row_norms_block(W: np.ndarray, rows: int = 16) -> np.ndarray:
         out[k:k + rows, 0] = np.linalg.norm(block, axis=1)
         out[k:k + rows, 1] = np.abs(block).sum(axis=1)
     return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _matmat_signs(colbits, W, out, group_block):
+    """out[r] = X W[r] for every row r of W, from sign bits packed along features (see :func:`matvec_signs`).
+
+    The byte groups are visited in blocks of ``group_block`` (their bits stay in cache while every row reads
+    them); within a block the rows run in parallel, each with its own table, and each output sums its groups in
+    increasing order, so the result does not depend on the thread count.
+    """
+    nbytes, n = colbits.shape
+    R, d = W.shape
+    for r in range(R):
+        for i in range(n):
+            out[r, i] = 0.0
+    for g0 in range(0, nbytes, group_block):
+        g1 = min(nbytes, g0 + group_block)
+        for r in numba.prange(R):
+            table = np.zeros(256)
+            row = out[r]
+            for b in range(g0, g1):
+                for k in range(8):
+                    j = 8 * b + k
+                    wk = W[r, j] if j < d else 0.0
+                    half = 1 << k
+                    for m in range(half):
+                        table[half + m] = table[m] + wk
+                for i in range(n):
+                    row[i] += table[colbits[b, i]]
+    for r in numba.prange(R):
+        total = 0.0
+        for j in range(d):
+            total += W[r, j]
+        for i in range(n):
+            out[r, i] = 2.0 * out[r, i] - total
+
+
+def signs_outputs(colbits: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """W Xᵀ (R × n) for ±1 data from its packed sign bits (:func:`packed_rows`): R rows of X·w by table lookups,
+    without converting X to float64 (equal to the BLAS product to rounding)."""
+    W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
+    out = np.empty((W.shape[0], colbits.shape[1]))
+    _matmat_signs(colbits, W, out, max(1, (1 << 20) // max(1, colbits.shape[1])))
+    return out
+
+
+def packed_rows(X: np.ndarray) -> np.ndarray:
+    """The sign bits of ±1 data packed along features, ``pack_signs(X)ᵀ`` (⌈d/8⌉ × n), built blockwise."""
+    return _packed_rows(X)

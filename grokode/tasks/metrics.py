@@ -55,15 +55,27 @@ def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray]
     The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
     whole T×d array (each is computed row by row).
     """
-    from ..numeric.linalg import row_norms_block
+    from ..numeric.linalg import packed_rows, row_norms_block, signs_outputs
 
     def population(block: np.ndarray):
         pop = ds.population_accuracy(block) if kind == "classification" else ds.population_loss(block)
         return None if pop is None else np.atleast_1d(np.asarray(pop, dtype=np.float64))
 
-    functions = {"F": lambda block: outputs(ds.X, block), "population": population, "norms": row_norms_block}
+    product = outputs
+    if W.block_rows() < len(W) and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype == np.int8):
+        # read in blocks of rows: the BLAS product would convert all of X to float64 once per block, so ±1 data
+        # are multiplied from their sign bits instead (equal to rounding)
+        bits = {id(ds.X): packed_rows(ds.X)}
+        if ds.X_test is not None:
+            bits[id(ds.X_test)] = packed_rows(ds.X_test)
+
+        def product(X: np.ndarray, block: np.ndarray) -> np.ndarray:
+            return signs_outputs(bits[id(X)], block)
+
+    functions = {"F": lambda block: product(ds.X, block), "population": population, "norms": row_norms_block}
     if ds.X_test is not None:
-        functions["test"] = lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss), axis=1)
+        functions["test"] = lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss,
+                                                                     product(ds.X_test, block)), axis=1)
     found = W.map_rows(functions)
     W.keep_row_norms(found["norms"])
     F = found["F"].reshape(len(W), ds.X.shape[0])
@@ -88,3 +100,14 @@ def saved_metric(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
     if name.startswith("log10_"):
         return np.log10(arrays[name[len("log10_"):]])
     return np.asarray(arrays[name], dtype=np.float64)
+
+
+def transposed_product(X: np.ndarray, r: np.ndarray, block: int = 65536) -> np.ndarray:
+    """Xᵀ r (d) for int8 or float X, by column blocks: ``X.T @ r`` on int8 data would convert all of X to float64
+    first (2 GB at n 256, d 1e6). Each entry is the same dot product as in the whole product."""
+    n, d = X.shape
+    r = np.asarray(r, dtype=np.float64)
+    out = np.empty(d)
+    for j0 in range(0, d, block):
+        out[j0:j0 + block] = X[:, j0:j0 + block].T @ r
+    return out

@@ -115,3 +115,17 @@ def test_n256_d1e6_peaks_below_2_gb(tmp_path):
     assert peak_kb <= 2 * 2**20, f"peak {peak_kb / 2**20:.2f} GB"
     assert json.loads(proc.stdout)["status"] == "ok"
     assert (tmp_path / "big.npz").stat().st_size <= 20e6
+
+
+def test_a_run_read_in_blocks_of_rows_has_the_same_metrics_to_rounding(monkeypatch):
+    """Weights too large to keep: the metrics come from blocks of rows (±1 data: products from the sign bits)."""
+    eager = _run(monkeypatch, False)
+    monkeypatch.setattr(lazy_weights, "CACHE_BYTES", 0)
+    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 40 * 8 * SMALL["d"])  # blocks of 40 rows
+    lazy = _run(monkeypatch, True)
+    assert lazy.arrays["w"].block_rows() == 40 < len(lazy.arrays["w"])
+    for key in eager.arrays:
+        a, b = np.asarray(eager.arrays[key], dtype=np.float64), np.asarray(lazy.arrays[key], dtype=np.float64)
+        np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-14, err_msg=key)
+    for key in ("t_transition", "cos_kernel_at_Tminus", "cos_rich_at_Tplus", "test_final", "t_bias_switch"):
+        assert lazy.summary[key] == pytest.approx(eager.summary[key], rel=1e-10), key
