@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     for label, seconds in phase_times(pstats.Stats(prof)).items():
         print(f"  {label:<42} {seconds:7.2f} s")
+    print("summary time_split (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.get("time_split", {}).items()
+                                                  if v is not None))
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         grokode.integrate(**kw)

@@ -244,7 +244,13 @@ class LinearModel(Model):
         c = self.config
         n, d = self._data_shape()
         saves = len(c["t_eval"]) if c["t_eval"] is not None else 400
-        trajectory = 8.0 * saves * d + 8.0 * saves * (n + c["n_test"])
+        weights = 8.0 * saves * d
+        if c["t_eval"] is None and c.get("formulation", "reduced") == "reduced" and c.get(
+                "method") not in DISCRETE_METHOD_NAMES:  # a reduced flow keeps its states: w is read in blocks
+            from ..numeric.lazy_weights import BLOCK_BYTES, CACHE_BYTES
+
+            weights = min(weights, float(max(CACHE_BYTES, BLOCK_BYTES)))
+        trajectory = weights + 8.0 * saves * (n + c["n_test"])
         return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
 
     def solver_bytes(self) -> float:
