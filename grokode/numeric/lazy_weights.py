@@ -27,7 +27,7 @@ from .linalg import row_norms_block
 #: Keep the whole T×d array after the first pass when it takes at most this many bytes (the paper-scale run's
 #: 302×1e5 is 242 MB); larger runs are read in blocks of rows of about BLOCK_BYTES.
 CACHE_BYTES = 320 * 2**20
-BLOCK_BYTES = 128 * 2**20
+BLOCK_BYTES = 64 * 2**20
 #: A flow's run keeps its states instead of w from this many saved values (T·d) on; below, the array is small.
 LAZY_FROM = 500_000
 

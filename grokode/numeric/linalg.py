@@ -246,9 +246,11 @@ class DataMatrix:
         return float(np.einsum("ij,ij->", self.X, self.X))
 
 
-def row_norms_block(W: np.ndarray, rows: int = 16) -> np.ndarray:
-    """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W`` as a (T, 2) array, in blocks of ``rows`` rows (the same values as
-    ``np.linalg.norm(W, axis=1)`` and ``np.abs(W).sum(axis=1)``, without their T×d temporaries)."""
+def row_norms_block(W: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W`` as a (T, 2) array, in blocks of ``rows`` rows (default: about 8 MB
+    of them), the same values as ``np.linalg.norm(W, axis=1)`` and ``np.abs(W).sum(axis=1)`` without their T×d
+    temporaries."""
+    rows = max(1, (1 << 20) // max(1, W.shape[1])) if rows is None else rows
     out = np.empty((W.shape[0], 2))
     for k in range(0, W.shape[0], rows):
         block = W[k:k + rows]

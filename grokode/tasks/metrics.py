@@ -65,7 +65,9 @@ def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray]
     if W.block_rows() < len(W) and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype == np.int8):
         # read in blocks of rows: the BLAS product would convert all of X to float64 once per block, so ±1 data
         # are multiplied from their sign bits instead (equal to rounding)
-        bits = {id(ds.X): packed_rows(ds.X)}
+        data = getattr(W.flow, "data", None)  # the flow's own bits of X when it has them
+        same = data is not None and data.X is ds.X and getattr(data, "colbits", None) is not None
+        bits = {id(ds.X): data.colbits if same else packed_rows(ds.X)}
         if ds.X_test is not None:
             bits[id(ds.X_test)] = packed_rows(ds.X_test)
 
