@@ -33,6 +33,7 @@ PHASES = (  # (label, (file fragment, function name)); cumulative times, so nest
     ("  RHS", ("numeric/diagonal.py", "rhs")),
     ("  Jacobian", ("numeric/diagonal.py", "jac")),
     ("    weighted Gram X·diag(c)·Xᵀ", ("numeric/linalg.py", "weighted_gram")),
+    ("    its float32 Newton approximation", ("numeric/linalg.py", "newton_gram")),
     ("  saved points (observe)", ("numeric/diagonal.py", "observe")),
     ("task generation", ("run.py", "_dataset")),
     ("  DataMatrix bit packing", ("numeric/linalg.py", "pack_signs")),
