@@ -33,6 +33,7 @@ PHASES = (  # (label, (file fragment, function name)); cumulative times, so nest
     ("  RHS", ("numeric/diagonal.py", "rhs")),
     ("  Jacobian", ("numeric/diagonal.py", "jac")),
     ("    weighted Gram X·diag(c)·Xᵀ", ("numeric/linalg.py", "weighted_gram")),
+    ("    its float32 Newton approximation", ("numeric/linalg.py", "newton_gram")),
     ("  saved points (observe)", ("numeric/diagonal.py", "observe")),
     ("task generation", ("run.py", "_dataset")),
     ("  DataMatrix bit packing", ("numeric/linalg.py", "pack_signs")),
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     for label, seconds in phase_times(pstats.Stats(prof)).items():
         print(f"  {label:<42} {seconds:7.2f} s")
+    print("summary time_split (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.get("time_split", {}).items()
+                                                  if v is not None))
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         grokode.integrate(**kw)

@@ -139,7 +139,9 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         # cores); the post-processing's large products (metrics of every saved w, the Gram matrices of the
         # predictors) keep the library's threads
         with compute_threads():
+            prepare_start = time.perf_counter()
             plan = model.prepare()
+            prepare_seconds = time.perf_counter() - prepare_start
         writer.plan, writer.digest = plan, data_digest(plan.data)
         if continuation is not None and continuation.data_sha256 not in (None, writer.digest):
             raise InputError("the data set of this run differs from the one the saved run was integrated on (a "
@@ -156,7 +158,7 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         if continuation is not None:
             sol = continuation.merge(sol)
         _phase(progress, "analysing")
-        run = _assemble(model, plan, sol, wall0)
+        run = _assemble(model, plan, sol, wall0, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
             if outputs.out is not None:
@@ -269,14 +271,20 @@ class _Writer:
         return self.outputs.plot
 
 
-def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True) -> Run:
+def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True,
+              prepare_seconds: float | None = None) -> Run:
     """The :class:`Run` of a solution; ``with_references=False`` (a checkpoint) skips the reference predictors."""
     from .analysis.analyze import analyze
+    from .numeric.costs import PhaseClock, time_split
 
     declared = model.observables
-    arrays = model.observe(plan, sol)
-    transition, metric = model.transition(plan, sol, arrays)
-    references = model.references(plan, sol, arrays) if with_references else None
+    clock = PhaseClock()
+    with clock("observe"):
+        arrays = model.observe(plan, sol)
+    with clock("transition"):
+        transition, metric = model.transition(plan, sol, arrays)
+    with clock("references"):
+        references = model.references(plan, sol, arrays) if with_references else None
     if references is not None:
         arrays.update(references.arrays)
     summary: dict[str, Any] = {
@@ -296,7 +304,8 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     if isinstance(sol, GDSolution) and sol.lr_stability_ratio is not None:  # its first step against 2/ρ(0)
         summary["lr_stability_ratio"] = sol.lr_stability_ratio
     summary.update(model.summary(plan, sol, arrays, transition, metric, references))
-    summary.update(model.summarize(plan, sol, arrays, transition, references))
+    with clock("summarize"):
+        summary.update(model.summarize(plan, sol, arrays, transition, references))
     if references is not None:
         summary.update(references.summary)
     options, dataset = model.record(plan)
@@ -321,9 +330,11 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     }
     analysis = None
     if references is not None:
-        analysis = analyze(arrays, meta, weight_at=model.weight_at(sol))
+        with clock("references"):
+            analysis = analyze(arrays, meta, weight_at=model.weight_at(sol))
         report = analysis.as_dict()
         summary.update({key: report[key] for key in declared.analysis_keys})
+    summary["time_split"] = time_split(sol.stats, {"prepare": prepare_seconds, **clock.seconds}, sol.weights)
     summary["wall_seconds"] = time.perf_counter() - wall0
     return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
                dataset=plan.data, derived=derived)

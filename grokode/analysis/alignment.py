@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
+from ..numeric.lazy_weights import LazyWeights
 from ..tasks.metrics import outputs
 
 _ROWS = 16  # rows per block in row_norms: a T×d trajectory is not copied whole
@@ -21,6 +22,8 @@ _ROWS = 16  # rows per block in row_norms: a T×d trajectory is not copied whole
 def row_norms(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W``, in blocks of rows (same values as ``np.linalg.norm(W, axis=1)``
     and ``np.abs(W).sum(axis=1)``, without their T×d temporaries, which cost more than the sums at paper scale)."""
+    if isinstance(W, LazyWeights):  # its rows are computed when read: once, kept
+        return W.row_norms()
     l2, l1 = np.empty(W.shape[0]), np.empty(W.shape[0])
     for k in range(0, W.shape[0], _ROWS):
         block = W[k:k + _ROWS]
@@ -34,7 +37,7 @@ def cosine(W: np.ndarray, w_ref: np.ndarray, w_norms: np.ndarray | None = None) 
 
     ``w_norms``: ‖w‖₂ of each row of ``W`` if already known (:func:`row_norms`).
     """
-    W = np.asarray(W, dtype=np.float64)
+    W = W if isinstance(W, LazyWeights) else np.asarray(W, dtype=np.float64)
     w_ref = np.asarray(w_ref, dtype=np.float64)
     if w_norms is None:
         w_norms = row_norms(W)[0] if W.ndim == 2 else np.linalg.norm(W, axis=-1)
@@ -51,7 +54,7 @@ def normalized_margins(X: np.ndarray, y: np.ndarray, W: np.ndarray, F: np.ndarra
     kernel and the rich predictor's ``margin`` respectively. ``F`` (``outputs(X, W)``) and ``norms``
     (:func:`row_norms` of ``W``) may be passed when already computed.
     """
-    W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+    W = W if isinstance(W, LazyWeights) else np.atleast_2d(np.asarray(W, dtype=np.float64))
     worst = ((outputs(X, W) if F is None else F) * np.asarray(y, dtype=np.float64)[None, :]).min(axis=1)
     l2, l1 = row_norms(W) if norms is None else norms
     with np.errstate(invalid="ignore", divide="ignore"):

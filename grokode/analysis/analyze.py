@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError, checked_arguments
+from ..numeric.lazy_weights import LazyWeights
 from ..tasks import Dataset
 from ..tasks.metrics import empirical_metrics
 from .alignment import bias_switch_time, cosine, normalized_margins, row_norms
@@ -67,7 +68,9 @@ def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str,
     """
     kernel, rich = reference_predictors(ds.X, ds.y, problem)
     arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
-    norms = row_norms(np.atleast_2d(W))
+    if isinstance(W, LazyWeights):  # weights computed when read: both products in one pass over the rows
+        W.project([p.w for p in (kernel, rich) if p.feasible])
+    norms = row_norms(W if isinstance(W, LazyWeights) else np.atleast_2d(W))
     for name, p in (("kernel", kernel), ("rich", rich)):
         arrays[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
     if problem == "classification":

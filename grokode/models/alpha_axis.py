@@ -65,10 +65,11 @@ def activation_estimate(profile, log_c: float, data, loss: str, rate: float) -> 
     :func:`~grokode.analysis.alpha_axis.activation_time`) at decay rate ``rate``."""
     from ..analysis.alpha_axis import activation_time
     from ..numeric.generated import LOSS_NAMES, loss_residual
+    from ..tasks.metrics import transposed_product
 
     loss_id = LOSS_NAMES.index(loss)
     r0 = np.array([loss_residual(loss_id, 0.0, float(v)) for v in data.y])
-    g = np.asarray(data.X.T @ r0, dtype=np.float64) / data.n
+    g = transposed_product(data.X, r0) / data.n  # int8 X is not converted whole
     return activation_time(profile, log_c, profile.degree, rate, g)
 
 

@@ -225,7 +225,13 @@ class LinearModel(Model):
         cfg = self.config
         n, d = self._data_shape()
         saves = len(cfg["t_eval"]) if cfg["t_eval"] is not None else 400
-        trajectory = 8.0 * saves * d + 8.0 * saves * (n + cfg["n_test"])
+        weights = 8.0 * saves * d
+        if cfg["t_eval"] is None and cfg.get("formulation", "reduced") == "reduced" and cfg.get(
+                "method") not in DISCRETE_METHOD_NAMES:  # a reduced flow keeps its states: w is read in blocks
+            from ..numeric.lazy_weights import BLOCK_BYTES, CACHE_BYTES
+
+            weights = min(weights, float(max(CACHE_BYTES, BLOCK_BYTES)))
+        trajectory = weights + 8.0 * saves * (n + cfg["n_test"])
         return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
 
     def solver_bytes(self) -> float:
@@ -327,21 +333,27 @@ class LinearModel(Model):
         return evaluate
 
     def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
-        from ..tasks.metrics import empirical_metrics
+        from ..numeric.lazy_weights import is_lazy
+        from ..tasks.metrics import empirical_metrics, streamed_metrics
 
         data, loss, regression = plan.data, self.config["loss"], self.regression
         W = solution.weights
         arrays: dict[str, np.ndarray] = {"t": solution.t, "w": W, "param_norm": solution.param_norm}
-        arrays["train_loss"], train_acc = empirical_metrics(data.X, data.y, W, loss, self.train_outputs(data, W))
-        if not regression:
-            arrays["train_acc"] = train_acc
-        if data.X_test is not None:
-            arrays["test_loss"], test_acc = empirical_metrics(data.X_test, data.y_test, W, loss)
+        if is_lazy(W):  # w computed from the saved states: every metric in one pass over its rows
+            metrics, train_outputs = streamed_metrics(data, W, loss, "regression" if regression else "classification")
+            self.__dict__["_train_outputs"] = (W, train_outputs)
+            arrays.update(metrics, param_norm=W.param_norm)
+        else:
+            arrays["train_loss"], train_acc = empirical_metrics(data.X, data.y, W, loss, self.train_outputs(data, W))
             if not regression:
-                arrays["test_acc"] = test_acc
-        population = data.population_loss(W) if regression else data.population_accuracy(W)
-        if population is not None:
-            arrays["test_loss_population" if regression else "test_acc_population"] = np.asarray(population)
+                arrays["train_acc"] = train_acc
+            if data.X_test is not None:
+                arrays["test_loss"], test_acc = empirical_metrics(data.X_test, data.y_test, W, loss)
+                if not regression:
+                    arrays["test_acc"] = test_acc
+            population = data.population_loss(W) if regression else data.population_accuracy(W)
+            if population is not None:
+                arrays["test_loss_population" if regression else "test_acc_population"] = np.asarray(population)
         if self.config["t_eval"] is None and W.size > COMPACT_FROM and self.saves_states() and len(
                 solution.frames) == len(solution.t):
             # the run is exactly determined by its n-dimensional states and the data (regenerated from the seed or
@@ -453,7 +465,7 @@ def training_digest(data) -> str:
 
     h = hashlib.sha256()
     for a in (data.X, data.y):
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)  # the bytes, without a copy
     return h.hexdigest()
 
 

@@ -624,7 +624,7 @@ class ReducedDiagonalFlow:
         cached = getattr(self, "_gram_cache", None)
         if cached is not None and float(np.max(np.abs(col - cached[0]))) <= GRAM_REUSE:
             return cached[1]
-        gram = self.data.weighted_gram(col)
+        gram = self.data.newton_gram(col)  # float32 arithmetic: the Jacobian only steers Newton (linalg.newton_gram)
         self._gram_cache = (col.copy(), gram)
         self.grams = getattr(self, "grams", 0) + 1
         return gram

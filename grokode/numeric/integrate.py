@@ -7,6 +7,7 @@ when a flow asks for it, and, when interrupted or when the solver fails, keep ev
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from scipy import integrate as si
 
 from .. import interrupts, lifecycle
 from ..errors import InputError, checked_arguments
+from .lazy_weights import LazyWeights, keeps_states_only
 from .rkc import RKC
 from .ros2 import ROS2
 from .solution import SolverStats, Status
@@ -150,7 +152,8 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
             return first
         second = integrate_flow(flow, t_eval, method=AUTO_FALLBACK, rtol=rtol, atol=atol, progress=progress)
         second.stats.fallback_from = first.message
-        second.stats.wall_seconds += first.stats.wall_seconds
+        for key in ("wall_seconds", "rhs_seconds", "jac_seconds", "save_seconds"):
+            setattr(second.stats, key, getattr(second.stats, key) + getattr(first.stats, key))
         return second
     cls = solver_class(method)
     stats = SolverStats(method=method if isinstance(method, str) else cls.__name__)
@@ -173,18 +176,22 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
         jac = getattr(flow, "jac_diagonal", None)
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
+    fun, jac = _timed(flow.rhs, stats, "rhs_seconds"), _timed(jac, stats, "jac_seconds")
     states: list = []
+    saved_var: list = []
     norms: list = []
     saved_t: list = []
     pieces: list = []
     # a flow with many parameters (the MLP) keeps neither its states nor its past dense pieces: only the
     # weights it observes at the saved times and the last piece (for t_reached)
     keep = getattr(flow, "keep_states", True)
+    # a reduced flow's large run keeps its states and frames only: w is computed from them when it is read
+    lazy = keep and resume is None and keeps_states_only(flow, float(var_eval.size) * getattr(flow, "d", 0))
     status, message, t_fail, failure = Status.OK, "", None, None
     width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
     # one T×width array filled row by row: a list of T rows stacked at the end costs a second T×width copy
     # (240 MB at paper scale), measured at 1–3 s on a loaded machine; rows never reached are never touched
-    weights = np.empty((var_eval.size + 1, width))
+    weights = np.empty((0 if lazy else var_eval.size + 1, width))
     if resume is not None:  # the times up to the resume point are in the earlier run's file
         k = int(np.searchsorted(t_eval, float(resume["t"]), side="right"))
         before = 0
@@ -195,20 +202,28 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
         if keep:
             states.append(np.full_like(y0, np.nan))
             frames.append(None)
-        weights[idx] = 0.0
+        if not lazy:
+            weights[idx] = 0.0
+        saved_var.append(math.nan)
         norms.append(flow.alpha)
         saved_t.append(t_eval[idx])
     last_saved: dict | None = None
 
     def save_row(var: float, t: float, s: np.ndarray, frame) -> None:
         """Keep the weights (and, with ``keep``, the state) at the solver variable ``var`` as the saved time ``t``."""
+        clock = time.perf_counter()
         if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
             states.append(flow.export_state(var, s) if hasattr(flow, "export_state") else s)
             frames.append(frame)
-        w, norm = flow.observe(var, s, frame)
-        weights[len(saved_t)] = w  # rows are filled in order: a resumed run's first row is its first new time
-        norms.append(norm)
+        if lazy:
+            saved_var.append(var)
+            norms.append(math.nan)
+        else:
+            w, norm = flow.observe(var, s, frame)
+            weights[len(saved_t)] = w  # rows are filled in order: a resumed run's first row is its first new time
+            norms.append(norm)
         saved_t.append(t)
+        stats.save_seconds += time.perf_counter() - clock
 
     def save_point(var: float, t: float, y: np.ndarray, frame) -> dict:
         """Where a later run continues: the state ``y`` at ``var`` (a step's end, after the last saved time ``t``)."""
@@ -219,7 +234,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
 
     def solution(status, message, t_fail=None, failure=None, partial=False) -> FlowSolution:
         t_saved, rows, norm_list = list(saved_t), len(saved_t), list(norms)
-        W = weights[:rows]
+        W: Any = weights[:rows]  # an array, or LazyWeights when the run keeps its states only
         state_list, frame_list = list(states), list(frames)
         if not rows and resume is None:  # stopped before its first saved time: the file still holds t = 0
             t_saved, norm_list = [0.0], [flow.alpha]
@@ -234,19 +249,22 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
                 if keep:
                     state_list = [flow.export_state(v0, y0) if hasattr(flow, "export_state") else y0.copy()]
                     frame_list = [frame0]
-        elif partial:
+        elif partial and not lazy:
             W = W.copy()
         n_state = y0.shape[0]
+        t_array, state_array = np.asarray(t_saved, dtype=np.float64), np.asarray(state_list).reshape(-1, n_state)
+        norm_array = np.asarray(norm_list, dtype=np.float64)
+        if lazy and rows:
+            W = LazyWeights(flow, np.asarray(saved_var[:rows], dtype=np.float64), state_array, frame_list, norm_array)
         return FlowSolution(
-            t=np.asarray(t_saved, dtype=np.float64), states=np.asarray(state_list).reshape(-1, n_state),
-            weights=W, param_norm=np.asarray(norm_list, dtype=np.float64),
+            t=t_array, states=state_array, weights=W, param_norm=norm_array,
             status=status, message=message, stats=stats, t_fail=t_fail, failure=failure,
             pieces=list(pieces) if partial else pieces, flow=flow, frames=frame_list,
             resume_point=last_saved if last_saved is not None else resume)
 
     start = time.perf_counter()
     max_step = getattr(flow, "max_step", np.inf)
-    solver = _make_solver(method, flow.rhs, v0, y0, v_end, rtol, atol, jac, max_step)
+    solver = _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step)
     if lc is not None and lc.initial and resume is None:
         lc.checkpoint(solution(Status.INTERRUPTED, "stopped before its first step", partial=True))
     retries = 0
@@ -270,7 +288,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
                     retries += 1
                     _accumulate(stats, solver)
                     stats.restarts += 1
-                    solver = _make_solver(method, flow.rhs, v_prev, y_prev, v_end, rtol, atol, jac,
+                    solver = _make_solver(method, fun, v_prev, y_prev, v_end, rtol, atol, jac,
                                           RETRY_SHRINK * (solver.t - v_prev))
                     continue
                 status, t_fail, failure = Status.FAILED, float(flow.to_time(solver.t_old)), "non-finite"
@@ -300,7 +318,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
             if rescaled is not None:
                 _accumulate(stats, solver)
                 stats.restarts += 1
-                solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
+                solver = _make_solver(method, fun, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
             # a flow may end the run at a rule of its own (the squared loss at λ = 0 stops at interpolation): the
             # point where it stopped is saved as the last time
             stop = getattr(flow, "stop_reason", None)
@@ -317,6 +335,22 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
     stats.nfev, stats.njev = flow.nfev, flow.njev
     stats.wall_seconds = time.perf_counter() - start
     return solution(status, message, t_fail, failure)
+
+
+def _timed(fn: Callable | None, stats: SolverStats, field: str) -> Callable | None:
+    """``fn`` adding the seconds of each call to ``stats.<field>`` (None stays None)."""
+    if fn is None:
+        return None
+    clock = time.perf_counter
+
+    def timed(*args):
+        start = clock()
+        try:
+            return fn(*args)
+        finally:
+            setattr(stats, field, getattr(stats, field) + clock() - start)
+
+    return timed
 
 
 def _accumulate(stats: SolverStats, solver) -> None:

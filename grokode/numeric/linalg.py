@@ -13,6 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 from scipy.linalg.blas import dsyrk as _syrk
+from scipy.linalg.blas import ssyrk as _syrk32
 
 from .parallel import sized_kernel
 
@@ -76,6 +77,24 @@ def pack_signs(XT: np.ndarray) -> np.ndarray:
     """Bits of x_ij = +1 for ±1 data, packed along samples: out[j, b] bit k <-> sample 8b + k."""
     # numpy's packbits (little bit order: bit k of byte b is element 8b + k) is ~10× faster than a numba loop
     return np.packbits(np.asarray(XT) > 0, axis=1, bitorder="little")
+
+
+def _packed_columns(X: np.ndarray, block: int = 65536) -> np.ndarray:
+    """``pack_signs(Xᵀ)`` (d × ⌈n/8⌉) built in blocks of columns, without a d × n temporary."""
+    n, d = X.shape
+    out = np.empty((d, (n + 7) // 8), dtype=np.uint8)
+    for j0 in range(0, d, block):
+        out[j0:j0 + block] = pack_signs(X[:, j0:j0 + block].T)
+    return out
+
+
+def _packed_rows(X: np.ndarray, block: int = 64) -> np.ndarray:
+    """``pack_signs(X)ᵀ`` (⌈d/8⌉ × n), contiguous, built in blocks of rows, without an n × d temporary."""
+    n, d = X.shape
+    out = np.empty(((d + 7) // 8, n), dtype=np.uint8)
+    for i0 in range(0, n, block):
+        out[:, i0:i0 + block] = pack_signs(X[i0:i0 + block]).T
+    return out
 
 
 @sized_kernel(lambda bits, r, scale, out: 4 * bits.size)
@@ -145,14 +164,22 @@ class DataMatrix:
 
     def __init__(self, X: np.ndarray):
         self.X = np.ascontiguousarray(X)
-        self.XT = np.ascontiguousarray(self.X.T)
         self.n, self.d = self.X.shape
         self.dtype = self.X.dtype
-        # ±1 data (stored as int8) also keeps its sign bits: Xᵀ·r by table lookup reads 8× fewer bytes; other
-        # int8 data (zeros, e.g.) are not two-valued, so they take the general kernels
+        # ±1 data (stored as int8) keeps its sign bits instead: both products read them (8× fewer bytes), and Xᵀ
+        # is made only when asked for (n·d bytes: 256 MB at n 256, d 1e6); other int8 data (zeros, e.g.) are not
+        # two-valued, so they take the general kernels
         signs = self.dtype == np.int8 and bool(np.all((self.X == 1) | (self.X == -1)))
-        self.bits = pack_signs(self.XT) if signs else None
-        self.colbits = np.ascontiguousarray(pack_signs(self.X).T) if signs else None
+        self._XT = None if signs else np.ascontiguousarray(self.X.T)
+        self.bits = _packed_columns(self.X) if signs else None
+        self.colbits = _packed_rows(self.X) if signs else None
+
+    @property
+    def XT(self) -> np.ndarray:
+        """Xᵀ (d, n), contiguous (for ±1 data made on first use)."""
+        if self._XT is None:
+            self._XT = np.ascontiguousarray(self.X.T)
+        return self._XT
 
     def matvec(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.n) if out is None else out
@@ -191,6 +218,30 @@ class DataMatrix:
                 c = _syrk(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
         return np.triu(c) + np.triu(c, 1).T
 
+    def newton_gram(self, col: np.ndarray, block: int = 8192) -> np.ndarray:
+        """An approximation of X diag(col) Xᵀ for a Newton matrix: :meth:`weighted_gram` in float32 arithmetic.
+
+        Returned as float64 (n × n), with a relative error of a few float32 roundings (~1e-6 of its largest
+        entries): enough for the Jacobian of an implicit method, which only steers the Newton iterations (their
+        converged result is checked against the float64 right-hand side), and half the time of the float64
+        product, which is most of a Jacobian's cost. Not for anything that is itself a result.
+        """
+        c = np.zeros((self.n, self.n), dtype=np.float32, order="F")
+        root = np.sqrt(np.abs(col)).astype(np.float32)
+        for j0 in range(0, self.d, block):
+            Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # int8 or float64 times float32
+            if Xb.dtype != np.float32:
+                Xb = Xb.astype(np.float32)
+            sign = col[j0:j0 + block] > 0
+            n_pos = int(np.count_nonzero(sign))
+            if n_pos == 0 or n_pos == sign.size:
+                c = _syrk32(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
+            else:
+                c = _syrk32(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+                c = _syrk32(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+        c64 = c.astype(np.float64)
+        return np.triu(c64) + np.triu(c64, 1).T
+
     def squared_norm(self) -> float:
         if self.bits is not None:
             return float(self.X.size)
@@ -227,3 +278,64 @@ class DataMatrix:
     def max_abs(self) -> float:
         """``max_ij |X_ij|`` (by max and min: np.abs overflows on int8 −128)."""
         return float(max(self.X.max(), -float(self.X.min()))) if self.X.size else 0.0
+
+def row_norms_block(W: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W`` as a (T, 2) array, in blocks of ``rows`` rows (default: about 8 MB
+    of them), the same values as ``np.linalg.norm(W, axis=1)`` and ``np.abs(W).sum(axis=1)`` without their T×d
+    temporaries."""
+    rows = max(1, (1 << 20) // max(1, W.shape[1])) if rows is None else rows
+    out = np.empty((W.shape[0], 2))
+    for k in range(0, W.shape[0], rows):
+        block = W[k:k + rows]
+        out[k:k + rows, 0] = np.linalg.norm(block, axis=1)
+        out[k:k + rows, 1] = np.abs(block).sum(axis=1)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _matmat_signs(colbits, W, out, group_block):
+    """out[r] = X W[r] for every row r of W, from sign bits packed along features (see :func:`matvec_signs`).
+
+    The byte groups are visited in blocks of ``group_block`` (their bits stay in cache while every row reads
+    them); within a block the rows run in parallel, each with its own table, and each output sums its groups in
+    increasing order, so the result does not depend on the thread count.
+    """
+    nbytes, n = colbits.shape
+    R, d = W.shape
+    for r in range(R):
+        for i in range(n):
+            out[r, i] = 0.0
+    for g0 in range(0, nbytes, group_block):
+        g1 = min(nbytes, g0 + group_block)
+        for r in numba.prange(R):
+            table = np.zeros(256)
+            row = out[r]
+            for b in range(g0, g1):
+                for k in range(8):
+                    j = 8 * b + k
+                    wk = W[r, j] if j < d else 0.0
+                    half = 1 << k
+                    for m in range(half):
+                        table[half + m] = table[m] + wk
+                for i in range(n):
+                    row[i] += table[colbits[b, i]]
+    for r in numba.prange(R):
+        total = 0.0
+        for j in range(d):
+            total += W[r, j]
+        for i in range(n):
+            out[r, i] = 2.0 * out[r, i] - total
+
+
+def signs_outputs(colbits: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """W Xᵀ (R × n) for ±1 data from its packed sign bits (:func:`packed_rows`): R rows of X·w by table lookups,
+    without converting X to float64 (equal to the BLAS product to rounding)."""
+    W = np.ascontiguousarray(np.atleast_2d(W), dtype=np.float64)
+    out = np.empty((W.shape[0], colbits.shape[1]))
+    _matmat_signs(colbits, W, out, max(1, (1 << 20) // max(1, colbits.shape[1])))
+    return out
+
+
+def packed_rows(X: np.ndarray) -> np.ndarray:
+    """The sign bits of ±1 data packed along features, ``pack_signs(X)ᵀ`` (⌈d/8⌉ × n), built blockwise."""
+    return _packed_rows(X)

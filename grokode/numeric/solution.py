@@ -29,7 +29,8 @@ class Status(StrEnum):
 @dataclass
 class SolverStats:
     """Counters of one run: right-hand side (or gradient) and Jacobian evaluations, LU factorizations,
-    accepted steps, restarts (rescalings), the method that was given up on, and the wall time."""
+    accepted steps, restarts (rescalings), the method that was given up on, and the wall time, with the seconds
+    of it spent in right-hand sides, Jacobians and saving the requested times (flow methods)."""
 
     method: str
     nfev: int = 0
@@ -39,6 +40,9 @@ class SolverStats:
     restarts: int = 0
     fallback_from: str | None = None
     wall_seconds: float = 0.0
+    rhs_seconds: float = 0.0
+    jac_seconds: float = 0.0
+    save_seconds: float = 0.0
 
 
 class InTime:

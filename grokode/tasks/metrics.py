@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
@@ -27,8 +29,14 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     W = np.atleast_2d(W)
     n, d = X.shape
     F = np.zeros((W.shape[0], n))
+    # the full blocks are converted into one buffer: a new float64 block per step costs its page faults again
+    buffer = np.empty((n, block)) if d >= block else None
     for j0 in range(0, d, block):
-        F += W[:, j0:j0 + block] @ np.asarray(X[:, j0:j0 + block], dtype=np.float64).T
+        if buffer is not None and j0 + block <= d:
+            np.copyto(buffer, X[:, j0:j0 + block])
+            F += W[:, j0:j0 + block] @ buffer.T
+        else:
+            F += W[:, j0:j0 + block] @ np.asarray(X[:, j0:j0 + block], dtype=np.float64).T
     return F
 
 
@@ -39,3 +47,73 @@ def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
     loss_out, acc_out = np.empty(F.shape[0]), np.empty(F.shape[0])
     _loss_and_accuracy(F, np.asarray(y, dtype=np.float64), gen.LOSS_NAMES.index(loss), loss_out, acc_out)
     return loss_out, acc_out
+
+
+def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The per-time metrics of a trajectory whose weights are computed when read (:class:`LazyWeights`), from
+    one pass over its rows: training loss and accuracy, test loss and accuracy, the population metric, and the
+    row norms (kept by ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
+
+    The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
+    whole T×d array (each is computed row by row).
+    """
+    from ..numeric.linalg import DataMatrix, packed_rows, row_norms_block, signs_outputs
+
+    def population(block: np.ndarray):
+        pop = ds.population_accuracy(block) if kind == "classification" else ds.population_loss(block)
+        return None if pop is None else np.atleast_1d(np.asarray(pop, dtype=np.float64))
+
+    product: Callable[[np.ndarray, np.ndarray], np.ndarray] = outputs
+    if W.block_rows() < len(W) and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype == np.int8):
+        # read in blocks of rows: the BLAS product would convert all of X to float64 once per block, so ±1 data
+        # are multiplied from their sign bits instead (equal to rounding)
+        own = W.flow.data if isinstance(W.flow.data, DataMatrix) else None  # the flow's own bits of X, if any
+        bits = {id(ds.X): own.colbits if own is not None and own.X is ds.X and own.colbits is not None
+                else packed_rows(ds.X)}
+        if ds.X_test is not None:
+            bits[id(ds.X_test)] = packed_rows(ds.X_test)
+
+        def signs_product(X: np.ndarray, block: np.ndarray) -> np.ndarray:
+            return signs_outputs(bits[id(X)], block)
+
+        product = signs_product
+
+    functions = {"F": lambda block: product(ds.X, block), "population": population, "norms": row_norms_block}
+    if ds.X_test is not None:
+        functions["test"] = lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss,
+                                                                     product(ds.X_test, block)), axis=1)
+    found = W.map_rows(functions)
+    W.keep_row_norms(found["norms"])
+    F = found["F"].reshape(len(W), ds.X.shape[0])
+    arrays: dict[str, np.ndarray] = {}
+    arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, F, loss, F)
+    if kind == "classification":
+        arrays["train_acc"] = train_acc
+    if "test" in found:
+        test = found["test"].reshape(len(W), 2)
+        arrays["test_loss"] = np.ascontiguousarray(test[:, 0])
+        if kind == "classification":
+            arrays["test_acc"] = np.ascontiguousarray(test[:, 1])
+    if found["population"] is not None:
+        key = "test_acc_population" if kind == "classification" else "test_loss_population"
+        arrays[key] = found["population"]
+    return arrays, F
+
+
+def saved_metric(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The transition metric ``name`` (:meth:`LinearModel.transition_metric`) at the saved times, from the metric
+    arrays already computed (for weights that are computed when read)."""
+    if name.startswith("log10_"):
+        return np.log10(arrays[name[len("log10_"):]])
+    return np.asarray(arrays[name], dtype=np.float64)
+
+
+def transposed_product(X: np.ndarray, r: np.ndarray, block: int = 65536) -> np.ndarray:
+    """Xᵀ r (d) for int8 or float X, by column blocks: ``X.T @ r`` on int8 data would convert all of X to float64
+    first (2 GB at n 256, d 1e6). Each entry is the same dot product as in the whole product."""
+    n, d = X.shape
+    r = np.asarray(r, dtype=np.float64)
+    out = np.empty(d)
+    for j0 in range(0, d, block):
+        out[j0:j0 + block] = X[:, j0:j0 + block].T @ r
+    return out
