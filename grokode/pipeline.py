@@ -304,8 +304,7 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
         "message": sol.message,
         "t_reached": sol.t_reached,
     }
-    if getattr(sol, "lr_stability_ratio", None) is not None:  # GD: its first step against 2/ρ(0)
-        summary["lr_stability_ratio"] = sol.lr_stability_ratio
+    summary.update(sol.extras)  # entries the method adds (GD: its first step against 2/ρ(0))
     summary.update(model.summarize(plan, sol, arrays, transition, references))
     options, dataset = model.record(plan)
     meta: dict[str, Any] = {

@@ -99,7 +99,7 @@ def test_matrix_flow_cost_does_not_grow_with_alpha():
 
 def test_jacobian_reuses_its_gram_only_while_dw_dq_has_not_moved(data):
     """J = row·X diag(∂w/∂q) Xᵀ: the n²d product is reused while ∂w/∂q (max-normalized) moved ≤ GRAM_REUSE."""
-    from grokode.numeric.diagonal import GRAM_REUSE
+    from grokode.numeric.reduced import GRAM_REUSE
 
     flow = ReducedDiagonalFlow(data.X, data.y, alpha=5.0, lam=LAM)
     rng = np.random.default_rng(0)
