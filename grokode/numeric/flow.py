@@ -20,13 +20,15 @@ The rules:
 5. *Frames.* A flow may change the variables of its state between steps (a scale, an anchor of a closed
    form). ``frame()`` returns an opaque token for the current ones; the driver keeps it with each step's
    dense output and hands it back to ``observe``/``weight``. After every accepted step the driver calls
-   ``rescale(y, v)``: a new state to restart the solver from (in a new frame), or None.
+   ``rescale(y, v)``: None, a new state to restart the solver from (in a new frame), or a :class:`Reframe`, a new
+   state that is an affine image of y under which the flow keeps its form (the solver may carry its history).
    ``export_frame(frame)`` / ``restore_frame(saved)`` turn a frame into plain values and back, for a run that
    continues from a saved state.
 6. ``export_state(v, y)`` is what a run stores as its state (default y itself); ``keep_states`` False keeps
    neither the states nor the past dense pieces (flows with very many unknowns).
 7. ``stop_reason()`` (asked after every step) ends the run at a rule of the flow's own, with that message.
-8. ``max_step`` bounds the solver's step in v; ``failure_hint`` is appended to the message of a run whose
+8. ``auto_method`` names the solver the driver's ``auto`` method uses (None: the driver's default);
+   ``max_step`` bounds the solver's step in v; ``failure_hint`` is appended to the message of a run whose
    state became non-finite (a non-empty hint also says that the exact flow cannot blow up, so the driver's
    ``auto`` method retries such a run with its fallback solver).
 9. ``d`` (the model's dimension), ``alpha`` (the initialization scale, ‖θ(0)‖ before a log-time start) and
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -55,6 +58,7 @@ class Flow(Protocol):
     alpha: float
     nfev: int
     njev: int
+    auto_method: str | None
     max_step: float
     keep_states: bool
     failure_hint: str
@@ -80,7 +84,7 @@ class Flow(Protocol):
 
     def to_time(self, var: Any) -> Any: ...
 
-    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | None: ...
+    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | Reframe | None: ...
 
     def frame(self) -> Any: ...
 
@@ -93,11 +97,21 @@ class Flow(Protocol):
     def stop_reason(self) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class Reframe:
+    """What :meth:`Flow.rescale` returns for a change of variables y → ``state`` = ``scale``·(y − y_now) after which
+    the flow is the same ODE in the new variables (F_new(v, scale·(y − y_now)) = scale·F(v, y)): a solver may
+    carry its history across it by the same map instead of restarting (``state`` is then the new y)."""
+
+    state: np.ndarray
+    scale: float
+
+
 #: The members a flow written before :class:`FlowBase` (a plug-in's) has to supply; see :func:`as_flow`.
 CORE_MEMBERS = ("d", "alpha", "nfev", "njev", "start", "rhs", "weight", "observe", "to_var", "to_time", "rescale")
 #: The members :class:`FlowBase` supplies defaults of.
-OPTIONAL_MEMBERS = ("jac", "jac_diagonal", "weight_size", "max_step", "keep_states", "failure_hint", "frame",
-                    "export_frame", "restore_frame", "export_state", "stop_reason")
+OPTIONAL_MEMBERS = ("jac", "jac_diagonal", "weight_size", "auto_method", "max_step", "keep_states", "failure_hint",
+                    "frame", "export_frame", "restore_frame", "export_state", "stop_reason")
 
 
 class FlowBase:
@@ -118,6 +132,8 @@ class FlowBase:
     jac: Jacobian | None = None
     #: a diagonal approximation of ∂F/∂y for W-methods (None: the flow has none)
     jac_diagonal: Jacobian | None = None
+    #: the solver of the driver's ``auto`` method (None: the driver's default)
+    auto_method: str | None = None
     max_step = math.inf
     keep_states = True
     failure_hint = ""
@@ -148,8 +164,8 @@ class FlowBase:
     def to_time(var: Any) -> Any:
         return var
 
-    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | None:
-        """A state to restart from after a step (None: continue as is)."""
+    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | Reframe | None:
+        """A state to restart from after a step, or its :class:`Reframe` (None: continue as is)."""
         return None
 
     def frame(self) -> Any:
@@ -213,7 +229,7 @@ class _CoreFlow(FlowBase):
     def to_time(self, var: Any) -> Any:  # type: ignore[override]
         return self.inner.to_time(var)
 
-    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | None:
+    def rescale(self, state: np.ndarray, var: float) -> np.ndarray | Reframe | None:
         return self.inner.rescale(state)
 
 

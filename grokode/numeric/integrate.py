@@ -17,7 +17,7 @@ from scipy import integrate as si
 
 from .. import interrupts, lifecycle
 from ..errors import InputError, checked_arguments
-from .flow import Flow, as_flow
+from .flow import Flow, Reframe, as_flow
 from .rkc import RKC
 from .ros2 import ROS2
 from .solution import Solution, SolverStats, Status
@@ -125,7 +125,8 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
         from :class:`~grokode.numeric.flow.FlowBase`). An object with only the core members is driven with the
         base's defaults (:func:`~grokode.numeric.flow.as_flow`).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
-    method : one of :data:`METHODS` ("auto" is :data:`AUTO_METHOD`), or an ``OdeSolver`` subclass.
+    method : one of :data:`METHODS` ("auto" is the flow's ``auto_method``, by default :data:`AUTO_METHOD`, redone
+        with :data:`AUTO_FALLBACK` when it fails), or an ``OdeSolver`` subclass.
     rtol, atol : solver tolerances on the flow's state.
     progress : called with the fraction of the horizon done (in the solver's variable).
     """
@@ -136,7 +137,10 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
     if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or not np.all(np.isfinite(t_eval)):
         raise InputError("t_eval must be a non-empty, strictly increasing list of finite times")
     if method == "auto":
-        first = integrate_flow(flow, t_eval, method=AUTO_METHOD, rtol=rtol, atol=atol, progress=progress)
+        primary = flow.auto_method or AUTO_METHOD
+        first = integrate_flow(flow, t_eval, method=primary, rtol=rtol, atol=atol, progress=progress)
+        if primary == AUTO_FALLBACK:
+            return first
         # a blow-up is the model's, not LSODA's, unless the flow says its exact solution cannot blow up (a reduced
         # flow at depth ≥ 3, whose step crossed a singular end: LSODA accepts a step to a NaN point, BDF rejects it)
         numerical = first.failure == "non-finite" and bool(flow.failure_hint)
@@ -286,14 +290,16 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
                 progress(min(1.0, (hi - v0) / (v_end - v0)))
             rescaled = None
             if solver.status == "running":
-                rescaled = flow.rescale(solver.y, solver.t)
+                change = flow.rescale(solver.y, solver.t)
+                rescaled = change.state if isinstance(change, Reframe) else change
             if saved_t:  # a later run continues from this step's end (in the frame it is in after any rescaling)
                 last_saved = save_point(solver.t, saved_t[-1], solver.y if rescaled is None else rescaled,
                                         flow.frame())
             if rescaled is not None:
-                _accumulate(stats, solver)
                 stats.restarts += 1
-                solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
+                if not (isinstance(change, Reframe) and _carry_history(solver, change)):
+                    _accumulate(stats, solver)
+                    solver = _make_solver(method, flow.rhs, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
             # a flow may end the run at a rule of its own (the squared loss at λ = 0 stops at interpolation): the
             # point where it stopped is saved as the last time
             why_stop = flow.stop_reason() if solver.status == "running" else None
@@ -308,6 +314,21 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
     stats.nfev, stats.njev = flow.nfev, flow.njev
     stats.wall_seconds = time.perf_counter() - start
     return solution(status, message, t_fail, failure)
+
+
+def _carry_history(solver, change: Reframe) -> bool:
+    """Carry a BDF solver's history across the change of variables y → scale·(y − y_now) of ``change``, instead of
+    restarting it at first order; False (restart) for the other solvers.
+
+    BDF keeps the backward differences D[k] of its state, which the affine map scales by ``scale`` (D[0] is the state
+    itself); its Jacobian and LU factors are those of the same flow (∂F/∂y does not change under the map).
+    """
+    if not isinstance(solver, si.BDF):
+        return False
+    solver.D[1:] *= change.scale
+    solver.D[0] = change.state
+    solver.y = change.state.copy()
+    return True
 
 
 def _accumulate(stats: SolverStats, solver) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import generated as gen
-from .flow import FlowBase
+from .flow import FlowBase, Reframe
 from .linalg import DataMatrix
 from .primitives import sigmoid, softplus
 from .residuals import loss_log_curvatures, loss_residuals
@@ -140,6 +140,9 @@ class ReducedLinearFlow(FlowBase):
         self.nfev = 0
         self.njev = 0
         self._init_growth(log_scale0)
+        # depth ≥ 3 re-anchors once per decade of a bracket's decay in the late phase, ∝ ln α times: BDF carries its
+        # history across a re-anchoring (the driver's Reframe), where LSODA restarts in its non-stiff mode
+        self.auto_method = "BDF" if self.depth > 2 else None
 
     # -- hooks ------------------------------------------------------------------------------------------
     def prepare_closed_form(self) -> tuple[float, float]:
@@ -346,7 +349,7 @@ class ReducedLinearFlow(FlowBase):
                     "there)")
         return None
 
-    def rescale(self, state: np.ndarray, var: float = -math.inf) -> np.ndarray | None:
+    def rescale(self, state: np.ndarray, var: float = -math.inf) -> np.ndarray | Reframe | None:
         """A new state (and frame) to restart from, or None. Called by the driver after every step, at τ = ``var``.
 
         Re-anchors (depth ≥ 3, :meth:`reanchor`); otherwise lowers c by a power of two when |y| > 1e100 (exact),
@@ -367,15 +370,18 @@ class ReducedLinearFlow(FlowBase):
                 self._misfit = math.nan
                 return state.copy()
         if self.depth > 2:
+            c, anchored = self.c, self.anchor is not None
             restarted = self.reanchor(state, var)
             if restarted is not None:
-                return restarted
+                # from an anchored frame the new state is e^{c_new − c}(y − y_now) of the same flow; the first anchor
+                # leaves the frame whose scale moves with φ(τ), which is not such a map: the solver restarts
+                return Reframe(restarted, math.exp(self.c - c)) if anchored else restarted
         top = float(np.max(np.abs(state)))
         if top <= self.rescale_above:
             return None
         k = math.floor(math.log2(top))
         self.c -= k * math.log(2.0)
-        return np.ldexp(state, -k)
+        return Reframe(np.ldexp(state, -k), math.ldexp(1.0, -k))
 
     def mean_abs_x(self) -> float:
         """mean |x_ij| of the data (1 for ±1 data)."""

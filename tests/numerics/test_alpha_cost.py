@@ -113,3 +113,25 @@ def test_jacobian_reuses_its_gram_only_while_dw_dq_has_not_moved(data):
     assert np.max(np.abs(J2 - fresh)) <= 2 * GRAM_REUSE * np.max(np.abs(fresh))
     flow.jac(tau, s1 * 300.0)  # z ≈ 0.3: ∂w/∂q varies across coordinates
     assert flow.grams == 2
+
+
+def test_bdf_carries_its_history_across_reanchoring(data, monkeypatch):
+    """Depth 3 re-anchors once per decade of a bracket's decay; BDF continues across each (the same flow in the new
+    frame) instead of restarting at first order: fewer right-hand sides, the same weights."""
+    import grokode.numeric.integrate as integrate
+
+    times = _times(1e30)
+
+    def run():
+        flow = ReducedDiagonalFlow(data.X, data.y, alpha=1e30, lam=LAM, depth=3)
+        sol = integrate_flow(flow, times, method="BDF")
+        assert sol.status == "ok", sol.message
+        return flow, sol
+
+    carried_flow, carried = run()
+    monkeypatch.setattr(integrate, "_carry_history", lambda solver, change: False)
+    restarted_flow, restarted = run()
+    assert carried_flow.anchors == restarted_flow.anchors >= 20
+    assert carried.stats.nfev < 0.9 * restarted.stats.nfev, (carried.stats.nfev, restarted.stats.nfev)
+    scale = np.max(np.abs(restarted.weights), axis=1)
+    assert np.max(np.abs(carried.weights - restarted.weights) / scale[:, None]) <= 1e-4
