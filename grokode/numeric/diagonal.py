@@ -41,6 +41,9 @@ class Anchor:
     A: np.ndarray
     B: np.ndarray
     level: float
+    time: float = 0.0
+    rate: np.ndarray | None = None
+    drift: bool = False
 
 
 class ReducedDiagonalFlow(ReducedLinearFlow):
@@ -111,7 +114,7 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
         c, anchor = self.frame() if frame is None else frame
-        B = self.clock(state)
+        B = self.clock(state, tau, (c, anchor))
         t = self.time_at(tau)
         w = np.empty(self.d)
         if anchor is not None:
@@ -135,7 +138,7 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
         c = self.scale_at(tau, c, anchor)
         A, Bv = np.empty(self.d), np.empty(self.d)
         Aa, Ba = (self._zeros, self._zeros) if anchor is None else (anchor.A, anchor.B)
-        dk.anchored_exponents(self.clock(state), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
+        dk.anchored_exponents(self.clock(state, tau, (c, anchor)), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
         return A, Bv
 
     def reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
@@ -146,7 +149,8 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
             shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
         if shrink > LOG_ANCHOR_FACTOR:  # False when NaN: the solver sees the NaN first
             level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
-            self.anchor = Anchor(A, Bv, level)
+            rate, drift = self.drift_rate(tau, state)
+            self.anchor = Anchor(A, Bv, level, self.time_at(tau), rate, drift)
             self.anchors += 1
             # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
             self.c = math.log(self.gamma) + self.log_kappa + level + math.log(self.mean_abs_x())

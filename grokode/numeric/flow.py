@@ -99,12 +99,15 @@ class Flow(Protocol):
 
 @dataclass(frozen=True)
 class Reframe:
-    """What :meth:`Flow.rescale` returns for a change of variables y → ``state`` = ``scale``·(y − y_now) after which
-    the flow is the same ODE in the new variables (F_new(v, scale·(y − y_now)) = scale·F(v, y)): a solver may
-    carry its history across it by the same map instead of restarting (``state`` is then the new y)."""
+    """What :meth:`Flow.rescale` returns for a change of variables y → y′ = ``scale``·(y − y_now) + g(v)·``vector``
+    (g = ``curve``, g(v_now) = 0; no such term when ``vector`` is None) of the same flow: y′ solves the flow's new
+    form wherever y solved the old one, so a solver may carry its history across it by the same map instead of
+    restarting. ``state`` is y′ at v_now."""
 
     state: np.ndarray
     scale: float
+    vector: np.ndarray | None = None
+    curve: Callable[[float], float] | None = None
 
 
 #: The members a flow written before :class:`FlowBase` (a plug-in's) has to supply; see :func:`as_flow`.

@@ -317,15 +317,22 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
 
 
 def _carry_history(solver, change: Reframe) -> bool:
-    """Carry a BDF solver's history across the change of variables y → scale·(y − y_now) of ``change``, instead of
+    """Carry a BDF solver's history across the change of variables of ``change`` (a :class:`Reframe`) instead of
     restarting it at first order; False (restart) for the other solvers.
 
-    BDF keeps the backward differences D[k] of its state, which the affine map scales by ``scale`` (D[0] is the state
-    itself); its Jacobian and LU factors are those of the same flow (∂F/∂y does not change under the map).
+    BDF keeps the backward differences D[k] of its state on its grid of equal steps; the map scales them by ``scale``
+    and adds the differences of g(v)·vector (D[0] is the state itself); its Jacobian and LU factors are those of the
+    same flow (∂F/∂y does not change under the map).
     """
     if not isinstance(solver, si.BDF):
         return False
     solver.D[1:] *= change.scale
+    if change.vector is not None and change.curve is not None:  # + g(v)·vector: its backward differences on the grid
+        past = np.array([change.curve(solver.t - k * solver.h_abs * solver.direction)
+                         for k in range(solver.order + 1)])
+        for j in range(1, solver.order + 1):
+            past = past[:-1] - past[1:]
+            solver.D[j] += past[0] * change.vector
     solver.D[0] = change.state
     solver.y = change.state.copy()
     return True

@@ -35,6 +35,10 @@ QS_LEAVE = 1e-7
 #: log of the state's size at the start, y(τ0) ~ 1e-3: the default atol (1e-9) is then ~rtol of it, so it does not
 #: bound the early relative error
 START_LOG_SCALE = math.log(1e3)
+#: A new anchor drifts (its frame's state excludes G(t)·v_a, :meth:`ReducedLinearFlow.drift_scale`) when r(f) moved
+#: by at most this fraction (max-norm) since the last anchor: in the late phase r is steady and the drift leaves the
+#: state only its small changes; while r still moves fast the drift would add a large part the state must cancel.
+DRIFT_STEADY = 1e-2
 
 
 def check_loss(loss: str) -> None:
@@ -66,8 +70,13 @@ class ReducedLinearFlow(FlowBase):
     e^{−(L−2)λt}); computed from a state whose error is relative to |S| it would lose every digit. Whenever it has
     shrunk by :data:`ANCHOR_FACTOR` since the last anchor the model re-anchors (:meth:`reanchor`): the closed
     form restarts at the current point, the state is zeroed (it then holds S − S_anchor) and c is chosen so that
-    a unit change of y moves the smallest bracket by its own size. The pair (c, anchor) is the *frame* of a state
-    (:meth:`frame`); dense output is read in the frame of its solver piece. The exact flow cannot blow up at any
+    a unit change of y moves the smallest bracket by its own size. Once r(f) is steady from one anchor to the next
+    (the late phase), the anchor also carries the *drift* G(t)·v_a, G(t) = ∫_{t_a}^t ρ, v_a = r(f) at the anchor:
+    the state is then y = e^{c}(S − S_a − G(t)v_a) and holds only what r changes after the anchor, while the
+    decay e^{−(L−2)λt} of the brackets is in G, which is exact; a decade of that decay costs a few steps instead of
+    resolving an exponential in y. The pair (c, anchor) is the *frame* of a state (:meth:`frame`); dense output is
+    read in the frame of its solver piece. A re-anchoring is a :class:`~grokode.numeric.flow.Reframe` (an affine
+    map of y plus a known curve), across which BDF keeps its history. The exact flow cannot blow up at any
     finite t (gradient flow of a loss ≥ 0), so a bracket that still crosses 0 is a failure of the numerics,
     reported as such (``failure_hint``).
 
@@ -129,6 +138,7 @@ class ReducedLinearFlow(FlowBase):
         self.grams = 0
         self._gram_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._mean_abs: float | None = None
+        self._drift_cache: tuple[Any, np.ndarray] | None = None
         self._misfit = math.nan
         self._y_scale = max(float(np.max(np.abs(self.y))), 1e-300)
         self._B = np.empty(self.d)
@@ -240,20 +250,58 @@ class ReducedLinearFlow(FlowBase):
         self.quasi_static = bool(saved.get("quasi_static", False))
         anchor = saved.get("anchor")
         self.anchor = None if anchor is None else self.anchor_class(**{
-            k: (float(v) if np.ndim(v) == 0 else np.ascontiguousarray(v)) for k, v in anchor.items()})
+            k: (v if v is None else float(v) if np.ndim(v) == 0 else np.ascontiguousarray(v))
+            for k, v in anchor.items()})
 
     # -- the right-hand side and its Jacobian ---------------------------------------------------------------
-    def clock(self, state: np.ndarray) -> np.ndarray:
-        """B = XᵀS·e^{c}/n of the state (into a work buffer): the clock Γ up to the frame's scale."""
-        return self.data.rmatvec(state, 1.0 / self.n, self._B)
+    def clock(self, state: np.ndarray, tau: float = -math.inf, frame=None) -> np.ndarray:
+        """B = Xᵀ(S − S_a)·e^{c}/n of the state in ``frame`` (None: the current one) at τ, into a work buffer: the
+        clock Γ up to the frame's scale, with the anchor's drift (:meth:`drift`) added."""
+        B = self.data.rmatvec(state, 1.0 / self.n, self._B)
+        anchor = self.anchor if frame is None else frame[1]
+        if anchor is not None and anchor.drift:
+            c = self.c if frame is None else frame[0]
+            B += self.drift_scale(tau, c, anchor) * self._drift_clock(anchor)
+        return B
+
+    # -- the late phase's drift (docs/math.md#conditioning) -------------------------------------------------
+    def drift_scale(self, tau: float, c: float, anchor) -> float:
+        """e^{c}·G(t), G(t) = ∫_{t_a}^t ρ(s) ds of an anchor made at t_a (S − S_a = G(t)·v_a + e^{−c}y in its frame)."""
+        k = (self.depth - 2) * self.lam
+        g = -math.expm1(-k * (self.time_at(tau) - anchor.time))  # G·k·e^{k t_a}
+        if g == 0.0:
+            return 0.0
+        return math.copysign(math.exp(c - k * anchor.time - math.log(k) + math.log(abs(g))), g)
+
+    def _drift_clock(self, anchor) -> np.ndarray:
+        """Xᵀv_a/n of an anchor (cached for the last anchor asked)."""
+        cached = self._drift_cache
+        if cached is None or cached[0] is not anchor:
+            cached = (anchor, self.data.rmatvec(anchor.rate, 1.0 / self.n))
+            self._drift_cache = cached
+        return cached[1]
+
+    def drift_rate(self, tau: float, state: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """(v_a, whether the new anchor drifts) for a new anchor at the state (current frame): v_a = r(f) there
+        (None at λ = 0, where there is no drift); it drifts when r moved by at most :data:`DRIFT_STEADY` (relative,
+        max-norm) since the last anchor. The squared loss never drifts: on its slow manifold (:meth:`rescale`) the
+        state does not move with r(f), which is rounding noise there."""
+        if self.lam == 0.0 or self.loss == "squared":
+            return None, False
+        f = self.outputs(tau, state)
+        r = np.empty(self.n)
+        loss_residuals(f, self.y, self.loss_id, 0.0, r)
+        last = None if self.anchor is None else self.anchor.rate
+        steady = last is not None and float(np.max(np.abs(r - last))) <= DRIFT_STEADY * float(np.max(np.abs(r)))
+        return r, steady
 
     def weight(self, tau: float, state: np.ndarray, frame=None) -> np.ndarray:
         """Effective weight w (d,) at τ = log t from the state y in ``frame`` (default: the current one)."""
-        return self.fill_weights(tau, self.clock(state), frame, np.empty(self.d))
+        return self.fill_weights(tau, self.clock(state, tau, frame), frame, np.empty(self.d))
 
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
         """f = X w at τ of the state in the current frame (a work buffer)."""
-        self.fill_weights(tau, self.clock(state), None, self._w)
+        self.fill_weights(tau, self.clock(state, tau), None, self._w)
         return self.data.matvec(self._w, self._f)
 
     def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:
@@ -264,12 +312,21 @@ class ReducedLinearFlow(FlowBase):
         f = self.outputs(tau, state)
         out = np.empty(self.n)
         phi, dphi = self.scale_offset(tau, self.anchor)
-        loss_residuals(f, self.y, self.loss_id, self.c + phi + tau + self.log_rho(t), out)
+        log_factor = self.c + phi + tau + self.log_rho(t)
+        loss_residuals(f, self.y, self.loss_id, log_factor, out)
+        self._subtract_drift(log_factor, out)
         if dphi:
             out += dphi * state
         if self.loss == "squared":
             self._misfit = float(np.max(np.abs(f - self.y))) / self._y_scale
         return out
+
+    def _subtract_drift(self, log_factor: float, out: np.ndarray) -> None:
+        """out −= e^{log_factor}·v_a in an anchored frame with a drift (the state is S − S_a − G(t)v_a)."""
+        anchor = self.anchor
+        if anchor is not None and anchor.drift:
+            with np.errstate(divide="ignore"):
+                out -= np.sign(anchor.rate) * np.exp(log_factor + np.log(np.abs(anchor.rate)))
 
     def _log_slopes_now(self, tau: float) -> float:
         return self.log_weight_slopes(tau, self._B, self._logs, self._signs)
@@ -281,7 +338,7 @@ class ReducedLinearFlow(FlowBase):
         The exact flow stays within |f − y| ≈ |Ṡ|/(2ρ) of it, which this also records (the misfit).
         """
         t = self.time_at(tau)
-        self.clock(state)
+        self.clock(state, tau)
         top = self._log_slopes_now(tau)
         M = self.data.weighted_gram(self._signs * np.exp(self._logs - top)) / self.n  # X D Xᵀ/n · e^{−top}
         try:
@@ -293,6 +350,7 @@ class ReducedLinearFlow(FlowBase):
             phi, dphi = self.scale_offset(tau, self.anchor)
             out = np.exp(self.c + phi + tau + log_lam - top) * v + dphi * state  # e^{c+φ}·t·Ṡ + (dφ/dτ)·y
             sdot = np.exp(log_lam - top - self.log_rho(t)) * v  # Ṡ/ρ = r
+            self._subtract_drift(self.c + phi + tau + self.log_rho(t), out)
         self._misfit = 0.5 * float(np.max(np.abs(sdot))) / self._y_scale
         return out
 
@@ -370,12 +428,23 @@ class ReducedLinearFlow(FlowBase):
                 self._misfit = math.nan
                 return state.copy()
         if self.depth > 2:
-            c, anchored = self.c, self.anchor is not None
+            c, last = self.c, self.anchor
             restarted = self.reanchor(state, var)
             if restarted is not None:
-                # from an anchored frame the new state is e^{c_new − c}(y − y_now) of the same flow; the first anchor
-                # leaves the frame whose scale moves with φ(τ), which is not such a map: the solver restarts
-                return Reframe(restarted, math.exp(self.c - c)) if anchored else restarted
+                # from an anchored frame the new state is y' = e^{c_new − c}(y − y_now) + e^{c_new}G_new(t)·(v_old −
+                # v_new) (S = S_a + G_a(t)v_a + e^{−c}y in both frames); the first anchor leaves the frame whose scale
+                # moves with φ(τ), which is not such a map: the solver restarts
+                if last is None:
+                    return restarted
+                new = self.anchor
+                v_old = last.rate if last.drift else None
+                v_new = new.rate if new.drift else None
+                if v_old is None and v_new is None:
+                    return Reframe(restarted, math.exp(self.c - c))
+                dv = (np.zeros(self.n) if v_old is None else v_old) - (np.zeros(self.n) if v_new is None else v_new)
+                c_new = self.c
+                return Reframe(restarted, math.exp(c_new - c), dv,
+                               lambda tau: self.drift_scale(tau, c_new, new))
         top = float(np.max(np.abs(state)))
         if top <= self.rescale_above:
             return None
@@ -416,14 +485,16 @@ class ReducedLinearFlow(FlowBase):
         if anchors:
             for name in vars(anchors[0]):
                 values = [vars(a)[name] for a in anchors]
+                if any(v is None for v in values):  # an optional field (the drift) some anchor lacks
+                    continue
                 out[f"anchor_{name}"] = np.array(values) if np.ndim(values[0]) == 0 else np.stack(values)
         return out
 
     def decode_frames(self, arrays) -> list:
         """The inverse of :meth:`encode_frames` (``arrays`` also holds the saved times ``t``)."""
         anchors = []
-        names = [f.name for f in dataclasses.fields(self.anchor_class)]
-        if f"anchor_{names[0]}" in arrays:
+        names = [f.name for f in dataclasses.fields(self.anchor_class) if f"anchor_{f.name}" in arrays]
+        if names:
             columns = {name: arrays[f"anchor_{name}"] for name in names}
             anchors = [self.anchor_class(**{name: (float(col[i]) if np.ndim(col[i]) == 0 else
                                                    np.ascontiguousarray(col[i])) for name, col in columns.items()})

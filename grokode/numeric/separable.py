@@ -386,6 +386,9 @@ class SeparableAnchor:
     lref_plus: np.ndarray
     lref_minus: np.ndarray
     level: float
+    time: float = 0.0
+    rate: np.ndarray | None = None
+    drift: bool = False
 
 
 class ReducedSeparableFlow(ReducedLinearFlow):
@@ -470,7 +473,7 @@ class ReducedSeparableFlow(ReducedLinearFlow):
 
     def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖² = e^{−2λt} c² Σ_j ‖Ψ₁(Γ₁_j)‖² (:class:`NormTable`)."""
-        B = self.clock(state)
+        B = self.clock(state, tau, frame)
         w = self.fill_weights(tau, B, frame, np.empty(self.d))
         nt = self.norms
         log_sum = _log_norm_sum(B, *self._frame_args(frame, tau), nt.central, nt.singular, nt.meta)
@@ -481,7 +484,7 @@ class ReducedSeparableFlow(ReducedLinearFlow):
                tau: float = -math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Γ₁, log(Γ*₊ − Γ₁), log(Γ₁ − Γ*₋)) per coordinate on the unit profile, at the state in ``frame`` at τ
         (default t = 0)."""
-        B = self.data.rmatvec(state, 1.0 / self.n)
+        B = self.clock(state, tau, frame).copy()
         G, lp, lm = np.empty(self.d), np.empty(self.d), np.empty(self.d)
         _locate(B, *self._frame_args(frame, tau), self.gstar_plus, self.gstar_minus, G, lp, lm)
         return G, lp, lm
@@ -499,7 +502,8 @@ class ReducedSeparableFlow(ReducedLinearFlow):
         mode = np.where(near_plus, 1, np.where(near_minus, 2, 0)).astype(np.int64)
         base = np.where(near_plus, lp, np.where(near_minus, lm, G))
         level = -min(float(np.min(lp)), float(np.min(lm)))
-        self.anchor = SeparableAnchor(mode, base, lp, lm, level)
+        rate, drift = self.drift_rate(tau, state)
+        self.anchor = SeparableAnchor(mode, base, lp, lm, level, self.time_at(tau), rate, drift)
         self.anchors += 1
         # a unit change of y moves the smallest distance by its own size
         self.c = self.log_gshift + level + math.log(self.mean_abs_x())
