@@ -152,10 +152,8 @@ def _merger(model, old: Run, rows: int):
             if "state" in old_arrays and "state_c" in old_arrays and hasattr(flow, "decode_frames") and len(
                     frames) == sol.t.size:  # a compact file: its states and frames continue
                 fields["states"] = np.concatenate([np.asarray(old_arrays["state"][:rows]), sol.states])
-                fields["frames"] = flow.decode_frames({k: old_arrays[k] for k in ("t", "state_c", "state_anchor",
-                                                       "state_growth", "anchor_A", "anchor_B", "anchor_level")
-                                                       if k in old_arrays}
-                                                      )[:rows] + list(frames)
+                fields["frames"] = flow.decode_frames({k: old_arrays[k] for k in old_arrays if k in (
+                    "t", "state_c", "state_anchor", "state_growth") or k.startswith("anchor_")})[:rows] + list(frames)
             else:
                 fields["frames"] = []
                 if sol.states.shape[0]:

@@ -485,8 +485,10 @@ class ReducedLinearFlow(FlowBase):
         if anchors:
             for name in vars(anchors[0]):
                 values = [vars(a)[name] for a in anchors]
-                if any(v is None for v in values):  # an optional field (the drift) some anchor lacks
+                known = [v for v in values if v is not None]
+                if not known:  # an optional field (the drift's rate) no anchor has
                     continue
+                values = [np.zeros_like(known[0]) if v is None else v for v in values]  # unused where it is None
                 out[f"anchor_{name}"] = np.array(values) if np.ndim(values[0]) == 0 else np.stack(values)
         return out
 

@@ -435,8 +435,7 @@ class ReducedSeparableFlow(ReducedLinearFlow):
         L = self.depth
         self.log_c = math.log(self.alpha) - 0.5 * math.log(self.d)  # c = α/√d = ‖θ_j(0)‖
         self.log_gshift = (L - 2) * self.log_c  # Γ₁ = c^{L−2} Γ
-        self.log_fscale = L * self.log_c
-        self.log_dfscale = (2 * L - 2) * self.log_c
+        self.log_fscale, self.log_dfscale = L * self.log_c, (2 * L - 2) * self.log_c  # log c^L, log c^{2L−2}
         meta = self.profile.meta
         self.gstar_plus, self.gstar_minus = float(meta[0, M_GSTAR]), float(meta[1, M_GSTAR])  # |Γ*±| of F₁
         return self.log_dfscale + float(meta[0, M_LOGF1]), self.log_c  # log|∂w/∂Γ| at t = 0, log c
@@ -448,7 +447,6 @@ class ReducedSeparableFlow(ReducedLinearFlow):
     def log_rho(self, t: float) -> float:
         return -(self.depth - 2) * self.lam * t if self.depth > 2 else 0.0
 
-    # -- frames ---------------------------------------------------------------------------------------
     def _frame_args(self, frame, tau: float):
         """(gscale, shift, anchored, mode, base) of a frame (c, anchor) at τ for the kernels."""
         c, anchor = self.frame() if frame is None else frame
