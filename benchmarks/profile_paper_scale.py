@@ -40,7 +40,7 @@ PHASES = (  # (label, (file fragment, function name)); cumulative times, so nest
     ("empirical metrics", ("tasks/metrics.py", "empirical_metrics")),
     ("population accuracy", ("tasks/datasets.py", "population_accuracy")),
     ("reference predictors + alignment", ("analysis/analyze.py", "reference_arrays")),
-    ("  reference predictors", ("analysis/predictors.py", "reference_predictors")),
+    ("  reference predictors", ("analysis/predictors/__init__.py", "reference_predictors")),
     ("transition", ("analysis/transition.py", "find_transition")),
     ("analysis", ("analysis/analyze.py", "analyze")),
 )

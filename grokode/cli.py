@@ -152,29 +152,9 @@ def derive(model: Annotated[str, typer.Argument(help="a registered model: diagon
 
     One cache for every clone and install of grokode; deleting that directory clears it.
     """
-    import json
+    from .derivation import derivation_text
 
-    from .files import cached_text, source_stamp
-    from .models import get_model
-
-    formats = ("text", "latex", "json")
-    if format not in formats:
-        raise InputError(f"unknown format {format!r} (choose {', '.join(formats)})")
-    cls = get_model(model)
-    given = _model_options(options)
-    parsed = cls.parse_derive_options(given)  # bad options fail here, before any cache or sympy
-    # a derivation takes seconds of sympy; the text is cached by model, options, format and the sources it
-    # comes from (grokode's analytic layer and the model's own file), so a second call is instant
-    analytic = Path(__file__).parent / "analytic"
-    sources = sorted(str(f) for f in analytic.glob("*.py")) + [getattr(sys.modules[cls.__module__], "__file__", "")]
-    key = json.dumps([__version__, model, sorted(parsed.items()), format, source_stamp(*sources)], default=str)
-
-    def compute() -> str:
-        from .analytic import render
-
-        return render(cls.derive(**given), format)
-
-    typer.echo(cached_text("derive", key, compute), nl=False)
+    typer.echo(derivation_text(model, _model_options(options), format), nl=False)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -314,13 +294,13 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else")] = False,
 ) -> None:
     """Transition report and theorem check (kernel at T⁻, rich at T⁺) of one run, or the trend over runs."""
-    from .analysis.analyze import analyze as analyze_run
-    from .analysis.analyze import theorem_trend
     from .files import check_output_path
-    from .result import FIGURE_SUFFIXES, Run, dumps
+    from .report import print_analysis, print_trend
+    from .result import FIGURE_SUFFIXES, dumps
+    from .run_analysis import analyze_files
 
     try:
-        c = _parse("c", "float", c, low=0.0, high=1.0, low_open=True, high_open=True)
+        window: float = _parse("c", "float", c, low=0.0, high=1.0, low_open=True, high_open=True)
     except InputError as exc:
         raise InputError(f"--c must lie in (0, 1), {str(exc).split(', ', 1)[-1]}") from None
     if force and plot is None:
@@ -330,68 +310,22 @@ def analyze(
         _require_json_names(*runs, plot)
     if plot is not None:
         check_output_path(plot, FIGURE_SUFFIXES, force=force, what="--plot")
-    loaded = [Run.load(path) for path in runs]
-    for path, run in zip(runs, loaded, strict=True):
-        if not _has_references(run) and _model_has_references(run.model):
-            try:  # a diagonal or matrix run without its alignment arrays: the error that names them
-                analyze_run(run.arrays, run.meta, c=c)
-            except InputError as exc:
-                raise InputError(f"{path!r}: {exc}") from None
-    without = [r for r in loaded if not _has_references(r)]
-    if without and len(loaded) > 1:
-        raise InputError(f"{str(without[0].path)!r} has no reference predictors (model {without[0].model!r}): the "
-                         "theorem trend needs them; analyze such runs one at a time")
-    if without:  # e.g. the mlp: no convex reference predictors, the report is the run's own summary
-        run = loaded[0]
-        if plot is not None:
-            run.plot(plot, force=force)
-        if as_json:
-            typer.echo(dumps({"run": runs[0], **run.summary, **({"plot": plot} if plot else {})}))
-        else:
-            _print_summary(run.summary, f"grokode analyze {runs[0]} ({run.model}: the run's transition report)")
-        return
-    reports = [analyze_run(r.arrays, r.meta, c=c) for r in loaded]
-    trend = theorem_trend(reports) if len(reports) > 1 else None
+    found = analyze_files(runs, window)
     if plot is not None:
-        from .analysis.plots import plot_trend, save_figure
-
-        if trend is None:
-            loaded[0].analysis = reports[0]
-            loaded[0].plot(plot, force=force)
-        else:
-            deficits = {"kernel at T⁻": trend.deficits(trend.kernel_at_Tminus),
-                        "rich at T⁺": trend.deficits(trend.rich_at_Tplus)}
-            ylabel = "1 − cos" if trend.measure == "cos" else "relative distance"
-            save_figure(plot_trend(trend.alphas, deficits, title=f"theorem check, c={c:g}", ylabel=ylabel), plot)
+        found.plot(plot, force=force)
     if as_json:
-        runs_json = [{"run": path, **r.as_dict()} for path, r in zip(runs, reports, strict=True)]
-        obj = runs_json[0] if trend is None else {"runs": runs_json, "trend": trend.as_dict()}
-        typer.echo(dumps({**obj, **({"plot": plot} if plot else {})}))
-        return
-    from .report import print_analysis, print_trend
-
-    for path, report in zip(runs, reports, strict=True):
-        print_analysis(path, report)
-    if trend is None:
-        _consoles()[1].print("Thm 3.4/3.5 predict cos(w, kernel) → 1 at T⁻ and cos(w, rich) → 1 at T⁺ as α → ∞: "
-                             "pass runs at several α to see the trend.")
+        typer.echo(dumps({**found.as_json(), **({"plot": plot} if plot else {})}))
+    elif found.reports is None:
+        _print_summary(found.runs[0].summary, f"grokode analyze {runs[0]} ({found.runs[0].model}: the run's "
+                       "transition report)")
     else:
-        print_trend(trend, c)
-
-
-def _has_references(run) -> bool:
-    a = run.arrays
-    return ("cos_kernel" in a and "w_kernel" in a) or "dist_kernel" in a
-
-
-def _model_has_references(name: str) -> bool:
-    """Whether runs of model ``name`` carry reference predictors (a model that is not installed: assume not)."""
-    from .models import get_model
-
-    try:
-        return bool(get_model(name).analysis_keys)
-    except InputError:
-        return False
+        for path, report, run in zip(runs, found.reports, found.runs, strict=True):
+            print_analysis(path, report, run.summary)
+        if found.trend is None:
+            _consoles()[1].print("Thm 3.4/3.5 predict cos(w, kernel) → 1 at T⁻ and cos(w, rich) → 1 at T⁺ as α → ∞: "
+                                 "pass runs at several α to see the trend.")
+        else:
+            print_trend(found.trend, window)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -418,32 +352,35 @@ def sweep(
                                          rich_help_panel="Where it runs")] = "2",
     keep_runs: Annotated[str | None, typer.Option(help="directory for each point's trajectory .npz",
                                                   rich_help_panel=OUTPUT_PANEL)] = None,
-    plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg; default: next to --out)",
+    plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg; default: next to --out): the phase "
+                                             "diagram when α and λ both have ≥ 2 values (the scaling figure then goes "
+                                             "beside it, FIG-scaling.png), else the scaling figure",
                                              rich_help_panel=OUTPUT_PANEL)] = None,
     no_plot: Annotated[bool, typer.Option("--no-plot", help="write no figure", rich_help_panel=OUTPUT_PANEL)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else",
                                           rich_help_panel=OUTPUT_PANEL)] = False,
-    force: Annotated[bool, typer.Option("--force", help="overwrite an existing figure (--plot, or the default one "
-                                        "next to --out)", rich_help_panel=OUTPUT_PANEL)] = False,
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing figures (--plot, or the default one "
+                                        "next to --out, and the one beside it)", rich_help_panel=OUTPUT_PANEL)] = False,
     **options,
 ) -> None:
-    """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ."""
+    """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ; draw the phase diagram.
+
+    --plot is the phase diagram when α and λ both vary (≥ 2 values each); the scaling figure then goes beside it.
+    """
     from . import sweep as sw
-    from .analysis import phase_diagram
-    from .analysis.plots import plot_scaling, save_figure
-    from .analysis.scaling import fit_scaling
     from .files import check_output_path
-    from .outputs import same_file
     from .report import print_sweep
-    from .result import FIGURE_SUFFIXES, dumps
+    from .result import dumps
+    from .sweep.outcome import SweepFigures, summarize
 
     given = {"model": model, **_model_options(options)}
     workers = None if workers is None else _parse("workers", "int", workers, low=1)
-    retries = _parse("retries", "int", retries, low=0)
+    retry_count: int = _parse("retries", "int", retries, low=0)
+    seed_list: list[int | None]
     if seeds is None:
         seed_list = [None] if "data" in given else [0]
     else:
-        seed_list = sw.parse_seeds(seeds)
+        seed_list = list(sw.parse_seeds(seeds))
     points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), seed_list)
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
@@ -454,35 +391,22 @@ def sweep(
     if as_json:
         _require_json_names(out_path, plot, keep_runs, given.get("data"))
     check_output_path(out_path, sw.SWEEP_SUFFIXES, force=True, what="sweep file")
-    figure = None if no_plot else Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
-    if figure is not None:
-        check_output_path(figure, FIGURE_SUFFIXES, force=force, what="--plot" if plot is not None else
-                          "the sweep's figure (--plot; --no-plot writes none)")
-        if same_file(figure, out_path):
-            raise InputError(f"the sweep file and the figure cannot both be {out_path!r}")
-        # the phase diagram beside it (drawn when two axes vary) is refused now, not after the sweep
-        check_output_path(phase_diagram.phase_path(figure), FIGURE_SUFFIXES, force=force,
-                          what="the sweep's phase diagram (beside --plot; --no-plot writes none)")
-    sw.refuse_inputs(given, {"--out": out_path, "--plot": figure})
+    figure = Path(plot) if plot is not None else Path(out_path).with_suffix(".png")
+    figures = None if no_plot else SweepFigures.for_grid(figure, points, explicit=plot is not None)
+    if figures is not None:
+        figures.check(out_path, force=force)
+    sw.refuse_inputs(given, {"--out": out_path, **(figures.paths() if figures else {})})
     try:
         with _SweepProgress() as bar:
             result = sw.sweep(points, given, out_path, workers=workers, scheduler=scheduler, resume=not fresh,
-                              keep_runs=keep_runs, retries=retries, progress=bar,
+                              keep_runs=keep_runs, retries=retry_count, progress=bar,
                               on_dashboard=lambda link: bar.note(f"Dask dashboard: {link}"))
     except KeyboardInterrupt:
         _say(f"grokode: interrupted; finished points are in {out_path!r}, re-run to resume")
         raise typer.Exit(130) from None
-    fits = fit_scaling(result.rows)
-    summary = {"out": str(result.path), "points": len(result.rows), "ran": result.ran, "skipped": result.skipped,
-               "failed": len(result.failed), "dashboard": result.dashboard, "fits": [f.as_dict() for f in fits]}
-    if figure is not None and any(f.n_points for f in fits):
-        save_figure(plot_scaling(result.rows, fits), figure)  # titled from the rows' options
-        summary["plot"] = str(figure)
-    if figure is not None and phase_diagram.can_draw(result.rows):
-        phase = phase_diagram.phase_path(figure)
-        check_output_path(phase, FIGURE_SUFFIXES, force=force, what="the sweep's phase diagram")
-        save_figure(phase_diagram.plot_phase_diagram(result.rows), phase)  # titled from the rows' options
-        summary["phase_plot"] = str(phase)
+    summary, fits = summarize(result)
+    if figures is not None:
+        summary.update(figures.draw(result.rows, fits, force=force))
     if as_json:
         typer.echo(dumps(summary))
     else:

@@ -19,15 +19,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ._version import __version__
 from .errors import InputError, OutputError, checked_arguments
-from .files import check_output_path, require_memory
+from .files import check_output_path
 from .interrupts import received, stoppable
 from .models import get_model
-from .models.base import Model
+from .models.base import Model, data_digest
 from .numeric.solution import Status
+from .observables import FILE_FORMAT
 from .result import FIGURE_SUFFIXES, TRAJECTORY_SUFFIXES, Run
 from .threads import compute_threads
 
@@ -68,11 +69,7 @@ class Outputs:
 @checked_arguments
 def build(model: str = "diagonal", **options: Any) -> Model:
     """The validated model instance of a run (nothing is computed): every InputError happens here."""
-    cls = get_model(model)
-    instance = cls(**options)
-    need, what = instance.memory_estimate()
-    require_memory(need, what)
-    return instance
+    return get_model(model)(**options)  # the model's check() refuses what does not fit, memory included
 
 
 @checked_arguments
@@ -88,8 +85,8 @@ def integrate(*, model: str = "diagonal", out: str | os.PathLike | None = None,
     out, plot : optional trajectory (.npz) and figure (.png/.pdf/.svg) paths; checked before the run, written
         after it (also after a failure or an interruption). An existing file is refused unless ``force``; a new
         ``out`` holds the initial state (t = 0) as soon as the run starts. Neither may be one of the run's inputs.
-    progress : called with the fraction of the horizon done; if it has a method ``phase``, that is called with
-        the name of each phase after the integration (analysing, writing FILE, drawing FILE) as it starts.
+    progress : called with the fraction of the horizon done; a :class:`PhaseReporter` (one with a method ``phase``)
+        is also told the name of each phase after the integration (analysing, writing FILE, drawing FILE).
     checkpoint_every : seconds (or text such as "10m", "30s", "1h") between atomic rewrites of ``out`` with what is
         finished; a later :func:`grokode.resume` continues from the last one.
     **options : the model's options (``grokode integrate --help``, docs/cli.md), e.g. ``alpha=1e3, lam=1e-3``.
@@ -142,7 +139,7 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         # predictors) keep the library's threads
         with compute_threads():
             plan = model.prepare()
-        writer.plan, writer.digest = plan, data_digest(model)
+        writer.plan, writer.digest = plan, data_digest(plan.data)
         if continuation is not None and continuation.data_sha256 not in (None, writer.digest):
             raise InputError("the data set of this run differs from the one the saved run was integrated on (a "
                              "changed --data file, or another numpy's random streams): it cannot be continued")
@@ -180,10 +177,18 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
 
 
 def _phase(progress: Callable[[float], None] | None, name: str) -> None:
-    """Tell a progress reporter that has a ``phase`` method which phase starts (the bar would sit at 100 %)."""
-    announce = getattr(progress, "phase", None)
-    if announce is not None:
-        announce(name)
+    """Tell a progress reporter that is a :class:`PhaseReporter` which phase starts (the bar would sit at 100 %)."""
+    if isinstance(progress, PhaseReporter):
+        progress.phase(name)
+
+
+@runtime_checkable
+class PhaseReporter(Protocol):
+    """A progress reporter that is also told the phases after the integration (analysing, writing, drawing)."""
+
+    def __call__(self, fraction: float) -> None: ...
+
+    def phase(self, name: str) -> None: ...
 
 
 def input_paths(model: Model) -> dict[str, str]:
@@ -191,26 +196,6 @@ def input_paths(model: Model) -> dict[str, str]:
     kinds = {o.name: o.kind for o in model.options}
     return {"--" + name.replace("_", "-"): str(value) for name, value in model.given.items()
             if kinds.get(name) == "path" and value is not None}
-
-
-def data_digest(model: Model) -> str | None:
-    """SHA-256 of the arrays of a prepared run's data set (``model.data`` or ``model.problem``), or None."""
-    import dataclasses
-    import hashlib
-
-    import numpy as np
-
-    ds = getattr(model, "data", None) or getattr(model, "problem", None)
-    if ds is None or not dataclasses.is_dataclass(ds):
-        return None
-    h = hashlib.sha256()
-    for f in dataclasses.fields(ds):
-        value = getattr(ds, f.name)
-        if isinstance(value, np.ndarray):
-            h.update(f.name.encode())
-            h.update(str(value.dtype).encode() + str(value.shape).encode())
-            h.update(np.ascontiguousarray(value).tobytes())
-    return h.hexdigest()
 
 
 class _Writer:
@@ -237,7 +222,7 @@ class _Writer:
         if self.continuation is not None:
             record.update({k: v for k, v in self.continuation.record.items() if k != "given"})
             record["given"] = self.continuation.record.get("given", given)
-        point = getattr(sol, "resume_point", None)
+        point = sol.resume_point
         if point is not None:
             scalars, arrays = flatten_state(point)
             record["resume_point"] = scalars
@@ -287,9 +272,12 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     """The :class:`Run` of a solution; ``with_references=False`` (a checkpoint) skips the reference predictors."""
     from .analysis.analyze import analyze
 
+    declared = model.observables
     arrays = model.observe(plan, sol)
-    transition, _ = model.locate_transition(plan, sol, arrays)
+    transition, metric = model.transition(plan, sol, arrays)
     references = model.references(plan, sol, arrays) if with_references else None
+    if references is not None:
+        arrays.update(references.arrays)
     summary: dict[str, Any] = {
         "t_theory": plan.t_theory,
         "t_transition": transition.t_transition if transition else None,
@@ -305,26 +293,38 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
         "t_reached": sol.t_reached,
     }
     summary.update(sol.extras)  # entries the method adds (GD: its first step against 2/ρ(0))
+    summary.update(model.summary(plan, sol, arrays, transition, metric, references))
     summary.update(model.summarize(plan, sol, arrays, transition, references))
+    if references is not None:
+        summary.update(references.summary)
     options, dataset = model.record(plan)
+    derived: tuple[str, ...] = ()
+    extra = model.extra_meta(plan, references)
+    if declared.rebuilt_from is not None and declared.rebuilt_from in arrays and declared.predictor is not None:
+        derived = (declared.predictor,)
+        extra["trajectory"] = {"derived": list(derived), "from": declared.rebuilt_from,
+                               "data_sha256": data_digest(plan.data)}
     meta: dict[str, Any] = {
         "grokode_version": __version__,
+        "format": FILE_FORMAT,
         "options": options,
         "dataset": dataset,
+        "observables": declared.record(),
         "solver": {**sol.stats.__dict__},
         "summary": summary,
-        "references": references,
-        **model.extra_meta(),
+        "references": None if references is None else references.predictors,
+        **extra,
         "versions": versions(),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
     analysis = None
     if references is not None:
         analysis = analyze(arrays, meta, weight_at=model.weight_at(sol))
-        summary.update({key: getattr(analysis, key) for key in model.analysis_keys})
+        report = analysis.as_dict()
+        summary.update({key: report[key] for key in declared.analysis_keys})
     summary["wall_seconds"] = time.perf_counter() - wall0
     return Run(arrays=arrays, meta=meta, summary=summary, transition=transition, analysis=analysis, solution=sol,
-               dataset=getattr(model, "data", None) or getattr(model, "problem", None), derived=model.derived)
+               dataset=plan.data, derived=derived)
 
 
 def versions() -> dict[str, str]:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 
+#: Summary keys of the α axis: small-α activation and saddle-to-saddle jumps, the finite-α interpolant at λ = 0.
+ALPHA_AXIS_KEYS = ("t_activation", "jump_threshold", "jump_times", "jump_times_limit", "jump_rel_error",
+                   "jump_times_limit_leading", "jump_rel_error_leading", "saddles", "dist_implicit_final",
+                   "implicit_residual", "implicit_dual_grad_norm", "implicit_dist_min_l2", "implicit_dist_min_l1")
 #: Summary keys shown by ``grokode integrate`` (in this order, when present).
-SUMMARY_KEYS = ("status", "t_theory", "t_transition", "transition_width", "log_t_transition", "transition_width_log",
-                "lam_eff", "offset_c0", "t_bias_switch", "test_plateau", "test_final", "train_final", "t_train_fit",
-                "t_test_10", "transition_metric", "kernel_test", "rich_test", "cos_kernel_at_Tminus",
-                "cos_rich_at_Tplus", "dist_kernel_at_Tminus", "dist_rich_at_Tplus", "rhs_evals", "jac_evals",
-                "gd_steps_equivalent_lr0.01", "lr_stability_ratio", "wall_seconds", "out", "plot")
+SUMMARY_KEYS = ("status", "regime", "t_theory", "t_transition", "transition_width", "log_t_transition",
+                "transition_width_log", "lam_eff", "offset_c0", "t_bias_switch", "test_plateau", "test_final",
+                "train_final", "t_train_fit", "t_test_10", "transition_metric", "kernel_test", "rich_test",
+                "cos_kernel_at_Tminus", "cos_rich_at_Tplus", "dist_kernel_at_Tminus", "dist_rich_at_Tplus",
+                *ALPHA_AXIS_KEYS, "rhs_evals", "jac_evals", "gd_steps_equivalent_lr0.01", "lr_stability_ratio",
+                "wall_seconds", "out", "plot")
+#: Entries of a list (jump times, saddles) shown in the table; the rest are counted.
+LIST_SHOWN = 8
 
 
 def _console():
@@ -21,6 +28,9 @@ def _console():
 def fmt(value) -> str:
     if value is None:
         return "—"
+    if isinstance(value, list | tuple):
+        more = f", … ({len(value)} in all)" if len(value) > LIST_SHOWN else ""
+        return "[" + ", ".join(fmt(v) for v in value[:LIST_SHOWN]) + more + "]"
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else "—"
     return str(value)
@@ -38,7 +48,9 @@ def print_summary(summary: dict, title: str = "grokode integrate") -> None:
     _console().print(table)
 
 
-def print_analysis(path: str, a) -> None:
+def print_analysis(path: str, a, summary: dict | None = None) -> None:
+    """The transition report and theorem check of one run (an :class:`~grokode.analysis.analyze.Analysis`), with
+    the run's regime and α-axis entries from its saved ``summary`` when it has them."""
     from rich.table import Table
 
     table = Table(title=f"grokode analyze {path}", show_header=False, title_justify="left")
@@ -54,6 +66,8 @@ def print_analysis(path: str, a) -> None:
             detail = (f"{ref.get('kind')}: margin {fmt(ref.get('margin'))}, gap {fmt(ref.get('gap'))}, "
                       f"test {fmt(ref.get('test_value'))}")
             rows.append((f"{name} predictor", detail if ref.get("feasible", True) else str(ref.get("message"))))
+    saved = summary or {}
+    rows += [(key, fmt(saved[key])) for key in ("regime", *ALPHA_AXIS_KEYS) if saved.get(key) is not None]
     for key, value in rows:
         table.add_row(key, value)
     console = _console()
@@ -104,6 +118,8 @@ def print_sweep(summary: dict) -> None:
                       g(f["r2"], ".5f"), g(f["c0_mean"], ".3f"), g(f["c0_std"], ".3f"), g(f["lam_width_mean"], ".3f"))
     console = _console()
     console.print(table)
+    figures = "".join(f"; {what} {summary[key]}" for key, what in (("phase_plot", "phase diagram"),
+                                                                    ("scaling_plot", "scaling figure"))
+                      if key in summary)
     console.print(f"{summary['points']} points: {summary['ran']} run now, {summary['skipped']} already in the file, "
-                  f"{summary['failed']} failed" + (f"; plot {summary['plot']}" if "plot" in summary else "")
-                  + (f"; phase diagram {summary['phase_plot']}" if "phase_plot" in summary else ""))
+                  f"{summary['failed']} failed{figures}")

@@ -35,6 +35,7 @@ from .files import (
     require_regular_file,
 )
 from .numeric.solution import Status
+from .observables import FILE_FORMAT, Observables
 from .outputs import RESUME_PREFIX
 
 TRAJECTORY_SUFFIXES = (".npz",)
@@ -137,6 +138,12 @@ class Run:
     def model(self) -> str:
         return str(self.options.get("model", "diagonal"))
 
+    @property
+    def observables(self) -> Observables:
+        """What the run holds and how it is summarized and plotted: the declaration its meta records (files of
+        format 1 take their registered model's, :func:`declaration`)."""
+        return declaration(self.meta, "the run")
+
     def __repr__(self) -> str:
         s = self.summary
         t = self.arrays.get("t")
@@ -158,7 +165,8 @@ class Run:
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
-        meta = np.array(dumps(self.meta))
+        meta = np.array(dumps({**self.meta, "format": FILE_FORMAT,
+                               "observables": self.observables.record()}))
         stored = {k: v for k, v in dict.items(self.arrays) if k not in self.derived}
         stored.update(self.resume_arrays)
         # small arrays compress well (a compact run's states and metrics: a few MB); a large w barely does and
@@ -221,10 +229,17 @@ class Run:
                                            and all(isinstance(v, dict | None) for v in references.values())):
             raise InputError(f"{str(path)!r}: its meta references are not an object of objects")
         _check_summary(path, summary)
-        _check_arrays(path, arrays)
+        file_format = meta.get("format", 1)
+        if file_format not in (1, FILE_FORMAT) or isinstance(file_format, bool):
+            raise InputError(f"{str(path)!r} has file format {file_format!r}, which this grokode ({FILE_FORMAT} and "
+                             "before) cannot read")
+        declared = declaration(meta, repr(str(path)))
+        meta["observables"] = declared.record()
+        _check_arrays(path, arrays, declared)
         trajectory = meta.get("trajectory", {})
         derived = trajectory.get("derived", []) if isinstance(trajectory, dict) else None
-        if not (isinstance(derived, list) and all(k == "w" for k in derived)) or (derived and "state" not in arrays):
+        if not (isinstance(derived, list) and all(k == declared.predictor for k in derived)) or (
+                derived and declared.rebuilt_from not in arrays):
             raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
         loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
         resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(RESUME_PREFIX)}
@@ -251,7 +266,7 @@ class Run:
         if self.analysis is not None:
             summary.update({k: v for k, v in self.analysis.as_dict().items() if k not in summary or summary[k] is None})
         fig = plot_run(self.arrays, summary, title=self.title() if title is None else title,
-                       lam=self.options.get("lam"), model=self.figure_kind())
+                       lam=self.options.get("lam"), observables=self.observables)
         if path is not None:
             save_figure(fig, path)
         return fig
@@ -265,23 +280,13 @@ class Run:
             inputs["--data"] = self.options["data"]
         require_not_input(path, inputs, what)
 
-    def figure_kind(self) -> str:
-        """The figure layout the run's arrays call for: "matrix" (W and distances), "diagonal" (a weight vector
-        and cosines to the reference predictors) or "mlp" (metrics only). Any model, a plug-in's included, gets
-        the layout of what it saved."""
-        if "W" in self.arrays or "dist_kernel" in self.arrays:
-            return "matrix"
-        if "w" in self.arrays or "cos_kernel" in self.arrays:
-            return "diagonal"
-        return "mlp"
-
     def title(self) -> str:
         """The figure's title: model, depth, task, sizes, α and λ."""
         from .analysis.plots import title_from_options
 
         o = self.options
         return title_from_options({**o, "model": self.model,
-                                   "task": self.meta.get("dataset", {}).get("name", o.get("task"))})
+                                   "task": self.meta.get("dataset", {}).get("name", o.get("task"))}, self.observables)
 
     def to_xarray(self) -> Any:
         """The trajectory as an ``xarray.Dataset`` over ``t`` (optional dependency: ``pip install grokode[xarray]``)."""
@@ -328,14 +333,6 @@ class Run:
 
 #: Summary entries that analysis and plots compute with: None or a finite number (t_theory also ≥ 0).
 SUMMARY_NUMBERS = ("t_theory", "t_transition", "transition_width", "t_reached", "lam_eff", "direction", "t_bias_switch")
-#: Arrays with one entry (row, matrix) per saved time, and their number of dimensions.
-PER_TIME = {"w": 2, "W": 3, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
-            "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,
-            "margin_l1": 1, "nuclear_norm": 1, "dist_kernel": 1, "dist_rich": 1}
-#: Reference arrays: the shape they share with one saved row of ``w`` (vectors) or of ``W`` (matrices).
-VECTORS, MATRICES = ("w_kernel", "w_rich"), ("M", "train_mask", "test_mask", "W_kernel", "W_rich")
-
-
 def _check_summary(path: Path, summary: dict) -> None:
     for key in SUMMARY_NUMBERS:
         value = summary.get(key)
@@ -347,28 +344,49 @@ def _check_summary(path: Path, summary: dict) -> None:
         raise InputError(f"{str(path)!r}: summary 't_theory' must be ≥ 0, got {summary['t_theory']!r}")
 
 
-def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """The arrays analysis and plots read: numeric, of consistent shapes; t finite and increasing."""
+def declaration(meta: Mapping[str, Any], where: str) -> Observables:
+    """The declaration of a run's contents: the one its meta records, else (files of format 1) its registered model's,
+    from the recorded options; a model that is not installed declares nothing (the figure shows its metrics)."""
+    from .models import get_model
+
+    if "observables" in meta:
+        return Observables.from_record(meta["observables"], where)
+    options = meta.get("options", {})
+    try:
+        model = get_model(options.get("model", "diagonal"))
+    except InputError:
+        return Observables()
+    return model.declare(options)
+
+
+def _check_arrays(path: Path, arrays: dict[str, np.ndarray], declared: Observables) -> None:
+    """The arrays analysis and plots read (as the run's declaration names them): numeric, of consistent shapes; t
+    finite and increasing."""
     where = repr(str(path))
-    for key in ("t", *PER_TIME, *VECTORS, *MATRICES):
+    for key in ("t", *declared.per_time, *declared.shaped_like_row):
         if key in arrays and arrays[key].dtype.kind not in "biuf":
             raise InputError(f"{where}: array {key!r} must be numeric, got dtype {arrays[key].dtype}")
     t = arrays["t"]
     if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
         raise InputError(f"{where}: the saved times 't' must be finite and increasing")
-    for key, ndim in PER_TIME.items():
+    for key, ndim in declared.per_time.items():
         if key in arrays and (arrays[key].ndim != ndim or arrays[key].shape[0] != t.shape[0]):
             want = "(T,)" if ndim == 1 else "(T, d)" if ndim == 2 else "(T, d, d)"
             raise InputError(f"{where}: array {key!r} has shape {arrays[key].shape}, but the file has T = {t.shape[0]} "
                              f"saved times (expected {want})")
-    for keys, ref, expected in ((VECTORS, "w", lambda a: a.shape[1:]), (MATRICES, "W", lambda a: a.shape[1:])):
-        shapes = {key: arrays[key].shape for key in keys if key in arrays}
-        want = expected(arrays[ref]) if ref in arrays else None
-        for key, shape in shapes.items():
-            if len(shape) != (1 if keys is VECTORS else 2) or (want is not None and shape != want) or (
-                    want is None and keys is MATRICES and shape[0] != shape[1]):
-                raise InputError(f"{where}: array {key!r} has shape {shape}" + (
-                    f", but one saved row of {ref!r} has shape {want}" if want is not None else ""))
+    ref = declared.predictor
+    if ref is None:
+        return
+    row_ndim = declared.per_time[ref] - 1
+    want = arrays[ref].shape[1:] if ref in arrays else None
+    for key in declared.shaped_like_row:
+        if key not in arrays:
+            continue
+        shape = arrays[key].shape
+        if len(shape) != row_ndim or (want is not None and shape != want) or (
+                want is None and row_ndim == 2 and shape[0] != shape[1]):
+            raise InputError(f"{where}: array {key!r} has shape {shape}" + (
+                f", but one saved row of {ref!r} has shape {want}" if want is not None else ""))
 
 
 def _rebuilder(key: str, meta: dict, arrays: dict):

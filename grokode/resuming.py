@@ -14,7 +14,6 @@ the one case where a run writes onto its input); ``out`` writes it elsewhere.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from collections.abc import Callable
@@ -123,20 +122,28 @@ def prepare(path: str | os.PathLike, *, t_end: Any = None, method: Any = None):
     resumed.append({"from_t": None if start is None else float(start["t"]), "t_end": None if t_end is None else
                     model.config.get("t_end"), "method": method, "file": str(source)})
     new_given = {k: v for k, v in model.given.items()}
-    continuation = Continuation(start=start, merge=_merger(model, old, rows),
+    continuation = Continuation(start=start, merge=_merger(old, rows),
                                 record={"given": {**given, **{k: new_given[k] for k in RESUME_OPTIONS
                                                                if k in new_given}}, "resumed": resumed},
                                 data_sha256=record.get("data_sha256"))
     return model, continuation, source
 
 
-def _merger(model, old: Run, rows: int):
+def _merger(old: Run, rows: int):
     """The function that puts the first ``rows`` saved times of ``old`` in front of a new solution."""
+    from .numeric.discrete import GDSolution
+    from .numeric.integrate import FlowSolution
+
     if rows == 0:
         return lambda sol: sol
     old_arrays = old.arrays
     t_old = np.asarray(old_arrays["t"][:rows], dtype=np.float64)
-    w_old = model.stored_weights(old_arrays)[:rows]
+    solver_rows = old.observables.rows
+    if not solver_rows:
+        raise InputError(f"model {old.model!r} cannot continue a saved run (it declares no solver rows)")
+    count = len(old_arrays["t"])
+    w_old = np.column_stack([np.asarray(old_arrays[k], dtype=np.float64).reshape(count, -1)
+                             for k in solver_rows])[:rows]
     norm_old = np.asarray(old_arrays["param_norm"][:rows], dtype=np.float64)
     solver = old.meta.get("solver", {}) if isinstance(old.meta.get("solver"), dict) else {}
 
@@ -144,29 +151,27 @@ def _merger(model, old: Run, rows: int):
         fields: dict[str, Any] = {"t": np.concatenate([t_old, sol.t]),
                                   "weights": np.concatenate([w_old.reshape(rows, -1), sol.weights]),
                                   "param_norm": np.concatenate([norm_old, sol.param_norm])}
-        if hasattr(sol, "objective"):
+        if isinstance(sol, GDSolution):
             fields["objective"] = np.concatenate([np.full(rows, np.nan), sol.objective])
-        frames = getattr(sol, "frames", None)
-        if frames is not None:
-            flow = sol.flow
-            if "state" in old_arrays and "state_c" in old_arrays and hasattr(flow, "decode_frames") and len(
-                    frames) == sol.t.size:  # a compact file: its states and frames continue
+        flow_run = isinstance(sol, FlowSolution)
+        if flow_run:
+            frames = sol.frames
+            if old.derived and len(frames) == sol.t.size:  # a compact file: its states and frames continue
                 fields["states"] = np.concatenate([np.asarray(old_arrays["state"][:rows]), sol.states])
-                fields["frames"] = flow.decode_frames({k: old_arrays[k] for k in old_arrays if k in (
+                fields["frames"] = sol.flow.decode_frames({k: old_arrays[k] for k in old_arrays if k in (
                     "t", "state_c", "state_anchor", "state_growth") or k.startswith("anchor_")})[:rows] + list(frames)
             else:
                 fields["frames"] = []
                 if sol.states.shape[0]:
                     fields["states"] = np.concatenate([np.full((rows, sol.states.shape[1]), np.nan), sol.states])
-        stats = copy.copy(sol.stats)
-        if frames is not None:  # a flow counts its own evaluations; a discrete method counts from the saved step
-            for key in ("nfev", "njev", "nlu", "steps", "restarts"):
-                if isinstance(solver.get(key), int):
-                    setattr(stats, key, getattr(stats, key) + solver[key])
+        counts = dataclasses.asdict(sol.stats)
+        added: dict[str, Any] = {}
+        if flow_run:  # a flow counts its own evaluations; a discrete method counts from the saved step
+            added = {key: counts[key] + solver[key] for key in ("nfev", "njev", "nlu", "steps", "restarts")
+                     if isinstance(solver.get(key), int)}
         if isinstance(solver.get("wall_seconds"), int | float):
-            stats.wall_seconds += float(solver["wall_seconds"])
-        fields["stats"] = stats
+            added["wall_seconds"] = counts["wall_seconds"] + float(solver["wall_seconds"])
+        fields["stats"] = dataclasses.replace(sol.stats, **added)
         return dataclasses.replace(sol, **fields)
 
     return merge
-

@@ -1,13 +1,11 @@
 """Threads: grokode decides how many threads numba and BLAS use, so no user has to set an environment variable.
 
-numba's parallel kernels and OpenBLAS's threads compete for the same cores: with both at the default (one
-thread per core each), matrix completion at d = 97 took 13.7 s against 5.9 s with BLAS limited to one
-thread, and the modular-addition MLP 39 s against 3.6 s (issue #15, idle 2-core machine). The parallel work
-in grokode is in numba; BLAS calls are many small products. So a run limits BLAS to one thread
-(:func:`compute_threads`, via threadpoolctl, which finds every BLAS/OpenMP library loaded in the process),
-and a sweep's worker process runs everything single-threaded (its parallelism is across points).
-threadpoolctl limits only libraries already loaded: scipy's BLAS, which numba-compiled ``np.dot`` calls, is
-loaded first (without that the modular-addition run stayed at 69 GD steps/s instead of 457, measured).
+numba's parallel kernels and OpenBLAS's threads compete for the same cores, and oversubscribed cores slow both
+down several-fold (benchmarks/DESIGN_MEASUREMENTS.md). The parallel work in grokode is in numba; BLAS calls are
+many small products. So a run limits BLAS to one thread (:func:`compute_threads`, via threadpoolctl, which
+finds every BLAS/OpenMP library loaded in the process), and a sweep's worker process runs everything
+single-threaded (its parallelism is across points). threadpoolctl limits only libraries already loaded:
+scipy's BLAS, which numba-compiled ``np.dot`` calls, is loaded first, or its threads would escape the limit.
 """
 
 from __future__ import annotations

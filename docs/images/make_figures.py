@@ -16,7 +16,8 @@ figure is built by the public plotting functions from ``grokode.integrate`` runs
 * implicit_path.png — the finite-α predictor at λ = 0 from min-ℓ2 (large α) to min-ℓ1 (small α), with the final w
   of five λ = 0 runs (sparse regression, n = 32, d = 100).
 * staircase.png — small α (u0 = 1e-8, λ = 0, squared loss) on Gaussian data (n = 20, d = 40, a 4-sparse teacher,
-  the data of benchmarks/saddle_table.py): the loss staircase and the jumps the α → 0 limit predicts.
+  the data of benchmarks/saddle_table.py): the loss staircase and the jumps the α → 0 limit predicts (with their
+  first-order terms).
 """
 
 from __future__ import annotations

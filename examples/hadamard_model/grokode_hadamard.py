@@ -13,36 +13,23 @@ hadamard``, ``grokode derive hadamard`` and ``grokode sweep --model hadamard``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import numpy as np
 import sympy as sp
 
-from grokode.models.base import (
-    ALPHA,
-    ATOL,
-    RTOL,
-    SEED,
-    T_END,
-    Model,
-    Plan,
-    default_t_end,
-    save_times,
-    theory_time,
-    with_default,
-)
+from grokode.models import base
+from grokode.models.base import ALPHA, ATOL, RTOL, SEED, T_END, Model, Plan, References
+from grokode.numeric.flow import FlowBase
+from grokode.observables import Observables
 from grokode.options import Option
 
 
-class HadamardNet:
-    """The full 2d-dimensional flow of (u, v), in the interface grokode's flow driver steps."""
-
-    variable = "t"
+class HadamardFlow(FlowBase):
+    """The full 2d-dimensional flow of (u, v), integrated in t itself, as grokode's flow driver steps it
+    (:class:`~grokode.numeric.flow.FlowBase` supplies the optional members of the Flow protocol)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, alpha: float, lam: float):
-        self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        self.n, self.d = self.X.shape
-        self.alpha, self.lam = alpha, lam
+        self.X, self.y, self.alpha, self.lam = X, y, alpha, lam
+        self.n, self.d = X.shape
         self.nfev = self.njev = 0
 
     def start(self) -> tuple[float, np.ndarray]:
@@ -55,44 +42,34 @@ class HadamardNet:
         g = self.X.T @ (-self.y / (1.0 + np.exp(np.clip(margins, -700, 700)))) / self.n  # logistic loss
         return np.concatenate([-g * v - self.lam * u, -g * u - self.lam * v])
 
-    def observe(self, t: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
-        return state[: self.d] * state[self.d:], float(np.linalg.norm(state))
-
     def weight(self, t: float, state: np.ndarray, frame=None) -> np.ndarray:
-        return self.observe(t, state)[0]
+        return state[: self.d] * state[self.d:]
 
-    def to_var(self, t):
-        return np.asarray(t, dtype=np.float64)
-
-    def to_time(self, t):
-        return t
-
-    def rescale(self, state):
-        return None
+    def observe(self, t: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
+        return self.weight(t, state), float(np.linalg.norm(state))
 
 
 class HadamardModel(Model):
     """w = u ⊙ v on the sparse classification task (module docstring)."""
 
-    name: ClassVar[str] = "hadamard"
-    title: ClassVar[str] = "Hadamard parametrization w = u ⊙ v (a user plug-in)"
-    options: ClassVar[tuple[Option, ...]] = (
-        Option("n", "int", "training samples", default=64, low=1),
-        Option("d", "int", "input dimension", default=200, low=1),
-        Option("n_test", "int", "test samples", default=0, low=0),
-        SEED,
-        with_default(ALPHA, 100.0, "initialization scale α > 0 (default 100)"),
-        Option("lam", "float", "weight decay λ > 0 (default 0.02)", default=0.02, low=0.0, low_open=True),
-        T_END,
-        RTOL,
-        ATOL,
-        Option("method", "str", "RK45 | DOP853 | LSODA", default="RK45", choices=("RK45", "DOP853", "LSODA")),
-    )
-    analysis_keys: ClassVar[tuple[str, ...]] = ("offset_c0", "t_bias_switch", "cos_kernel_at_Tminus",
-                                                "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
+    name, title = "hadamard", "Hadamard parametrization w = u ⊙ v (a user plug-in)"
+    options = (Option("n", "int", "training samples", default=64, low=1),
+               Option("d", "int", "input dimension", default=200, low=1),
+               Option("n_test", "int", "test samples", default=0, low=0), SEED,
+               base.with_default(ALPHA, 100.0, "initialization scale α > 0 (default 100)"),
+               Option("lam", "float", "weight decay λ > 0 (default 0.02)", default=0.02, low=0.0, low_open=True),
+               T_END, RTOL, ATOL,
+               Option("method", "str", "RK45 | DOP853 | LSODA", default="RK45", choices=("RK45", "DOP853", "LSODA")))
 
     @classmethod
-    def derive(cls, **given: Any):
+    def declare(cls, options) -> Observables:  # w (T×d), accuracies, cosines to the reference predictors
+        keys = ("offset_c0", "t_bias_switch", "cos_kernel_at_Tminus", "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
+        per_time = {"w": 2, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_acc_population": 1}
+        return Observables(predictor="w", transition=("test_acc_population",), alignment="cos", per_time=per_time,
+                           shaped_like_row=("w_kernel", "w_rich"), analysis_keys=keys)
+
+    @classmethod
+    def derive(cls, **given):
         from grokode.analytic.model import Derivation, SymbolicModel
 
         cls.parse_derive_options(given)
@@ -102,8 +79,7 @@ class HadamardModel(Model):
             name, params, output = "hadamard", [u, v], u * v * x
             init_direction = {u: 1 / sp.sqrt(d), v: sp.Integer(0)}
 
-        model = Symbolic()
-        out = Derivation("hadamard")
+        model, out = Symbolic(), Derivation("hadamard")
         out.items["homogeneity"] = model.homogeneity_degree()
         out.items["flow"] = {str(p): sp.expand(-g * sp.diff(u * v, p) - lam * p) for p in (u, v)}
         out.items["ntk_feature"] = {str(k): e for k, e in model.ntk_feature().items()}
@@ -113,47 +89,30 @@ class HadamardModel(Model):
     def prepare(self) -> Plan:
         from grokode.tasks import make_task
 
-        c = self.config
-        self.data = make_task("sparse", n=c["n"], d=c["d"], k=3, n_test=c["n_test"], seed=c["seed"])
-        t_theory = theory_time(c["alpha"], c["lam"])
-        t_end = c["t_end"] or default_t_end(c["alpha"], c["lam"])
-        return Plan(save_times(t_end, t_theory, theorem_window=True), t_end, t_theory, c["lam"])
+        cfg = self.config
+        data = make_task("sparse", n=cfg["n"], d=cfg["d"], k=3, n_test=cfg["n_test"], seed=cfg["seed"])
+        t_theory = base.theory_time(cfg["alpha"], cfg["lam"])
+        t_end = cfg["t_end"] or base.default_t_end(cfg["alpha"], cfg["lam"])
+        return Plan(base.save_times(t_end, t_theory, theorem_window=True), t_end, t_theory, cfg["lam"], data=data,
+                    dynamics=HadamardFlow(data.X, data.y, cfg["alpha"], cfg["lam"]))
 
     def solve(self, plan: Plan, progress):
         from grokode.numeric.integrate import integrate_flow
 
-        c = self.config
-        flow = HadamardNet(self.data.X, self.data.y, c["alpha"], c["lam"])
-        return integrate_flow(flow, plan.t_eval, method=c["method"], rtol=c["rtol"], atol=c["atol"],
+        cfg = self.config
+        return integrate_flow(plan.dynamics, plan.t_eval, method=cfg["method"], rtol=cfg["rtol"], atol=cfg["atol"],
                               progress=progress)
 
-    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
+    def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
         from grokode.tasks.metrics import empirical_metrics
 
-        W = sol.weights
-        loss, acc = empirical_metrics(self.data.X, self.data.y, W, "logistic")
-        return {"t": sol.t, "w": W, "param_norm": sol.param_norm, "train_loss": loss, "train_acc": acc,
-                "test_acc_population": np.atleast_1d(self.data.population_accuracy(W))}
+        W, data = solution.weights, plan.data
+        loss, acc = empirical_metrics(data.X, data.y, W, "logistic")
+        return {"t": solution.t, "w": W, "param_norm": solution.param_norm, "train_loss": loss, "train_acc": acc,
+                "test_acc_population": np.atleast_1d(data.population_accuracy(W))}
 
-    def locate_transition(self, plan: Plan, sol, arrays):
-        from grokode.analysis.transition import find_transition
-
-        return find_transition(sol.t, arrays["test_acc_population"], plan.t_theory, min_change=0.05), \
-            "test_acc_population"
-
-    def references(self, plan: Plan, sol, arrays):
+    def references(self, plan: Plan, solution, arrays) -> References:
         from grokode.analysis.analyze import reference_arrays
 
-        alignment, references = reference_arrays(self.data, arrays["w"], "classification", "logistic")
-        arrays.update(alignment)
-        return references
-
-    def summarize(self, plan, sol, arrays, transition, references) -> dict[str, Any]:
-        return {"test_plateau": transition.plateau if transition else None,
-                "test_final": transition.final if transition else None,
-                "train_final": float(arrays["train_acc"][-1]), "transition_metric": "test_acc_population",
-                "kernel_test": references["kernel"]["test_value"] if references else None,
-                "rich_test": references["rich"]["test_value"] if references else None}
-
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {"model": self.name, **self.config, "t_end": plan.t_end}, {"name": "sparse", **self.data.params}
+        alignment, predictors = reference_arrays(plan.data, arrays["w"], "classification", "logistic")
+        return References(predictors, alignment)

@@ -34,9 +34,10 @@ def theorem_times(t_theory: float, c: float = THEOREM_C) -> tuple[float, float]:
     return (1.0 - c) * t_theory, (1.0 + c) * t_theory
 
 
-def _predictor_score(ds: Dataset, w: np.ndarray, kind: str, loss: str) -> tuple[str | None, float | None]:
-    """The predictor's own test metric, the same one the run's transition is located on."""
-    if kind == "classification":
+def predictor_score(ds: Dataset, w: np.ndarray, problem: str, loss: str) -> tuple[str | None, float | None]:
+    """The predictor's own test metric (``problem``: "classification" or "regression"), the same one the run's
+    transition is located on."""
+    if problem == "classification":
         pop = ds.population_accuracy(w)
         if pop is not None:
             return "test_acc_population", float(pop)
@@ -51,7 +52,7 @@ def _predictor_score(ds: Dataset, w: np.ndarray, kind: str, loss: str) -> tuple[
     return None, None
 
 
-def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str,
+def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str,
                      F: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Solve the kernel and rich reference predictors of ``ds`` and align every row of ``W`` with them.
 
@@ -64,16 +65,16 @@ def reference_arrays(ds: Dataset, W: np.ndarray, kind: str, loss: str,
     references : per predictor its kind, feasibility, norm, margin, certified gap, message and own test
         metric (JSON-ready; stored in the file's ``meta``).
     """
-    kernel, rich = reference_predictors(ds.X, ds.y, kind)
+    kernel, rich = reference_predictors(ds.X, ds.y, problem)
     arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
     norms = row_norms(np.atleast_2d(W))
     for name, p in (("kernel", kernel), ("rich", rich)):
         arrays[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
-    if kind == "classification":
+    if problem == "classification":
         arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W, F, norms)
     references = {}
     for name, p in (("kernel", kernel), ("rich", rich)):
-        metric, score = _predictor_score(ds, p.w, kind, loss) if p.feasible else (None, None)
+        metric, score = predictor_score(ds, p.w, problem, loss) if p.feasible else (None, None)
         references[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
                             "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
                             "test_metric": metric, "test_value": score}
@@ -87,7 +88,7 @@ class Analysis:
     ``measure`` is "cos" (diagonal runs: ``cos_*`` fields) or "dist" (matrix runs: ``dist_*`` fields, the
     relative Frobenius distance to each predictor); the other family is None.
 
-    Without weight decay (λ = 0, issue #9) there is no t_theory and no theorem window: ``t_theory``,
+    Without weight decay (λ = 0) there is no t_theory and no theorem window: ``t_theory``,
     ``T_minus``, ``T_plus``, the cosines at T∓ and ``offset_c0`` are None.
     """
 
@@ -146,16 +147,21 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
 
     Parameters
     ----------
-    arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); it must hold the
-        alignment arrays: ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich`` (diagonal runs) or
-        ``dist_kernel``, ``dist_rich`` (matrix runs).
+    arrays, meta : a trajectory (``load_run(path)`` or ``run.arrays, run.meta``); its meta's declaration
+        (``meta["observables"]``) names the alignment measure, and the arrays must hold its alignment arrays:
+        ``cos_kernel``, ``cos_rich``, ``w_kernel``, ``w_rich`` (measure "cos") or ``dist_kernel``, ``dist_rich``
+        ("dist").
     c : T∓ = (1 ∓ c)·ln(α)/λ.
     weight_at : w at any reached t (a run's dense output); makes T∓ cosines and the switch time exact
         when they were not saved; without it they are interpolated on the saved grid, except the switch time
         a run recorded in its summary (located on its dense output), which is read back so that ``analyze`` of a
         file reports what ``integrate`` reported.
     """
-    measure = "dist" if "dist_kernel" in arrays and "cos_kernel" not in arrays else "cos"
+    declared = meta.get("observables")
+    measure = declared.get("alignment") if isinstance(declared, dict) else None
+    if measure not in ("cos", "dist"):
+        raise InputError("the run declares no reference predictors to check the theorems against (its meta "
+                         "'observables' has no alignment measure)")
     needed = ("t", "cos_kernel", "cos_rich", "w_kernel", "w_rich") if measure == "cos" else (
         "t", "dist_kernel", "dist_rich")
     missing = [k for k in needed if k not in arrays]

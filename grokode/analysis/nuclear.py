@@ -20,13 +20,10 @@ import numpy as np
 from ..errors import InputError, checked_arguments
 
 #: The default solver is grokode's own (:func:`_admm_completion`, numpy only): ADMM with a certified duality gap.
-#: cvxpy's solvers stay available (optional extra) as independent checks. cvxpy's, measured at d = 97, 20 %
-#: observed (1 thread): SCS (splitting method; each iteration
-#: is one cached sparse solve plus eigendecompositions of two 97×97 blocks) reaches eps = 1e-8 in
-#: 100–130 iterations, 0.7 s, with constraint residual ≤ 2e-11 and objective equal to the known optimum
-#: (tr M for the PSD rank-1 table) to 1e-10. Clarabel (interior point) converges in 6 iterations but
-#: each one factors a KKT system with two dense 4753×4753 cone-scaling blocks: 74 s. Clarabel stays
-#: available for small d as an independent check.
+#: cvxpy's solvers stay available (optional extra) as independent checks: SCS (a splitting method: one cached
+#: sparse solve and eigendecompositions of two d×d blocks per iteration) and, for small d, Clarabel (interior
+#: point: each iteration factors a KKT system with two dense cone-scaling blocks of order d², which grows too
+#: fast for the default). Their timings are in benchmarks/DESIGN_MEASUREMENTS.md.
 DEFAULT_SOLVER = "ADMM"
 DEFAULT_TOL = 1e-8
 SOLVERS = ("ADMM", "SCS", "CLARABEL")

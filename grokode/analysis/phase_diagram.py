@@ -12,7 +12,6 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +31,14 @@ SHORT = {None: "n/a"}
 FONT = {"label": 11.5, "tick": 10, "title": 12, "cell": 9, "suptitle": 13.5}
 #: the two quantities drawn, one row of panels each
 QUANTITIES = ("change", "offset")
+#: gid of the lines that outline the regimes (between two cells of different regimes)
+BOUNDARY = "regime-boundary"
+#: the most columns and rows of cells labelled with their regime and value (beyond, the outlines show the regimes)
+LABELLED = (24, 24)
+#: the most tick labels on an axis (beyond, every k-th cell is labelled)
+MAX_TICKS = 16
+#: the width and height in inches that the cells of one panel may take (smaller cells on a larger grid)
+MAX_INCHES = (36.0, 12.0)
 
 
 def _options(row: Mapping) -> dict:
@@ -69,9 +76,11 @@ def can_draw(rows: Sequence[Mapping]) -> bool:
 
 
 def _kind(rows: Sequence[Mapping]) -> str:
+    """"regression" when the rows' test metric is a loss (the squared loss, or matrix completion), else
+    "classification" (an accuracy)."""
     for r in rows:
         o = _options(r)
-        if o.get("model") == "matrix" or "regression" in str(o.get("task", "")):
+        if o.get("model") == "matrix" or o.get("loss") == "squared" or "regression" in str(o.get("task", "")):
             return "regression"
     return "classification"
 
@@ -114,9 +123,11 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
     Top row: the test metric's change from its plateau (at 0.5·ln(α)/λ) to the horizon: accuracy for
     classification (positive: the run got better), decades of test loss for regression (negative: better).
     Bottom row: λ·t* − ln α where the run has a transition time t* (−c₀ of the ln α law), blank elsewhere.
-    Every cell is labelled with its regime; a thick black line separates cells of different regimes. A
-    third varied axis gives one column of panels per value; replicate seeds of a cell are averaged (the regime
-    is the most common one). Rows are those of a sweep file (:class:`grokode.sweep.SweepFile`).
+    Every cell is labelled with its regime (on grids of up to :data:`LABELLED` cells; a larger grid has smaller
+    cells and every k-th tick); a thick black line separates cells of different regimes. A
+    third varied axis gives one column of panels per value; the panels of a row share one colour bar.
+    Replicate seeds of a cell are averaged (the regime is the most common one). Rows are those of a sweep file
+    (:class:`grokode.sweep.SweepFile`).
 
     Raises
     ------
@@ -136,14 +147,17 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
     xs = sorted({_value(r, x_axis) for r in rows})
     ys = sorted({_value(r, y_axis) for r in rows})
     panels = sorted({_value(r, panel_axis) for r in rows}) if panel_axis else [None]
+    by_cell: dict[tuple, list[Mapping]] = {}
+    for r in rows:
+        key = (_value(r, x_axis), _value(r, y_axis), _value(r, panel_axis) if panel_axis else None)
+        by_cell.setdefault(key, []).append(r)
     grids = {}
     for p in panels:
         change, offset = np.full((len(ys), len(xs)), math.nan), np.full((len(ys), len(xs)), math.nan)
         regime = np.full((len(ys), len(xs)), None, dtype=object)
         for i, yv in enumerate(ys):
             for j, xv in enumerate(xs):
-                cell = [r for r in rows if _value(r, x_axis) == xv and _value(r, y_axis) == yv
-                        and (panel_axis is None or _value(r, panel_axis) == p)]
+                cell = by_cell.get((xv, yv, p))
                 if cell:
                     change[i, j], offset[i, j], regime[i, j] = _cell(cell, kind)
                 else:
@@ -155,32 +169,39 @@ def plot_phase_diagram(rows: Sequence[Mapping], *, title: str = "") -> Figure:
     lo, hi = (float(offsets.min()), float(offsets.max())) if offsets.size else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 1.0, hi + 1.0
-    width = max(4.8, 1.25 * len(xs) + 2.4)
-    fig = Figure(figsize=(width * len(panels), 2 * max(3.6, 0.7 * len(ys) + 2.2)), layout="constrained")
+    # cells shrink on a large grid so that the figure stays drawable; their labels are left out when they would not fit
+    width = max(4.8, min(1.25, MAX_INCHES[0] / len(xs)) * len(xs) + 2.4)
+    height = max(3.6, min(0.7, MAX_INCHES[1] / len(ys)) * len(ys) + 2.2)
+    labelled = len(xs) <= LABELLED[0] and len(ys) <= LABELLED[1]
+    fig = Figure(figsize=(width * len(panels), 2 * height), layout="constrained")
     grid = fig.subplots(2, len(panels), squeeze=False)
     change_label = ("test metric change: final − plateau (accuracy)" if kind == "classification"
                     else "test loss change: log10(final / plateau)")
     cmap_change = "RdBu" if kind == "classification" else "RdBu_r"  # blue: the run got better
+    meshes = {}
     for col, p in enumerate(panels):
         change, offset, regime = grids[p]
         where = "" if panel_axis is None else f"{_axis_name(panel_axis)} = {_fmt(p)}: "
-        for row, (values, cmap, vmin, vmax, label, what) in enumerate((
-                (change, cmap_change, -limit, limit, change_label, "test metric change"),
-                (offset, "viridis", lo, hi, "λ·t* − ln α", "λ·t* − ln α (blank: no t*)"))):
+        for row, (values, cmap, vmin, vmax, what) in enumerate((
+                (change, cmap_change, -limit, limit, "test metric change"),
+                (offset, "viridis", lo, hi, "λ·t* − ln α (blank: no t*)"))):
             ax = grid[row, col]
-            mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
-                                 np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax)
+            meshes[row] = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
+                                        np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax)
             ax.set_facecolor("0.9")
-            _label_cells(ax, values, regime)
+            if labelled:
+                _label_cells(ax, values, regime)
             _outline(ax, regime)
-            ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs], fontsize=FONT["tick"])
-            ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys], fontsize=FONT["tick"])
+            _ticks(ax.set_xticks, xs)
+            _ticks(ax.set_yticks, ys)
             ax.set_xlabel(AXIS_LABELS.get(x_axis, x_axis), fontsize=FONT["label"])
             ax.set_ylabel(AXIS_LABELS.get(y_axis, y_axis), fontsize=FONT["label"])
             ax.set_title(where + what, fontsize=FONT["title"])
-            bar = fig.colorbar(mesh, ax=ax, shrink=0.95)
-            bar.set_label(label, fontsize=FONT["label"] - 1.5)
-            bar.ax.tick_params(labelsize=FONT["tick"])
+    # one colour bar per row of panels: the panels of a row share its colour scale
+    for row, label in enumerate((change_label, "λ·t* − ln α")):
+        bar = fig.colorbar(meshes[row], ax=list(grid[row, :]), shrink=0.95)
+        bar.set_label(label, fontsize=FONT["label"] - 1.5)
+        bar.ax.tick_params(labelsize=FONT["tick"])
     title = title or title_from_rows(rows)
     if title:
         fig.suptitle(title + " — regimes outlined", fontsize=FONT["suptitle"])
@@ -202,6 +223,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _ticks(set_ticks, values: list) -> None:
+    """Tick labels on the cells, every k-th one when there are more than :data:`MAX_TICKS`."""
+    step = math.ceil(len(values) / MAX_TICKS)
+    set_ticks(range(0, len(values), step), [_fmt(v) for v in values[::step]], fontsize=FONT["tick"])
+
+
 def _label_cells(ax: Axes, values: np.ndarray, regime: np.ndarray) -> None:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -214,19 +241,16 @@ def _label_cells(ax: Axes, values: np.ndarray, regime: np.ndarray) -> None:
 
 
 def _outline(ax: Axes, regime: np.ndarray) -> None:
-    """A thick line on every edge between two cells of different regimes."""
+    """A thick line on every edge between two cells of different regimes (its gid: :data:`BOUNDARY`)."""
     ny, nx = regime.shape
     for i in range(ny):
         for j in range(nx):
             if j + 1 < nx and regime[i, j] != regime[i, j + 1]:
-                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt")
+                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt",
+                        gid=BOUNDARY)
             if i + 1 < ny and regime[i, j] != regime[i + 1, j]:
-                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt")
+                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", lw=3, solid_capstyle="butt",
+                        gid=BOUNDARY)
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(-0.5, ny - 0.5)
 
-
-def phase_path(figure) -> Path:
-    """Where a sweep writes its phase diagram: next to its ``--plot`` figure, ``<stem>-phase<suffix>``."""
-    figure = Path(figure)
-    return figure.with_name(f"{figure.stem}-phase{figure.suffix}")

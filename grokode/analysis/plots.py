@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
+from ..observables import Observables
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
     from matplotlib.axes import Axes
@@ -30,8 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover - type hints only
 
 #: file suffix → matplotlib format of :func:`save_figure`
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
-#: the ``model`` values :func:`plot_run` knows
-MODELS = ("diagonal", "matrix", "mlp")
+#: The figure of a run whose declaration is not given: accuracy curves, cosines to the reference predictors, and
+#: ‖θ(0)‖ = α (a diagonal net's classification run).
+DEFAULT_OBSERVABLES = Observables(curves="accuracy", alignment="cos", norm_start="α")
 #: resolution of PNG output (vector formats ignore it)
 PNG_DPI = 150
 FONT = {"legend": 10, "label": 11.5, "tick": 10, "title": 12, "suptitle": 13.5, "note": 10}
@@ -106,10 +108,12 @@ def _release(fig: Figure) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
-def title_from_options(options: Mapping) -> str:
+def title_from_options(options: Mapping, observables: Observables | None = None) -> str:
     """A figure title from run/sweep options: model, depth, task, sizes, α and λ, leaving out unset (None) values.
 
-    The one title builder of runs (:meth:`grokode.result.Run.title`), sweeps and the documentation's figures.
+    The one title builder of runs (:meth:`grokode.result.Run.title`), sweeps and the documentation's figures. A
+    run's declaration (``observables``) says which sizes it shows and whether it has a depth; without one the
+    mlp's (p and width) are told from the others by name.
 
     >>> title_from_options({"model": "diagonal", "depth": 2, "task": None, "n": 64, "d": 500})
     'diagonal L=2, n=64, d=500'
@@ -119,13 +123,14 @@ def title_from_options(options: Mapping) -> str:
     """
     parts = []
     model = options.get("model")
+    shows_depth = observables.title_depth if observables is not None else model != "mlp"
+    size_keys = observables.title_sizes if observables is not None else ("n", "d") if model != "mlp" else ()
     if model is not None:
         name = f"{model} φ = {options['phi']}" if isinstance(options.get("phi"), str) else str(model)
-        parts.append(f"{name} L={options['depth']}" if options.get("depth") is not None and model != "mlp"
-                     else name)
+        parts.append(f"{name} L={options['depth']}" if options.get("depth") is not None and shows_depth else name)
     if options.get("task") is not None:
         parts.append(str(options["task"]))
-    sizes = (("n", "n={}"), ("d", "d={}")) if model != "mlp" else ()  # the mlp's are p and width
+    sizes = tuple((key, key + "={}") for key in size_keys)
     for key, fmt in (*sizes, ("p", "p={}"), ("width", "width={}"), ("frac", "frac={:g}"), ("alpha", "α={:g}"),
                      ("lam", "λ={:g}")):
         value = options.get(key)
@@ -190,16 +195,16 @@ class _TimeAxis:
 
 
 def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str = "", lam: float | None = None,
-             model: str = "diagonal") -> Figure:
+             observables: Observables = DEFAULT_OBSERVABLES) -> Figure:
     """The story of one run: metric, alignment with the reference predictors, parameter norm (paper Fig. 1).
 
     Rows (sharing the time axis):
 
-    1. train/test accuracy (or loss), with the reference predictors' own test values as horizontal lines
-       (``kernel_test``/``rich_test`` of the summary; for matrix runs computed from ``M``, ``test_mask``,
-       ``W_kernel``, ``W_rich`` when the summary lacks them);
-    2. alignment with the kernel and rich predictors (cosines; relative distances for matrix runs), with the
-       implicit-bias switch ``t_bias_switch`` marked where the two curves cross; absent for mlp runs;
+    1. the declared train/test curves (accuracy, loss or MSE), with the reference predictors' own test values as
+       horizontal lines (``kernel_test``/``rich_test`` of the summary; for matrix runs computed from ``M``,
+       ``test_mask``, ``W_kernel``, ``W_rich`` when the summary lacks them);
+    2. alignment with the kernel and rich predictors (the declared measure: cosines, or relative distances), with
+       the implicit-bias switch ``t_bias_switch`` marked where the two curves cross; absent for a run without;
     3. ‖θ(t)‖ against ‖θ(0)‖·e^{−λt}, the decay that ends the kernel regime (docs: docs/math.md#regimes).
 
     Time axis: with weight decay the main column is *linear* in t and spans the theorem window [T⁻, T⁺]
@@ -214,7 +219,8 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
     arrays, summary : a trajectory's arrays and summary (``run.arrays, run.summary`` or ``load_run``).
     title : figure title.
     lam : weight decay λ; given and > 0, the norm panel shows ‖θ(0)‖·e^{−λt}.
-    model : "diagonal", "matrix" or "mlp" (labels, and the matrix reference values).
+    observables : the run's declaration (:class:`~grokode.observables.Observables`, ``run.observables``): its
+        curves and their labels, the alignment measure, how ‖θ(0)‖ is named.
 
     Returns
     -------
@@ -222,8 +228,9 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
     """
     from matplotlib.figure import Figure
 
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r} for a run figure (choose {', '.join(MODELS)})")
+    if not isinstance(observables, Observables):
+        raise InputError(f"observables must be a run's declaration (grokode.observables.Observables, "
+                         f"run.observables), got {observables!r:.60}")
     if "t" not in arrays or "param_norm" not in arrays:
         raise InputError(f"the arrays need 't' and 'param_norm' to be plotted, got {sorted(arrays)}")
     t_all = np.asarray(arrays["t"], dtype=np.float64)
@@ -240,40 +247,38 @@ def plot_run(arrays: Mapping[str, np.ndarray], summary: Mapping, *, title: str =
     t = t_all[keep]
     axis = _TimeAxis(t, summary)
     x = axis.x(t)
-    alignment = None
-    if "cos_kernel" in arrays and "cos_rich" in arrays:
-        alignment = "cos"
-    elif "dist_kernel" in arrays and "dist_rich" in arrays:
-        alignment = "dist"
-    kinds = ["metric"] + (["alignment"] if alignment else []) + ["norm"]
+    alignment = observables.alignment
+    if alignment is not None and not (f"{alignment}_kernel" in arrays and f"{alignment}_rich" in arrays):
+        alignment = None  # a checkpoint, written before the reference predictors were solved
+    panels = ["metric"] + (["alignment"] if alignment else []) + ["norm"]
 
-    fig = Figure(figsize=(12.8, 2.75 * len(kinds) + 1.0), layout="constrained")
-    gs = fig.add_gridspec(len(kinds), 2 if axis.early else 1, width_ratios=[1, 3.2] if axis.early else None)
+    fig = Figure(figsize=(12.8, 2.75 * len(panels) + 1.0), layout="constrained")
+    gs = fig.add_gridspec(len(panels), 2 if axis.early else 1, width_ratios=[1, 3.2] if axis.early else None)
     rows: list[tuple[Axes, Axes | None]] = []
-    for i in range(len(kinds)):
+    for i in range(len(panels)):
         main = fig.add_subplot(gs[i, -1], sharex=rows[0][0] if rows else None)
         early = None
         if axis.early:
             early = fig.add_subplot(gs[i, 0], sharey=main, sharex=rows[0][1] if rows else None)
         rows.append((main, early))
 
-    for (main, early), kind in zip(rows, kinds, strict=True):
+    for (main, early), panel in zip(rows, panels, strict=True):
         for ax in (main, early):
             if ax is None:
                 continue
-            if kind == "metric":
-                _metric_panel(ax, x, keep, arrays, summary, model)
+            if panel == "metric":
+                _metric_panel(ax, x, keep, arrays, summary, observables)
                 _mark_jumps(ax, axis, summary)
-            elif kind == "alignment":
+            elif panel == "alignment":
                 _alignment_panel(ax, x, keep, arrays, summary, alignment, axis)
             else:
-                _norm_panel(ax, x, t, keep, arrays, lam, model)
-        _finish_y(main, kind, keep, arrays)
+                _norm_panel(ax, x, t, keep, arrays, lam, observables.norm_start)
+        _finish_y(main, panel, keep, arrays)
 
     _set_time_axes(rows, axis, summary)
     top_main = rows[0][0]
-    for (main, early), kind in zip(rows, kinds, strict=True):
-        _legend_outside(main, early, times=kind == "metric")
+    for (main, early), panel in zip(rows, panels, strict=True):
+        _legend_outside(main, early, times=panel == "metric")
     if axis.scale != "ln":  # the top of an ln-t panel carries the log₁₀ t scale instead
         _label_times(top_main, axis, summary)
     if title:
@@ -294,14 +299,10 @@ def _num(value) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _metric_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, model: str) -> None:
+def _metric_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, observables: Observables) -> None:
     """Train/test metric and the reference predictors' test values; y limits from the curves."""
-    classification = "train_acc" in arrays
-    name = "accuracy" if classification else "loss"
-    key = "acc" if classification else "loss"
-    labels = (f"train {name}", f"test {name} (test set)", f"test {name} (population)")
-    if model == "matrix":
-        name, labels = "mean squared error", ("train MSE (observed entries)", "test MSE (unobserved entries)", "")
+    declared = observables.curve
+    classification, name, key, labels = declared.accuracy, declared.ylabel, declared.key, declared.labels
     curves = []
     for style, array, label in (("train", f"train_{key}", labels[0]), ("test", f"test_{key}", labels[1]),
                                 ("population", f"test_{key}_population", labels[2])):
@@ -321,7 +322,7 @@ def _metric_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, model: s
         lo, hi = (float(values.min()), float(values.max())) if values.size else (1e-3, 1.0)
         ylim = (lo / 4, hi * 4)
     ax.set_ylim(*ylim)
-    what = "test accuracy" if classification else "test MSE" if model == "matrix" else "test loss"
+    what = declared.reference
     for ref, value in refs.items():
         if value is None or (not classification and value <= 0):
             continue
@@ -343,8 +344,8 @@ def _mark_jumps(ax: Axes, axis: _TimeAxis, summary: Mapping) -> None:
         if values.size:
             ax.set_ylim(values.min() / 4, values.max() * 4)
     for i, t in enumerate(shown):
-        ax.axvline(float(axis.x(t)), label=f"jumps predicted by the α → 0 limit ({len(shown)})" if i == 0 else None,
-                   **_TIME["jump_limit"])
+        label = f"jumps predicted by the α → 0 limit, to first order ({len(shown)})" if i == 0 else None
+        ax.axvline(float(axis.x(t)), label=label, **_TIME["jump_limit"])
 
 
 def _reference_values(arrays: Mapping, summary: Mapping) -> dict[str, float | None]:
@@ -383,20 +384,19 @@ def _alignment_panel(ax: Axes, x, keep, arrays: Mapping, summary: Mapping, measu
         ax.plot([xs], [ys], label=f"implicit-bias switch: t = {_fmt_t(switch)}{ln}", **_SWITCH)
 
 
-def _norm_panel(ax: Axes, x, t, keep, arrays: Mapping, lam: float | None, model: str) -> None:
+def _norm_panel(ax: Axes, x, t, keep, arrays: Mapping, lam: float | None, start: str) -> None:
     norm = np.asarray(arrays["param_norm"], dtype=np.float64)[keep]
     ax.plot(x, norm, label="‖θ(t)‖", **_CURVE["norm"])
     if lam is not None and lam > 0:
-        start = "α" if model == "diagonal" else "‖θ(0)‖"  # ‖θ(0)‖ = α for the diagonal net
         ax.plot(x, norm[0] * np.exp(-lam * (t - t[0])), label=f"{start}·e^(−λt) (weight decay alone)",
                 **_CURVE["decay"])
     ax.set_yscale("log")
     ax.set_ylabel("parameter norm", fontsize=FONT["label"])
 
 
-def _finish_y(ax: Axes, kind: str, keep, arrays: Mapping) -> None:
+def _finish_y(ax: Axes, panel: str, keep, arrays: Mapping) -> None:
     """y limits of the norm panel from ‖θ‖ alone (the decay law's tail would squash it)."""
-    if kind == "norm":
+    if panel == "norm":
         norm = np.asarray(arrays["param_norm"], dtype=np.float64)[keep]
         norm = norm[np.isfinite(norm) & (norm > 0)]
         if norm.size:

@@ -2,13 +2,17 @@
 
 Read from the saved trajectory and the two reference predictors' own test metrics. The test metric is the run's
 transition metric: accuracy for classification (higher is better), log10 of the test loss for regression (lower
-is better); :data:`TOLERANCE` is how close two values of it count as the same level.
+is better). Two values of it count as the same level within the tolerance: :data:`TOLERANCE`, or
+:data:`GAP_FRACTION` of the gap between the kernel and the rich references where that is smaller (the squared
+loss on ±1 labels with weight decay puts them a third of a decade apart).
 
 * Regression: test losses more than :data:`ZERO_LOSS_DECADES` decades below the initial one count as zero.
 * Training is *fitted* at the first saved time t_fit with training accuracy 1 and training loss at most
   :data:`FIT_FRACTION_CLASSIFICATION` of its initial value (classification: accuracy alone is scale-invariant,
   and a small-α w ≈ 0 already separates the training set along its initial gradient with the loss at chance),
-  or training loss at most :data:`FIT_FRACTION` of its initial value (regression). Never fitted: ``none``.
+  or (regression) training loss at most :data:`FIT_FRACTION` of its largest saved value — or within
+  :data:`FLOOR_FACTOR` of its smallest, when that is below :data:`FLOOR_FRACTION` of the largest (weight decay
+  keeps the loss of the fitted flow above zero). Never fitted: ``none``.
 * A *kernel plateau*: at t_fit the test metric is within the tolerance of the kernel predictor's and not of the
   rich predictor's, and it is still within the tolerance of its t_fit value at 2·t_fit (it stays flat while the
   training data are fitted). A small-α run's long wait at w ≈ 0 has training at chance, so it is not one.
@@ -26,10 +30,15 @@ import math
 
 import numpy as np
 
-#: Two values of the test metric are the same level within this: accuracy, or decades of test loss.
+#: Two values of the test metric are the same level within this: accuracy, or decades of test loss …
 TOLERANCE = {"classification": 0.05, "regression": 0.5}
-#: Regression is fitted once the training loss is at most this fraction of its initial value …
+#: … or within this fraction of the gap between the kernel and the rich references, where that is smaller.
+GAP_FRACTION = 0.25
+#: Regression is fitted once the training loss is at most this fraction of its largest saved value …
 FIT_FRACTION = 1e-3
+#: … or within this factor of its smallest, when that is at most FLOOR_FRACTION of the largest (weight decay).
+FLOOR_FACTOR = 2.0
+FLOOR_FRACTION = 0.1
 #: … classification once the training accuracy is 1 and the training loss at most this fraction of its initial value.
 FIT_FRACTION_CLASSIFICATION = 0.5
 #: Regression: test losses more than this many decades below the initial one count as zero.
@@ -56,7 +65,6 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
     if t.size == 0 or kernel_value is None or rich_value is None or not (
             math.isfinite(kernel_value) and math.isfinite(rich_value)):
         return None
-    tol = TOLERANCE[kind]
     if kind == "regression" and math.isfinite(float(test[0])):
         # losses below ZERO_LOSS_DECADES under the initial one count as zero (an exact recovery has log10 loss −inf)
         floor = float(test[0]) - ZERO_LOSS_DECADES
@@ -65,13 +73,18 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
     sign = 1.0 if kind == "classification" else -1.0  # quality = sign·metric, higher is better
     quality = sign * test
     q_kernel, q_rich = sign * kernel_value, sign * rich_value
+    tol = min(TOLERANCE[kind], GAP_FRACTION * abs(q_kernel - q_rich))
     if kind == "classification":
         if train_loss is None:
             return None
         loss = np.asarray(train_loss, dtype=np.float64)
         fitted = (train >= 1.0) & (loss <= FIT_FRACTION_CLASSIFICATION * float(loss[0]))
     else:
-        fitted = train <= FIT_FRACTION * max(float(train[0]), 1e-300)
+        top, low = float(np.nanmax(train)), float(np.nanmin(train))
+        level = FIT_FRACTION * top
+        if low <= FLOOR_FRACTION * top:
+            level = max(level, FLOOR_FACTOR * low)
+        fitted = train <= max(level, 1e-300)
     if not np.any(fitted):
         return "none"
     i_fit = int(np.argmax(fitted))

@@ -18,8 +18,10 @@ and ds/dτ = g(w). Starting from s = 0, w = 0:
 until the saddle interpolates (g = 0). The predicted jump times are t_k = ε·τ_k. With weight decay λ > 0 the
 boundary moves, |s_j| = ½ + λτ/2, and the saddles minimize L̂ + (λ/2)‖w‖₁ (:func:`saddle_limit`).
 
-A finite-u0 run crosses the level |w_j| = c earlier than t_k, by about ln(1/c)/(2ε) relatively at the first jump
-(8 % for c = 0.05, u0 = 1e-8): the error falls like 1/ln(1/u0).
+A finite-u0 run crosses the level |w_j| = c before t_k by O(1) in t, ln(1/c − 1/|w*|)/(4|g_j|) for a coordinate
+that saturates at |w*| (an O(1/ε) relative error, without bound when |g_j| is small), and each jump's transient
+shifts G by O(1) for the later ones: :func:`first_order_jump_times` carries both terms, and the summary's
+``jump_times_limit`` are those times (``jump_times_limit_leading``: ε·τ_k).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from scipy.optimize import brentq, nnls
 
 #: A coordinate is active while |w_j| is at least this (docs/math.md#saddle-to-saddle).
 ACTIVE_THRESHOLD = 0.05
+#: A rise through the threshold is an activation once |w_j| reaches this multiple of it (:func:`threshold_events`).
+CONFIRM_FACTOR = 2.0
 #: The limit algorithm ends when the saddle's residual ‖Xw − y‖ is below this times ‖y‖ (interpolation).
 LIMIT_RTOL = 1e-9
 #: Components of g below this times max|g(0)| are zero (a coordinate on a saddle's support has g_j = 0 there).
@@ -64,6 +68,7 @@ class SaddleLimit:
     log_inv_u0: float
     converged: bool
     lam: float = 0.0
+    box: tuple[float, float] | None = None  # the boundaries of s at τ = 0 (None: the diagonal net's ∓½)
 
     @property
     def times(self) -> list[float]:
@@ -163,7 +168,8 @@ def saddle_limit(X: np.ndarray, y: np.ndarray, log_inv_u0: float, *, lam: float 
                                s=s.copy()))
         g = squared_loss_gradient(X, y, w)
         converged = lam == 0 and float(np.linalg.norm(X @ w - y)) <= LIMIT_RTOL * y_norm
-    return SaddleLimit(jumps=jumps, log_inv_u0=float(log_inv_u0), converged=bool(converged), lam=float(lam))
+    return SaddleLimit(jumps=jumps, log_inv_u0=float(log_inv_u0), converged=bool(converged), lam=float(lam),
+                       box=(float(box[0]), float(box[1])))
 
 
 def _sign_constrained_saddle(M: np.ndarray, y: np.ndarray, mu: float) -> np.ndarray:
@@ -181,38 +187,78 @@ def _sign_constrained_saddle(M: np.ndarray, y: np.ndarray, mu: float) -> np.ndar
     return nnls(R, c)[0]
 
 
-def level_crossing_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
-                         levels: tuple[float, float] | None = None) -> list[tuple[int, float]]:
-    """(coordinate, t) at which the limit's path reaches the weight ``threshold`` for each coordinate entering at a
-    jump: along the path an inactive w_j is u0²e^{4ε(|s_j| − b(τ))}, so |w_j| = c at |s_j| = b(τ) − ln(1/c)/(4ε),
-    an O(1/ε) correction to the jump time that the measured crossing of |w_j| = c carries
-    (docs/math.md#saddle-to-saddle). ``levels``: (ℓ₋, ℓ₊), the levels of s where |w_j| = c at τ = 0 (default the
-    diagonal net's ∓(½ − ln(1/c)/(4ε)))."""
+def activation_predictions(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
+                           levels: tuple[float, float] | None = None) -> list[tuple[int, int, float, float | None]]:
+    """The limit's jumps to first order in 1/ε (docs/math.md#saddle-to-saddle): for each coordinate entering at a
+    jump, (jump index, coordinate, t at which it reaches the boundary, t at which |w_j| crosses ``threshold`` or None
+    when its saddle weight is at most the threshold).
+
+    The integrated gradient G = ε·s is followed in t. An entering coordinate grows as e^{κ(|G_j| − ε·b)} (κ = 4 for
+    the diagonal net: |w_j| = u0²e^{4|G_j|}) and saturates at its weight w* at the new saddle: on the segment between
+    the two saddles g_j = g_j⁻(1 − w_j/w*) exactly (g is affine in w and vanishes on the new support), so its
+    approach is logistic, 1/|w_j| = 1/|w*| + e^{−κ(|G_j| − ε·b)}. It crosses c at |G_j| = ε·b − ln(1/c − 1/|w*|)/κ,
+    and its logistic is centred ln(1/|w*|)/(κ(|g_j⁻| − λ/2)) before it reaches the boundary: g switches to the new
+    saddle's there, not at the boundary, and the O(1) shift this leaves in G carries to the later jumps. A level
+    passed on an earlier plateau is found by walking back along the path. ``levels``: (ℓ₋, ℓ₊), the levels of s at
+    τ = 0 where the growing weight is c (default the diagonal net's ∓(½ − ln(1/c)/(4ε))); κ on each side is
+    ln(1/c)/(ε·(boundary − level))."""
     eps, mu = limit.log_inv_u0, 0.5 * limit.lam
+    log_c = math.log(1.0 / threshold)
     if levels is None:
-        levels = (-(0.5 - math.log(1.0 / threshold) / (4.0 * eps)), 0.5 - math.log(1.0 / threshold) / (4.0 * eps))
+        levels = (-(0.5 - log_c / (4.0 * eps)), 0.5 - log_c / (4.0 * eps))
+    box = (-0.5, 0.5) if limit.box is None else limit.box
     d = X.shape[1]
-    taus = [0.0] + [j.tau for j in limit.jumps]
-    paths = [np.zeros(d)] + [j.s for j in limit.jumps]
-    rates = [squared_loss_gradient(X, y, w) for w in [np.zeros(d)] + [j.w for j in limit.jumps]]
-    out = []
-    for k, jump in enumerate(limit.jumps, start=1):
+    starts, origins, rates = [0.0], [np.zeros(d)], [squared_loss_gradient(X, y, np.zeros(d))]
+
+    def reach(j: int, sgn: float, level: float) -> float | None:
+        # the last upward crossing of sgn·G_j(t) − μt = level, walking back from the open last segment
+        for m in range(len(starts) - 1, -1, -1):
+            gap = sgn * origins[m][j] - mu * starts[m] - level
+            if gap >= 0.0:
+                continue
+            gain = sgn * rates[m][j] - mu
+            end = starts[m + 1] if m + 1 < len(starts) else math.inf
+            if gain > 0.0 and starts[m] - gap / gain <= end:
+                return starts[m] - gap / gain
+            return None
+        return None
+
+    out: list[tuple[int, int, float, float | None]] = []
+    for k, jump in enumerate(limit.jumps):
+        g_before = rates[-1]
+        switch = jump.t
+        first = math.inf
         for j in jump.entered:
-            t = jump.t
             sgn = math.copysign(1.0, jump.s[j])
-            offset = levels[1] if sgn > 0 else -levels[0]  # the level on s_j's side is sgn·(offset + μτ)
-            # walk back over the plateaus before the jump (on plateau m, s_j = paths[m] + (τ − τ_m)·rates[m]) to the
-            # one where s_j passed the level on its way to the boundary
-            for m in range(k - 1, -1, -1):
-                gap = sgn * paths[m][j] - (offset + mu * taus[m])  # < 0: below the level at the plateau's start
-                if gap >= 0.0:
-                    continue  # past the level already at the plateau's start: it was passed earlier
-                gain = sgn * rates[m][j] - mu
-                if gain > 0.0:
-                    t = min(taus[m] - gap / gain, taus[m + 1]) * eps
-                break
-            out.append((int(j), float(t)))
+            edge, level = (box[1], levels[1]) if sgn > 0 else (-box[0], -levels[0])
+            kappa = log_c / (eps * (edge - level))
+            at_boundary = reach(j, sgn, eps * edge)
+            at_boundary = jump.t if at_boundary is None else at_boundary
+            size = abs(float(jump.w[j]))
+            crossing = reach(j, sgn, eps * edge - math.log(1.0 / threshold - 1.0 / size) / kappa) \
+                if size > threshold else None
+            out.append((k, int(j), at_boundary, crossing))
+            if at_boundary < first:
+                growth = kappa * (abs(float(g_before[j])) - mu)
+                first = at_boundary
+                switch = at_boundary - (math.log(1.0 / size) / growth if growth > 0.0 and size > 0.0 else 0.0)
+        switch = max(switch, starts[-1])
+        m = len(starts) - 1
+        origins.append(origins[m] + (switch - starts[m]) * rates[m])
+        starts.append(switch)
+        rates.append(squared_loss_gradient(X, y, jump.w))
     return out
+
+
+def first_order_jump_times(X: np.ndarray, y: np.ndarray, limit: SaddleLimit, threshold: float = ACTIVE_THRESHOLD,
+                           levels: tuple[float, float] | None = None) -> list[float]:
+    """The predicted activation times at finite u0, sorted: each jump at the first crossing of |w_j| = ``threshold``
+    by a coordinate entering there, or where none crosses it, at the first one's arrival at the boundary, both on
+    the first-order path (:func:`activation_predictions`)."""
+    first: dict[int, float] = {}
+    for k, _, at_boundary, crossing in activation_predictions(X, y, limit, threshold, levels):
+        first[k] = min(first.get(k, math.inf), at_boundary if crossing is None else crossing)
+    return sorted(first.get(k, jump.t) for k, jump in enumerate(limit.jumps))
 
 
 def profile_levels(log_abs_f: Callable[[float], float], value: float, *, limit: float = 1e6) -> tuple[float, float]:
@@ -242,8 +288,10 @@ class ThresholdEvent:
 
 
 def threshold_events(times: np.ndarray, W: np.ndarray, threshold: float = ACTIVE_THRESHOLD,
-                     weight_at: Callable[[float], np.ndarray] | None = None) -> list[ThresholdEvent]:
-    """Every crossing of |w_j| = ``threshold``, sorted by time.
+                     weight_at: Callable[[float], np.ndarray] | None = None,
+                     confirm: float = CONFIRM_FACTOR) -> list[ThresholdEvent]:
+    """The activations (rises of |w_j| through ``threshold`` that go on to reach ``confirm``·threshold before falling
+    back) and the falls of those coordinates back through the threshold, sorted by time.
 
     Parameters
     ----------
@@ -252,22 +300,39 @@ def threshold_events(times: np.ndarray, W: np.ndarray, threshold: float = ACTIVE
     threshold : the activity level c.
     weight_at : the dense output w(t); each bracketed crossing is located on it by Brent's method. Without it
         (a discrete method), the crossing is interpolated linearly in log|w_j| between the two times.
+    confirm : a rise counts once |w_j| reaches this multiple of c (1: every rise). A coordinate that levels off just
+        above c crosses it where its growth has all but stopped, at a time set by how far above c it settles; from
+        2c up, the crossing is on the jump itself, where |w_j| still grows at least at half its exponential rate
+        (docs/math.md#saddle-to-saddle).
     """
-    return threshold_events_of_rows(zip(np.asarray(times, dtype=np.float64), W, strict=True), threshold, weight_at)
+    return threshold_events_of_rows(zip(np.asarray(times, dtype=np.float64), W, strict=True), threshold, weight_at,
+                                    confirm)
 
 
 def threshold_events_of_rows(rows: Iterable[tuple[float, np.ndarray]], threshold: float = ACTIVE_THRESHOLD,
-                             weight_at: Callable[[float], np.ndarray] | None = None) -> list[ThresholdEvent]:
+                             weight_at: Callable[[float], np.ndarray] | None = None,
+                             confirm: float = CONFIRM_FACTOR) -> list[ThresholdEvent]:
     """:func:`threshold_events` on (t, w) pairs in increasing t, read one at a time (memory O(d), not T×d)."""
     events: list[ThresholdEvent] = []
+    pending: dict[int, ThresholdEvent] = {}  # rises through c not yet confirmed
+    active: set[int] = set()
     prev_t, prev_w, prev_on = None, None, None
     for t, w in rows:
         w = np.asarray(w, dtype=np.float64)
         on = np.abs(w) >= threshold
         if prev_on is not None and prev_t is not None and prev_w is not None:
             for j in np.flatnonzero(on != prev_on).tolist():
-                events.append(ThresholdEvent(t=_crossing(prev_t, float(t), prev_w[j], w[j], j, threshold, weight_at),
-                                             coordinate=int(j), rising=bool(on[j])))
+                at = _crossing(prev_t, float(t), prev_w[j], w[j], j, threshold, weight_at)
+                if on[j]:
+                    pending[j] = ThresholdEvent(t=at, coordinate=int(j), rising=True)
+                elif j in active:
+                    active.discard(j)
+                    events.append(ThresholdEvent(t=at, coordinate=int(j), rising=False))
+                else:
+                    pending.pop(j, None)  # fell back before it was confirmed: not an activation
+        for j in [j for j in pending if abs(float(w[j])) >= confirm * threshold]:
+            events.append(pending.pop(j))
+            active.add(j)
         prev_t, prev_w, prev_on = float(t), w, on
     events.sort(key=lambda e: (e.t, e.coordinate))
     return events
@@ -320,15 +385,14 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.
     """The summary keys of the staircase (docs/math.md#saddle-to-saddle).
 
     ``jump_times`` (the measured activations, sorted), ``jump_coordinates`` (whose), ``saddles`` (the active set on
-    each plateau), ``jump_threshold``; and the α → 0 prediction ``jump_times_limit``, ``saddles_limit`` and
-    ``jump_rel_error`` (the largest relative distance of a measured activation to its nearest predicted jump),
-    ``jump_times_limit_at_threshold`` (when the limit's path reaches |w_j| = c for each entering coordinate,
-    :func:`level_crossing_times`) and ``jump_rel_error_at_threshold`` — or,
-    where the prediction does not apply (u0 ≥ 1, a model without the limit), those set to None and
-    ``jump_times_limit_refused`` saying why.
+    each plateau), ``jump_threshold``; and the α → 0 prediction: ``jump_times_limit`` (the limit's jumps with their
+    first-order term for the threshold, :func:`first_order_jump_times`), ``jump_times_limit_leading`` (the limit's
+    jump times ε·τ_k themselves), ``saddles_limit``, and ``jump_rel_error`` / ``jump_rel_error_leading`` (the largest
+    relative distance of a measured activation to the nearest of each) — or, where the prediction does not apply
+    (u0 ≥ 1, a model without the limit), those set to None and ``jump_times_limit_refused`` saying why.
     ``rows`` are (t, w) pairs in increasing t that bracket the crossings (saved times and solver step ends, read
     one at a time), ``weight_at`` is the dense output;
-    ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`level_crossing_times` (t = ln(1/u0)·τ).
+    ``box`` and ``levels`` as in :func:`saddle_limit` and :func:`activation_predictions` (t = ln(1/u0)·τ).
     """
     span: list[float] = []
 
@@ -345,8 +409,10 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.
         "jump_coordinates": [e.coordinate for e in rises],
         "saddles": measured_saddles(events, span[0], span[-1], weight_at) if span else [],
         "jump_times_limit": None,
+        "jump_times_limit_leading": None,
         "saddles_limit": None,
         "jump_rel_error": None,
+        "jump_rel_error_leading": None,
     }
     reason = limit_refused
     if reason is None and (log_u0 is None or log_u0 >= 0):
@@ -356,10 +422,9 @@ def saddle_summary(X: np.ndarray, y: np.ndarray, rows: Iterable[tuple[float, np.
         return out
     assert log_u0 is not None  # a refusal reason is given otherwise
     limit = saddle_limit(X, y, -float(log_u0), lam=lam, box=box)
-    out["jump_times_limit"] = limit.times
+    out["jump_times_limit"] = first_order_jump_times(X, y, limit, levels=levels)
+    out["jump_times_limit_leading"] = limit.times
     out["saddles_limit"] = limit.supports
-    out["jump_rel_error"] = nearest_relative_error(out["jump_times"], limit.times)
-    at_level = sorted(t for _, t in level_crossing_times(X, y, limit, levels=levels))
-    out["jump_times_limit_at_threshold"] = at_level
-    out["jump_rel_error_at_threshold"] = nearest_relative_error(out["jump_times"], at_level)
+    out["jump_rel_error"] = nearest_relative_error(out["jump_times"], out["jump_times_limit"])
+    out["jump_rel_error_leading"] = nearest_relative_error(out["jump_times"], limit.times)
     return out

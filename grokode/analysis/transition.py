@@ -1,10 +1,10 @@
 """Locating the kernel→rich transition in a test-metric curve.
 
-Definition (issue #3, docs/math.md#regimes): the metric at 0.5·t_theory is the *plateau*, at the horizon the
+Definition (docs/math.md#regimes): the metric at 0.5·t_theory is the *plateau*, at the horizon the
 *final* value; the transition time is the first time after 0.5·t_theory where the metric crosses the
 midpoint between them, the width is the time between the 10 % and 90 % crossings. Without weight decay
 (λ = 0) there is no t_theory: the caller passes ``t_start`` (the end of the fitting phase) instead, and the
-transition is read against ln t (``width_log`` = ln(t90/t10), issue #9). A crossing is
+transition is read against ln t (``width_log`` = ln(t90/t10)). A crossing is
 bracketed on the saved grid and then located by Brent's method on the dense solution (so it is exact to
 ``xtol_rel`` of t, not to the grid spacing). No transition when |final − plateau| < ``min_change``.
 """

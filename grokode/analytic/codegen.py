@@ -1,21 +1,32 @@
-"""Code generation: derived expressions -> the numba module :mod:`grokode.numeric.generated`.
+"""Code generation: sympy expressions -> numba code.
 
-The generated file is committed (so numba's on-disk cache works and ``import grokode`` does not run
-sympy) and a test regenerates it and requires byte-identical text, so the numeric layer cannot drift
-from the derivation. Regenerate with ``python -m grokode.analytic.codegen``.
+Two outputs, printed from the derivations:
+
+* the module :mod:`grokode.numeric.generated` (the diagonal nets and the losses). The generated file is
+  committed (so numba's on-disk cache works and ``import grokode`` does not run sympy) and a test
+  regenerates it and requires byte-identical text, so the numeric layer cannot drift from the derivation.
+  Regenerate with ``python -m grokode.analytic.codegen``.
+* the kernels of a separable model's φ (:func:`phi_kernels`), compiled in the process from a user's
+  formula. Their printer (:func:`_py`) is not the module's printer: it emits only the arithmetic a formula
+  built by the safe parser contains, in sympy's argument order, and refuses anything else.
 """
 
 from __future__ import annotations
 
+import math
 import pathlib
+from collections.abc import Callable
 
+import numba
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from ..errors import InputError
 from . import diagonal as dg
 from .losses import LOSS_NAMES, derive_loss
 from .losses import f as f_sym
 from .losses import y as y_sym
+from .model import drop_delta
 
 GENERATED_PATH = pathlib.Path(__file__).resolve().parent.parent / "numeric" / "generated.py"
 CODEGEN_DEPTHS = tuple(range(2, dg.MAX_DEPTH + 1))
@@ -119,6 +130,89 @@ def generate_source() -> str:
     cases = [(L, models[L].weight) for L in CODEGEN_DEPTHS]
     parts.append(_dispatch("diag_weight", "depth", "u, v", cases, "effective weight w = u^L − v^L"))
     return "\n".join(parts) + "\n"
+
+
+@numba.njit(cache=True)
+def _sign(v):
+    return 0.0 if v == 0.0 else math.copysign(1.0, v)
+
+
+def _py(expr: sp.Expr, names: dict) -> str:
+    """Python source of ``expr`` (arithmetic only: names from ``names``, float literals, abs, sign)."""
+    if not expr.free_symbols:
+        value = float(expr)
+        if not math.isfinite(value):
+            raise InputError(f"a constant of the formula is not finite: {sp.sstr(expr)[:40]}")
+        return f"({value!r})"
+    if expr.is_Symbol:
+        return names[expr]
+    if expr.is_Add:
+        return "(" + " + ".join(_py(a, names) for a in expr.args) + ")"
+    if expr.is_Mul:
+        return "(" + " * ".join(_py(a, names) for a in expr.args) + ")"
+    if expr.is_Pow:
+        base, exponent = expr.args
+        if not exponent.is_Integer:
+            raise InputError(f"cannot compile the power {sp.sstr(expr)[:40]} (integer exponents only)")
+        e = int(exponent)
+        return f"({_py(base, names)} ** {e})" if e > 0 else f"(1.0 / ({_py(base, names)} ** {-e}))"
+    if isinstance(expr, sp.Abs):
+        return f"abs({_py(expr.args[0], names)})"
+    if isinstance(expr, sp.sign):
+        return f"_sign({_py(expr.args[0], names)})"
+    raise InputError(f"cannot compile {type(expr).__name__} in the formula")
+
+
+_KERNELS: dict[str, Callable] = {}
+
+
+def phi_kernels(model) -> Callable:
+    """A numba kernel ``kernel(E, out_phi, out_grad, out_hess, hess)`` for the model's φ about θ̂₁.
+
+    For rows ϑ = E[j] (k,) it writes φ(θ̂₁ + ϑ), ∇φ(θ̂₁ + ϑ) and, when ``hess``, the Hessian. The source is
+    printed from the sympy expression (built by the safe parser) with common subexpressions eliminated; the
+    variables are renamed ``_e0…``, so no user text reaches the code. For a polynomial φ the value is
+    expanded about θ̂₁ with its constant term φ(θ̂₁) = 0 removed exactly, so it does not cancel while ϑ is
+    small (the kernel phase at large α). Compiled once per formula and process (not cached on disk).
+    """
+    key = model.key
+    if key in _KERNELS:
+        return _KERNELS[key]
+    params = list(model.params)
+    k = len(params)
+    dev = [sp.Symbol(f"_e{i}", real=True) for i in range(k)]
+    shift = {p: model.unit[p] + e for p, e in zip(params, dev, strict=True)}
+    grad = [drop_delta(sp.diff(model.phi, p)) for p in params]
+    hess = [[drop_delta(sp.diff(gi, p)) for p in params] for gi in grad]
+    if model.polynomial:
+        value = sp.expand(model.phi.subs(shift, simultaneous=True))
+        constant = value.subs({e: 0 for e in dev})
+        if sp.simplify(constant) != 0:
+            raise AssertionError(f"phi(init) = {constant} is not 0")
+        value = sp.expand(value - constant)
+    else:
+        value = model.phi.subs(shift, simultaneous=True)
+    grad = [g_.subs(shift, simultaneous=True) for g_ in grad]
+    hess = [h_.subs(shift, simultaneous=True) for row in hess for h_ in row]
+    subs, reduced = sp.cse([value, *grad, *hess], symbols=sp.numbered_symbols("_t"))
+    names = {e: f"_e{i}" for i, e in enumerate(dev)}
+    lines = ["def kernel(E, out_phi, out_grad, out_hess, hess):", "    for j in range(E.shape[0]):"]
+    lines += [f"        _e{i} = E[j, {i}]" for i in range(k)]
+    for sym, ex in subs:
+        names[sym] = sym.name
+        lines.append(f"        {sym.name} = {_py(ex, names)}")
+    lines.append(f"        out_phi[j] = {_py(reduced[0], names)}")
+    lines += [f"        out_grad[j, {i}] = {_py(reduced[1 + i], names)}" for i in range(k)]
+    lines.append("        if hess:")
+    lines += [f"            out_hess[j, {a}, {b}] = {_py(reduced[1 + k + a * k + b], names)}"
+              for a in range(k) for b in range(k)]
+    source = "\n".join(lines) + "\n"
+    namespace = {"_sign": _sign, "math": math}
+    exec(compile(source, f"<grokode separable kernel {len(_KERNELS)}>", "exec"), namespace)  # printed above
+    kernel = numba.njit(namespace["kernel"])
+    kernel.source = source
+    _KERNELS[key] = kernel
+    return kernel
 
 
 def write_generated(path: pathlib.Path = GENERATED_PATH) -> pathlib.Path:

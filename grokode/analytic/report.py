@@ -318,9 +318,10 @@ def from_json(obj: str | dict) -> dict:
     return {k: (v if k == LOCALS_KEY else parse(k, v)) for k, v in obj.items()}
 
 
-def _jsonable(value):
+def _as_sympy_strings(value):
+    """A derivation item for JSON: ints and strings as they are, symbolic values as sympy strings (recursively)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _as_sympy_strings(v) for k, v in value.items()}
     if isinstance(value, int | str):
         return value
     return sp.sstr(value)
@@ -328,7 +329,7 @@ def _jsonable(value):
 
 def to_json(derivation: Derivation) -> str:
     """One JSON object: the items (symbolic values as strings) and the ``"sympify_locals"`` table."""
-    items = {k: _jsonable(v) for k, v in derivation.items.items()}
+    items = {k: _as_sympy_strings(v) for k, v in derivation.items.items()}
     items[LOCALS_KEY] = symbol_table(derivation)
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 

@@ -7,15 +7,17 @@ A model is one class (one file under ``grokode/models/``, or a user's own packag
   (:class:`~grokode.options.Option`: name, kind, default, range, help). The command line, ``grokode sweep``
   and the Python API are built from these declarations; an option a model does not take is an input error
   naming the option and the model;
-* ``derive_options`` and :meth:`Model.derive`: what ``grokode derive NAME`` prints (a sympy
-  :class:`~grokode.analytic.model.Derivation`);
-* the hooks the pipeline (:func:`grokode.pipeline.run_model`) calls in order, each documented below:
-  :meth:`~Model.resolve` (cross-option rules and derived defaults, before anything is computed),
-  :meth:`~Model.memory_estimate`, :meth:`~Model.prepare` (data and save times), :meth:`~Model.solve`
-  (the flow or the discrete method), :meth:`~Model.observe` (the trajectory's arrays),
-  :meth:`~Model.locate_transition`, :meth:`~Model.references` (reference predictors and alignment, optional),
-  :meth:`~Model.summarize` (the model's summary keys) and :meth:`~Model.record` (what ``meta`` stores to
-  reproduce the run).
+* :meth:`Model.declare`: what a run holds and how it is summarized and plotted
+  (:class:`~grokode.observables.Observables`, recorded in the run's meta);
+* the hooks the pipeline (:func:`grokode.pipeline.run_model`) calls in order: :meth:`~Model.check` (optional:
+  cross-option rules, derived defaults and memory, before anything is computed), :meth:`~Model.prepare` (the
+  :class:`Plan`: data, save times, horizon, dynamics), :meth:`~Model.solve` (the flow or the discrete method),
+  :meth:`~Model.observe` (the trajectory's arrays), :meth:`~Model.references` (optional: reference predictors and
+  alignment) and :meth:`~Model.summarize` (optional: the model's own summary keys);
+* optionally :meth:`Model.derive` (what ``grokode derive NAME`` prints) and :meth:`Model.file_stem`.
+
+The transition, the common summary keys, the recorded options, the resumable state and the rebuilt arrays of a
+compact file are the base's, from the declaration and the plan.
 
 Model files import their numerical machinery inside the hooks, so that building the command line (which
 reads every registered model's options) stays fast.
@@ -27,12 +29,13 @@ import dataclasses
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import InputError, closest
+from ..observables import Observables
 from ..options import Option, option_table, parse_given
 
 # ----------------------------------------------------------------------------------------------------
@@ -70,12 +73,42 @@ def method_option(choices: tuple[str, ...], default: str = "auto", help: str | N
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run will do: its save times, horizon and t_theory = ln(α)/rate (None without weight decay)."""
+    """What a run will do, built by :meth:`Model.prepare` and handed to every later hook.
+
+    ``t_eval``, ``t_end``: the saved times and the horizon; ``t_theory`` = ln(α)/rate (None without decay; the
+    base's :func:`theory_time`); ``rate``: the decay rate that sets it (λ, or λ + λ_eff for label-noise SGD).
+    ``data``: the data set (its ``name`` and ``params`` go to ``meta["dataset"]``); ``dynamics``: the flow or
+    discrete stepper :meth:`Model.solve` runs, built here so that later hooks read its results from the plan;
+    ``evaluate(name, W)``: the per-time array ``name`` at weight rows ``W`` (k, …), with which the transition is
+    located on the dense output; ``recorded``: option values ``meta["options"]`` keeps instead of the config's
+    (e.g. n and d of a data file); ``meta``: further meta entries, and ``describe()`` those read once the run is
+    solved (e.g. counters of the dynamics).
+    """
 
     t_eval: np.ndarray
     t_end: float
     t_theory: float | None
-    rate: float  # λ, or λ + λ_eff for label-noise SGD: the decay rate that sets t_theory
+    rate: float
+    data: Any = None
+    dynamics: Any = None
+    evaluate: Callable[[str, np.ndarray], np.ndarray] | None = None
+    recorded: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    describe: Callable[[], dict[str, Any]] | None = None
+
+
+@dataclass
+class References:
+    """What :meth:`Model.references` returns: the reference predictors' certificates (``meta["references"]``,
+    one entry per predictor, each with its own ``test_value``), the arrays they add to the run (alignment of the
+    trajectory with them, the predictors themselves), further meta entries (a solver's certificate) and summary
+    entries."""
+
+    predictors: dict[str, dict[str, Any]]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    #: Summary entries of the references (a solver's time, the rich predictor's norm).
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def save_times(t_end: float, t_theory: float | None, *, theorem_window: bool, log_points: int = 400,
@@ -118,17 +151,6 @@ def default_t_end(alpha: float, rate: float, t_activation: float = math.nan) -> 
     return (2.0 * math.log(max(alpha, math.e)) + 5.0) / rate + margin
 
 
-def fit_time(t: np.ndarray, arrays: dict, kind: str) -> float:
-    """Without a t_theory (λ = 0) the plateau is read where fitting ends: the first saved time with training
-    accuracy 1 (classification), else the first saved time after 0."""
-    positive = t > 0
-    if kind == "classification" and "train_acc" in arrays:
-        fitted = positive & (arrays["train_acc"] >= 1.0)
-        if np.any(fitted):
-            return float(t[np.argmax(fitted)])
-    return float(t[np.argmax(positive)]) if np.any(positive) else float(t[-1])
-
-
 #: Most constant steps a discrete run can count: beyond 2^53 the time t = steps·η is no longer exact in float64,
 #: and the step numbers of the saved times overflow int64 a little later (the run then stopped early, "ok").
 MAX_STEPS = 2.0**53
@@ -136,8 +158,7 @@ MAX_STEPS = 2.0**53
 
 #: Shortest horizon a run takes. Near t = 0 the fixed-floor integrators (rkc, ros2) cannot step below
 #: 10·eps ≈ 2.2e-15, so a horizon under 1e-12 leaves them too few steps; it comes from a t_end (or λ, through the
-#: default horizon ∝ 1/λ) that is off by many orders of magnitude (λ = 1e300 made the matrix flow fail at t = 0
-#: and an mlp flow run without end).
+#: default horizon ∝ 1/λ) that is off by many orders of magnitude.
 MIN_HORIZON = 1e-12
 
 
@@ -176,10 +197,17 @@ def jsonable(params: dict) -> dict:
 class Model(ABC):
     """A homogeneous model trained by gradient flow from θ(0) = α·θ̄ with weight decay λ (docs/math.md#setting).
 
-    Subclasses set the class attributes and implement the hooks; the pipeline calls them in the order they
-    are listed. ``self.config`` holds every option's value after :meth:`resolve` (defaults filled in),
-    ``self.given`` only the options the user gave (parsed). Hooks may keep what they build on ``self``
-    (the data set, the dynamics): one instance serves one run.
+    The contract (docs/extending.md): a model declares ``name``, ``title``, ``options`` (and ``derive_options``)
+    and writes four hooks — :meth:`declare`, :meth:`prepare`, :meth:`solve`, :meth:`observe` — plus any of five
+    optional ones: :meth:`check`, :meth:`references`, :meth:`summarize`, :meth:`derive`, :meth:`file_stem`.
+    Everything else is the base's, from the declaration and the plan: the transition, the summary's common
+    keys, the recorded options and data set, the resumable state, the dense w(t) and the rebuilt arrays of a
+    compact file.
+
+    ``self.config`` holds every option's value once :meth:`check` has run (defaults filled in), ``self.given``
+    only the options the user gave (parsed). Hooks pass what they build as values (the :class:`Plan`, the
+    solution, the arrays): none reads state another hook left on ``self``. A model may memoise a pure function
+    of its config on ``self`` (e.g. the data set, read once whether :meth:`check` or :meth:`prepare` asks first).
     """
 
     #: Registered name (``--model NAME``).
@@ -190,8 +218,10 @@ class Model(ABC):
     options: ClassVar[tuple[Option, ...]]
     #: Options of ``grokode derive NAME``.
     derive_options: ClassVar[tuple[Option, ...]] = ()
-    #: Summary keys copied from :class:`~grokode.analysis.analyze.Analysis` when the model has references.
-    analysis_keys: ClassVar[tuple[str, ...]] = ()
+
+    #: The hooks a model writes, and the optional ones (the contract, counted by tests/models/test_contract.py).
+    REQUIRED_HOOKS: ClassVar[tuple[str, ...]] = ("declare", "prepare", "solve", "observe")
+    OPTIONAL_HOOKS: ClassVar[tuple[str, ...]] = ("check", "references", "summarize", "derive", "file_stem")
 
     def __init__(self, **given: Any):
         table = option_table(self.options)
@@ -205,7 +235,56 @@ class Model(ABC):
             self._join_t_end(np.asarray(t_eval), float(self.given.pop("t_end")))
         self.config: dict[str, Any] = {o.name: o.default for o in self.options}
         self.config.update(self.given)
-        self.resolve()
+        #: (bytes, what) the run needs at its peak, as :meth:`check` declared it (:meth:`require_memory`); a sweep
+        #: sizes its local workers with it.
+        self.memory_need: tuple[float, str] = (0.0, f"a {self.name} run")
+        self.check()
+
+    # -- the hooks a model writes ----------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def declare(cls, options: Mapping[str, Any]) -> Observables:
+        """What a run with these options holds, how it is summarized and plotted (:class:`~grokode.observables.
+        Observables`). ``options`` are a run's resolved config or the options its file recorded."""
+
+    @abstractmethod
+    def prepare(self) -> Plan:
+        """The run's :class:`Plan`: its data set, save times, horizon and stopping rule, and its dynamics."""
+
+    @abstractmethod
+    def solve(self, plan: Plan, progress: Callable[[float], None] | None) -> Any:
+        """Integrate the flow (or run the discrete method) and return its solution, whatever its status."""
+
+    @abstractmethod
+    def observe(self, plan: Plan, solution: Any) -> dict[str, np.ndarray]:
+        """The trajectory file's arrays: ``t``, ``param_norm`` and the declared arrays at the saved times. It is also
+        called on partial solutions (the initial state, checkpoints)."""
+
+    # -- optional hooks --------------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Cross-option rules (an option the chosen task or method does not take is an InputError naming it),
+        defaults that depend on other options, and the memory the run needs (:meth:`require_memory`). Runs
+        before anything is computed."""
+        return None
+
+    def references(self, plan: Plan, solution: Any, arrays: dict[str, np.ndarray]) -> References | None:
+        """The reference predictors (kernel, rich), their certificates and the run's alignment with them; None when
+        the model has none (the theorem check is then skipped)."""
+        return None
+
+    def summarize(self, plan: Plan, solution: Any, arrays: dict[str, np.ndarray], transition: Any,
+                  references: References | None) -> dict[str, Any]:
+        """The model's own summary keys (the common ones are the base's, :meth:`summary`)."""
+        return {}
+
+    @classmethod
+    def derive(cls, **given: Any):
+        """The sympy derivation ``grokode derive NAME`` prints (a :class:`~grokode.analytic.model.Derivation`)."""
+        raise InputError(f"model {cls.name!r} has no symbolic derivation")
+
+    def file_stem(self) -> str:
+        """A descriptive default file name (without suffix) for ``runs/``."""
+        return self.name
 
     # -- options -----------------------------------------------------------------------------------------
     def _join_t_end(self, t_eval: np.ndarray, t_end: float) -> None:
@@ -238,105 +317,27 @@ class Model(ABC):
     def option(cls, name: str) -> Option:
         return option_table(cls.options)[name]
 
-    def resolve(self) -> None:
-        """Cross-option rules (an option the chosen task or method does not take is an InputError naming it)
-        and defaults that depend on other options. Runs before anything is computed."""
-        return None
-
-    def _horizon(self) -> tuple[float | None, str]:
-        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ of the linear and
-        matrix models (an upper bound for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay
-        (t = 1e300). Models with another default rule (the mlp) do not use it."""
-        c = self.config
-        if c["t_eval"] is not None:
-            return float(c["t_eval"][-1]), "the last --t-eval time"
-        if c["t_end"] is not None:
-            return c["t_end"], "t_end"
-        if c["lam"] > 0:
-            return (default_t_end(c["alpha"], c["lam"]),
-                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={c['lam']:g}")
-        return None, ""
-
-    def memory_estimate(self) -> tuple[float, str]:
-        """(bytes, what) the run will need at its peak; the pipeline refuses runs that do not fit."""
-        return 0.0, "this run"
-
-    # -- derivation --------------------------------------------------------------------------------------
-    @classmethod
-    def derive(cls, **given: Any):
-        """The sympy derivation ``grokode derive NAME`` prints (a :class:`~grokode.analytic.model.Derivation`)."""
-        raise InputError(f"model {cls.name!r} has no symbolic derivation")
-
     @classmethod
     def parse_derive_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         table = option_table(cls.derive_options)
         parsed = parse_given(table, given, f"grokode derive {cls.name}")
         return {**{o.name: o.default for o in cls.derive_options}, **parsed}
 
-    # -- the run -----------------------------------------------------------------------------------------
-    @abstractmethod
-    def prepare(self) -> Plan:
-        """Build the data set (kept on ``self``) and the save times."""
+    def _horizon(self) -> tuple[float | None, str]:
+        """(the horizon, its name): --t-eval's last time, --t-end, or the default (2 ln α + 5)/λ of the linear and
+        matrix models (an upper bound for label-noise SGD, whose decay rate is λ + λ_eff); None without weight decay
+        (t = 1e300). Models with another default rule (the mlp) do not use it."""
+        cfg = self.config
+        if cfg["t_eval"] is not None:
+            return float(cfg["t_eval"][-1]), "the last --t-eval time"
+        if cfg["t_end"] is not None:
+            return cfg["t_end"], "t_end"
+        if cfg["lam"] > 0:
+            return (default_t_end(cfg["alpha"], cfg["lam"]),
+                    f"the default horizon t_end = (2 ln α + 5)/λ at lam={cfg['lam']:g}")
+        return None, ""
 
-    @abstractmethod
-    def solve(self, plan: Plan, progress: Callable[[float], None] | None) -> Any:
-        """Integrate the flow (or run the discrete method) and return its solution, whatever its status."""
-
-    @abstractmethod
-    def observe(self, plan: Plan, sol: Any) -> dict[str, np.ndarray]:
-        """The trajectory file's arrays: ``t``, ``param_norm`` and the model's metrics at the saved times."""
-
-    @abstractmethod
-    def locate_transition(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray]) -> tuple[Any, str]:
-        """(Transition or None, name of the transition metric)."""
-
-    def references(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray]) -> dict | None:
-        """Reference predictors (kernel, rich) and their certificates; adds alignment arrays to ``arrays``.
-
-        None when the model has no convex reference predictors (the theorem check is then skipped).
-        """
-        return None
-
-    @abstractmethod
-    def summarize(self, plan: Plan, sol: Any, arrays: dict[str, np.ndarray], transition: Any, references: dict | None
-                  ) -> dict[str, Any]:
-        """The model's summary keys: ``test_final``, ``train_final``, ``transition_metric`` and its own."""
-
-    @abstractmethod
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(options, dataset) for ``meta``: enough to reproduce the run (data regenerate from the seed)."""
-
-    def extra_meta(self) -> dict[str, Any]:
-        """Anything else ``meta`` should keep (e.g. the nuclear-norm solver's certificate)."""
-        return {}
-
-    #: Arrays of the run that are not written to its file but rebuilt from others when read (:meth:`rebuild`).
-    derived: tuple[str, ...] = ()
-
-    @classmethod
-    def rebuild(cls, key: str, meta: dict[str, Any], arrays) -> np.ndarray:
-        """A derived array of a run read from its file (``meta["trajectory"]["derived"]``)."""
-        raise InputError(f"model {cls.name!r} cannot rebuild {key!r}")
-
-    def file_stem(self) -> str:
-        """A descriptive default file name (without suffix) for ``runs/``."""
-        return self.name
-
-    def stored_weights(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        """The solver's "weights" rows (what :meth:`observe` reads from ``sol.weights``) of a run read from its file,
-        for a run that continues it (:func:`grokode.resume`)."""
-        t = arrays["t"]
-        if "w" in arrays:
-            return np.asarray(arrays["w"], dtype=np.float64)
-        if "W" in arrays:
-            return np.asarray(arrays["W"], dtype=np.float64).reshape(len(t), -1)
-        raise InputError(f"model {self.name!r} cannot continue a saved run")
-
-    def weight_at(self, sol: Any) -> Callable[[float], np.ndarray] | None:
-        """w(t) at any reached time from the solver's dense output, for exact theorem-check times."""
-        return None
-
-    # -- helpers for subclasses --------------------------------------------------------------------------
+    # -- helpers for the hooks -----------------------------------------------------------------------------
     def refuse_unless(self, condition: bool, names: tuple[str, ...], reason: str) -> None:
         """InputError naming every option of ``names`` the user gave, unless ``condition`` holds."""
         if condition:
@@ -346,6 +347,127 @@ class Model(ABC):
             flags = ", ".join("--" + n.replace("_", "-") for n in given)
             verb = "does" if len(given) == 1 else "do"
             raise InputError(f"{flags} {verb} not apply to model {self.name!r} {reason}")
+
+    def require_memory(self, need: float, what: str) -> None:
+        """Declare the memory the run needs at its peak (``memory_need``): MemoryLimitError (an input error) when
+        ``need`` bytes for ``what`` do not fit the machine."""
+        from ..files import require_memory
+
+        self.memory_need = (float(need), what)
+        require_memory(need, what)
+
+    # -- what the base derives from the declaration and the plan ------------------------------------------------
+    @property
+    def observables(self) -> Observables:
+        """This run's declaration (:meth:`declare` of the resolved config)."""
+        return self.declare(self.config)
+
+    @staticmethod
+    def weight_at(solution: Any) -> Callable[[float], np.ndarray] | None:
+        """w(t) at any reached time from the solver's dense output (None without one)."""
+        return solution.weight_at if solution.pieces else None
+
+    def transition(self, plan: Plan, solution: Any, arrays: Mapping[str, np.ndarray]) -> tuple[Any, str | None]:
+        """(Transition or None, the metric's name): the declared metric's jump, located on the dense output when
+        the plan can evaluate the metric there. Without a t_theory (λ = 0) the plateau is read once the training
+        set is fitted (accuracy 1), else from the first saved time after 0."""
+        from ..analysis.transition import find_transition
+
+        declared = self.observables
+        key = next((k for k in declared.transition if k in arrays), None)
+        name = None if key is None else ("log10_" + key if declared.log_metric else key)
+        t = np.asarray(arrays["t"])
+        if key is None or not t.size:
+            return None, name
+
+        def metric(values: np.ndarray) -> np.ndarray:
+            if not declared.log_metric:
+                return np.asarray(values)
+            with np.errstate(divide="ignore"):
+                return np.log10(values)
+
+        dense = None
+        weight_at = self.weight_at(solution)
+        if plan.evaluate is not None and weight_at is not None:
+            evaluate = plan.evaluate
+            # before the flow's start (small α: 1e-6 of its activation time scale) w grows linearly along a fixed
+            # direction, so the metric there is the one at the start; a continued run's earlier rows come first
+            start = min(float(solution.flow.to_time(solution.pieces[0].lo)), float(t[0]))
+
+            def dense(s: float) -> float:
+                return float(metric(evaluate(key, weight_at(max(s, start))[None, ...]))[0])
+
+        t_start = None
+        if plan.t_theory is None:
+            positive = t > 0
+            fitted = positive & (np.asarray(arrays.get("train_acc", np.zeros(t.size))) >= 1.0) if (
+                declared.curve.accuracy) else np.zeros(t.size, dtype=bool)
+            first = fitted if np.any(fitted) else positive
+            t_start = float(t[np.argmax(first)]) if np.any(first) else float(t[-1])
+        return find_transition(t, metric(arrays[key]), plan.t_theory, min_change=declared.min_change, metric=dense,
+                               t_start=t_start), name
+
+    def summary(self, plan: Plan, solution: Any, arrays: Mapping[str, np.ndarray], transition: Any, metric: str | None,
+                references: References | None) -> dict[str, Any]:
+        """The summary keys every model has: the plateau and final value of the transition metric (a loss read as
+        log10 is reported as the loss), the last training value, the metric's name and the references' test
+        values; the model's :meth:`summarize` adds its own."""
+        declared = self.observables
+
+        def value(v: float | None) -> float | None:
+            return undo_log10(v) if declared.log_metric else (None if v is None else float(v))
+
+        train = arrays.get(f"train_{declared.curve.key}")
+        out: dict[str, Any] = {
+            "test_plateau": value(transition.plateau) if transition else None,
+            "test_final": value(transition.final) if transition else None,
+            "train_final": float(train[-1]) if train is not None and len(train) else None,
+            "transition_metric": metric,
+        }
+        if references is not None:
+            for name in ("kernel", "rich"):
+                out[f"{name}_test"] = references.predictors[name]["test_value"]
+        return out
+
+    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(options, dataset) for ``meta``: the model's name, every resolved option (the plan's ``recorded`` values
+        win) and the horizon; the data set's name, kind and parameters. Enough to reproduce the run."""
+        options = {"model": self.name, **jsonable({k: v for k, v in self.config.items() if k != "t_eval"}),
+                   **plan.recorded, "t_end": plan.t_end}
+        kind = "classification" if self.observables.curve.accuracy else "regression"
+        if plan.data is None:
+            return options, {"name": self.name, "kind": kind}
+        return options, {"name": plan.data.name, "kind": kind, **jsonable(dict(plan.data.params))}
+
+    def extra_meta(self, plan: Plan, references: References | None) -> dict[str, Any]:
+        """The plan's and the references' meta entries."""
+        return {**plan.meta, **(plan.describe() if plan.describe is not None else {}),
+                **(references.meta if references is not None else {})}
+
+    @classmethod
+    def rebuild(cls, key: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """A derived array of a run read from a compact file (``meta["trajectory"]["derived"]``)."""
+        declared = cls.declare(meta["options"])
+        if key != declared.predictor or declared.rebuild is None:
+            raise InputError(f"model {cls.name!r} cannot rebuild {key!r}")
+        return declared.rebuild(meta, arrays)
+
+
+def data_digest(data: Any) -> str | None:
+    """SHA-256 of every array of a data set (a dataclass: its fields that are arrays), or None without one: identifies
+    the data a saved run (its states, its resume point) belongs to."""
+    import hashlib
+
+    if data is None or not dataclasses.is_dataclass(data):
+        return None
+    h = hashlib.sha256()
+    for f in dataclasses.fields(data):
+        value = getattr(data, f.name)
+        if isinstance(value, np.ndarray):
+            h.update(f.name.encode())
+            h.update(str(value.dtype).encode() + str(value.shape).encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+    return h.hexdigest()
 
 
 def undo_log10(value: float | None) -> float | None:

@@ -12,7 +12,7 @@ reference only. Tasks, data, metrics and references: :class:`~grokode.models.lin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -65,6 +65,7 @@ class DiagonalModel(LinearModel):
     """Depth-L diagonal linear net w = u^L − v^L on the paper's linear tasks or user data (docs/math.md#diagonal)."""
 
     name: ClassVar[str] = "diagonal"
+    NORM_START = "α"  # ‖θ(0)‖ = α
     title: ClassVar[str] = "diagonal linear network w = u^L − v^L (sparse classification, misgrokking, regression)"
     options: ClassVar[tuple[Option, ...]] = OPTIONS
     derive_options: ClassVar[tuple[Option, ...]] = (
@@ -76,10 +77,10 @@ class DiagonalModel(LinearModel):
     def uses_seed_with_data(self) -> bool:
         return self.config["method"] == LABEL_NOISE
 
-    def resolve(self) -> None:
-        self.resolve_data()
-        c = self.config
-        method = c["method"]
+    def check(self) -> None:
+        self.check_data()
+        cfg = self.config
+        method = cfg["method"]
         discrete = method in DISCRETE_METHODS
         self.refuse_unless(method in DISCRETE_METHODS, ("lr",), f"with --method {method} (a learning rate is for gd "
                            "and label-noise-sgd)")
@@ -90,88 +91,88 @@ class DiagonalModel(LinearModel):
                            "adaptive flow methods; gd and label-noise-sgd take fixed steps)")
         self.refuse_unless(not discrete, ("formulation",), f"with --method {method} (it always steps (u, v))")
         if method == GD:
-            c["lr"] = c["lr"] if c["lr"] is not None else 0.01
+            cfg["lr"] = cfg["lr"] if cfg["lr"] is not None else 0.01
         if method == LABEL_NOISE:
-            if self.kind != "regression":
+            if not self.regression:
                 raise InputError(f"label-noise SGD perturbs regression labels, but the task is classification with "
-                                 f"loss {c['loss']!r} (use --task sparse-regression or --loss squared)")
-            c["noise"] = 0.5 if c["noise"] is None else c["noise"]
-            c["batch"] = 1 if c["batch"] is None else c["batch"]
-            c["noise_seed"] = c["seed"] if c["noise_seed"] is None else c["noise_seed"]
+                                 f"loss {cfg['loss']!r} (use --task sparse-regression or --loss squared)")
+            cfg["noise"] = 0.5 if cfg["noise"] is None else cfg["noise"]
+            cfg["batch"] = 1 if cfg["batch"] is None else cfg["batch"]
+            cfg["noise_seed"] = cfg["seed"] if cfg["noise_seed"] is None else cfg["noise_seed"]
             n = self._data_shape()[0]
-            if c["batch"] > n:
-                raise InputError(f"batch must be at most the number of training samples n={n}, got {c['batch']}")
-        if (method == LABEL_NOISE and c["lam"] == 0 and (c["noise"] == 0 or c["depth"] != 2) and c["t_end"] is None
-                and c["t_eval"] is None):
-            raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
-                             "pass --t-end")
-        if c["lam"] == 0 and self.kind == "regression" and method == GD and c["normalized_lr"]:
-            raise InputError(f"lam={c['lam']!r} with squared loss: normalized GD's steps η/L̂ grow without bound as "
+            if cfg["batch"] > n:
+                raise InputError(f"batch must be at most the number of training samples n={n}, got {cfg['batch']}")
+        own_horizon = cfg["t_end"] is not None or cfg["t_eval"] is not None
+        if method == LABEL_NOISE and cfg["lam"] == 0 and (cfg["noise"] == 0 or cfg["depth"] != 2) and not own_horizon:
+            raise InputError(f"lam={cfg['lam']!r} and noise={cfg['noise']!r} give no time scale (depth "
+                             f"{cfg['depth']}): pass --t-end")
+        if cfg["lam"] == 0 and self.regression and method == GD and cfg["normalized_lr"]:
+            raise InputError(f"lam={cfg['lam']!r} with squared loss: normalized GD's steps η/L̂ grow without bound as "
                              "the loss goes to 0 at interpolation (use the flow, or plain gd with --t-end)")
         self.refuse_full_formulation_at_fit()
-        if c["lam"] == 0 and method == GD and not c["normalized_lr"] and c["t_end"] is None and c["t_eval"] is None:
-            raise InputError(f"lam={c['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
+        if cfg["lam"] == 0 and method == GD and not cfg["normalized_lr"] and not own_horizon:
+            raise InputError(f"lam={cfg['lam']!r}: plain GD cannot reach the log-time horizon of a run without weight "
                              "decay (pass --normalized-lr, or a horizon --t-end)")
         horizon, name = self._horizon()
-        if horizon is not None and (c["method"] != LABEL_NOISE or c["t_end"] is not None or c["t_eval"] is not None):
+        if horizon is not None and (cfg["method"] != LABEL_NOISE or own_horizon):
             check_horizon(horizon, name)
         self._check_alpha()
         d = self._data_shape()[1]
-        if (c["formulation"] == "full" and not discrete and method in ("auto", "LSODA", "BDF", "Radau")
+        if (cfg["formulation"] == "full" and not discrete and method in ("auto", "LSODA", "BDF", "Radau")
                 and 2 * d > MAX_FULL_JACOBIAN):
             raise InputError(f"--formulation full with --method {method} forms a dense 2d×2d Jacobian; d={d} is too "
                              f"large (2d ≤ {MAX_FULL_JACOBIAN}); use the reduced formulation or an explicit method")
-        self.read_data_now()
+        self.check_memory_and_data()
         self._check_steps()
 
     def _check_steps(self) -> None:
         """A constant step η must reach the horizon in at least one and at most 2^53 steps (t = steps·η)."""
-        c = self.config
-        method = c["method"]
-        if method not in DISCRETE_METHODS or c["normalized_lr"]:
+        cfg = self.config
+        method = cfg["method"]
+        if method not in DISCRETE_METHODS or cfg["normalized_lr"]:
             return
         horizon, name = self._horizon()
-        if horizon is None or (method == LABEL_NOISE and c["t_end"] is None and c["t_eval"] is None):
+        if horizon is None or (method == LABEL_NOISE and cfg["t_end"] is None and cfg["t_eval"] is None):
             return  # label-noise SGD's default horizon depends on its λ_eff, known once the run is built
-        lr = c["lr"] if c["lr"] is not None else self._default_label_noise_lr()
+        lr = cfg["lr"] if cfg["lr"] is not None else self._default_label_noise_lr()
         if lr is not None:
             check_step_count(lr, horizon, name, method)
 
     def _default_label_noise_lr(self) -> float | None:
         """:func:`label_noise_default_lr` where it is known before the data are drawn: a data file (read by
         then) or ±1 inputs (‖x‖² = d); None for the margin task."""
-        c = self.config
-        if getattr(self, "data", None) is not None:
-            return label_noise_default_lr(self.data, c["alpha"], c["depth"])
-        if c["task"] not in ("sparse", "sparse-regression"):
+        cfg = self.config
+        if cfg["data"] is not None:  # read by then
+            return label_noise_default_lr(self.dataset(), cfg["alpha"], cfg["depth"])
+        if cfg["task"] not in ("sparse", "sparse-regression"):
             return None
-        d, L = c["d"], c["depth"]
-        log_h0 = math.log(4.0 * L * L) + (L - 1) * (2.0 * math.log(c["alpha"]) - math.log(2.0 * d)) + math.log(d)
+        d, L = cfg["d"], cfg["depth"]
+        log_h0 = math.log(4.0 * L * L) + (L - 1) * (2.0 * math.log(cfg["alpha"]) - math.log(2.0 * d)) + math.log(d)
         return math.exp(-log_h0) if abs(log_h0) < 700.0 else None
 
     def _check_alpha(self) -> None:
-        c = self.config
+        cfg = self.config
         d = self._data_shape()[1]
-        ell0 = math.log(c["alpha"]) - 0.5 * math.log(2.0 * d)  # log u0, u0 = α/√(2d)
+        ell0 = math.log(cfg["alpha"]) - 0.5 * math.log(2.0 * d)  # log u0, u0 = α/√(2d)
         # the flows keep every α-dependent quantity as its log (any depth runs to α = 1e300); the (u, v)
         # parametrization the discrete methods step cannot
-        if c["method"] in DISCRETE_METHODS and c["depth"] * ell0 > 709.0:
-            raise InputError(f"alpha={c['alpha']:g}: u0^L overflows float64 in the (u, v) parametrization "
-                             f"--method {c['method']} steps")
+        if cfg["method"] in DISCRETE_METHODS and cfg["depth"] * ell0 > 709.0:
+            raise InputError(f"alpha={cfg['alpha']:g}: u0^L overflows float64 in the (u, v) parametrization "
+                             f"--method {cfg['method']} steps")
 
     def memory_estimate(self) -> tuple[float, str]:
         need, what = super().memory_estimate()
-        c = self.config
-        if c["method"] in DISCRETE_METHODS:  # GD also keeps (u, v) at every save
-            saves = len(c["t_eval"]) if c["t_eval"] is not None else 400
+        cfg = self.config
+        if cfg["method"] in DISCRETE_METHODS:  # GD also keeps (u, v) at every save
+            saves = len(cfg["t_eval"]) if cfg["t_eval"] is not None else 400
             need += 2 * 8.0 * saves * self._data_shape()[1]
         return need, what
 
     def solver_bytes(self) -> float:
-        c = self.config
-        if c["method"] in DISCRETE_METHODS:
+        cfg = self.config
+        if cfg["method"] in DISCRETE_METHODS:
             return 0.0
-        if c["formulation"] == "full" and c["method"] in ("auto", "LSODA", "BDF", "Radau"):
+        if cfg["formulation"] == "full" and cfg["method"] in ("auto", "LSODA", "BDF", "Radau"):
             return 3 * 8.0 * (2 * self._data_shape()[1]) ** 2
         return super().solver_bytes()
 
@@ -185,86 +186,75 @@ class DiagonalModel(LinearModel):
 
     # -- the run -----------------------------------------------------------------------------------------
     def prepare(self) -> Plan:
-        c = self.config
-        if getattr(self, "data", None) is None:
-            self.data = self.make_dataset()
-        self.check_alpha_axis()
-        self.label_noise = None
-        if c["method"] == LABEL_NOISE:
-            from ..numeric.label_noise import LabelNoiseSGD, noise_generator
+        cfg = self.config
+        data = self.dataset()
+        method = cfg["method"]
+        if method not in DISCRETE_METHODS:
+            return super().prepare()
+        self.check_alpha_axis(data, None)
+        if method == GD:  # the discrete pipeline, always on the full (u, v) parametrization
+            from ..numeric.gd import DiagonalGD
+            from ..numeric.normalized_gd import NormalizedGD
 
-            if c["lr"] is None:
-                c["lr"] = label_noise_default_lr(self.data, c["alpha"], c["depth"])
-            self.label_noise = LabelNoiseSGD(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], lr=c["lr"],
-                                             noise=c["noise"], batch=c["batch"], depth=c["depth"],
-                                             rng=noise_generator(c["noise_seed"]))
-            self.lam_eff = self.label_noise.lam_eff
-        rate = c["lam"] + (self.lam_eff or 0.0)
-        if rate == 0 and c["method"] == LABEL_NOISE and c["t_eval"] is None and c["t_end"] is None:
-            raise InputError(f"lam={c['lam']!r} and noise={c['noise']!r} give no time scale (depth {c['depth']}): "
-                             "pass --t-end")
-        return self.plan(rate)
+            stepper = NormalizedGD if cfg["normalized_lr"] else DiagonalGD
+            return self.plan(cfg["lam"], data, stepper(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"],
+                                                       lr=cfg["lr"], depth=cfg["depth"], loss=cfg["loss"]))
+        from ..numeric.label_noise import LabelNoiseSGD, noise_generator
 
-    def make_flow(self):
+        lr = cfg["lr"] if cfg["lr"] is not None else label_noise_default_lr(data, cfg["alpha"], cfg["depth"])
+        sgd = LabelNoiseSGD(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"], lr=lr, noise=cfg["noise"],
+                            batch=cfg["batch"], depth=cfg["depth"], rng=noise_generator(cfg["noise_seed"]))
+        rate = cfg["lam"] + sgd.lam_eff
+        if rate == 0 and cfg["t_eval"] is None and cfg["t_end"] is None:
+            raise InputError(f"lam={cfg['lam']!r} and noise={cfg['noise']!r} give no time scale (depth "
+                             f"{cfg['depth']}): pass --t-end")
+        return self.plan(rate, data, sgd, recorded={"lr": lr})
+
+    def make_flow(self, data):
         from ..numeric.diagonal import FullDiagonalFlow, ReducedDiagonalFlow
 
-        c = self.config
-        cls = ReducedDiagonalFlow if c["formulation"] == "reduced" else FullDiagonalFlow
-        flow = cls(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], depth=c["depth"], loss=c["loss"])
+        cfg = self.config
+        flow_class = ReducedDiagonalFlow if cfg["formulation"] == "reduced" else FullDiagonalFlow
+        flow = flow_class(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"], depth=cfg["depth"], loss=cfg["loss"])
         flow.stop_at_fit = self.stops_at_fit()
         return flow
 
-    def implicit_profile(self):
+    def implicit_profile(self, data):
         from ..analysis.implicit_bias import DiagonalProfile
 
-        c = self.config
-        return DiagonalProfile(c["depth"]), math.log(c["alpha"]) - 0.5 * math.log(2.0 * self.data.d)
+        cfg = self.config
+        return DiagonalProfile(cfg["depth"]), math.log(cfg["alpha"]) - 0.5 * math.log(2.0 * data.d)
 
-    def saddle_scale(self) -> tuple[int, dict[str, Any]]:
-        return self.config["depth"], {"log_u0": self.implicit_profile()[1]}
+    def saddle_scale(self, data) -> tuple[int, dict[str, Any]]:
+        return self.config["depth"], {"log_u0": self.implicit_profile(data)[1]}
 
     @classmethod
-    def flow_for(cls, options: dict[str, Any], data):
+    def flow_for(cls, options: Mapping[str, Any], data):
         from ..numeric.diagonal import ReducedDiagonalFlow
 
         return ReducedDiagonalFlow(data.X, data.y, alpha=options["alpha"], lam=options["lam"],
                                    depth=options["depth"], loss=options["loss"])
 
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
-        c = self.config
-        if self.label_noise is not None:
-            return self.label_noise.run(plan.t_eval, progress=progress)
-        if c["method"] == GD:  # the discrete pipeline, always on the full (u, v) parametrization
-            from ..numeric.gd import DiagonalGD
-            from ..numeric.normalized_gd import NormalizedGD
-
-            cls = NormalizedGD if c["normalized_lr"] else DiagonalGD
-            gd = cls(self.data.X, self.data.y, alpha=c["alpha"], lam=c["lam"], lr=c["lr"], depth=c["depth"],
-                     loss=c["loss"])
-            return gd.run(plan.t_eval, progress=progress)
+        cfg = self.config
+        if cfg["method"] in DISCRETE_METHODS:
+            return plan.dynamics.run(plan.t_eval, progress=progress)
         from ..numeric.integrate import integrate_flow
 
-        return integrate_flow(self.make_flow(), plan.t_eval, method=c["method"], rtol=c["rtol"], atol=c["atol"],
+        return integrate_flow(plan.dynamics, plan.t_eval, method=cfg["method"], rtol=cfg["rtol"], atol=cfg["atol"],
                               progress=progress)
 
-    def summarize(self, plan: Plan, sol, arrays, transition, references) -> dict[str, Any]:
-        out = super().summarize(plan, sol, arrays, transition, references)
+    def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
+        out = super().summarize(plan, solution, arrays, transition, references)
         if self.config["method"] == LABEL_NOISE:
-            out["lam_eff"] = self.lam_eff
+            out["lam_eff"] = plan.dynamics.lam_eff
         return out
 
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        options, dataset = super().record(plan)
-        c = self.config
-        options.update(depth=c["depth"], formulation=c["formulation"], lr=c["lr"], normalized_lr=c["normalized_lr"],
-                       noise=c["noise"], batch=c["batch"], noise_seed=c["noise_seed"])
-        return options, dataset
-
     def file_stem(self) -> str:
-        c = self.config
-        stem = super().file_stem().replace(f"{self.name}-", f"{self.name}-L{c['depth']}-", 1)
-        return (stem + (f"-gd{c['lr']:g}" if c["method"] == GD else "") + ("n" if c["normalized_lr"] else "")
-                + (f"-lnsgd-s{c['noise']:g}-b{c['batch']}" if c["method"] == LABEL_NOISE else ""))
+        cfg = self.config
+        stem = super().file_stem().replace(f"{self.name}-", f"{self.name}-L{cfg['depth']}-", 1)
+        return (stem + (f"-gd{cfg['lr']:g}" if cfg["method"] == GD else "") + ("n" if cfg["normalized_lr"] else "")
+                + (f"-lnsgd-s{cfg['noise']:g}-b{cfg['batch']}" if cfg["method"] == LABEL_NOISE else ""))
 
 
 def label_noise_default_lr(ds, alpha: float, depth: int) -> float:

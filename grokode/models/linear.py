@@ -11,12 +11,15 @@ dynamics (:meth:`LinearModel.solve`) and what its ``record`` adds.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..observables import Observables
 from ..options import Option
+from . import alpha_axis as axis
 from .base import (
     ATOL,
     DATA,
@@ -26,35 +29,19 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    References,
     check_horizon,
+    data_digest,
     default_t_end,
-    fit_time,
-    jsonable,
     save_times,
     theory_time,
-    undo_log10,
     with_default,
 )
 
 TASKS = ("sparse", "margin", "sparse-regression")
 LOSSES = ("logistic", "exponential", "squared")
-#: Default horizon without weight decay: the float64 end of time. The margin, hence the scale of w, grows only
-#: like ln t, and the ℓ1 geometry takes over once it is large against u0² = α²/(2d), so the rise of the test
-#: accuracy is spread over ln t ~ poly(α): any horizon short of float64's limit cuts it off. The log-time flow
-#: (and normalized GD) cost ~ln(t_end) steps, so going this far is cheap (docs/math.md#no-weight-decay).
-LAM0_T_END = 1e300
 #: Saved times without weight decay (log-spaced, about one per 0.8 decade up to 1e300).
 LAM0_POINTS = 400
-#: Squared loss at λ = 0: the run is saved at FIT_POINTS log-spaced times over [1e-3, 1e9]·T (T the time scale on
-#: which the flow leaves w = 0, :meth:`LinearModel.log_fit_time_scale`), then FIT_TAIL_POINTS more up to 1e300;
-#: it stops at interpolation, usually within the first range.
-FIT_POINTS = 400
-FIT_TAIL_POINTS = 60
-#: Squared loss at λ = 0: fitting on a time scale below this is refused (float64 times; α ≳ 1e150).
-MIN_FIT_TIME = 1e-290
-#: Degree L ≥ 3: the reduced flow resolves the first activation only when u0^{L−2} ≥ MIN_BRACKET (measured on n 20,
-#: d 40 at L = 3…6: 1e-7 and 8e-7 ran, 9e-8 and 1e-8 failed with a step below float64's spacing).
-MIN_BRACKET = 1e-7
 #: Keys of :class:`~grokode.analysis.analyze.Analysis` copied into the summary.
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "cos_kernel_at_Tminus", "cos_rich_at_Tminus",
                  "cos_kernel_at_Tplus", "cos_rich_at_Tplus")
@@ -87,56 +74,73 @@ RUN_OPTIONS = (T_END, T_EVAL, RTOL, ATOL)
 class LinearModel(Model):
     """A model f(θ; x) = ⟨w(θ), x⟩ on the paper's linear tasks or user data (see the module docstring).
 
-    Subclasses declare ``options`` (including :data:`DATA_OPTIONS` and :data:`RUN_OPTIONS`), implement
-    :meth:`solve` (a solution whose ``weights`` are w at the saved times) and may extend :meth:`resolve`
-    (calling :meth:`resolve_data` first), :meth:`memory_estimate`, :meth:`summarize` and :meth:`record`.
+    Subclasses declare ``options`` (including :data:`DATA_OPTIONS` and :data:`RUN_OPTIONS`), write
+    :meth:`solve` (a solution whose ``weights`` are w at the saved times) and :meth:`make_flow`, and may extend
+    :meth:`check` (calling :meth:`check_data` first), :meth:`memory_estimate` and :meth:`summarize`.
     """
 
-    analysis_keys: ClassVar[tuple[str, ...]] = ANALYSIS_KEYS
-    #: Rate of the decay that sets t_theory, if not λ (label-noise SGD adds λ_eff).
-    lam_eff: float | None = None
+    #: ‖θ(0)‖ as the figure names it.
+    NORM_START = "‖θ(0)‖"
+
+    # -- the declaration -----------------------------------------------------------------------------------
+    @classmethod
+    def declare(cls, options: Mapping[str, Any]) -> Observables:
+        regression = options.get("loss") == "squared"
+        return Observables(
+            predictor="w", curves="loss" if regression else "accuracy",
+            transition=("test_loss_population", "test_loss") if regression else ("test_acc_population", "test_acc"),
+            log_metric=regression, higher_is_better=not regression, min_change=0.5 if regression else 0.05,
+            alignment="cos", norm_start=cls.NORM_START, per_time=PER_TIME, shaped_like_row=("w_kernel", "w_rich"),
+            analysis_keys=ANALYSIS_KEYS, rebuilt_from="state", rebuild=cls.rebuild_weights)
+
+    @property
+    def regression(self) -> bool:
+        """Whether the run is a regression (the squared loss), else a classification."""
+        return self.config["loss"] == "squared"
+
+    @property
+    def problem_type(self) -> str:
+        return "regression" if self.regression else "classification"
 
     # -- options -----------------------------------------------------------------------------------------
-    def resolve_data(self) -> None:
+    def check_data(self) -> None:
         """The data's and the horizon's rules: options of another task, the loss, --t-end with --t-eval."""
-        c = self.config
+        cfg = self.config
         if "data" in self.given:
             self.refuse_unless(False, GENERATOR_OPTIONS, "with --data (the data file fixes the data set)")
             self.refuse_unless(self.uses_seed_with_data(), ("seed",), "with --data (no random draw uses it)")
-            c["task"] = None
+            cfg["task"] = None
             self._data_shape()  # reads the file's headers: a missing, unreadable or oversized file fails here
         else:
-            task = c["task"]
+            task = cfg["task"]
             self.refuse_unless(task != "margin", ("k",), "with --task margin (its teacher is dense)")
             self.refuse_unless(task == "margin", ("gamma",), f"with --task {task} (only the margin task has γ)")
-            if task in ("sparse", "sparse-regression") and (c["k"] % 2 == 0 or c["k"] > c["d"]):
-                raise InputError(f"k must be odd with 1 ≤ k ≤ d = {c['d']}, got {c['k']}")
-        regression_task = c["task"] == "sparse-regression"
-        if c["loss"] is None:
-            c["loss"] = "squared" if regression_task else "logistic"
-        elif regression_task and c["loss"] != "squared":
+            if task in ("sparse", "sparse-regression") and (cfg["k"] % 2 == 0 or cfg["k"] > cfg["d"]):
+                raise InputError(f"k must be odd with 1 ≤ k ≤ d = {cfg['d']}, got {cfg['k']}")
+        regression_task = cfg["task"] == "sparse-regression"
+        if cfg["loss"] is None:
+            cfg["loss"] = "squared" if regression_task else "logistic"
+        elif regression_task and cfg["loss"] != "squared":
             raise InputError(f"task 'sparse-regression' is a regression task: its labels are not ±1, so loss "
-                             f"{c['loss']!r} does not apply (use --loss squared)")
-        self.kind = "regression" if c["loss"] == "squared" else "classification"
+                             f"{cfg['loss']!r} does not apply (use --loss squared)")
         self.refuse_unless("t_eval" not in self.given, ("t_end",), "together with --t-eval (its last time is the "
                            "horizon)")
 
-    def read_data_now(self) -> None:
-        """Read and check a --data file (labels, NaN, shapes) during validation; :meth:`prepare` reuses it."""
+    def check_memory_and_data(self) -> None:
+        """The memory the run needs, then a --data file read and checked (labels, NaN, shapes) during validation;
+        :meth:`prepare` reuses it (:meth:`dataset`)."""
+        self.require_memory(*self.memory_estimate())
         if "data" in self.given:
-            from ..files import require_memory
-
-            require_memory(*self.memory_estimate())
-            self.data = self.make_dataset()
+            self.dataset()
 
     def uses_seed_with_data(self) -> bool:
         """Whether the run draws random numbers even on a data file (then --seed applies)."""
         return False
 
-    def resolve(self) -> None:
-        self.resolve_data()
+    def check(self) -> None:
+        self.check_data()
         self.check_decay_and_horizon()
-        self.read_data_now()
+        self.check_memory_and_data()
 
     def check_decay_and_horizon(self) -> None:
         """A horizon that float64 integrators resolve (λ = 0 with the squared loss runs to interpolation)."""
@@ -145,106 +149,83 @@ class LinearModel(Model):
         if horizon is not None:
             check_horizon(horizon, name)
 
-
-    # -- λ = 0 with the squared loss: the run stops at interpolation, and the finite-α predictor ----------
+    # -- λ = 0 with the squared loss: the run stops at interpolation ------------------------------------------
     def fits_to_interpolation(self) -> bool:
         """Whether the flow ends at an interpolant (squared loss, λ = 0, a flow method; docs/math.md#lam0-regression).
         Gradient descent and label-noise SGD are stepped to their own horizons."""
-        return (self.config["lam"] == 0 and self.kind == "regression"
+        return (self.config["lam"] == 0 and self.regression
                 and self.config.get("method") not in DISCRETE_METHOD_NAMES)
 
     def refuse_full_formulation_at_fit(self) -> None:
         """The stop at interpolation is a rule of the reduced flow (in log time): the full formulation needs a
         horizon of the user's."""
-        c = self.config
-        if self.stops_at_fit() and c.get("formulation") == "full":
-            raise InputError(f"lam={c['lam']!r} with squared loss stops at interpolation on the reduced flow (in log "
-                             "time); --formulation full integrates in t: pass a horizon --t-end")
+        cfg = self.config
+        if self.stops_at_fit() and cfg.get("formulation") == "full":
+            raise InputError(f"lam={cfg['lam']!r} with squared loss stops at interpolation on the reduced flow (in "
+                             "log time); --formulation full integrates in t: pass a horizon --t-end")
 
     def stops_at_fit(self) -> bool:
         """Whether the run ends at the interpolation rule (no horizon of the user's)."""
-        c = self.config
-        return self.fits_to_interpolation() and c["t_end"] is None and c["t_eval"] is None
+        cfg = self.config
+        return self.fits_to_interpolation() and cfg["t_end"] is None and cfg["t_eval"] is None
 
-    def check_interpolant(self) -> None:
-        """λ = 0 with the squared loss: InputError (before anything is integrated) when Xw = y has no solution."""
-        if not self.fits_to_interpolation():
-            return
-        from ..analysis.implicit_bias import interpolant_exists
-
-        X = np.asarray(self.data.X, dtype=np.float64)
-        exists, rank = interpolant_exists(X, self.data.y)
-        if not exists:
-            n = X.shape[0]
-            raise InputError(f"lam={self.config['lam']!r} with squared loss: no interpolant exists (rank X = {rank} < "
-                             f"n = {n} and y is not in the range of X), so the flow has no end to stop at (use "
-                             "lam > 0 or --t-end)")
-
-    def implicit_profile(self):
-        """(profile, log of its scale) of the model's λ = 0 closed form w = F(Γ), for the finite-α predictor;
-        None if the model has none."""
+    def implicit_profile(self, data) -> tuple[Any, float] | None:
+        """(profile, log of its scale) of the model's λ = 0 closed form w = F(Γ) on ``data``, for the finite-α
+        predictor and the activation time; None if the model has none."""
         return None
 
-    def implicit_summary(self, arrays: dict) -> dict[str, Any]:
-        """λ = 0, squared loss: ``w_implicit`` (into ``arrays``) and its summary keys (docs/math.md#finite-alpha)."""
-        found = self.implicit_profile()
-        if not self.fits_to_interpolation() or found is None:
-            return {}
-        from ..analysis.implicit_bias import implicit_interpolant, relative_distance
+    def saddle_scale(self, data) -> tuple[int, dict[str, Any] | str] | None:
+        """(degree, the α → 0 limit's arguments of :func:`grokode.analysis.saddles.saddle_summary` — ``log_u0`` and
+        optionally ``box``, ``levels`` — or the reason it does not apply); None: no staircase."""
+        return None
 
-        profile, log_c = found
-        pred = implicit_interpolant(np.asarray(self.data.X, dtype=np.float64), self.data.y, profile, log_c)
-        arrays["w_implicit"] = pred.w
-        W = arrays["w"]
-        out = {
-            "dist_implicit_final": relative_distance(W[-1], pred.w) if W.shape[0] else None,
-            "implicit_residual": pred.residual,
-            "implicit_dual_grad_norm": pred.grad_norm,
-            "implicit_newton_steps": pred.iterations,
-            "implicit_converged": pred.converged,
-        }
-        for key, name in (("w_kernel", "min_l2"), ("w_rich", "min_l1")):
-            out[f"implicit_dist_{name}"] = relative_distance(pred.w, arrays[key]) if key in arrays else None
-        return out
+    def make_flow(self, data):
+        """The flow of this run on ``data`` (its ``log_rate0`` sets the λ = 0 fitting time scale)."""
+        raise NotImplementedError
 
     def _data_shape(self) -> tuple[int, int]:
-        """(n, d) of the training set, read from a data file's headers without loading it."""
-        c = self.config
-        if c.get("data") is None:
-            return c["n"], c["d"]
-        if getattr(self, "_shape", None) is None:
+        """(n, d) of the training set, read from a data file's headers without loading it (once)."""
+        cfg = self.config
+        if cfg.get("data") is None:
+            return cfg["n"], cfg["d"]
+        return self._headers()[0]
+
+    def _headers(self) -> tuple[tuple[int, int], dict]:
+        """((n, d), the array headers) of the --data file, read once (a pure function of the option)."""
+        if "_data_headers" not in self.__dict__:
             from ..files import npz_array_headers
 
-            headers = npz_array_headers(c["data"], "data file")
+            path = self.config["data"]
+            headers = npz_array_headers(path, "data file")
             if "X" not in headers:
                 found = ", ".join(sorted(headers)) or "none"
-                raise InputError(f"data file {c['data']!r} has no array 'X' (found: {found})")
+                raise InputError(f"data file {path!r} has no array 'X' (found: {found})")
             shape = headers["X"][0]
             if len(shape) != 2:
-                raise InputError(f"array X in {c['data']!r} must be 2-D, got shape {shape}")
+                raise InputError(f"array X in {path!r} must be 2-D, got shape {shape}")
             if min(shape) < 1:
-                raise InputError(f"array X in {c['data']!r} is empty (shape {shape}): it needs n ≥ 1 rows and d ≥ 1 "
+                raise InputError(f"array X in {path!r} is empty (shape {shape}): it needs n ≥ 1 rows and d ≥ 1 "
                                  "columns")
-            self._shape = (int(shape[0]), int(shape[1]))
-            self._headers = headers
-        return self._shape
+            self.__dict__["_data_headers"] = ((int(shape[0]), int(shape[1])), headers)
+        return self.__dict__["_data_headers"]
 
     def data_bytes(self) -> float:
         """Bytes of the data set once loaded (X, Xᵀ and, for ±1 data, the sign bits; float64 for other data)."""
-        c = self.config
+        cfg = self.config
         n, d = self._data_shape()
-        if c.get("data") is not None:
+        if cfg.get("data") is not None:
             # the loader reads each array and converts it to float64 (then X and Xᵀ are kept)
             return sum(16.0 * float(np.prod(shape, dtype=np.float64))
-                       for key, (shape, _) in self._headers.items() if key in ("X", "y", "X_test", "y_test"))
-        per_entry = 8.0 if c["task"] == "margin" else 2.3  # float64 X and Xᵀ, or int8 X, Xᵀ and sign bits
-        return per_entry * (n + c["n_test"]) * d
+                       for key, (shape, _) in self._headers()[1].items() if key in ("X", "y", "X_test", "y_test"))
+        per_entry = 8.0 if cfg["task"] == "margin" else 2.3  # float64 X and Xᵀ, or int8 X, Xᵀ and sign bits
+        return per_entry * (n + cfg["n_test"]) * d
 
     def memory_estimate(self) -> tuple[float, str]:
-        c = self.config
+        """(bytes, what) the run needs at its peak."""
+        cfg = self.config
         n, d = self._data_shape()
-        saves = len(c["t_eval"]) if c["t_eval"] is not None else 400
-        trajectory = 8.0 * saves * d + 8.0 * saves * (n + c["n_test"])
+        saves = len(cfg["t_eval"]) if cfg["t_eval"] is not None else 400
+        trajectory = 8.0 * saves * d + 8.0 * saves * (n + cfg["n_test"])
         return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
 
     def solver_bytes(self) -> float:
@@ -253,359 +234,225 @@ class LinearModel(Model):
         return 3 * 8.0 * n * n
 
     def describe_size(self, saves: int) -> str:
-        c = self.config
+        cfg = self.config
         n, d = self._data_shape()
-        where = f" on {c['data']!r}" if c.get("data") is not None else ""
-        sizes = f"n={n}" + (f", n_test={c['n_test']}" if c.get("data") is None and c["n_test"] else "") + f", d={d}"
-        times = f" and {saves} saved times" if c["t_eval"] is not None else ""
+        where = f" on {cfg['data']!r}" if cfg.get("data") is not None else ""
+        sizes = f"n={n}" + (f", n_test={cfg['n_test']}" if cfg.get("data") is None and cfg["n_test"] else "") + \
+            f", d={d}"
+        times = f" and {saves} saved times" if cfg["t_eval"] is not None else ""
         return f"a {self.name} run{where} with {sizes}{times}"
 
     # -- the run -----------------------------------------------------------------------------------------
-    def make_dataset(self):
-        from ..tasks import load_npz, make_task
+    def dataset(self):
+        """The run's data set: the --data file or the generated task (built once: a pure function of the config)."""
+        if "_dataset" not in self.__dict__:
+            from ..tasks import load_npz, make_task
 
-        c = self.config
-        if c["data"] is not None:
-            return load_npz(c["data"], c["loss"])
-        return make_task(c["task"], n=c["n"], d=c["d"], k=c["k"], gamma=c["gamma"], n_test=c["n_test"],
-                         seed=c["seed"])
+            cfg = self.config
+            self.__dict__["_dataset"] = load_npz(cfg["data"], cfg["loss"]) if cfg["data"] is not None else make_task(
+                cfg["task"], n=cfg["n"], d=cfg["d"], k=cfg["k"], gamma=cfg["gamma"], n_test=cfg["n_test"],
+                seed=cfg["seed"])
+        return self.__dict__["_dataset"]
 
     def prepare(self) -> Plan:
-        c = self.config
-        if getattr(self, "data", None) is None:
-            self.data = self.make_dataset()
-        self.check_alpha_axis()
-        return self.plan(c["lam"])
+        data = self.dataset()
+        flow = self.make_flow(data)
+        self.check_alpha_axis(data, flow)
+        return self.plan(self.config["lam"], data, flow)
 
-    def check_alpha_axis(self) -> None:
+    def check_alpha_axis(self, data, flow) -> None:
         """The data-dependent refusals of the α axis, before anything is integrated (docs/math.md#alpha-axis):
         no interpolant at λ = 0 with the squared loss, a fitting time below float64's range, an activation at
         degree ≥ 3 the reduced flow cannot resolve."""
-        self.check_interpolant()
-        self.check_fit_time()
-        self.check_activation()
+        cfg = self.config
+        if self.fits_to_interpolation():
+            axis.require_interpolant(data, cfg["lam"])
+        if self.stops_at_fit():
+            axis.require_fit_time(-float(flow.log_rate0), cfg["alpha"])
+        found = self.implicit_profile(data)
+        if found is not None and cfg.get("formulation", "reduced") == "reduced" and (
+                cfg.get("method") not in DISCRETE_METHOD_NAMES):
+            profile, log_c = found
+            if profile.degree >= 3 and (profile.degree - 2) * log_c < math.log(axis.MIN_BRACKET):
+                axis.require_resolvable_activation(profile.degree, log_c, cfg["alpha"],
+                                                   self.activation_estimate(data, cfg["lam"]))
 
-    def plan(self, rate: float) -> Plan:
-        """The save times for decay rate ``rate`` (λ, or λ + λ_eff): --t-eval, or the model's horizon rule."""
-        c = self.config
-        t_theory = theory_time(c["alpha"], rate)
-        if c["t_eval"] is not None:
-            t_eval = c["t_eval"]
-            return Plan(t_eval=t_eval, t_end=float(t_eval[-1]), t_theory=t_theory, rate=rate)
-        if c["t_end"] is not None:
-            t_end = c["t_end"]
+    def plan(self, rate: float, data, dynamics, *, recorded: Mapping[str, Any] | None = None) -> Plan:
+        """The plan at decay rate ``rate`` (λ, or λ + λ_eff): --t-eval, or the model's horizon rule."""
+        cfg = self.config
+        t_theory = theory_time(cfg["alpha"], rate)
+        parts = {"data": data, "dynamics": dynamics, "evaluate": self.evaluator(data),
+                 "recorded": {"n": data.n, "d": data.d, **(recorded or {})}}
+        if cfg["t_eval"] is not None:
+            t_eval = cfg["t_eval"]
+            return Plan(t_eval=t_eval, t_end=float(t_eval[-1]), t_theory=t_theory, rate=rate, **parts)
+        if cfg["t_end"] is not None:
+            t_end = cfg["t_end"]
         elif t_theory is not None:
             # small α: the incremental-learning phase too (docs/math.md#small-alpha-horizon)
-            t_one = self.activation_estimate(rate) if self.small_initialization() else math.nan
-            t_end = default_t_end(c["alpha"], rate, t_one)
+            t_end = default_t_end(cfg["alpha"], rate, self.activation_estimate(data, rate))
         else:
-            t_end = LAM0_T_END
+            t_end = axis.LAM0_T_END
         if self.stops_at_fit():
-            return Plan(t_eval=fit_save_times(self.log_fit_time_scale()), t_end=t_end, t_theory=None, rate=rate)
+            return Plan(t_eval=axis.fit_save_times(-float(dynamics.log_rate0)), t_end=t_end, t_theory=None,
+                        rate=rate, **parts)
         t_eval = save_times(t_end, t_theory, theorem_window=True, log_points=LAM0_POINTS)
-        return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate)
+        return Plan(t_eval=t_eval, t_end=t_end, t_theory=t_theory, rate=rate, **parts)
 
-    def small_initialization(self) -> bool:
-        """Whether the profile's scale is below 1 (u0 < 1: w starts far below O(1) and must grow first)."""
-        found = self.implicit_profile()
-        return found is not None and found[1] < 0.0
+    def activation_estimate(self, data, rate: float) -> float:
+        """t₁ at small initialization (u0 < 1: w starts far below O(1) and must grow first), NaN otherwise
+        (:func:`grokode.models.alpha_axis.activation_estimate`; memoised per rate)."""
+        found = self.implicit_profile(data)
+        if found is None or not found[1] < 0.0:
+            return math.nan
+        cache = self.__dict__.setdefault("_activation_times", {})
+        if rate not in cache:
+            cache[rate] = axis.activation_estimate(found[0], found[1], data, self.config["loss"], rate)
+        return cache[rate]
 
-    def activation_estimate(self, rate: float | None = None) -> float:
-        """t₁: when the first coordinate's |w_j| reaches 1 under the initial gradient (0 at large α, inf if never;
-        :func:`~grokode.analysis.alpha_axis.activation_time`), at decay rate ``rate`` (default λ); NaN for a model
-        without a profile."""
-        lam = self.config["lam"] if rate is None else rate
-        cache = self.__dict__.setdefault("_t_one", {})
-        if lam not in cache:
-            found = self.implicit_profile()
-            if found is None:
-                cache[lam] = math.nan
-            else:
-                from ..analysis.alpha_axis import activation_time
-                from ..numeric.generated import LOSS_NAMES, loss_residual
+    def evaluator(self, data):
+        """evaluate(name, W): the test metrics at weight rows W (the transition on the dense output)."""
+        from ..tasks.metrics import empirical_metrics
 
-                profile, log_c = found
-                loss_id = LOSS_NAMES.index(self.config["loss"])
-                r0 = np.array([loss_residual(loss_id, 0.0, float(v)) for v in self.data.y])
-                g = np.asarray(self.data.X.T @ r0, dtype=np.float64) / self.data.n
-                cache[lam] = activation_time(profile, log_c, profile.degree, lam, g)
-        return cache[lam]
+        loss = self.config["loss"]
 
-    def check_activation(self) -> None:
-        """Degree L ≥ 3 at small α: InputError with the estimate of t₁ when the reduced flow cannot resolve the
-        first activation (its bracket must shrink by u0^{−(L−2)}; measured to fail below :data:`MIN_BRACKET`)."""
-        found = self.implicit_profile()
-        c = self.config
-        if found is None or c.get("formulation", "reduced") != "reduced" or c.get("method") in DISCRETE_METHOD_NAMES:
-            return
-        profile, log_c = found
-        L = profile.degree
-        if L < 3 or (L - 2) * log_c >= math.log(MIN_BRACKET):
-            return
-        t_one = self.activation_estimate()
-        if not math.isfinite(t_one):
-            return  # the decay wins: nothing activates, and the run decays to w = 0 (it finishes)
-        alpha_min = c["alpha"] * math.exp((math.log(MIN_BRACKET) / (L - 2)) - log_c)
-        raise InputError(f"alpha={c['alpha']:g} at degree {L}: the first coordinate activates only at t ≈ {t_one:.3g} "
-                         f"(≈ u0^-(L-2)/(L(L-2)·max|g|), u0^(L-2) = {math.exp((L - 2) * log_c):.1e}); the reduced "
-                         f"flow cannot resolve an activation with u0^(L-2) < {MIN_BRACKET:g}: use alpha ≥ "
-                         f"{alpha_min:.3g}")
+        def evaluate(name: str, W: np.ndarray) -> np.ndarray:
+            if name == "test_acc_population":
+                return np.atleast_1d(data.population_accuracy(W))
+            if name == "test_loss_population":
+                return np.atleast_1d(data.population_loss(W))
+            values = empirical_metrics(data.X_test, data.y_test, W, loss)
+            return values[1] if name == "test_acc" else values[0]
 
-    def log_fit_time_scale(self) -> float:
-        """log T of the time scale on which the flow leaves w = 0: T = 1/max(kernel rate, activation rate) of the
-        reduced flow at its start (``log_rate0``); its start is at 10⁻⁶T."""
-        return -float(self.make_flow().log_rate0)  # type: ignore[attr-defined]  # each reduced model has one
+        return evaluate
 
-    def check_fit_time(self) -> None:
-        """λ = 0 with the squared loss: InputError when fitting happens at times float64 cannot hold (t < 1e-290)."""
-        if not self.stops_at_fit():
-            return
-        log_T = self.log_fit_time_scale()
-        if log_T < math.log(MIN_FIT_TIME):
-            raise InputError(f"alpha={self.config['alpha']:g} with lam=0: the flow fits the data on a time scale "
-                             f"t ≈ 1e{log_T / math.log(10.0):.0f} (it shrinks like α^-(2L-2) at degree L), below what "
-                             f"float64 times hold ({MIN_FIT_TIME:g}); use a smaller α")
+    def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
+        from ..tasks.metrics import empirical_metrics
 
-    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
-        from ..tasks.metrics import empirical_metrics, outputs
-
-        ds, loss, kind = self.data, self.config["loss"], self.kind
-        W = sol.weights
-        arrays: dict[str, np.ndarray] = {"t": sol.t, "w": W, "param_norm": sol.param_norm}
-        self._F_train = outputs(ds.X, W)  # T×n outputs, shared by the metrics and the margins (a T×n×d product)
-        arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, W, loss, self._F_train)
-        if kind == "classification":
+        data, loss, regression = plan.data, self.config["loss"], self.regression
+        W = solution.weights
+        arrays: dict[str, np.ndarray] = {"t": solution.t, "w": W, "param_norm": solution.param_norm}
+        arrays["train_loss"], train_acc = empirical_metrics(data.X, data.y, W, loss, self.train_outputs(data, W))
+        if not regression:
             arrays["train_acc"] = train_acc
-        if ds.X_test is not None:
-            arrays["test_loss"], test_acc = empirical_metrics(ds.X_test, ds.y_test, W, loss)
-            if kind == "classification":
+        if data.X_test is not None:
+            arrays["test_loss"], test_acc = empirical_metrics(data.X_test, data.y_test, W, loss)
+            if not regression:
                 arrays["test_acc"] = test_acc
-        pop = ds.population_accuracy(W) if kind == "classification" else ds.population_loss(W)
-        if pop is not None:
-            key = "test_acc_population" if kind == "classification" else "test_loss_population"
-            arrays[key] = np.asarray(pop)
-        flow = getattr(sol, "flow", None)  # a discrete method's solution has no flow, and stores its w
-        if self.config["t_eval"] is None and W.size > COMPACT_FROM and hasattr(flow, "encode_frames") and len(
-                sol.frames) == len(sol.t):
+        population = data.population_loss(W) if regression else data.population_accuracy(W)
+        if population is not None:
+            arrays["test_loss_population" if regression else "test_acc_population"] = np.asarray(population)
+        if self.config["t_eval"] is None and W.size > COMPACT_FROM and self.saves_states() and len(
+                solution.frames) == len(solution.t):
             # the run is exactly determined by its n-dimensional states and the data (regenerated from the seed or
             # read from the file, checked by checksum): save those, and w is rebuilt from them when read
-            arrays["state"] = sol.states
-            arrays.update(sol.flow.encode_frames(sol.frames))
-            self.derived = ("w",)
+            arrays["state"] = solution.states
+            arrays.update(solution.flow.encode_frames(solution.frames))
         return arrays
 
-    def extra_meta(self) -> dict[str, Any]:
-        if not getattr(self, "derived", ()):
-            return {}
-        return {"trajectory": {"derived": list(self.derived), "from": "state", "data_sha256": data_digest(self.data)}}
+    def saves_states(self) -> bool:
+        """Whether the run integrates a reduced flow whose states and frames determine w (a compact file)."""
+        return self.config.get("formulation") == "reduced" and self.config["method"] not in DISCRETE_METHOD_NAMES
+
+    def train_outputs(self, data, W: np.ndarray) -> np.ndarray:
+        """The T×n training outputs XW (a T×n×d product), shared by the metrics and the margins: computed once per
+        trajectory (a memo of a pure function of the data and W)."""
+        from ..tasks.metrics import outputs
+
+        memo = self.__dict__.get("_train_outputs")
+        if memo is None or memo[0] is not W:
+            memo = (W, outputs(data.X, W))
+            self.__dict__["_train_outputs"] = memo
+        return memo[1]
 
     @classmethod
-    def rebuild(cls, key: str, meta: dict[str, Any], arrays) -> np.ndarray:
-        """A derived array (``w``) of a run read from a file that stores the reduced flow's states."""
+    def rebuild_weights(cls, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """w of a run read from a file that stores the reduced flow's states (:data:`COMPACT_FROM`)."""
         from ..tasks import load_npz, make_task
 
-        o, params = meta["options"], meta.get("dataset", {})
-        if key != "w":
-            raise InputError(f"{key!r} cannot be rebuilt from the saved states")
-        if o.get("data"):
-            ds = load_npz(o["data"], o["loss"])
+        options, params = meta["options"], meta.get("dataset", {})
+        if options.get("data"):
+            data = load_npz(options["data"], options["loss"])
         else:
-            ds = make_task(o["task"], n=o["n"], d=o["d"], k=params.get("k", 3), gamma=params.get("gamma", 5.0),
-                           n_test=params.get("n_test", o.get("n_test", 0)), seed=o["seed"])
+            data = make_task(options["task"], n=options["n"], d=options["d"], k=params.get("k", 3),
+                             gamma=params.get("gamma", 5.0), n_test=params.get("n_test", options.get("n_test", 0)),
+                             seed=options["seed"])
         expected = meta.get("trajectory", {}).get("data_sha256")
-        if expected is not None and data_digest(ds) != expected:
+        if expected is not None and expected not in (data_digest(data), training_digest(data)):
             raise InputError("the data set rebuilt for this run differs from the one it was integrated on (a changed "
-                             f"--data file, or another numpy's random streams): w cannot be recomputed from {key!r}")
-        flow = cls.flow_for(o, ds)
+                             "--data file, or another numpy's random streams): w cannot be recomputed from 'state'")
+        flow = cls.flow_for(options, data)
         frames = flow.decode_frames(arrays)
         return flow.weights_of_states(arrays["t"], arrays["state"], frames)
 
     @classmethod
-    def flow_for(cls, options: dict[str, Any], data):
-        """The reduced flow a run with these recorded options integrated (for :meth:`rebuild`)."""
+    def flow_for(cls, options: Mapping[str, Any], data):
+        """The reduced flow a run with these recorded options integrated (for :meth:`rebuild_weights`)."""
         raise InputError(f"model {cls.name!r} cannot rebuild w from saved states")
 
-    def transition_metric(self, arrays: dict[str, np.ndarray]):
-        """(name, metric(W) → values) of the curve whose jump is the transition, or (None, None).
-
-        The population accuracy if known, else the test set's; for regression log10 of the test loss.
-        """
-        from ..tasks.metrics import empirical_metrics
-
-        ds, loss = self.data, self.config["loss"]
-        if self.kind == "classification":
-            if "test_acc_population" in arrays:
-                return "test_acc_population", lambda W: np.atleast_1d(ds.population_accuracy(W))
-            if ds.X_test is not None:
-                return "test_acc", lambda W: empirical_metrics(ds.X_test, ds.y_test, W, loss)[1]
-            return None, None
-        if "test_loss_population" in arrays:
-            return "log10_test_loss_population", lambda W: np.log10(np.atleast_1d(ds.population_loss(W)))
-        if ds.X_test is not None:
-            return "log10_test_loss", lambda W: np.log10(empirical_metrics(ds.X_test, ds.y_test, W, loss)[0])
-        return None, None
-
-    def locate_transition(self, plan: Plan, sol, arrays: dict[str, np.ndarray]):
-        from ..analysis.transition import find_transition
-
-        name, metric = self.transition_metric(arrays)
-        self._metric_name = name
-        if metric is None or not sol.t.size:
-            return None, name
-
-        # before the flow's start (small α: 1e-6 of its activation time scale) w grows linearly along a fixed
-        # direction, so the metric there is the one at the start
-        t_start = float(sol.flow.to_time(sol.pieces[0].lo)) if sol.pieces else 0.0
-        if sol.t.size:  # a continued run's pieces start where it resumed; its earlier saved rows are read below
-            t_start = min(t_start, float(sol.t[0]))
-
-        def dense_metric(s: float) -> float:
-            return metric(sol.weight_at(max(s, t_start))[None, :])[0]
-
-        transition = find_transition(
-            sol.t, metric(arrays["w"]), plan.t_theory, min_change=0.05 if self.kind == "classification" else 0.5,
-            metric=dense_metric if sol.pieces else None,
-            t_start=None if plan.t_theory is not None else fit_time(sol.t, arrays, self.kind))
-        return transition, name
-
-    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+    def references(self, plan: Plan, solution, arrays: dict[str, np.ndarray]) -> References | None:
         from ..analysis.analyze import reference_arrays
 
         if not arrays["w"].shape[0]:
             return None
-        alignment, references = reference_arrays(self.data, arrays["w"], self.kind, self.config["loss"],
-                                                 self._F_train)
-        arrays.update(alignment)
-        return references
+        alignment, predictors = reference_arrays(plan.data, arrays["w"], self.problem_type, self.config["loss"],
+                                                 self.train_outputs(plan.data, arrays["w"]))
+        return References(predictors, alignment)
 
-    def summarize(self, plan: Plan, sol, arrays, transition, references) -> dict[str, Any]:
-        def undo(v):
-            return undo_log10(v) if self.kind == "regression" else (None if v is None else float(v))
-
-        W = arrays["w"]
-        out = {
-            "test_plateau": undo(transition.plateau) if transition else None,
-            "test_final": undo(transition.final) if transition else None,
-            "train_final": float(arrays["train_acc" if self.kind == "classification" else "train_loss"][-1])
-            if W.size else None,
-            "transition_metric": self._metric_name,
-        }
-        if references is not None:
-            for name in ("kernel", "rich"):
-                out[f"{name}_test"] = references[name]["test_value"]
-        out.update(self.implicit_summary(arrays))
-        out.update(self.saddle_summary(sol, arrays))
+    def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
+        cfg, data = self.config, plan.data
+        out: dict[str, Any] = {}
+        found = self.implicit_profile(data)
+        if self.fits_to_interpolation() and found is not None:
+            out.update(axis.implicit_summary(found[0], found[1], data, arrays))
+        scale = self.saddle_scale(data)
+        if scale is not None and scale[0] == 2 and self.regression and arrays["w"].shape[0]:
+            out.update(axis.saddle_summary(data, cfg["lam"], scale[1], solution, arrays, self.weight_at(solution)))
         out["regime"] = self.regime(arrays, references)
-        if self.config["alpha"] <= 1.0:
+        if cfg["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
-        t_one = self.activation_estimate(plan.rate) if self.small_initialization() else math.nan
+        t_one = self.activation_estimate(data, plan.rate)
         out["t_activation"] = t_one if math.isfinite(t_one) else None
         return out
 
-    def regime(self, arrays: dict, references: dict | None) -> str | None:
+    def regime(self, arrays: dict, references: References | None) -> str | None:
         """The run's regime on the α axis (:func:`~grokode.analysis.regime.classify_regime`), None if unreadable."""
         from ..analysis.regime import classify_regime, classify_regression_regime
 
         if references is None:
             return None
-        classification = self.kind == "classification"
+        classification = not self.regression
         metric = next((k for k in (("test_acc_population", "test_acc") if classification else
                                    ("test_loss_population", "test_loss")) if k in arrays), None)
         train = arrays.get("train_acc" if classification else "train_loss")
-        kernel, rich = references["kernel"]["test_value"], references["rich"]["test_value"]
+        kernel = references.predictors["kernel"]["test_value"]
+        rich = references.predictors["rich"]["test_value"]
         if metric is None or train is None or kernel is None or rich is None:
             return None
         if classification:
-            return classify_regime(arrays["t"], train, arrays[metric], self.kind, kernel, rich,
+            return classify_regime(arrays["t"], train, arrays[metric], "classification", kernel, rich,
                                    train_loss=arrays["train_loss"])
         return classify_regression_regime(arrays["t"], train, arrays[metric], kernel, rich)
 
-    # -- degree 2 with the squared loss: the saddle-to-saddle staircase (docs/math.md#saddle-to-saddle) ---------
-    def saddle_scale(self) -> tuple[int, dict[str, Any] | str] | None:
-        """(degree, the α → 0 limit's arguments of :func:`grokode.analysis.saddles.saddle_summary` — ``log_u0`` and
-        optionally ``box``, ``levels`` — or the reason it does not apply); None: no staircase."""
-        return None
-
-    def saddle_summary(self, sol, arrays: dict) -> dict[str, Any]:
-        """Degree 2, squared loss: the measured jumps and plateaus, and their α → 0 prediction
-        (:func:`grokode.analysis.saddles.saddle_summary`)."""
-        found = self.saddle_scale()
-        W = arrays["w"]
-        if found is None or found[0] != 2 or self.kind != "regression" or not W.shape[0]:
-            return {}
-        from ..analysis.saddles import saddle_summary
-
-        times = np.asarray(arrays["t"], dtype=np.float64)
-        weight_at = self.weight_at(sol)
-        # the solver's step ends bracket crossings that fall between two saved times; w there is computed as the
-        # rows are read, so the merged sequence never holds more than one w
-        ends = [(float(sol.flow.to_time(p.hi)), p) for p in sol.pieces] if weight_at is not None else []
-        saved = set(times.tolist())
-        ends = [(t, p) for t, p in ends if t < times[-1] and t not in saved]
-        order = sorted([(float(t), k, None) for k, t in enumerate(times)] + [(t, -1, p) for t, p in ends],
-                       key=lambda item: item[0])
-
-        def rows():
-            for t, k, piece in order:
-                yield t, (W[k] if piece is None else sol.flow.weight(piece.hi, piece.dense(piece.hi), piece.frame))
-
-        saved_weight = _saved_weight(arrays["t"], W)
-
-        def dense_or_saved(t: float) -> np.ndarray:
-            # before the flow's start (the saved initial state at t = 0 and a crossing located next to it) there is
-            # no dense output: the saved rows are read there
-            if weight_at is None:
-                return saved_weight(t)
-            try:
-                return weight_at(t)
-            except InputError:
-                return saved_weight(t)
-
-        limit = found[1] if isinstance(found[1], dict) else {"log_u0": None, "limit_refused": found[1]}
-        return saddle_summary(np.asarray(self.data.X, dtype=np.float64), self.data.y, rows(), dense_or_saved,
-                              lam=self.config["lam"], **limit)
-
-    def weight_at(self, sol):
-        return sol.weight_at if sol.pieces else None
-
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        c, ds = self.config, self.data
-        options = {"model": self.name, "task": c["task"], "data": c["data"], "n": ds.n, "d": ds.d, "k": c["k"],
-                   "gamma": c["gamma"], "n_test": c["n_test"], "seed": c["seed"], "loss": c["loss"],
-                   "alpha": c["alpha"], "lam": c["lam"], "t_end": plan.t_end, "rtol": c["rtol"], "atol": c["atol"],
-                   "method": c["method"]}
-        dataset = {"name": ds.name, "kind": self.kind, **jsonable(ds.params)}
-        return options, dataset
-
     def file_stem(self) -> str:
-        c = self.config
+        cfg = self.config
         n, d = self._data_shape()
-        name = (c["data"] and _stem(c["data"])) or c["task"]
-        return f"{self.name}-{name}-n{n}-d{d}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace("+", "")
+        name = (cfg["data"] and _stem(cfg["data"])) or cfg["task"]
+        return f"{self.name}-{name}-n{n}-d{d}-a{cfg['alpha']:.0e}-lam{cfg['lam']:.0e}-s{cfg['seed']}".replace("+", "")
 
 
-def fit_save_times(log_T: float) -> np.ndarray:
-    """Save times of a λ = 0 squared-loss run: dense over [1e-3, 1e9]·T, then sparse up to :data:`LAM0_T_END`."""
-    lo, hi = log_T + math.log(1e-3), min(log_T + math.log(1e9), math.log(LAM0_T_END))
-    dense = np.exp(np.linspace(lo, hi, FIT_POINTS))
-    tail = (np.exp(np.linspace(hi, math.log(LAM0_T_END), FIT_TAIL_POINTS))[1:] if hi < math.log(LAM0_T_END)
-            else np.empty(0))
-    return np.unique(np.concatenate([dense, tail]))
+#: The per-time arrays of a linear model's run and their number of dimensions.
+PER_TIME = {"w": 2, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
+            "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,
+            "margin_l1": 1}
 
 
-def _saved_weight(t: np.ndarray, W: np.ndarray):
-    """w(t) read at the saved time at or before t (methods without a dense output)."""
-    def weight_at(s: float) -> np.ndarray:
-        return W[max(0, int(np.searchsorted(t, s, side="right")) - 1)]
-    return weight_at
-
-
-def data_digest(ds) -> str:
-    """SHA-256 of a data set's training inputs and labels: identifies the data a saved state belongs to."""
+def training_digest(data) -> str:
+    """SHA-256 of a data set's training inputs and labels: the checksum compact files of format 1 recorded."""
     import hashlib
 
     h = hashlib.sha256()
-    for a in (ds.X, ds.y):
+    for a in (data.X, data.y):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 

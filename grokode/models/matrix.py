@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import InputError
+from ..observables import Observables
 from ..options import Option
 from .base import (
     ALPHA,
@@ -30,12 +31,12 @@ from .base import (
     T_EVAL,
     Model,
     Plan,
+    References,
     check_horizon,
     default_t_end,
     method_option,
     save_times,
     theory_time,
-    undo_log10,
     with_default,
 )
 
@@ -43,7 +44,7 @@ TASKS = ("multiplication", "lowrank")
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
 #: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why) below AUTO_ROS2_FROM, ROS2 from there:
 #: RKC's stages grow like α (the kernel phase's stiffness is ~α²), ROS2's cost does not grow with α
-#: (d = 30: 28.4k RHS at α = 1e3, 28.5k at 1e6, 29.5k at 1e30, 32.3k at 1e100; RKC 15k at 1e3 but 122k at 1e4, d = 97).
+#: (benchmarks/ALPHA_COST.md).
 AUTO_METHOD = "rkc"
 AUTO_ROS2_FROM = 1e4
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "dist_kernel_at_Tminus", "dist_rich_at_Tminus",
@@ -68,6 +69,11 @@ OPTIONS = (
 )
 
 
+#: The per-time arrays of a matrix run and their number of dimensions.
+PER_TIME = {"W": 3, "param_norm": 1, "train_loss": 1, "test_loss": 1, "nuclear_norm": 1, "dist_kernel": 1,
+            "dist_rich": 1}
+
+
 def relative_distance(W: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """‖W(t) − ref‖_F / ‖ref‖_F for W (d, d) or (T, d, d)."""
     diff = np.asarray(W) - ref
@@ -85,58 +91,78 @@ class MatrixModel(Model):
     name: ClassVar[str] = "matrix"
     title: ClassVar[str] = "matrix completion W = UUᵀ − VVᵀ (the multiplication table groks)"
     options: ClassVar[tuple[Option, ...]] = OPTIONS
-    analysis_keys: ClassVar[tuple[str, ...]] = ANALYSIS_KEYS
 
-    def resolve(self) -> None:
-        c = self.config
+    @classmethod
+    def declare(cls, options: Mapping[str, Any]) -> Observables:
+        return Observables(
+            predictor="W", curves="mse", transition=("test_loss",), log_metric=True, higher_is_better=False,
+            min_change=0.5, alignment="dist", per_time=PER_TIME, analysis_keys=ANALYSIS_KEYS,
+            shaped_like_row=("M", "train_mask", "test_mask", "W_kernel", "W_rich"))
+
+    def check(self) -> None:
+        cfg = self.config
         if "data" in self.given:
             self.refuse_unless(False, ("task", "d", "frac", "rank", "seed"),
                                "with --data (the data file fixes the problem)")
-            c["task"] = None
+            cfg["task"] = None
             from ..files import npz_array_headers
 
-            headers = npz_array_headers(c["data"], "data file")
+            headers = npz_array_headers(cfg["data"], "data file")
             if "M" not in headers:
-                raise InputError(f"data file {c['data']!r} has no array 'M' (found: {', '.join(sorted(headers))})")
+                raise InputError(f"data file {cfg['data']!r} has no array 'M' (found: {', '.join(sorted(headers))})")
             shape = headers["M"][0]
             if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 2:
-                raise InputError(f"array M in {c['data']!r} must be a square d×d matrix (d ≥ 2), got shape {shape}")
-            c["d"] = int(shape[0])
+                raise InputError(f"array M in {cfg['data']!r} must be a square d×d matrix (d ≥ 2), got shape {shape}")
+            cfg["d"] = int(shape[0])
         else:
-            self.refuse_unless(c["task"] == "lowrank", ("rank",), f"with --task {c['task']} (its target has rank 1)")
-            if c["task"] == "lowrank" and c["rank"] > c["d"]:
-                raise InputError(f"rank must be at most d = {c['d']}, got {c['rank']}")
-            n_obs = int(round(c["frac"] * c["d"] ** 2))
-            if n_obs < 1 or n_obs >= c["d"] ** 2:
-                raise InputError(f"frac={c['frac']:g} observes {n_obs} of the {c['d'] ** 2} entries of a "
-                                 f"{c['d']}×{c['d']} matrix (need at least one observed and one unobserved entry)")
+            self.refuse_unless(cfg["task"] == "lowrank", ("rank",),
+                               f"with --task {cfg['task']} (its target has rank 1)")
+            if cfg["task"] == "lowrank" and cfg["rank"] > cfg["d"]:
+                raise InputError(f"rank must be at most d = {cfg['d']}, got {cfg['rank']}")
+            n_obs = int(round(cfg["frac"] * cfg["d"] ** 2))
+            if n_obs < 1 or n_obs >= cfg["d"] ** 2:
+                raise InputError(f"frac={cfg['frac']:g} observes {n_obs} of the {cfg['d'] ** 2} entries of a "
+                                 f"{cfg['d']}×{cfg['d']} matrix (need at least one observed and one unobserved entry)")
         self.refuse_unless("t_eval" not in self.given, ("t_end",), "together with --t-eval (its last time is the "
                            "horizon)")
         check_horizon(*self._horizon())  # λ > 0 here: there is always a horizon
-        if math.log(2.0) + 2.0 * math.log(c["alpha"]) > 700.0:
-            raise InputError(f"alpha={c['alpha']:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
-        auto = AUTO_METHOD if c["alpha"] < AUTO_ROS2_FROM else "ros2"
-        self.solver_method = auto if c["method"] == "auto" else c["method"]
+        if math.log(2.0) + 2.0 * math.log(cfg["alpha"]) > 700.0:
+            raise InputError(f"alpha={cfg['alpha']:g} is too large: S(0) = 2α²I overflows float64 (need α < 1e151)")
+        self.require_memory(*self.memory_estimate())
         if "data" in self.given:
             # read and check the problem now (symmetry, masks, NaN), before anything is computed; prepare() reuses it
-            from ..files import require_memory
-            from ..tasks.matrix import load_matrix_npz
+            self.problem()
 
-            require_memory(*self.memory_estimate())
-            self.problem = load_matrix_npz(c["data"])
+    def solver_method(self) -> str:
+        """The method that integrates the flow (auto: :data:`AUTO_METHOD` below :data:`AUTO_ROS2_FROM`, else ros2)."""
+        cfg = self.config
+        if cfg["method"] != "auto":
+            return cfg["method"]
+        return AUTO_METHOD if cfg["alpha"] < AUTO_ROS2_FROM else "ros2"
+
+    def problem(self):
+        """The completion problem: the --data file or the generated task (built once: a pure function of the config)."""
+        if "_problem" not in self.__dict__:
+            from ..tasks.matrix import load_matrix_npz, make_matrix_task
+
+            cfg = self.config
+            self.__dict__["_problem"] = load_matrix_npz(cfg["data"]) if cfg["data"] is not None else make_matrix_task(
+                cfg["task"], d=cfg["d"], frac=cfg["frac"], rank=cfg["rank"], seed=cfg["seed"])
+        return self.__dict__["_problem"]
 
     def memory_estimate(self) -> tuple[float, str]:
-        c = self.config
-        d = c["d"]
-        saves = len(c["t_eval"]) if c["t_eval"] is not None else 310
+        cfg = self.config
+        d = cfg["d"]
+        saves = len(cfg["t_eval"]) if cfg["t_eval"] is not None else 310
         state = 2 * d * d
         from ..numeric.integrate import needs_jacobian
 
-        jac = 3 * 8.0 * state**2 if needs_jacobian(self.solver_method) else 0.0
+        method = self.solver_method()
+        jac = 3 * 8.0 * state**2 if needs_jacobian(method) else 0.0
         # the trajectory (W and two work copies) and the nuclear-norm SDP (a 2d×2d PSD variable, generously)
-        where = f" on {c['data']!r}" if c.get("data") is not None else ""
+        where = f" on {cfg['data']!r}" if cfg.get("data") is not None else ""
         return 8.0 * saves * d * d * 3 + 8.0 * 1000 * d * d + jac, (
-            f"a matrix run{where} with d={d}" + (f" and --method {self.solver_method} (a dense {state}×{state} "
+            f"a matrix run{where} with d={d}" + (f" and --method {method} (a dense {state}×{state} "
                                          "finite-difference Jacobian)" if jac else ""))
 
     @classmethod
@@ -147,99 +173,93 @@ class MatrixModel(Model):
         return derive_model("matrix", loss="squared")
 
     def prepare(self) -> Plan:
-        from ..tasks.matrix import load_matrix_npz, make_matrix_task
+        from ..numeric.matrix import MatrixFlow
 
-        c = self.config
-        if getattr(self, "problem", None) is None:
-            self.problem = load_matrix_npz(c["data"]) if c["data"] is not None else make_matrix_task(
-                c["task"], d=c["d"], frac=c["frac"], rank=c["rank"], seed=c["seed"])
-        t_theory = theory_time(c["alpha"], c["lam"])
-        if c["t_eval"] is not None:
-            return Plan(t_eval=c["t_eval"], t_end=float(c["t_eval"][-1]), t_theory=t_theory, rate=c["lam"])
-        t_end = c["t_end"] if c["t_end"] is not None else default_t_end(c["alpha"], c["lam"],
-                                                                       self.activation_estimate())
+        cfg = self.config
+        problem = self.problem()
+        flow = MatrixFlow(problem.M, problem.train_mask, alpha=cfg["alpha"], lam=cfg["lam"])
+        t_theory = theory_time(cfg["alpha"], cfg["lam"])
+        params = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in problem.params.items()}
+        parts = {"data": problem, "dynamics": flow, "evaluate": self.evaluator(problem),
+                 "recorded": {"depth": 2, "n": problem.n_obs, "d": problem.d, "frac": params.get("frac", cfg["frac"]),
+                              "rank": params.get("rank", cfg["rank"]), "loss": "squared", "formulation": "lifted"},
+                 "meta": {"solver_method": self.solver_method()}}
+        if cfg["t_eval"] is not None:
+            return Plan(t_eval=cfg["t_eval"], t_end=float(cfg["t_eval"][-1]), t_theory=t_theory, rate=cfg["lam"],
+                        **parts)
+        t_end = cfg["t_end"] if cfg["t_end"] is not None else default_t_end(cfg["alpha"], cfg["lam"],
+                                                                           self.activation_estimate(problem))
         return Plan(t_eval=save_times(t_end, t_theory, theorem_window=True), t_end=t_end, t_theory=t_theory,
-                    rate=c["lam"])
+                    rate=cfg["lam"], **parts)
 
-    def activation_estimate(self) -> float:
+    @staticmethod
+    def evaluator(problem):
+        """evaluate("test_loss", W): the test MSE at weight rows W (k, d·d), for the transition on the dense output."""
+        def evaluate(name: str, W: np.ndarray) -> np.ndarray:
+            return np.atleast_1d(problem.mse(W.reshape(-1, problem.d, problem.d), problem.test_mask))
+
+        return evaluate
+
+    def activation_estimate(self, problem) -> float:
         """Small α (< 1): t₁ = ln(1/α²)/(2(σ − λ)), when the top eigen-direction of W reaches O(1) under the initial
         residual, σ = max|eig R(0)|, R(0) = −(2/N)(P_Ω M + (P_Ω M)ᵀ) (docs/math.md#small-alpha-horizon); NaN at
         α ≥ 1, inf when the decay wins (σ ≤ λ)."""
-        c = self.config
-        if c["alpha"] >= 1.0:
+        cfg = self.config
+        if cfg["alpha"] >= 1.0:
             return math.nan
-        problem = self.problem
         E0 = np.where(problem.train_mask, -problem.M, 0.0)
         sigma = float(np.max(np.abs(np.linalg.eigvalsh(2.0 / problem.n_obs * (E0 + E0.T)))))
-        if sigma <= c["lam"]:
+        if sigma <= cfg["lam"]:
             return math.inf
-        return -2.0 * math.log(c["alpha"]) / (2.0 * (sigma - c["lam"]))
+        return -2.0 * math.log(cfg["alpha"]) / (2.0 * (sigma - cfg["lam"]))
 
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
         from ..numeric.integrate import integrate_flow
-        from ..numeric.matrix import MatrixFlow
 
-        c = self.config
-        flow = MatrixFlow(self.problem.M, self.problem.train_mask, alpha=c["alpha"], lam=c["lam"])
-        return integrate_flow(flow, plan.t_eval, method=self.solver_method, rtol=c["rtol"], atol=c["atol"],
-                              progress=progress)
+        cfg = self.config
+        return integrate_flow(plan.dynamics, plan.t_eval, method=self.solver_method(), rtol=cfg["rtol"],
+                              atol=cfg["atol"], progress=progress)
 
-    def observe(self, plan: Plan, sol) -> dict[str, np.ndarray]:
-        problem = self.problem
+    def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
+        problem = plan.data
         dim = problem.d
-        W = sol.weights.reshape(-1, dim, dim)
-        return {"t": sol.t, "W": W, "train_loss": problem.mse(W, problem.train_mask),
-                "test_loss": problem.mse(W, problem.test_mask), "param_norm": sol.param_norm,
+        W = solution.weights.reshape(-1, dim, dim)
+        return {"t": solution.t, "W": W, "train_loss": problem.mse(W, problem.train_mask),
+                "test_loss": problem.mse(W, problem.test_mask), "param_norm": solution.param_norm,
                 "nuclear_norm": nuclear_norms(W)}
 
-    def locate_transition(self, plan: Plan, sol, arrays):
-        from ..analysis.transition import find_transition
-
-        if not sol.t.size:
-            return None, "log10_test_loss"
-        problem, dim = self.problem, self.problem.d
-
-        def dense_metric(s: float) -> float:
-            return float(np.log10(problem.mse(sol.weight_at(s).reshape(dim, dim), problem.test_mask)))
-
-        with np.errstate(divide="ignore"):
-            log_test = np.log10(arrays["test_loss"])
-        return find_transition(sol.t, log_test, plan.t_theory, min_change=0.5,
-                               metric=dense_metric if sol.pieces else None), "log10_test_loss"
-
-    def references(self, plan: Plan, sol, arrays) -> dict | None:
+    def references(self, plan: Plan, solution, arrays) -> References | None:
         from ..analysis.nuclear import kernel_completion, nuclear_norm_completion
 
-        problem = self.problem
+        problem = plan.data
+        W = arrays["W"]
+        if not W.size:
+            return None
         sdp0 = time.perf_counter()
         W_kernel = kernel_completion(problem.M, problem.train_mask)
         rich = nuclear_norm_completion(problem.M, problem.train_mask)
-        self.nuclear = rich
-        self.nuclear_seconds = time.perf_counter() - sdp0
-        W = arrays["W"]
-        arrays.update({"dist_kernel": relative_distance(W, W_kernel), "dist_rich": relative_distance(W, rich.X),
-                       "M": problem.M, "train_mask": problem.train_mask, "test_mask": problem.test_mask,
-                       "W_kernel": W_kernel, "W_rich": rich.X})
-        if not W.size:
-            return None
-        references = {}
+        seconds = time.perf_counter() - sdp0
+        added = {"dist_kernel": relative_distance(W, W_kernel), "dist_rich": relative_distance(W, rich.X),
+                 "M": problem.M, "train_mask": problem.train_mask, "test_mask": problem.test_mask,
+                 "W_kernel": W_kernel, "W_rich": rich.X}
+        predictors = {}
         for name, ref in (("kernel", W_kernel), ("rich", rich.X)):
-            references[name] = {"kind": "zero-filled" if name == "kernel" else "nuclear-norm", "feasible": True,
+            predictors[name] = {"kind": "zero-filled" if name == "kernel" else "nuclear-norm", "feasible": True,
                                 "test_metric": "test_loss", "test_value": float(problem.mse(ref, problem.test_mask))}
-        references["rich"].update(solver=rich.solver, status=rich.status, max_violation=rich.max_violation,
+        predictors["rich"].update(solver=rich.solver, status=rich.status, max_violation=rich.max_violation,
                                   nuclear_norm=rich.nuclear_norm)
-        return references
+        certificate = {"solver": rich.solver, "status": rich.status, "seconds": rich.seconds,
+                       "max_violation": rich.max_violation, "dual_value": rich.dual_value,
+                       "relative_gap": rich.relative_gap, "iterations": rich.iterations}
+        return References(predictors, added, {"nuclear": certificate},
+                          {"nuclear_seconds": seconds, "nuclear_norm_rich": rich.nuclear_norm})
 
-    def summarize(self, plan: Plan, sol, arrays, transition, references) -> dict[str, Any]:
+    def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
         W = arrays["W"]
         out = {
-            "test_plateau": undo_log10(transition.plateau) if transition else None,
-            "test_final": undo_log10(transition.final) if transition else None,
-            "train_final": float(arrays["train_loss"][-1]) if W.size else None,
-            "transition_metric": "log10_test_loss",
-            "integrate_seconds": sol.stats.wall_seconds,
-            "nuclear_seconds": getattr(self, "nuclear_seconds", None),
-            "nuclear_norm_rich": self.nuclear.nuclear_norm if hasattr(self, "nuclear") else None,
+            "integrate_seconds": solution.stats.wall_seconds,
+            "nuclear_seconds": None,
+            "nuclear_norm_rich": None,
             "dist_kernel_final": float(arrays["dist_kernel"][-1]) if W.size and "dist_kernel" in arrays else None,
             "dist_rich_final": float(arrays["dist_rich"][-1]) if W.size and "dist_rich" in arrays else None,
         }
@@ -248,38 +268,16 @@ class MatrixModel(Model):
             from ..analysis.regime import classify_regression_regime
 
             out["regime"] = classify_regression_regime(arrays["t"], arrays["train_loss"], arrays["test_loss"],
-                                                       references["kernel"]["test_value"],
-                                                       references["rich"]["test_value"])
+                                                       references.predictors["kernel"]["test_value"],
+                                                       references.predictors["rich"]["test_value"])
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
-            t_one = self.activation_estimate()
+            t_one = self.activation_estimate(plan.data)
             out["t_activation"] = t_one if math.isfinite(t_one) else None
-        if references is not None:
-            for name in ("kernel", "rich"):
-                out[f"{name}_test"] = references[name]["test_value"]
         return out
 
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        c, problem = self.config, self.problem
-        params = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in problem.params.items()}
-        options = {"model": self.name, "depth": 2, "task": c["task"], "data": c["data"], "n": problem.n_obs,
-                   "d": problem.d, "frac": params.get("frac", c["frac"]), "rank": params.get("rank", c["rank"]),
-                   "seed": c["seed"], "loss": "squared", "alpha": c["alpha"], "lam": c["lam"], "t_end": plan.t_end,
-                   "rtol": c["rtol"], "atol": c["atol"], "method": c["method"], "formulation": "lifted"}
-        dataset = {"name": problem.name, "kind": "regression", **params}
-        return options, dataset
-
-    def extra_meta(self) -> dict[str, Any]:
-        rich = getattr(self, "nuclear", None)
-        meta: dict[str, Any] = {"solver_method": self.solver_method}
-        if rich is not None:
-            meta["nuclear"] = {"solver": rich.solver, "status": rich.status, "seconds": rich.seconds,
-                               "max_violation": rich.max_violation, "dual_value": rich.dual_value,
-                               "relative_gap": rich.relative_gap, "iterations": rich.iterations}
-        return meta
-
     def file_stem(self) -> str:
-        c = self.config
-        name = c["task"] or "data"
-        return f"matrix-{name}-d{c['d']}-f{c['frac']:g}-a{c['alpha']:.0e}-lam{c['lam']:.0e}-s{c['seed']}".replace(
-            "+", "")
+        cfg = self.config
+        name = cfg["task"] or "data"
+        return (f"matrix-{name}-d{cfg['d']}-f{cfg['frac']:g}-a{cfg['alpha']:.0e}-lam{cfg['lam']:.0e}"
+                f"-s{cfg['seed']}").replace("+", "")

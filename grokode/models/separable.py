@@ -3,7 +3,7 @@
 The user writes φ (``--phi "a*b*c"``), positively homogeneous of degree L ≥ 2 in θ_j ∈ R^k, and the direction θ̂
 of the initialization (``--init "a=1, b=1, c=0"``, φ(θ̂) = 0); every coordinate starts at θ_j(0) = α·θ̂/(‖θ̂‖√d),
 so ‖θ(0)‖ = α. Both are parsed safely by :mod:`grokode.analytic.separable` (never evaluated as Python), in
-:meth:`SeparableModel.resolve`, before anything is computed. The kd-dimensional flow reduces exactly to n
+:meth:`SeparableModel.check`, before anything is computed. The kd-dimensional flow reduces exactly to n
 unknowns, as the diagonal net's does (:class:`~grokode.numeric.separable.ReducedSeparableFlow`, on the profile F₁
 tabulated once per formula); ``--formulation full`` integrates the θ flow itself (for checks and small d).
 
@@ -16,6 +16,7 @@ convex, and ℓ1 is shown as a reference only (as for the deep diagonal net).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..options import Option
-from .base import ALPHA, LAM, Plan, method_option, with_default
+from .base import ALPHA, LAM, Plan, References, method_option, with_default
 from .linear import DATA_OPTIONS, RUN_OPTIONS, LinearModel
 
 FLOW_METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")
@@ -38,7 +39,7 @@ MAX_FULL_JACOBIAN = 4000
 @dataclass(frozen=True)
 class InitOption(Option):
     """``--init``: name=value pairs as text (values may be exact: ``2**(1/2)``) or a mapping; parsed against
-    φ's parameters in :meth:`SeparableModel.resolve` (:func:`grokode.analytic.separable.parse_init`)."""
+    φ's parameters in :meth:`SeparableModel.check` (:func:`grokode.analytic.separable.parse_init`)."""
 
     def _parse_assignments(self, value: object) -> object:
         if isinstance(value, str):
@@ -76,34 +77,41 @@ class SeparableModel(LinearModel):
     derive_options: ClassVar[tuple[Option, ...]] = (PHI, INIT)
 
     # -- options -----------------------------------------------------------------------------------------
-    def resolve(self) -> None:
-        c = self.config
-        self.symbolic = symbolic_model(c["phi"], c["init"], f"model {self.name!r}")
-        c["init"] = self.init_text()
-        self.resolve_data()
+    def symbolic(self):
+        """The parsed φ and θ̂ (:class:`grokode.analytic.separable.SeparableModel`; parsed once)."""
+        if "_symbolic" not in self.__dict__:
+            cfg = self.config
+            self.__dict__["_symbolic"] = symbolic_model(cfg["phi"], cfg["init"], f"model {self.name!r}")
+        return self.__dict__["_symbolic"]
+
+    def check(self) -> None:
+        cfg = self.config
+        symbolic = self.symbolic()
+        cfg["init"] = self.init_text()
+        self.check_data()
         self.check_decay_and_horizon()
-        if c["formulation"] == "full":
-            L, d = self.symbolic.degree, self._data_shape()[1]
-            kd = len(self.symbolic.params) * d
-            if c["method"] in ("auto", "LSODA", "BDF", "Radau") and kd > MAX_FULL_JACOBIAN:
-                raise InputError(f"--formulation full with --method {c['method']} forms a dense kd×kd Jacobian; "
+        if cfg["formulation"] == "full":
+            L, d = symbolic.degree, self._data_shape()[1]
+            kd = len(symbolic.params) * d
+            if cfg["method"] in ("auto", "LSODA", "BDF", "Radau") and kd > MAX_FULL_JACOBIAN:
+                raise InputError(f"--formulation full with --method {cfg['method']} forms a dense kd×kd Jacobian; "
                                  f"k·d = {kd} is too large (at most {MAX_FULL_JACOBIAN}); use the reduced formulation "
                                  "or an explicit method")
-            log_c = math.log(c["alpha"]) - 0.5 * math.log(d)
+            log_c = math.log(cfg["alpha"]) - 0.5 * math.log(d)
             if L * log_c > 700.0:
-                raise InputError(f"alpha={c['alpha']:g} is too large for --formulation full at degree {L} "
+                raise InputError(f"alpha={cfg['alpha']:g} is too large for --formulation full at degree {L} "
                                  f"((α/√d)^L overflows float64); use the reduced formulation")
-        self.read_data_now()
+        self.check_memory_and_data()
 
     def init_text(self) -> str:
         """θ̂ as canonical text ``a=1, b=1, c=0`` that ``--init`` parses back exactly (roots as ``2**(1/2)``)."""
-        return ", ".join(f"{p.name}={_exact_text(v)}" for p, v in self.symbolic.theta_hat.items())
+        return ", ".join(f"{p.name}={_exact_text(v)}" for p, v in self.symbolic().theta_hat.items())
 
     def solver_bytes(self) -> float:
-        c = self.config
-        if c["formulation"] == "full":
-            kd = len(self.symbolic.params) * self._data_shape()[1]
-            return 3 * 8.0 * kd * kd if c["method"] in ("auto", "LSODA", "BDF", "Radau") else 16.0 * kd
+        cfg = self.config
+        if cfg["formulation"] == "full":
+            kd = len(self.symbolic().params) * self._data_shape()[1]
+            return 3 * 8.0 * kd * kd if cfg["method"] in ("auto", "LSODA", "BDF", "Radau") else 16.0 * kd
         return super().solver_bytes()
 
     # -- derivation --------------------------------------------------------------------------------------
@@ -114,18 +122,19 @@ class SeparableModel(LinearModel):
         return model.derive()
 
     # -- the run -----------------------------------------------------------------------------------------
-    def saddle_scale(self) -> tuple[int, dict[str, Any] | str]:
+    def saddle_scale(self, data) -> tuple[int, dict[str, Any] | str]:
         """Degree 2 at λ = 0: the limit's boundaries are where the profile reaches |F(Γ)| = 1 (and the measured
         level 0.05), on each side (docs/math.md#saddle-to-saddle)."""
-        degree, c = self.symbolic.degree, self.config
+        symbolic, cfg = self.symbolic(), self.config
+        degree = symbolic.degree
         if degree != 2:
             return degree, ""
-        if c["lam"] != 0:
-            return degree, (f"lam={c['lam']:g} > 0: for a separable model the limit is implemented at λ = 0 (the "
+        if cfg["lam"] != 0:
+            return degree, (f"lam={cfg['lam']:g} > 0: for a separable model the limit is implemented at λ = 0 (the "
                             "boundaries move at rates set by φ)")
         from ..analysis.saddles import ACTIVE_THRESHOLD, profile_levels
 
-        profile, log_c = self.implicit_profile()
+        profile, log_c = self.implicit_profile(data)
         if log_c >= 0:
             return degree, "α/√d ≥ 1: the α → 0 limit does not apply"
 
@@ -136,98 +145,103 @@ class SeparableModel(LinearModel):
             box = profile_levels(log_abs_f, 1.0)
             levels = profile_levels(log_abs_f, ACTIVE_THRESHOLD)
         except ValueError as exc:
-            return degree, f"the profile F of φ = {self.symbolic.phi_text} {str(exc)[len('the profile '):]}"
+            return degree, f"the profile F of φ = {symbolic.phi_text} {str(exc)[len('the profile '):]}"
         eps = -log_c
         return degree, {"log_u0": log_c, "box": (box[0] / eps, box[1] / eps),
                         "levels": (levels[0] / eps, levels[1] / eps)}
 
-    def make_flow(self):
+    def make_flow(self, data):
         from ..numeric.separable import FullSeparableFlow, ReducedSeparableFlow
 
-        c = self.config
-        cls = ReducedSeparableFlow if c["formulation"] == "reduced" else FullSeparableFlow
-        flow = cls(self.data.X, self.data.y, model=self.symbolic, alpha=c["alpha"], lam=c["lam"], loss=c["loss"])
+        cfg = self.config
+        flow_class = ReducedSeparableFlow if cfg["formulation"] == "reduced" else FullSeparableFlow
+        flow = flow_class(data.X, data.y, model=self.symbolic(), alpha=cfg["alpha"], lam=cfg["lam"], loss=cfg["loss"])
         flow.stop_at_fit = self.stops_at_fit()
         return flow
 
-    def implicit_profile(self):
+    @classmethod
+    def flow_for(cls, options: Mapping[str, Any], data):
+        from ..numeric.separable import ReducedSeparableFlow
+
+        model = symbolic_model(options["phi"], options["init"], f"model {cls.name!r}")
+        return ReducedSeparableFlow(data.X, data.y, model=model, alpha=options["alpha"], lam=options["lam"],
+                                    loss=options["loss"])
+
+    def implicit_profile(self, data):
         from ..numeric.separable_profile import profile_for
 
-        c = self.config
-        return profile_for(self.symbolic), math.log(c["alpha"]) - 0.5 * math.log(self.data.d)
+        return profile_for(self.symbolic()), math.log(self.config["alpha"]) - 0.5 * math.log(data.d)
+
+    def plan(self, rate: float, data, dynamics, *, recorded: Mapping[str, Any] | None = None) -> Plan:
+        plan = super().plan(rate, data, dynamics, recorded={"degree": self.symbolic().degree, **(recorded or {})})
+        return dataclasses.replace(plan, describe=lambda: self.describe(dynamics))
 
     def solve(self, plan: Plan, progress: Callable[[float], None] | None):
         from ..numeric.integrate import integrate_flow
 
-        c = self.config
-        self.flow = self.make_flow()
-        return integrate_flow(self.flow, plan.t_eval, method=c["method"], rtol=c["rtol"], atol=c["atol"],
+        cfg = self.config
+        return integrate_flow(plan.dynamics, plan.t_eval, method=cfg["method"], rtol=cfg["rtol"], atol=cfg["atol"],
                               progress=progress)
 
     def regularizer(self) -> tuple[float, float]:
         """(c₊, c₋): ψ(w) = c_± |w|^{2/L} = min{‖θ‖² : φ(θ) = w} (derived; docs/math.md#separable)."""
-        reg = self.symbolic.regularizer()
+        reg = self.symbolic().regularizer()
         return float(reg["c_plus"]), float(reg["c_minus"])
 
     def weighted_rich(self) -> bool:
         """Whether the rich predictor is the weighted ℓ1 one (L = 2 and c₊ ≠ c₋)."""
-        if self.symbolic.degree != 2:
+        if self.symbolic().degree != 2:
             return False
         cp, cm = self.regularizer()
         return not math.isclose(cp, cm, rel_tol=1e-12)
 
-    def references(self, plan: Plan, sol, arrays: dict[str, np.ndarray]) -> dict | None:
+    def references(self, plan: Plan, solution, arrays: dict[str, np.ndarray]) -> References | None:
         if not arrays["w"].shape[0]:
             return None
         if not self.weighted_rich():
-            return super().references(plan, sol, arrays)
+            return super().references(plan, solution, arrays)
         from ..analysis.alignment import cosine, normalized_margins, row_norms
-        from ..analysis.analyze import _predictor_score
+        from ..analysis.analyze import predictor_score
         from ..analysis.predictors import max_l2_margin, min_l2_interpolant, weighted_l1_interpolant, weighted_l1_margin
 
-        ds, W, loss = self.data, arrays["w"], self.config["loss"]
+        data, W, loss = plan.data, arrays["w"], self.config["loss"]
         cp, cm = self.regularizer()
-        if self.kind == "classification":
-            kernel, rich = max_l2_margin(ds.X, ds.y), weighted_l1_margin(ds.X, ds.y, cp, cm)
+        if self.regression:
+            kernel, rich = min_l2_interpolant(data.X, data.y), weighted_l1_interpolant(data.X, data.y, cp, cm)
         else:
-            kernel, rich = min_l2_interpolant(ds.X, ds.y), weighted_l1_interpolant(ds.X, ds.y, cp, cm)
-        arrays["w_kernel"], arrays["w_rich"] = kernel.w, rich.w
+            kernel, rich = max_l2_margin(data.X, data.y), weighted_l1_margin(data.X, data.y, cp, cm)
+        added = {"w_kernel": kernel.w, "w_rich": rich.w}
         norms = row_norms(np.atleast_2d(W))
         for name, p in (("kernel", kernel), ("rich", rich)):
-            arrays[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
-        if self.kind == "classification":
-            arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W, self._F_train, norms)
-        references = {}
+            added[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
+        if not self.regression:
+            added["margin_l2"], added["margin_l1"] = normalized_margins(data.X, data.y, W,
+                                                                        self.train_outputs(data, W), norms)
+        predictors = {}
         for name, p in (("kernel", kernel), ("rich", rich)):
-            metric, score = _predictor_score(ds, p.w, self.kind, loss) if p.feasible else (None, None)
-            references[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
+            metric, score = predictor_score(data, p.w, self.problem_type, loss) if p.feasible else (None, None)
+            predictors[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
                                 "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
                                 "test_metric": metric, "test_value": score}
-        return references
+        return References(predictors, added)
 
-    def record(self, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
-        options, dataset = super().record(plan)
-        c = self.config
-        options.update(phi=c["phi"], init=c["init"], formulation=c["formulation"], degree=self.symbolic.degree)
-        return options, dataset
-
-    def extra_meta(self) -> dict[str, Any]:
+    def describe(self, flow) -> dict[str, Any]:
+        """``meta["separable"]``: φ, θ̂, the degree, the regularizer's constants, the rich reference, the anchors."""
         cp, cm = self.regularizer()
-        sym = self.symbolic
+        sym = self.symbolic()
         out = {"phi": sym.phi_text, "init": self.config["init"], "degree": sym.degree,
                "parameters": [p.name for p in sym.params], "c_plus": _finite(cp), "c_minus": _finite(cm),
                "kernel_constant_unit": float(sym.grad_norm_sq_unit),
                "rich_reference": ("weighted_l1" if self.weighted_rich() else "l1") if sym.degree == 2 else
                f"l1 (reference only: the regularizer |w|^(2/{sym.degree}) is not convex)"}
-        flow = getattr(self, "flow", None)
-        if flow is not None and hasattr(flow, "anchors"):
+        if self.config["formulation"] == "reduced":
             out["anchors"] = flow.anchors
         return {"separable": out}
 
     def file_stem(self) -> str:
-        c = self.config
-        formula = re.sub(r"[^A-Za-z0-9]+", "", c["phi"])[:24] or "phi"
-        return super().file_stem().replace(f"{self.name}-", f"{self.name}-L{self.symbolic.degree}-{formula}-", 1)
+        cfg = self.config
+        formula = re.sub(r"[^A-Za-z0-9]+", "", cfg["phi"])[:24] or "phi"
+        return super().file_stem().replace(f"{self.name}-", f"{self.name}-L{self.symbolic().degree}-{formula}-", 1)
 
 
 def symbolic_model(phi: str | None, init: str | Mapping | None, owner: str):

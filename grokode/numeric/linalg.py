@@ -148,9 +148,11 @@ class DataMatrix:
         self.XT = np.ascontiguousarray(self.X.T)
         self.n, self.d = self.X.shape
         self.dtype = self.X.dtype
-        # ±1 data (stored as int8) also keeps its sign bits: Xᵀ·r by table lookup reads 8× fewer bytes
-        self.bits = pack_signs(self.XT) if self.dtype == np.int8 else None
-        self.colbits = np.ascontiguousarray(pack_signs(self.X).T) if self.dtype == np.int8 else None
+        # ±1 data (stored as int8) also keeps its sign bits: Xᵀ·r by table lookup reads 8× fewer bytes; other
+        # int8 data (zeros, e.g.) are not two-valued, so they take the general kernels
+        signs = self.dtype == np.int8 and bool(np.all((self.X == 1) | (self.X == -1)))
+        self.bits = pack_signs(self.XT) if signs else None
+        self.colbits = np.ascontiguousarray(pack_signs(self.X).T) if signs else None
 
     def matvec(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.n) if out is None else out
@@ -190,6 +192,38 @@ class DataMatrix:
         return np.triu(c) + np.triu(c, 1).T
 
     def squared_norm(self) -> float:
-        if self.dtype == np.int8:
+        if self.bits is not None:
             return float(self.X.size)
+        if self.dtype != np.float64:  # einsum would sum in the data's own (overflowing) integer type
+            return float(self.column_sq_norms().sum())
         return float(np.einsum("ij,ij->", self.X, self.X))
+
+    def gram(self) -> np.ndarray:
+        """X Xᵀ (n × n), exactly symmetric, from float64 blocks of ~1 MB (they stay in cache)."""
+        chunk = max(1, (1 << 17) // self.n)
+        K = np.zeros((self.n, self.n), order="F")
+        for j0 in range(0, self.d, chunk):
+            block = np.asarray(self.X[:, j0:j0 + chunk], dtype=np.float64)
+            if self.dtype == np.int8:
+                # integer entries: every partial sum is an integer below 2⁵³, so a symmetric rank-k update (one
+                # triangle, half the flops of a GEMM) is exact
+                K = _syrk(1.0, block.T, beta=1.0, c=K, trans=1, overwrite_c=1)
+            else:
+                K += block @ block.T
+        return np.triu(K) + np.triu(K, 1).T if self.dtype == np.int8 else 0.5 * (K + K.T)
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        """The columns ``idx`` of X as an (n, len(idx)) float64 array."""
+        return np.asarray(self.XT[idx], dtype=np.float64).T
+
+    def column_sq_norms(self) -> np.ndarray:
+        """``‖x_j‖²`` for every column j, (d,)."""
+        out = np.empty(self.d)
+        for j0 in range(0, self.d, 4096):  # float64 blocks of rows of Xᵀ: int8 data are never copied whole
+            block = np.asarray(self.XT[j0:j0 + 4096], dtype=np.float64)
+            out[j0:j0 + 4096] = np.einsum("ij,ij->i", block, block)
+        return out
+
+    def max_abs(self) -> float:
+        """``max_ij |X_ij|`` (by max and min: np.abs overflows on int8 −128)."""
+        return float(max(self.X.max(), -float(self.X.min()))) if self.X.size else 0.0

@@ -12,7 +12,7 @@ autonomous profile dΨ/dΓ = −∇φ(Ψ), Ψ(0) = c θ̂₁, in its own clock �
 loss's slow-manifold mode, rescaling), as the diagonal net's reduced flow does.
 For L ≥ 3, F reaches a singularity at finite Γ*± and the late phase is re-anchored like the diagonal net's
 (:class:`SeparableAnchor`). :class:`FullSeparableFlow` is the kd-dimensional flow in θ, for checks and small d,
-with numba kernels of φ, ∇φ and the Hessian printed from the sympy expression (:func:`phi_kernels`).
+with numba kernels of φ, ∇φ and the Hessian printed from the sympy expression (``model.phi_kernel()``).
 
 Nothing here imports :mod:`grokode.analytic` (the layers are independent): the flows take the symbolic model
 object (:class:`grokode.analytic.separable.SeparableModel`) and read its attributes.
@@ -21,12 +21,10 @@ object (:class:`grokode.analytic.separable.SeparableModel`) and read its attribu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
 import numpy as np
-import sympy as sp
 
 from ..errors import InputError
 from . import generated as gen
@@ -511,94 +509,6 @@ class ReducedSeparableFlow(ReducedLinearFlow):
 # -- the full kd-dimensional flow ------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
-def _sign(v):
-    return 0.0 if v == 0.0 else math.copysign(1.0, v)
-
-
-def _py(expr: sp.Expr, names: dict) -> str:
-    """Python source of ``expr`` (arithmetic only: names from ``names``, float literals, abs, sign)."""
-    if not expr.free_symbols:
-        value = float(expr)
-        if not math.isfinite(value):
-            raise InputError(f"a constant of the formula is not finite: {sp.sstr(expr)[:40]}")
-        return f"({value!r})"
-    if expr.is_Symbol:
-        return names[expr]
-    if expr.is_Add:
-        return "(" + " + ".join(_py(a, names) for a in expr.args) + ")"
-    if expr.is_Mul:
-        return "(" + " * ".join(_py(a, names) for a in expr.args) + ")"
-    if expr.is_Pow:
-        base, exponent = expr.args
-        if not exponent.is_Integer:
-            raise InputError(f"cannot compile the power {sp.sstr(expr)[:40]} (integer exponents only)")
-        e = int(exponent)
-        return f"({_py(base, names)} ** {e})" if e > 0 else f"(1.0 / ({_py(base, names)} ** {-e}))"
-    if isinstance(expr, sp.Abs):
-        return f"abs({_py(expr.args[0], names)})"
-    if isinstance(expr, sp.sign):
-        return f"_sign({_py(expr.args[0], names)})"
-    raise InputError(f"cannot compile {type(expr).__name__} in the formula")
-
-
-def _drop_delta(expr: sp.Expr) -> sp.Expr:
-    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0)) if expr.has(
-        sp.DiracDelta) else expr
-
-
-_KERNELS: dict[str, Callable] = {}
-
-
-def phi_kernels(model) -> Callable:
-    """A numba kernel ``kernel(E, out_phi, out_grad, out_hess, hess)`` for the model's φ about θ̂₁.
-
-    For rows ϑ = E[j] (k,) it writes φ(θ̂₁ + ϑ), ∇φ(θ̂₁ + ϑ) and, when ``hess``, the Hessian. The source is
-    printed from the sympy expression (built by the safe parser) with common subexpressions eliminated; the
-    variables are renamed ``_e0…``, so no user text reaches the code. For a polynomial φ the value is
-    expanded about θ̂₁ with its constant term φ(θ̂₁) = 0 removed exactly, so it does not cancel while ϑ is
-    small (the kernel phase at large α). Compiled once per formula and process (not cached on disk).
-    """
-    key = model.key
-    if key in _KERNELS:
-        return _KERNELS[key]
-    params = list(model.params)
-    k = len(params)
-    dev = [sp.Symbol(f"_e{i}", real=True) for i in range(k)]
-    shift = {p: model.unit[p] + e for p, e in zip(params, dev, strict=True)}
-    grad = [_drop_delta(sp.diff(model.phi, p)) for p in params]
-    hess = [[_drop_delta(sp.diff(gi, p)) for p in params] for gi in grad]
-    if model.polynomial:
-        value = sp.expand(model.phi.subs(shift, simultaneous=True))
-        constant = value.subs({e: 0 for e in dev})
-        if sp.simplify(constant) != 0:
-            raise AssertionError(f"phi(init) = {constant} is not 0")
-        value = sp.expand(value - constant)
-    else:
-        value = model.phi.subs(shift, simultaneous=True)
-    grad = [g_.subs(shift, simultaneous=True) for g_ in grad]
-    hess = [h_.subs(shift, simultaneous=True) for row in hess for h_ in row]
-    subs, reduced = sp.cse([value, *grad, *hess], symbols=sp.numbered_symbols("_t"))
-    names = {e: f"_e{i}" for i, e in enumerate(dev)}
-    lines = ["def kernel(E, out_phi, out_grad, out_hess, hess):", "    for j in range(E.shape[0]):"]
-    lines += [f"        _e{i} = E[j, {i}]" for i in range(k)]
-    for sym, ex in subs:
-        names[sym] = sym.name
-        lines.append(f"        {sym.name} = {_py(ex, names)}")
-    lines.append(f"        out_phi[j] = {_py(reduced[0], names)}")
-    lines += [f"        out_grad[j, {i}] = {_py(reduced[1 + i], names)}" for i in range(k)]
-    lines.append("        if hess:")
-    lines += [f"            out_hess[j, {a}, {b}] = {_py(reduced[1 + k + a * k + b], names)}"
-              for a in range(k) for b in range(k)]
-    source = "\n".join(lines) + "\n"
-    namespace = {"_sign": _sign, "math": math}
-    exec(compile(source, f"<grokode separable kernel {len(_KERNELS)}>", "exec"), namespace)  # printed above
-    kernel = numba.njit(namespace["kernel"])
-    kernel.source = source
-    _KERNELS[key] = kernel
-    return kernel
-
-
 class FullSeparableFlow(FlowBase):
     """The full kd-dimensional flow dθ_j/dt = −g_j ∇φ(θ_j) − λθ_j, g = Xᵀr/n, for checks and small d
     (docs/math.md#separable).
@@ -607,7 +517,7 @@ class FullSeparableFlow(FlowBase):
 
         dϑ_j/dt = −c^{L−2} e^{−(L−2)λt} g_j ∇φ(θ̂₁ + ϑ_j),   w_j = c^L e^{−Lλt} φ(θ̂₁ + ϑ_j),   ϑ(0) = 0,
 
-    with φ expanded about θ̂₁ (:func:`phi_kernels`), so w does not cancel while ϑ is tiny. The state is σϑ,
+    with φ expanded about θ̂₁ (``model.phi_kernel()``), so w does not cancel while ϑ is tiny. The state is σϑ,
     σ = max(1, c^L ‖∇φ(θ̂₁)‖), about e^{Lλt}w in the kernel phase. The analytic Jacobian (dense, kd ≤ 4000)
     is −c^{L−2}ρ (g_j ∇²φ(θ̂₁ + ϑ_j) δ_jm + ∇φ_j (Xᵀ diag(ℓ'') X/n)_jm c^L e^{−Lλt} ∇φ_mᵀ). c^L must be a float64
     (L log c ≤ 700). The saved states (:meth:`export_state`) are θ, (d·k,) with θ_j contiguous.
@@ -631,7 +541,7 @@ class FullSeparableFlow(FlowBase):
                              f"(α/√d)^L = e^{L * self.log_c:.0f} overflows float64; use the reduced formulation)")
         self.sigma = math.exp(max(0.0, log_sigma))
         self.unit = np.array([float(model.unit[p]) for p in model.params])
-        self.kernel = phi_kernels(model)
+        self.kernel = model.phi_kernel()
         self._phi = np.empty(self.d)
         self._grad = np.empty((self.d, self.k))
         self._hess = np.empty((self.d, self.k, self.k))
@@ -696,4 +606,4 @@ class FullSeparableFlow(FlowBase):
         return -self._rate(t) * J
 
 
-__all__ = ["FullSeparableFlow", "NormTable", "ReducedSeparableFlow", "SeparableAnchor", "norm_table", "phi_kernels"]
+__all__ = ["FullSeparableFlow", "NormTable", "ReducedSeparableFlow", "SeparableAnchor", "norm_table"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,6 +27,8 @@ class ModAddTask:
     ``train``/``test`` hold the index arrays into the p² pairs (row-major: pair k is (k // p, k % p)).
     """
 
+    #: The task's name (``meta["dataset"]["name"]`` of a run).
+    name: ClassVar[str] = "modadd"
     p: int
     frac: float
     seed: int

@@ -6,7 +6,8 @@
 #
 # * **small α** (1e-8): w stays near 0 on a long plateau of the training loss, then coordinates activate one
 #   after another (the staircase of incremental learning) from the first activation time t₁
-#   (docs/math.md#small-alpha-horizon) on; the net ends near the sparse (ℓ1) solution — `rich`;
+#   (docs/math.md#small-alpha-horizon) on, at the jump times that the α → 0 limit predicts (Pesme & Flammarion's
+#   Algorithm 1, docs/math.md#saddle-to-saddle); the net ends near the sparse (ℓ1) solution — `rich`;
 # * **finite α** at λ = 0 with the squared loss: the flow interpolates and stops at the finite-α interpolant
 #   w_implicit(α), which slides from the min-ℓ1 interpolant (α → 0) to the min-ℓ2 one (α → ∞)
 #   (docs/math.md#finite-alpha);
@@ -16,7 +17,6 @@
 # The data set is the sparse task (±1 inputs, labels from a 3-sparse teacher), n = 64, d = 500, seed 0 in
 # every cell; the λ = 0 cells fit it with the squared loss (the finite-α interpolant is defined for it), the
 # others with the logistic loss. The last section is the phase diagram over (α, λ), each point a sweep row.
-# The staircase's predicted jump times (saddle to saddle) are not drawn here: only t₁ is.
 # `GROKODE_QUICK=1` shrinks the sizes and the grids (the same cells run in the test suite).
 
 # %%
@@ -44,7 +44,9 @@ print("quick mode" if QUICK else "full size", DATA)
 #
 # At α = 1e-8 and λ = 0 (squared loss) the training loss stays at its initial value until the first
 # coordinate activates near t₁ (the summary's `t_activation`), then falls in steps as further coordinates
-# activate.
+# activate. The second panel is the staircase on a linear t axis: the measured activations (`jump_times`, a
+# coordinate's |w_j| rising through 0.05 and on to 0.1) against the predicted ones (`jump_times_limit`: the
+# limit's jumps with their first-order term) and the limit's leading times ε·τ_k (`jump_times_limit_leading`).
 
 # %%
 small = grokode.integrate(alpha=SMALL, lam=0.0, loss="squared", **DATA)
@@ -53,8 +55,15 @@ t, loss = small.arrays["t"], small.arrays["train_loss"]
 print(f"status={s['status']} regime={s['regime']} t_activation={s['t_activation']:.2f} "
       f"final train loss={s['train_final']:.2e} distance to w_implicit={s['dist_implicit_final']:.1e}")
 
-fig, ax = plt.subplots(figsize=(7, 3.6))
-keep = t > 0
+measured, predicted = np.array(s["jump_times"]), np.array(s["jump_times_limit"])
+leading = np.array(s["jump_times_limit_leading"])
+print("measured activations:", np.round(measured[:8], 2).tolist())
+print("predicted           :", np.round(predicted[:8], 2).tolist())
+print(f"largest distance of a measured activation to a predicted one: {s['jump_rel_error']:.1%} "
+      f"(to the leading times: {s['jump_rel_error_leading']:.1%})")
+
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+keep = (t > 0) & (t <= 1e3 * s["t_activation"])
 ax.loglog(t[keep], loss[keep], label="training loss (squared), α = 1e-8, λ = 0")
 ax.axvline(s["t_activation"], color="k", ls="--", lw=1, label=f"first activation t₁ = {s['t_activation']:.1f}")
 ax.set_xlabel("t")
@@ -62,6 +71,20 @@ ax.set_ylabel("training loss")
 ax.set_title("small α: a plateau at w ≈ 0, then incremental learning")
 ax.grid(alpha=0.3, which="major")
 ax.legend(fontsize=9)
+window = 1.6 * measured[min(6, len(measured) - 1)]
+shown = t <= window
+ax2.semilogy(t[shown], loss[shown], color="C0", label="training loss")
+for k, tk in enumerate(predicted[predicted <= window]):
+    ax2.axvline(tk, color="tab:brown", lw=1, label="predicted (first order)" if k == 0 else None)
+for k, tk in enumerate(leading[leading <= window]):
+    ax2.axvline(tk, color="tab:gray", ls=":", lw=1, label="limit ε·τ_k" if k == 0 else None)
+marks = measured[measured <= t[shown][-1]]
+ax2.plot(marks, np.interp(marks, t, loss), "o", color="k", ms=4, label="measured activation")
+ax2.set_xlabel("t")
+ax2.set_ylabel("training loss")
+ax2.set_title("the staircase and its predicted jumps")
+ax2.grid(alpha=0.3)
+ax2.legend(fontsize=9)
 fig.tight_layout()
 
 # %% [markdown]
@@ -138,7 +161,7 @@ fig.tight_layout()
 # ## The phase diagram
 #
 # Each point is one row of a sweep (`grokode.sweep.run_point`, what `grokode sweep` runs on each worker),
-# logistic loss; the figure is the one `grokode sweep --plot` writes next to its scaling figure.
+# logistic loss, drawn by `grokode.analysis.phase_diagram.plot_phase_diagram`.
 
 # %%
 grid_alphas = (1e-8, 1.0, 1e8) if QUICK else (1e-8, 1e-4, 1.0, 1e4, 1e8, 1e12)
@@ -156,7 +179,8 @@ plot_phase_diagram(rows, title=f"diagonal net, sparse task, n = {DATA['n']}, d =
 # ## Checks
 #
 # * Small α: the training loss is still within 1 % of its initial value at t₁/2 and has fallen by half at
-#   4·t₁; the run ends at the finite-α interpolant (relative distance < 1e-6), closer to min-ℓ1 than to min-ℓ2.
+#   4·t₁; the first five activations are within 3 % of a predicted time and every activation within 15 %;
+#   the run ends at the finite-α interpolant (relative distance < 1e-6), closer to min-ℓ1 than to min-ℓ2.
 # * Finite α: every λ = 0 run ends at w_implicit(α) (< 1e-6); along the path the distance to min-ℓ1 grows with
 #   α, and from α = 1e3 on w_implicit is the min-ℓ2 interpolant (< 1e-6).
 # * Large α: `grokking`; the plateau is the kernel predictor's accuracy (within 0.03) and the final value at
@@ -168,6 +192,8 @@ plot_phase_diagram(rows, title=f"diagonal net, sparse task, n = {DATA['n']}, d =
 t1 = s["t_activation"]
 assert s["status"] == "ok" and s["regime"] == "rich"
 assert np.interp(t1 / 2, t, loss) > 0.99 * loss[0] and np.interp(4 * t1, t, loss) < 0.5 * loss[0]
+assert len(measured) >= 5 and all(np.min(np.abs(m - predicted) / predicted) < 0.03 for m in measured[:5])
+assert s["jump_rel_error"] < 0.15
 end = small.arrays["w"][-1]
 assert s["dist_implicit_final"] < 1e-6 and dist(end, w_l1) < dist(end, w_l2)
 for run in finite.values():

@@ -4,9 +4,10 @@ import json
 import math
 
 import matplotlib.colors
+import numpy as np
 import pytest
 
-from grokode.analysis.phase_diagram import can_draw, phase_path, plot_phase_diagram, varied_axes
+from grokode.analysis.phase_diagram import BOUNDARY, can_draw, plot_phase_diagram, varied_axes
 from grokode.analysis.plots import save_figure
 from grokode.analysis.regime import REGIMES
 from grokode.errors import InputError
@@ -90,7 +91,7 @@ def test_a_third_axis_gives_one_panel_per_value():
     rows = synthetic_rows(ns=(32, 64, 128))
     assert varied_axes(rows) == ["alpha", "lam", "n"]
     maps, bars = panels(plot_phase_diagram(rows))
-    assert len(maps) == 6 and len(bars) == 6
+    assert len(maps) == 6 and len(bars) == 2  # one colour bar per row: its panels share the scale
     assert [ax.get_title() for ax in maps[:3]] == [f"n = {n}: test metric change" for n in (32, 64, 128)]
     # over (α, n) when λ is fixed
     rows = [r for r in rows if r["lam"] == LAMS[0]]
@@ -113,7 +114,6 @@ def test_no_phase_diagram_without_two_varied_axes():
     assert not can_draw(rows)
     with pytest.raises(InputError, match="at least 2 values of α and 2 of a second axis"):
         plot_phase_diagram(rows)
-    assert phase_path("out/sweep.png").as_posix() == "out/sweep-phase.png"
     assert matplotlib.colors.is_color_like("0.9")  # the blank-cell colour
 
 
@@ -129,8 +129,41 @@ def test_sweep_command_writes_the_regime_column_and_the_phase_diagram(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["phase_plot"] == str(tmp_path / "fig-phase.png") and (tmp_path / "fig-phase.png").stat().st_size
+    # two axes with 2 values each: --plot is the phase diagram, the scaling figure is beside it
+    assert summary["plot"] == summary["phase_plot"] == str(tmp_path / "fig.png")
+    assert summary["scaling_plot"] == str(tmp_path / "fig-scaling.png")
+    assert (tmp_path / "fig.png").stat().st_size and (tmp_path / "fig-scaling.png").stat().st_size
+    assert not (tmp_path / "fig-phase.png").exists()
     with open(out, newline="") as fh:
         regimes = {float(r["alpha"]): r["regime"] for r in csv.DictReader(fh)}
     assert set(regimes) == {1e-1, 1e3} and all(v in REGIMES for v in regimes.values())
     assert regimes[1e-1] == "rich"  # a small initialisation has no kernel plateau
+
+
+def test_the_squared_loss_is_drawn_as_decades_of_test_loss():
+    """With --loss squared the test metric is the test loss: its change is log10(final / plateau), negative when
+    the run got better, whatever the task's name."""
+    rows = [dict(r, options=json.dumps({**json.loads(r["options"]), "task": "sparse", "loss": "squared"}),
+                 test_plateau=1.0, test_final=0.01 if r["alpha"] > 1e3 else 1.0) for r in synthetic_rows()]
+    maps, bars = panels(plot_phase_diagram(rows))
+    assert bars[0].get_ylabel() == "test loss change: log10(final / plateau)"
+    change = maps[0].collections[0].get_array()
+    assert change[0, -1] == pytest.approx(-2.0) and change[0, 0] == pytest.approx(0.0)
+
+
+def test_a_large_grid_stays_drawable_and_outlined():
+    """200 α × 30 λ: the figure's size is bounded, cells are not labelled, at most 16 ticks per axis, and the
+    boundary between the two regimes (α below / above 1e3) is outlined on every λ row."""
+    alphas = [float(f"{a:.6g}") for a in np.logspace(-4, 8, 200)]
+    lams = [float(f"{v:.6g}") for v in np.logspace(-3, -1, 30)]
+    rows = [{"alpha": a, "lam": lam, "seed": 0, "status": "ok", "regime": "grokking" if a > 1e3 else "rich",
+             "test_plateau": 0.6, "test_final": 0.95, "t_transition": None, "options": "{}"}
+            for lam in lams for a in alphas]
+    fig = plot_phase_diagram(rows)
+    width, height = fig.get_size_inches()
+    assert width < 40 and height < 30
+    maps, _ = panels(fig)
+    assert not maps[0].texts and len(maps[0].get_xticklabels()) <= 16 and len(maps[0].get_yticklabels()) <= 16
+    boundary = sum(a <= 1e3 for a in alphas) - 0.5  # the edge between the last rich and the first grokking column
+    edges = [ln.get_xdata()[0] for ln in maps[0].get_lines() if ln.get_gid() == BOUNDARY]
+    assert len(edges) == len(lams) and set(edges) == {boundary}

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from grokode.analysis.plots import plot_run, plot_scaling, plot_trend, save_figure, title_from_options
 from grokode.analysis.scaling import fit_scaling
 from grokode.errors import InputError
+from grokode.models import get_model
 
 ALPHA, LAM = 1e3, 1e-3
 T_THEORY = math.log(ALPHA) / LAM
@@ -128,7 +129,7 @@ def test_run_figure_draws_matrix_reference_lines_from_the_arrays():
     summary = {"t_theory": math.log(100) / LAM, "T_minus": 0.5 * math.log(100) / LAM,
                "T_plus": 1.5 * math.log(100) / LAM, "t_transition": 5500.0, "transition_width": 2000.0,
                "t_bias_switch": 5200.0, "kernel_test": None, "rich_test": None}
-    fig = plot_run(arrays, summary, lam=LAM, model="matrix")
+    fig = plot_run(arrays, summary, lam=LAM, observables=get_model("matrix").declare({}))
     rows = _split(fig)
     main = rows[0][0]
     # reference: the mean of (W_ref − M)² over the test entries, summed entry by entry
@@ -151,7 +152,7 @@ def test_run_figure_draws_matrix_reference_lines_from_the_arrays():
     lo, hi = main.get_xlim()
     assert lo <= summary["T_minus"] and hi >= summary["T_plus"]
     # the summary's own values win over the arrays
-    fig2 = plot_run(arrays, {**summary, "kernel_test": 0.25}, lam=LAM, model="matrix")
+    fig2 = plot_run(arrays, {**summary, "kernel_test": 0.25}, lam=LAM, observables=get_model("matrix").declare({}))
     assert _lines(_split(fig2)[0][0], "kernel predictor")[0].get_ydata()[0] == 0.25
     _check_readable(fig)
 
@@ -163,7 +164,7 @@ def test_mlp_run_has_no_alignment_row_and_an_early_transition_gets_the_whole_run
               "test_loss": 3 - s, "param_norm": 20 + 26 * np.exp(-t / 200)}
     summary = {"t_theory": math.log(4) / 4e-3, "T_minus": None, "T_plus": None, "t_transition": 1700.0,
                "transition_width": 1500.0}
-    fig = plot_run(arrays, summary, lam=4e-3, model="mlp")
+    fig = plot_run(arrays, summary, lam=4e-3, observables=get_model("mlp").declare({}))
     rows = _split(fig)
     assert len(rows) == 2
     main, early = rows[0]
@@ -196,7 +197,7 @@ def test_run_without_weight_decay_is_drawn_against_ln_t():
 def test_run_figure_input_errors_and_a_run_with_nothing_to_draw():
     arrays, summary = _diagonal_run()
     with pytest.raises(InputError, match="'cnn'"):
-        plot_run(arrays, summary, model="cnn")
+        plot_run(arrays, summary, observables="cnn")
     with pytest.raises(InputError, match="param_norm"):
         plot_run({"t": arrays["t"]}, summary)
     fig = plot_run({"t": np.array([0.0]), "param_norm": np.array([1.0])}, {}, title="interrupted")

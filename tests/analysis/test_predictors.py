@@ -1,4 +1,4 @@
-"""Tests for grokode.analysis.predictors against independent references.
+"""Tests for grokode.analysis.predictors (l2, l1, lp) against independent references.
 
 References: the naive primal LP (2d variables w = p - q) solved by HiGHS for the ℓ1 problems, SLSQP on the
 primal QP for the hard-margin SVM, and numpy's SVD least squares for the min-norm interpolant.
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog, minimize
 
-from grokode.analysis import predictors as P
 from grokode.analysis.predictors import (
     GAP_TOLERANCE,
+    base,
+    l2,
+    lp,
     max_l1_margin,
     max_l2_margin,
     min_l1_interpolant,
@@ -195,7 +197,7 @@ def test_simplex_fallback_gives_the_same_answer(monkeypatch):
     y = teacher_labels(rng, X)
     target = X @ rng.standard_normal(300)
     expected = (max_l1_margin(X, y).norm, min_l1_interpolant(X, target).norm)
-    monkeypatch.setattr(P, "_ipm_l1_game", broken)
+    monkeypatch.setattr(lp, "_ipm_l1_game", broken)
     p, q = max_l1_margin(X, y), min_l1_interpolant(X, target)
     assert_certified(p)
     assert_certified(q)
@@ -213,7 +215,7 @@ def test_l2_margin_without_the_nnls_warm_start(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("forced")
 
-    monkeypatch.setattr(P, "nnls", broken)
+    monkeypatch.setattr(l2, "nnls", broken)
     p = max_l2_margin(X, y)
     assert_certified(p)
     np.testing.assert_allclose(p.w, expected.w, atol=1e-10 * np.abs(expected.w).max())
@@ -226,7 +228,7 @@ def test_blas_runs_single_threaded_and_the_thread_count_is_restored():
         return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
 
     before = blas_threads()
-    with P._single_threaded_blas():
+    with base._single_threaded_blas():
         assert blas_threads() and all(n == 1 for n in blas_threads())
     assert blas_threads() == before
 
@@ -394,10 +396,10 @@ def test_bad_kind_raises():
 
 
 def test_int8_gram_by_rank_k_update_is_exact():
-    from grokode.analysis.predictors import _Data
+    from grokode.numeric.linalg import DataMatrix
 
     rng = np.random.default_rng(8)
     X = rng.choice(np.array([-1, 1], dtype=np.int8), size=(31, 5003))
-    K = _Data(X).gram()
+    K = DataMatrix(X).gram()
     Xf = X.astype(np.float64)
     assert np.array_equal(K, Xf @ Xf.T)  # integer entries: exact whatever the summation order

@@ -166,8 +166,7 @@ def test_data_within_the_bound_are_accepted(tmp_path):
 
     for scale in (1e-100, 1e100):
         model = pipeline.build("diagonal", data=_data(tmp_path / "ok.npz", PM1 * scale, Y))
-        model.prepare()
-        assert np.max(np.abs(model.data.X)) == pytest.approx(scale)
+        assert np.max(np.abs(model.prepare().data.X)) == pytest.approx(scale)
 
 
 @pytest.mark.parametrize("scale, needle", [(1e300, "M[0, 0] = 1e+300"), (1e200, "too large")])

@@ -171,12 +171,13 @@ def test_a_sweep_never_overwrites_a_figure_without_force(tmp_path, monkeypatch, 
 
 
 def test_the_sweep_lock_is_taken_on_the_resolved_file(tmp_path):
-    from grokode.sweep import _lock, grid_points, sweep
+    from grokode.sweep import grid_points, sweep
+    from grokode.sweep.storage import sweep_lock
 
     real = tmp_path / "s.csv"
     link = tmp_path / "alias.csv"
     link.symlink_to(real)
-    with _lock(real):  # a first sweep writes the real file
+    with sweep_lock(real):  # a first sweep writes the real file
         with pytest.raises(InputError, match="another sweep is writing"):
             sweep(grid_points([1e2], [1e-2], [0]), dict(task="sparse", n=32, d=50, n_test=0), link, workers=1)
     assert not real.exists() and link.is_symlink()

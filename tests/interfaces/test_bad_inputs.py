@@ -1,4 +1,4 @@
-"""Bad input keeps its promise (issue #14): one line ``grokode: error: …`` naming the value, exit code 2, no file.
+"""Bad input keeps its promise: one line ``grokode: error: …`` naming the value, exit code 2, no file.
 
 A corpus of bad inputs as a new user would type them — every command, model and option; wrong types, NaN, inf,
 negative, zero, huge and empty values; options of another model, task or method; sizes that cannot fit;
@@ -540,7 +540,7 @@ class ComputationStarted(BaseException):  # noqa: N818 - not an error of the cod
 
 GUARDS = {
     "grokode.pipeline.run_model": "integration",
-    "grokode.sweep._client": "Dask cluster",
+    "grokode.sweep.orchestrate._client": "Dask cluster",
     "grokode.analytic.derive_model": "derivation",
     "grokode.analysis.plots.save_figure": "figure",
 }

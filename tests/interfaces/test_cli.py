@@ -87,3 +87,27 @@ def test_derive_is_cached_and_the_cache_follows_the_sources(tmp_path):
     (cached,) = (tmp_path / "cache" / "derive").glob("*.txt")
     cached.write_text("stale")  # a different key (another format) is not served this text
     assert derive("--format", "json").stdout.startswith("{")
+
+
+def test_the_summary_table_lists_the_alpha_axis_keys(tmp_path):
+    """A small-α run at λ = 0 (squared loss): its regime, activation, jumps, saddles and the finite-α interpolant's
+    distances are rows of the table integrate prints, and of analyze's, each with the value the saved run holds."""
+    from grokode import load_run
+    from grokode.report import fmt
+
+    res = grokode("integrate", "--alpha", "1e-3", "--lam", "0", "--loss", "squared", "--n", "20", "--d", "40",
+                  "--n-test", "50", "--out", "r.npz", "--no-plot", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    summary = load_run(tmp_path / "r.npz").summary
+    assert summary["regime"] == "rich"
+    analyzed = grokode("analyze", "r.npz", cwd=tmp_path)
+    assert analyzed.returncode == 0, analyzed.stderr
+    for out in (res.stdout, analyzed.stdout):
+        rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines()
+                if line.count("│") == 3 and line.split("│")[1].strip()}
+        assert rows["regime"] == "rich"
+        for key in ("t_activation", "dist_implicit_final", "implicit_residual", "implicit_dist_min_l2",
+                    "implicit_dist_min_l1", "jump_rel_error"):
+            assert rows[key] == fmt(summary[key]), key
+        for key in ("jump_times", "jump_times_limit", "saddles"):
+            assert len(summary[key]) >= 2 and rows[key].startswith("[" + fmt(summary[key][0]) + ", "), key

@@ -172,10 +172,11 @@ def test_an_empty_or_headerless_file_gets_its_header(tmp_path):
 
 
 def test_a_second_sweep_on_the_same_file_is_refused(tmp_path):
-    from grokode.sweep import _lock, sweep
+    from grokode.sweep import sweep
+    from grokode.sweep.storage import sweep_lock
 
     out = tmp_path / "s.csv"
-    with _lock(out):  # as a first sweep holds it
+    with sweep_lock(out):  # as a first sweep holds it
         with pytest.raises(InputError, match="another sweep is writing"):
             sweep(grid_points([1e2], [1e-2], [0]), dict(TINY_OPTIONS), out, workers=1)
     assert not out.exists()  # refused before anything was computed or written
@@ -350,7 +351,7 @@ class _KillWorker(WorkerPlugin):
         self.log_dir = log_dir
 
     def setup(self, worker):
-        import grokode.sweep as sw
+        import grokode.sweep.orchestrate as sw
 
         original, log_dir = getattr(sw.run_point, "original", sw.run_point), self.log_dir
 
@@ -364,7 +365,7 @@ class _KillWorker(WorkerPlugin):
             return original(alpha, lam, seed, options, key, keep_runs)
 
         run_point.original = original
-        sw.run_point = run_point  # tasks name grokode.sweep.run_point and are resolved on the worker
+        sw.run_point = run_point  # tasks name grokode.sweep.orchestrate.run_point, resolved on the worker
 
 
 def test_a_dead_worker_has_its_point_retried_then_recorded(dask_cluster, tmp_path):
@@ -409,4 +410,4 @@ def test_matrix_model_sweeps_and_follows_the_law(tmp_path):
     (fit,) = fit_scaling([{**r, "alpha": float(r["alpha"]), "lam": float(r["lam"]),
                            "t_transition": float(r["t_transition"]), "transition_width": float(r["transition_width"])}
                           for r in rows])
-    assert 0.95 < fit.slope < 1.05  # measured 1.0015: the ln(α)/λ law holds for matrix completion too
+    assert 0.95 < fit.slope < 1.05  # the ln(α)/λ law holds for matrix completion too

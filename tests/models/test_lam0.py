@@ -1,4 +1,4 @@
-"""No weight decay (λ = 0, issue #9, paper App. B.1): the log-time flow, normalized-lr GD, the ln-t transition."""
+"""No weight decay (λ = 0, paper App. B.1): the log-time flow, normalized-lr GD, the ln-t transition."""
 
 from __future__ import annotations
 

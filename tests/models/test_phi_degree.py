@@ -1,8 +1,8 @@
 """The --phi degree is bounded on the parse tree, before sympy expands anything.
 
-A short formula of huge total degree (nested powers, repeated products) used to hang and grow past 2 GB in
-``integrate`` and ``derive`` before the degree check ran. The bound must never be below the true degree (checked
-against sympy's own total degree on formulas that pass).
+A short formula of huge total degree (nested powers, repeated products) would otherwise make sympy's expansion run
+for minutes and grow past gigabytes in ``integrate`` and ``derive``. The bound must never be below the true degree
+(checked against sympy's own total degree on formulas that pass).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 import pytest
 import sympy as sp
 
-from grokode.analytic.separable import MAX_DEGREE, parse_phi
+from grokode.analytic.formula import MAX_DEGREE, parse_phi
 from grokode.errors import InputError
 
 HUGE = ["((((((a+b)**8)**8)**8)**8)**8)**8", "(a**8)**8", "((a+b)**2)**5", "(a+b)**8*(a+b)**8*(a+b)**8*(a+b)**8",

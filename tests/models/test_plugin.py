@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import grokode as grokode_package
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hadamard_model"
 
 
@@ -27,7 +29,9 @@ def plugin_env(tmp_path_factory):
                          timeout=300, cwd=build)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert (target / "grokode_hadamard.py").exists() and any(target.glob("grokode_hadamard-*.dist-info"))
-    return {**os.environ, "PYTHONPATH": str(target), "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # the plug-in first, then this checkout's grokode (the one the tests import)
+    path = os.pathsep.join([str(target), str(Path(grokode_package.__file__).parents[1])])
+    return {**os.environ, "PYTHONPATH": path, "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def grokode(env, *args, cwd):

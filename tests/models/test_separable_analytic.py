@@ -17,8 +17,9 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import minimize
 
 from grokode.analytic import render
+from grokode.analytic.formula import parse_init, parse_phi
 from grokode.analytic.report import LOCALS_KEY
-from grokode.analytic.separable import SeparableModel, json_locals, parse_init, parse_phi
+from grokode.analytic.separable import SeparableModel, json_locals
 from grokode.errors import InputError
 from grokode.numeric import separable_profile
 from grokode.numeric.separable_profile import profile_for

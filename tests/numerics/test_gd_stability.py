@@ -65,8 +65,7 @@ def test_the_mlp_rho0_matches_a_dense_hessian():
     from grokode.models.mlp import MLPModel
 
     model = MLPModel(p=5, width=3, frac=0.6, alpha=2.0, lam=0.01, method="gd", t_end=1.0)
-    model.prepare()
-    net = model.net
+    net = model.prepare().dynamics.net
     theta0 = net.theta0.astype(np.float64)
     grad = lambda th: net.loss_grad(np.ascontiguousarray(th))[2].copy()  # noqa: E731
     h = 1e-6
@@ -94,9 +93,9 @@ def test_the_default_gd_run_warns_and_records_the_ratio(tmp_path):
 def test_a_stable_lr_follows_the_flow_and_says_nothing():
     options = dict(alpha=10.0, lam=0.1, n=16, d=20, n_test=10, seed=3)
     probe = grokode.build("diagonal", method="gd", lr=0.01, t_end=1.0, **options)
-    probe.prepare()
+    data = probe.prepare().data
     c = probe.config
-    limit = DiagonalGD(probe.data.X, probe.data.y, alpha=c["alpha"], lam=c["lam"], lr=1.0, depth=2,
+    limit = DiagonalGD(data.X, data.y, alpha=c["alpha"], lam=c["lam"], lr=1.0, depth=2,
                        loss=c["loss"]).stability().limit
     lr = limit / 20
     t_eval = lr * np.round(np.array([2.0, 5.0, 10.0, 20.0]) / lr)
