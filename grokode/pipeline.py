@@ -27,7 +27,6 @@ from .files import check_output_path
 from .interrupts import received, stoppable
 from .models import get_model
 from .models.base import Model, data_digest
-from .numeric.discrete import GDSolution
 from .numeric.solution import Status
 from .observables import FILE_FORMAT
 from .result import FIGURE_SUFFIXES, TRAJECTORY_SUFFIXES, Run
@@ -301,8 +300,7 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
         "message": sol.message,
         "t_reached": sol.t_reached,
     }
-    if isinstance(sol, GDSolution) and sol.lr_stability_ratio is not None:  # its first step against 2/ρ(0)
-        summary["lr_stability_ratio"] = sol.lr_stability_ratio
+    summary.update(sol.extras)  # entries the method adds (GD: its first step against 2/ρ(0))
     summary.update(model.summary(plan, sol, arrays, transition, metric, references))
     with clock("summarize"):
         summary.update(model.summarize(plan, sol, arrays, transition, references))

@@ -158,9 +158,8 @@ def _merger(old: Run, rows: int):
             frames = sol.frames
             if old.derived and len(frames) == sol.t.size:  # a compact file: its states and frames continue
                 fields["states"] = np.concatenate([np.asarray(old_arrays["state"][:rows]), sol.states])
-                fields["frames"] = sol.flow.decode_frames({k: old_arrays[k] for k in (
-                    "t", "state_c", "state_anchor", "state_growth", "anchor_A", "anchor_B", "anchor_level")
-                    if k in old_arrays})[:rows] + list(frames)
+                fields["frames"] = sol.flow.decode_frames({k: old_arrays[k] for k in old_arrays if k in (
+                    "t", "state_c", "state_anchor", "state_growth") or k.startswith("anchor_")})[:rows] + list(frames)
             else:
                 fields["frames"] = []
                 if sol.states.shape[0]:

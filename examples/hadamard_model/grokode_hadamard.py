@@ -14,18 +14,17 @@ hadamard``, ``grokode derive hadamard`` and ``grokode sweep --model hadamard``.
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 from grokode.models import base
 from grokode.models.base import ALPHA, ATOL, RTOL, SEED, T_END, Model, Plan, References
-from grokode.numeric.solution import InTime
+from grokode.numeric.flow import FlowBase
 from grokode.observables import Observables
 from grokode.options import Option
 
 
-class HadamardFlow(InTime):
-    """The full 2d-dimensional flow of (u, v), integrated in t itself (:class:`~grokode.numeric.solution.InTime`),
-    as grokode's flow driver steps it."""
+class HadamardFlow(FlowBase):
+    """The full 2d-dimensional flow of (u, v), integrated in t itself, as grokode's flow driver steps it
+    (:class:`~grokode.numeric.flow.FlowBase` supplies the optional members of the Flow protocol)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, alpha: float, lam: float):
         self.X, self.y, self.alpha, self.lam = X, y, alpha, lam
@@ -47,9 +46,6 @@ class HadamardFlow(InTime):
 
     def observe(self, t: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         return self.weight(t, state), float(np.linalg.norm(state))
-
-    def rescale(self, state):  # the state never needs rescaling (it is (u, v) itself)
-        return None
 
 
 class HadamardModel(Model):
@@ -73,6 +69,8 @@ class HadamardModel(Model):
 
     @classmethod
     def derive(cls, **given):
+        import sympy as sp  # imported here: the command line loads every plug-in, and sympy takes seconds
+
         from grokode.analytic.model import Derivation, SymbolicModel
 
         cls.parse_derive_options(given)

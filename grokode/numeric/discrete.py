@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import interrupts, lifecycle
 from ..errors import InputError
-from .solution import SolverStats, Status
+from .solution import Solution, SolverStats, Status
 
 #: Largest chunk (steps per numba call).
 MAX_CHUNK = 1 << 24
@@ -28,6 +28,9 @@ MAX_CHUNK = 1 << 24
 
 class Stepper(Protocol):
     """What :func:`run_discrete` needs of a discrete method."""
+
+    k: int
+    """Steps taken so far."""
 
     def clock(self) -> float:
         """The current value of the clock the targets are given on."""
@@ -47,53 +50,41 @@ class Stepper(Protocol):
     def warning(self, steps: int) -> str:
         """A message for a run that finished but stepped uphill ("" if it did not)."""
 
+    def export(self) -> dict:
+        """The state a later run continues from (plain values and arrays)."""
 
-@dataclass
-class GDSolution:
-    """What a GD run produced, with the same fields as :class:`grokode.numeric.integrate.FlowSolution`.
+    def restore(self, state: dict) -> None:
+        """Continue from a state :meth:`export` returned."""
+
+
+@dataclass(kw_only=True)
+class GDSolution(Solution):
+    """What a discrete method produced (a :class:`~grokode.numeric.solution.Solution`).
 
     ``t`` are the saved times steps·η (the steps nearest the requested times, without repeats);
     ``status`` is :attr:`Status.OK`, ``DIVERGED`` (``message`` says where the rise began; ``t_fail`` is that time),
     ``FAILED`` or ``INTERRUPTED``. ``stats.nfev`` counts gradient evaluations (= steps); ``objective`` is
-    L̂ + (λ/2)‖θ‖² at the saved times.
+    L̂ + (λ/2)‖θ‖² at the saved times. ``weight_at`` interpolates the saved steps linearly.
     """
 
-    t: np.ndarray
-    states: np.ndarray
-    weights: np.ndarray
-    param_norm: np.ndarray
     objective: np.ndarray
-    status: Status
-    message: str
-    stats: SolverStats
     lr: float
     steps_done: int
-    t_fail: float | None = None
     diverged_step: int | None = None
+    #: no dense output: always empty (the flow solutions' dense pieces)
     pieces: list = field(default_factory=list, repr=False)
-    #: the stepper's state at the last saved step, to continue from (see :mod:`grokode.lifecycle`), or None
-    resume_point: dict | None = field(default=None, repr=False)
-    #: step·ρ(0)/2 of the first step (> 1: beyond the linear stability limit of the flow, :mod:`.stability`)
-    lr_stability_ratio: float | None = None
-    #: 2/ρ(0), ρ(0) the largest Hessian eigenvalue of J at initialization
-    lr_stability_limit: float | None = None
-
-    def weight_at(self, t: float) -> np.ndarray:
-        """Effective weight at a reached time, linearly interpolated between saved steps."""
-        if self.t.size == 0 or not self.t[0] <= t <= self.t[-1]:
-            raise InputError(f"t={t:g} is outside the saved range")
-        k = int(np.searchsorted(self.t, t, side="right")) - 1
-        if k >= self.t.size - 1:
-            return self.weights[-1].copy()
-        a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
-        return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]
 
     @property
     def t_reached(self) -> float:
         return self.steps_done * self.lr
 
+    @property
+    def lr_stability_ratio(self) -> float | None:
+        """step·ρ(0)/2 of the first step (> 1: beyond the linear stability limit of the flow, :mod:`.stability`)."""
+        return self.extras.get("lr_stability_ratio")
 
-@dataclass
+
+@dataclass(kw_only=True)
 class NormalizedGDSolution(GDSolution):
     """A :class:`GDSolution` whose times are Σ η/L̂ (``lr`` is the constant η)."""
 
@@ -152,14 +143,12 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
     resume = lifecycle.start_of("discrete")
     lc = lifecycle.current()
     if resume is not None:
-        if not hasattr(stepper, "restore"):
-            raise InputError(f"method {method} cannot continue a saved run")
         stepper.restore(resume["state"])
         idx = int(np.searchsorted(targets, stepper.clock(), side="right"))  # the earlier run saved up to here
     last_saved = resume
     # what a run keeps if it ends before its first saved step (stopped, failed or diverged): its initial state
     initial = stepper.snapshot() if resume is None else None
-    steps = int(getattr(stepper, "k", 0))
+    steps = int(stepper.k)
     start = time.perf_counter()
 
     def solution(status, message, t_fail=None, fail_step=None, partial=False):
@@ -188,8 +177,7 @@ def run_discrete(stepper: Stepper, targets: np.ndarray, *, method: str, lr: floa
                 norms.append(norm)
                 objectives.append(objective)
                 times.append(t)
-                if hasattr(stepper, "export"):
-                    last_saved = {"kind": "discrete", "method": method, "t": float(t), "state": stepper.export()}
+                last_saved = {"kind": "discrete", "method": method, "t": float(t), "state": stepper.export()}
                 while idx < targets.size and stepper.clock() >= targets[idx]:
                     idx += 1
             if idx == targets.size:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError, checked_arguments, require_nonnegative, require_positive
 from . import generated as gen
-from .diagonal import check_loss_and_depth
+from .diagonal_kernels import check_loss_and_depth
 from .discrete import GDSolution, check_t_eval, rise_failure, run_discrete, save_steps, uphill_warning
 from .linalg import DataMatrix, matvec_signs, matvec_t, rmatvec, rmatvec_signs
 from .parallel import sized_kernel
@@ -197,8 +197,9 @@ class _DiagonalStepper:
                 "acc": self.acc.copy(), "k": int(self.k)}
 
     def restore(self, state: dict) -> None:
-        for name in ("u", "v", "w", "f", "r", "acc"):
-            getattr(self, name)[:] = state[name]
+        for name, array in (("u", self.u), ("v", self.v), ("w", self.w), ("f", self.f), ("r", self.r),
+                            ("acc", self.acc)):
+            array[:] = state[name]
         self.k = int(state["k"])
 
     def advance(self, max_steps: int, target: int) -> tuple[int, int]:

@@ -18,18 +18,19 @@ from scipy import integrate as si
 
 from .. import interrupts, lifecycle
 from ..errors import InputError, checked_arguments
+from .flow import Flow, Reframe, as_flow
 from .lazy_weights import LazyWeights, keeps_states_only
 from .rkc import RKC
 from .ros2 import ROS2
-from .solution import SolverStats, Status
+from .solution import Solution, SolverStats, Status
 
 METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
-#: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with our analytic
-#: Jacobian (stiff kernel phase), which measured fastest on the diagonal flows (see README).
+#: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with the flow's analytic
+#: Jacobian (stiff kernel phase), the fastest on the diagonal flows (benchmarks/RESULTS.md).
 AUTO_METHOD = "LSODA"
-#: When ``auto``'s LSODA fails, the run is redone with BDF. Measured: LSODA stops with "repeated error test
-#: failures" on squared loss at α = 1e8 (the interpolating residual is rounding noise times a stiffness of
-#: ~α²), and neither LSODA nor BDF can continue from its last accepted state; BDF from the start completes.
+#: When ``auto``'s LSODA fails, the run is redone with BDF from the start: LSODA can stop with "repeated error
+#: test failures" where a residual is rounding noise times a large stiffness (the squared loss at large α), and
+#: neither solver can continue from the last accepted state.
 AUTO_FALLBACK = "BDF"
 #: A step that ends in a non-finite state is redone from its start with steps at most RETRY_SHRINK times its
 #: length, up to MAX_RETRIES times in a row; then the run fails (a genuine blow-up stays a failure).
@@ -45,48 +46,42 @@ class _Piece:
     frame: object  # the flow's frame of this piece's states (``flow.frame()``), handed back to ``flow.weight``
 
 
-@dataclass
-class FlowSolution:
-    """What a run produced: saved times, weights, the dense pieces, status and statistics.
+@dataclass(kw_only=True)
+class FlowSolution(Solution):
+    """What :func:`integrate_flow` produced (a :class:`~grokode.numeric.solution.Solution`), with the solver's
+    dense output.
 
-    ``status`` is :attr:`Status.OK`, ``FAILED`` (``message`` says why and ``t_fail`` where) or
-    ``INTERRUPTED``;
-    ``t``/``weights``/``states`` hold every saved time that was reached.
+    ``status`` is :attr:`Status.OK`, ``FAILED`` (``message`` says why, ``t_fail`` where and ``failure`` how:
+    "solver", the method gave up, or "non-finite", the state overflowed) or ``INTERRUPTED``;
+    ``t``/``weights``/``states`` hold every saved time that was reached, ``frames`` the flow's frame of each
+    saved state (None before the start or without frames), ``pieces`` the dense output of every step.
     """
 
-    t: np.ndarray
-    states: np.ndarray
-    weights: np.ndarray
-    param_norm: np.ndarray
-    status: Status
-    message: str
-    stats: SolverStats
-    t_fail: float | None = None
-    failure: str | None = None  # "solver" (the method gave up) or "non-finite" (the state overflowed)
+    failure: str | None = None
     pieces: list[_Piece] = field(default_factory=list, repr=False)
-    flow: object = field(default=None, repr=False)
-    #: the frame of each saved state (``flow.frame()`` when it was saved; None before the start or without frames)
+    flow: Any = field(default=None, repr=False)
     frames: list = field(default_factory=list, repr=False)
-    #: the solver state at the last saved time, to continue from (see :mod:`grokode.lifecycle`), or None
-    resume_point: dict | None = field(default=None, repr=False)
+
+    @property
+    def has_dense_output(self) -> bool:
+        return bool(self.pieces) and bool(self.flow.keep_states)
 
     def weight_at(self, t: float) -> np.ndarray:
-        """Effective weight at any reached time t > 0, from the solver's dense output."""
+        """Effective weight at any reached time t > 0, from the solver's dense output (times saved by an earlier
+        run that this one resumed: interpolated)."""
         var = float(self.flow.to_var(t))
         for p in self.pieces:
             if p.lo <= var <= p.hi:
                 return self.flow.weight(var, p.dense(var), p.frame)
-        if self.t.size > 1 and self.t[0] <= t <= self.t[-1]:  # saved by an earlier run (resumed): interpolated
-            k = min(int(np.searchsorted(self.t, t, side="right")) - 1, self.t.size - 2)
-            a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
-            return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]
+        if self.t.size > 1 and self.t[0] <= t <= self.t[-1]:
+            return super().weight_at(t)
         raise InputError(f"t={t:g} is outside the integrated range")
 
     @property
     def t_reached(self) -> float:
         if self.pieces:
             return float(self.flow.to_time(self.pieces[-1].hi))
-        return float(self.t[-1]) if self.t.size else 0.0
+        return super().t_reached
 
 
 #: Methods by name (``solve_ivp``'s and ours). :func:`integrate_flow` also takes any ``OdeSolver`` subclass.
@@ -122,38 +117,40 @@ def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
 
 
 @checked_arguments
-def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto", rtol: float = 1e-6,
+def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto", rtol: float = 1e-6,
                    atol: float = 1e-9, progress: Callable[[float], None] | None = None) -> FlowSolution:
     """Integrate ``flow`` from its start to ``t_eval[-1]``, saving the weights at each time of ``t_eval``.
 
     Parameters
     ----------
-    flow : a flow object (``start``, ``rhs``, ``jac``, ``weight``, ``observe``, ``to_var``, ``to_time``,
-        ``rescale``; optionally ``frame``). ``rescale(y)`` may return a new state to restart from (with a new
-        frame); ``weight``/``observe(var, y, frame)`` read a state in the frame ``frame()`` returned when it was
-        produced (None: the flow has a single frame). ``export_state(var, y)``, if present, gives the state to
-        save in ``FlowSolution.states`` (default: y itself).
+    flow : a :class:`~grokode.numeric.flow.Flow` (the contract is written in :mod:`grokode.numeric.flow`; derive
+        from :class:`~grokode.numeric.flow.FlowBase`). An object with only the core members is driven with the
+        base's defaults (:func:`~grokode.numeric.flow.as_flow`).
     t_eval : increasing times > 0 (or ≥ 0 for flows in t); the last one is the horizon.
-    method : one of :data:`METHODS` ("auto" is :data:`AUTO_METHOD`), or an ``OdeSolver`` subclass.
+    method : one of :data:`METHODS` ("auto" is the flow's ``auto_method``, by default :data:`AUTO_METHOD`, redone
+        with :data:`AUTO_FALLBACK` when it fails), or an ``OdeSolver`` subclass.
     rtol, atol : solver tolerances on the flow's state.
     progress : called with the fraction of the horizon done (in the solver's variable).
     """
     if method != "auto":
         solver_class(method)  # an unknown method is an input error before anything runs
+    flow = as_flow(flow)
     t_eval = np.asarray(t_eval, dtype=np.float64)
     if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or not np.all(np.isfinite(t_eval)):
         raise InputError("t_eval must be a non-empty, strictly increasing list of finite times")
     if method == "auto":
-        first = integrate_flow(flow, t_eval, method=AUTO_METHOD, rtol=rtol, atol=atol, progress=progress)
+        primary = flow.auto_method or AUTO_METHOD
+        first = integrate_flow(flow, t_eval, method=primary, rtol=rtol, atol=atol, progress=progress)
+        if primary == AUTO_FALLBACK:
+            return first
         # a blow-up is the model's, not LSODA's, unless the flow says its exact solution cannot blow up (a reduced
         # flow at depth ≥ 3, whose step crossed a singular end: LSODA accepts a step to a NaN point, BDF rejects it)
-        numerical = first.failure == "non-finite" and bool(getattr(flow, "failure_hint", ""))
+        numerical = first.failure == "non-finite" and bool(flow.failure_hint)
         if first.status != "failed" or (first.failure != "solver" and not numerical):
             return first
         second = integrate_flow(flow, t_eval, method=AUTO_FALLBACK, rtol=rtol, atol=atol, progress=progress)
         second.stats.fallback_from = first.message
-        for key in ("wall_seconds", "rhs_seconds", "jac_seconds", "save_seconds"):
-            setattr(second.stats, key, getattr(second.stats, key) + getattr(first.stats, key))
+        second.stats.add_seconds(first.stats)
         return second
     cls = solver_class(method)
     stats = SolverStats(method=method if isinstance(method, str) else cls.__name__)
@@ -167,16 +164,22 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
     v_end = float(var_eval[-1])
     if resume is not None:  # continue an earlier run from its last saved time, in the frame it was saved in
         v0, y0 = float(resume["var"]), np.array(resume["y"], dtype=np.float64)
-        if hasattr(flow, "restore_frame"):
-            flow.restore_frame(resume.get("frame"))
+        flow.restore_frame(resume.get("frame"))
     if not v_end > v0:
         raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
-    jac = getattr(flow, "jac", None) if issubclass(cls, _STIFF_CLASSES) else None
+    jac = flow.jac if issubclass(cls, _STIFF_CLASSES) else None
     if cls is ROS2:
-        jac = getattr(flow, "jac_diagonal", None)
+        jac = flow.jac_diagonal
         if jac is None:
             raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
-    fun, jac = _timed(flow.rhs, stats, "rhs_seconds"), _timed(jac, stats, "jac_seconds")
+
+    def add_rhs(seconds: float) -> None:
+        stats.rhs_seconds += seconds
+
+    def add_jac(seconds: float) -> None:
+        stats.jac_seconds += seconds
+
+    fun, jac = _timed(flow.rhs, add_rhs), _timed(jac, add_jac)
     states: list = []
     saved_var: list = []
     norms: list = []
@@ -184,13 +187,13 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
     pieces: list = []
     # a flow with many parameters (the MLP) keeps neither its states nor its past dense pieces: only the
     # weights it observes at the saved times and the last piece (for t_reached)
-    keep = getattr(flow, "keep_states", True)
+    keep = flow.keep_states
     # a reduced flow's large run keeps its states and frames only: w is computed from them when it is read
-    lazy = keep and resume is None and keeps_states_only(flow, float(var_eval.size) * getattr(flow, "d", 0))
+    lazy = keep and resume is None and keeps_states_only(flow, float(var_eval.size) * flow.d)
     status, message, t_fail, failure = Status.OK, "", None, None
-    width = getattr(flow, "weight_size", flow.d)  # matrix flows hand over d² weights
-    # one T×width array filled row by row: a list of T rows stacked at the end costs a second T×width copy
-    # (240 MB at paper scale), measured at 1–3 s on a loaded machine; rows never reached are never touched
+    width = flow.weight_size
+    # one T×width array filled row by row: a list of T rows stacked at the end would cost a second T×width copy;
+    # rows never reached are never touched
     weights = np.empty((0 if lazy else var_eval.size + 1, width))
     if resume is not None:  # the times up to the resume point are in the earlier run's file
         k = int(np.searchsorted(t_eval, float(resume["t"]), side="right"))
@@ -213,7 +216,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
         """Keep the weights (and, with ``keep``, the state) at the solver variable ``var`` as the saved time ``t``."""
         clock = time.perf_counter()
         if keep:  # a flow may hand out its saved states in other variables (FullDiagonalFlow: (u, v))
-            states.append(flow.export_state(var, s) if hasattr(flow, "export_state") else s)
+            states.append(flow.export_state(var, s))
             frames.append(frame)
         if lazy:
             saved_var.append(var)
@@ -228,8 +231,9 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
     def save_point(var: float, t: float, y: np.ndarray, frame) -> dict:
         """Where a later run continues: the state ``y`` at ``var`` (a step's end, after the last saved time ``t``)."""
         point = {"kind": "flow", "method": stats.method, "t": float(t), "var": float(var), "y": np.array(y)}
-        if hasattr(flow, "export_frame"):
-            point["frame"] = flow.export_frame(frame)
+        saved_frame = flow.export_frame(frame)
+        if saved_frame is not None:
+            point["frame"] = saved_frame
         return point
 
     def solution(status, message, t_fail=None, failure=None, partial=False) -> FlowSolution:
@@ -243,11 +247,11 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
                 if keep:
                     state_list, frame_list = [np.full_like(y0, np.nan)], [None]
             else:
-                frame0 = flow.frame() if hasattr(flow, "frame") else None
+                frame0 = flow.frame()
                 w0, n0 = flow.observe(v0, y0, frame0)
                 W, norm_list = np.asarray(w0, dtype=np.float64).reshape(1, width), [n0]
                 if keep:
-                    state_list = [flow.export_state(v0, y0) if hasattr(flow, "export_state") else y0.copy()]
+                    state_list = [np.array(flow.export_state(v0, y0))]
                     frame_list = [frame0]
         elif partial and not lazy:
             W = W.copy()
@@ -263,7 +267,7 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
             resume_point=last_saved if last_saved is not None else resume)
 
     start = time.perf_counter()
-    max_step = getattr(flow, "max_step", np.inf)
+    max_step = flow.max_step
     solver = _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step)
     if lc is not None and lc.initial and resume is None:
         lc.checkpoint(solution(Status.INTERRUPTED, "stopped before its first step", partial=True))
@@ -293,13 +297,13 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
                     continue
                 status, t_fail, failure = Status.FAILED, float(flow.to_time(solver.t_old)), "non-finite"
                 message = (f"non-finite state after t={t_fail:.6g} (step to t={float(flow.to_time(solver.t)):.6g})"
-                           + getattr(flow, "failure_hint", ""))
+                           + flow.failure_hint)
                 break
             retries = 0
             stats.steps += 1
             dense = solver.dense_output()
             lo, hi = dense.t_min, dense.t_max
-            frame = flow.frame() if hasattr(flow, "frame") else None
+            frame = flow.frame()
             pieces.append(_Piece(lo, hi, dense, frame))
             if not keep:
                 del pieces[:-1]
@@ -310,23 +314,22 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
                 progress(min(1.0, (hi - v0) / (v_end - v0)))
             rescaled = None
             if solver.status == "running":
-                rescaled = (flow.rescale(solver.y, solver.t) if getattr(flow, "rescale_takes_var", False)
-                            else flow.rescale(solver.y))
+                change = flow.rescale(solver.y, solver.t)
+                rescaled = change.state if isinstance(change, Reframe) else change
             if saved_t:  # a later run continues from this step's end (in the frame it is in after any rescaling)
                 last_saved = save_point(solver.t, saved_t[-1], solver.y if rescaled is None else rescaled,
-                                        flow.frame() if hasattr(flow, "frame") else None)
+                                        flow.frame())
             if rescaled is not None:
-                _accumulate(stats, solver)
                 stats.restarts += 1
-                solver = _make_solver(method, fun, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
+                if not (isinstance(change, Reframe) and _carry_history(solver, change)):
+                    _accumulate(stats, solver)
+                    solver = _make_solver(method, fun, solver.t, rescaled, v_end, rtol, atol, jac, max_step)
             # a flow may end the run at a rule of its own (the squared loss at λ = 0 stops at interpolation): the
             # point where it stopped is saved as the last time
-            stop = getattr(flow, "stop_reason", None)
-            why_stop = stop() if stop is not None and solver.status == "running" else None
+            why_stop = flow.stop_reason() if solver.status == "running" else None
             if why_stop:
                 if k < len(var_eval):
-                    save_row(solver.t, float(flow.to_time(solver.t)), solver.y.copy(),
-                             flow.frame() if hasattr(flow, "frame") else None)
+                    save_row(solver.t, float(flow.to_time(solver.t)), solver.y.copy(), flow.frame())
                 message = why_stop
                 break
     except KeyboardInterrupt:
@@ -337,8 +340,8 @@ def integrate_flow(flow: Any, t_eval: np.ndarray, *, method: str | type = "auto"
     return solution(status, message, t_fail, failure)
 
 
-def _timed(fn: Callable | None, stats: SolverStats, field: str) -> Callable | None:
-    """``fn`` adding the seconds of each call to ``stats.<field>`` (None stays None)."""
+def _timed(fn: Callable | None, add: Callable[[float], None]) -> Callable | None:
+    """``fn`` handing the seconds of each call to ``add`` (None stays None)."""
     if fn is None:
         return None
     clock = time.perf_counter
@@ -348,13 +351,35 @@ def _timed(fn: Callable | None, stats: SolverStats, field: str) -> Callable | No
         try:
             return fn(*args)
         finally:
-            setattr(stats, field, getattr(stats, field) + clock() - start)
+            add(clock() - start)
 
     return timed
 
 
+def _carry_history(solver, change: Reframe) -> bool:
+    """Carry a BDF solver's history across the change of variables of ``change`` (a :class:`Reframe`) instead of
+    restarting it at first order; False (restart) for the other solvers.
+
+    BDF keeps the backward differences D[k] of its state on its grid of equal steps; the map scales them by ``scale``
+    and adds the differences of g(v)·vector (D[0] is the state itself); its Jacobian and LU factors are those of the
+    same flow (∂F/∂y does not change under the map).
+    """
+    if not isinstance(solver, si.BDF):
+        return False
+    solver.D[1:] *= change.scale
+    if change.vector is not None and change.curve is not None:  # + g(v)·vector: its backward differences on the grid
+        past = np.array([change.curve(solver.t - k * solver.h_abs * solver.direction)
+                         for k in range(solver.order + 1)])
+        for j in range(1, solver.order + 1):
+            past = past[:-1] - past[1:]
+            solver.D[j] += past[0] * change.vector
+    solver.D[0] = change.state
+    solver.y = change.state.copy()
+    return True
+
+
 def _accumulate(stats: SolverStats, solver) -> None:
-    stats.nlu += int(getattr(solver, "nlu", 0) or 0)
+    stats.nlu += int(solver.nlu or 0)
 
 
 def default_t_eval(t_end: float, t_theory: float, points: int = 300) -> np.ndarray:

@@ -170,8 +170,8 @@ class _LabelNoiseStepper:
                 "pos": int(self.pos), "k": int(self.k), "rng": self.sgd.rng.bit_generator.state}
 
     def restore(self, state: dict) -> None:
-        for name in ("u", "v", "w", "f", "r"):
-            getattr(self, name)[:] = state[name]
+        for name, array in (("u", self.u), ("v", self.v), ("w", self.w), ("f", self.f), ("r", self.r)):
+            array[:] = state[name]
         self.sq, self.pos, self.k = float(state["sq"]), int(state["pos"]), int(state["k"])
         self.block_idx = np.ascontiguousarray(state["block_idx"], dtype=np.int64)
         self.block_noise = np.ascontiguousarray(state["block_noise"], dtype=np.float64)

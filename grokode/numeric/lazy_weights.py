@@ -204,5 +204,6 @@ def is_lazy(W: Any) -> bool:
 def keeps_states_only(flow: Any, saved_values: float) -> bool:
     """Whether a run of ``flow`` with ``saved_values`` = T·d saved weights keeps its states instead of w: a
     reduced flow that can rebuild w from them, above :data:`LAZY_FROM`."""
-    return (saved_values > LAZY_FROM and hasattr(flow, "weights_of_states") and not hasattr(flow, "export_state")
-            and math.isfinite(saved_values))
+    from .reduced import ReducedLinearFlow
+
+    return saved_values > LAZY_FROM and isinstance(flow, ReducedLinearFlow) and math.isfinite(saved_values)

@@ -35,6 +35,7 @@ from .discrete import (
     save_steps,
     underflow_failure,
 )
+from .flow import FlowBase
 from .parallel import sized_kernel
 from .stability import StepStability, attach, finite_difference_hvp, top_eigenvalue
 
@@ -287,7 +288,7 @@ class ModAddMLP:
 # -- gradient flow ------------------------------------------------------------------------------------
 
 
-class MLPFlow:
+class MLPFlow(FlowBase):
     """Gradient flow dθ/dt = −∇L̂(θ) − λθ of the modular-addition MLP, for :func:`integrate_flow`.
 
     What a solver sees. The right-hand side is piecewise smooth: ∇E and ∇b₁ contain the step 1[z_i > 0],
@@ -299,14 +300,11 @@ class MLPFlow:
 
     The Jacobian −∇²L̂_λ is symmetric, so its spectrum is real (up to the kinks): the case RKC
     (:class:`grokode.numeric.rkc.RKC`) is built for. A dense Jacobian (m(3p+1) unknowns) is out of reach,
-    so LSODA/BDF difference it column by column (one Jacobian = m(3p+1) gradients). Measured
-    (``benchmarks/bench_mlp.py``, README "Modular addition", p = 31, m = 256): the flow is not stiff enough
-    for any of this to pay. To t = 50, RKC at rtol 1e-3 took 103 gradients, RK45 188 (338 at 1e-5), DOP853
-    224, GD at lr 0.1 500, all within 3e-4 of GD at lr 0.01 in loss; but over the whole run the kinks win:
-    at rtol 1e-6 RK45 covered 2 % of t = 4000 in 180 s, and RKC at 1e-3 needed ~5× the wall time of GD at
-    lr 0.1, whose deviation from the flow is of the same size. LSODA did not finish its first stiff step
-    (a 24 064-column difference Jacobian) within 45 s. So ``--method auto`` runs GD at lr 0.1
-    (:data:`AUTO_METHOD`) and the adaptive methods stay available to check it.
+    so LSODA/BDF difference it column by column (one Jacobian = m(3p+1) gradients). The flow is not stiff
+    enough for any of this to pay: over a whole run the kinks bound every adaptive method's steps, and GD at a
+    step whose deviation from the flow is of the same size costs less (``benchmarks/bench_mlp.py``, README
+    "Modular addition"). So ``--method auto`` runs GD (:data:`AUTO_METHOD`) and the adaptive methods stay
+    available to check it.
 
     ``time="log"`` integrates in τ = ln(1 + t) (dθ/dτ = (1 + t)·(−∇L̂ − λθ)); with λ = 0 the loss decays
     like 1/t and the flow then moves at a steady pace in τ (paper App. B.1). The driver stores the
@@ -325,11 +323,15 @@ class MLPFlow:
         self.variable = "log(1+t)" if self.log_time else "t"
         self.alpha = net.alpha
         self.d = net.size
-        self.weight_size = len(METRICS)
         self.nfev = 0
         self.njev = 0
         self._grad = np.empty(net.size)
         self.last_state: np.ndarray | None = None
+
+    @property
+    def weight_size(self) -> int:
+        """The metrics of :data:`METRICS` stand in for the weights."""
+        return len(METRICS)
 
     def start(self) -> tuple[float, np.ndarray]:
         return 0.0, self.net.theta0.copy()
@@ -348,15 +350,12 @@ class MLPFlow:
             out *= math.exp(v)  # dt/dτ = 1 + t = e^τ
         return out
 
-    def weight(self, v: float, theta: np.ndarray, c: float | None = None) -> np.ndarray:
+    def weight(self, v: float, theta: np.ndarray, frame: object = None) -> np.ndarray:
         return self.net.metrics(theta)
 
-    def observe(self, v: float, theta: np.ndarray, c: float | None = None) -> tuple[np.ndarray, float]:
+    def observe(self, v: float, theta: np.ndarray, frame: object = None) -> tuple[np.ndarray, float]:
         self.last_state = np.array(theta, dtype=np.float64)
         return self.net.metrics(theta), float(np.linalg.norm(theta))
-
-    def rescale(self, theta: np.ndarray) -> None:
-        return None
 
 
 #: ``--method auto`` for the MLP: gradient descent (see :class:`MLPFlow` for the measurement); its default step is

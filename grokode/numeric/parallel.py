@@ -12,10 +12,9 @@ bit-identical results.
 A kernel that calls other sized kernels from numba code (the GD step loop calls the data products) gets
 their serial builds in its serial build and their parallel builds in its parallel build.
 
-Above the threshold the choice is *measured*, not assumed: on 2 cores the parallel build gains at most 2×, but
-as soon as another process holds a core each parallel region waits for its threads and runs 5–15× slower than
-the serial build (measured at n = 256, d = 10⁵ with one other busy process: Xᵀr 16.1 ms parallel against 1.2 ms
-serial, Xw 16.1 against 2.6 ms). So a :class:`SizedKernel` times its calls, keeps a running estimate of each
+Above the threshold the choice is timed, not assumed: on 2 cores the parallel build gains at most 2×, but as soon
+as another process holds a core each parallel region waits for its threads and runs several times slower than
+the serial build. So a :class:`SizedKernel` times its calls, keeps a running estimate of each
 build's time per unit of work, runs the faster one, and re-times the other every :data:`EXPLORE_EVERY` calls
 (the machine's load changes during a run). Both builds give bit-identical results, so the choice never changes a
 number, only the time.

@@ -92,13 +92,11 @@ class RKC(OdeSolver):
     Stability: the method needs the eigenvalues of ∂F/∂y near the negative real axis. Gradient flows
     satisfy this exactly (∂F/∂y = −Hessian, symmetric) and so do their exact reparametrisations.
 
-    Why this method for matrix completion (measured, see case 3 of ``benchmarks/run_all.py``): each step
-    costs O(√(hρ)) evaluations of the right-hand side and no linear algebra, against an implicit method
-    that must factor a 2d²×2d² Jacobian whose finite-difference construction alone costs 2d²
-    evaluations. At d = 40, α = 1e3 (20 % observed) RKC took 1.2 s against 97–121 s for LSODA with a
-    dense finite-difference Jacobian; at d = 97 it takes 2–5 s. The candidate ROS2 W-method
-    (:mod:`grokode.numeric.ros2`, diagonal Jacobian) needs 2–4× the time at α = 1e3 and is less accurate,
-    but its cost does not grow with α, so it is offered for α ≳ 1e4, where RKC's cost grows ∝ α.
+    Why this method for matrix completion (case 3 of ``benchmarks/run_all.py``): each step costs O(√(hρ))
+    evaluations of the right-hand side and no linear algebra, against an implicit method that must factor a
+    2d²×2d² Jacobian whose finite-difference construction alone costs 2d² evaluations. The ROS2 W-method
+    (:mod:`grokode.numeric.ros2`, diagonal Jacobian) is slower and less accurate at moderate α, but its cost
+    does not grow with α, so it is offered for α ≳ 1e4, where RKC's cost grows ∝ α (√ρ per step).
 
     Parameters are those of scipy's solvers: ``rtol``, ``atol`` (scalar or per component), ``max_step``,
     ``first_step``; ``spectral_radius`` optionally gives ρ(t, y) instead of the power iteration.
@@ -113,6 +111,7 @@ class RKC(OdeSolver):
         self._rho_fun = spectral_radius
         self.f = self.fun(self.t, self.y)
         self._eigvec = None
+        self.n_rho = 0  # spectral-radius estimates after the first one
         self.rho = self._estimate_rho(self.t, self.y, self.f)
         self._steps_since_rho = 0
         self._last_stages = 0
@@ -131,7 +130,7 @@ class RKC(OdeSolver):
         """Largest |eigenvalue| of ∂F/∂y at (t, y): power iteration on finite differences of F."""
         if self._rho_fun is not None:
             return float(self._rho_fun(t, y))
-        self.n_rho = getattr(self, "n_rho", 0) + 1
+        self.n_rho += 1
         v = self._eigvec if self._eigvec is not None else f.copy()
         if not np.any(v):
             v = np.random.default_rng(0).standard_normal(y.shape)  # deterministic fallback direction

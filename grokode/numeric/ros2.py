@@ -1,7 +1,7 @@
 """ROS2: a two-stage, second-order Rosenbrock W-method with a diagonal Jacobian approximation.
 
-Candidate solver for the matrix-completion flow, measured against :class:`grokode.numeric.rkc.RKC`
-(see case 3 of ``benchmarks/run_all.py``).
+The matrix-completion flow's solver at large α, compared with :class:`grokode.numeric.rkc.RKC` in case 3 of
+``benchmarks/run_all.py``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ class ROS2(OdeSolver):
     with the next step). Error estimate yₙ₊₁ − (yₙ + hk₁) = h(k₁ + k₂)/2 (embedded first-order
     solution), weighted RMS norm, step factor 0.8·err^{−1/2} in [0.2, 5]. Dense output: cubic Hermite.
 
-    Measured on matrix completion (20 % observed, λ = 1e-3, rtol 1e-6): the cost does not grow with α
-    (≈ 14k steps, 28k evaluations at d = 30 and d = 97, α = 1e3 or 1e4), where RKC's grows ∝ α (√ρ):
-    d = 30, α = 1e4: ROS2 1.2 s against RKC 8.9 s. At the paper's α = 1e3, d = 97 RKC wins (2.0 s against
-    8.2 s) and is more accurate: the first-order error estimate does not see the W-method's order
-    reduction in the stiff quasi-steady kernel phase, so ROS2 errors reach ~1e-4 relative in W there
-    (RKC: ~1e-6) at the same tolerances. Hence the matrix model's ``auto`` is RKC below α = 1e4 and ROS2 from there.
+    On matrix completion its cost does not grow with α, where RKC's grows ∝ α (√ρ per step); at moderate α RKC
+    is faster and more accurate, because the first-order error estimate does not see the W-method's order
+    reduction in the stiff quasi-steady kernel phase. Hence the matrix model's ``auto`` is RKC below α = 1e4 and
+    ROS2 from there (case 3 of ``benchmarks/run_all.py``).
     """
 
     def __init__(self, fun, t0, y0, t_bound, *, jac_diagonal, rtol=1e-6, atol=1e-9, max_step=np.inf,

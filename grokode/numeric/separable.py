@@ -7,9 +7,9 @@ autonomous profile dΨ/dΓ = −∇φ(Ψ), Ψ(0) = c θ̂₁, in its own clock �
     w_j(t) = e^{−Lλt} F(Γ_j),   F = φ∘Ψ,   F′ = −‖∇φ(Ψ)‖²,   F(Γ; c) = c^L F₁(c^{L−2}Γ).
 
 :class:`ReducedSeparableFlow` integrates that n-dimensional flow with F₁ tabulated once per formula
-(:mod:`grokode.numeric.separable_profile`), in log magnitudes (α up to 1e100 and beyond), with the driver
-interface and the Python-level logic of :class:`~grokode.numeric.diagonal.ReducedDiagonalFlow` (log time,
-scaled state, analytic Jacobian, the squared loss's slow-manifold mode, rescaling), of which it is a subclass.
+(:mod:`grokode.numeric.separable_profile`), in log magnitudes (α up to 1e100 and beyond), on the base
+:class:`~grokode.numeric.reduced.ReducedLinearFlow` (log time, scaled state, analytic Jacobian, the squared
+loss's slow-manifold mode, rescaling), as the diagonal net's reduced flow does.
 For L ≥ 3, F reaches a singularity at finite Γ*± and the late phase is re-anchored like the diagonal net's
 (:class:`SeparableAnchor`). :class:`FullSeparableFlow` is the kd-dimensional flow in θ, for checks and small d,
 with numba kernels of φ, ∇φ and the Hessian printed from the sympy expression (``model.phi_kernel()``).
@@ -28,9 +28,11 @@ import numpy as np
 
 from ..errors import InputError
 from . import generated as gen
-from .diagonal import _LOG_ANCHOR_FACTOR, ReducedDiagonalFlow, _log_curvatures, _residuals
+from .flow import FlowBase
 from .linalg import DataMatrix
 from .parallel import sized_kernel
+from .reduced import LOG_ANCHOR_FACTOR, ReducedLinearFlow, check_loss
+from .residuals import loss_log_curvatures, loss_residuals
 from .separable_profile import (
     M_A_LO,
     M_GSTAR,
@@ -47,7 +49,6 @@ from .separable_profile import (
     point_gamma,
     profile_for,
 )
-from .solution import InTime
 
 _COST = 48  # operations per coordinate of a profile evaluation (serial/parallel dispatch)
 #: A distance mode (:class:`SeparableAnchor`) is used for a coordinate whose distance to a singular end is
@@ -374,7 +375,7 @@ class SeparableAnchor:
 
     Per coordinate: ``mode`` 0 (carried by Γ₁ = ``base`` + change) or 1 / 2 (carried by its distance to Γ*₊ /
     Γ*₋, log δ = ``base`` + log1p(∓change/δ)); ``lref_plus``, ``lref_minus`` are the log distances to both ends
-    at the anchor (the next anchor comes when one has shrunk by :data:`~grokode.numeric.diagonal.ANCHOR_FACTOR`).
+    at the anchor (the next anchor comes when one has shrunk by :data:`~grokode.numeric.reduced.ANCHOR_FACTOR`).
     ``level`` is −log of the smallest distance (in units of the unit profile's Γ₁).
     """
 
@@ -383,21 +384,24 @@ class SeparableAnchor:
     lref_plus: np.ndarray
     lref_minus: np.ndarray
     level: float
+    time: float = 0.0
+    rate: np.ndarray | None = None
+    drift: bool = False
 
 
-class ReducedSeparableFlow(ReducedDiagonalFlow):
+class ReducedSeparableFlow(ReducedLinearFlow):
     """Exact reduction of a separable homogeneous model's flow to n unknowns (docs/math.md#separable).
 
-    State y = e^{c}·H, H(t) = ∫₀ᵗ e^{−(L−2)λs} r(f(s)) ds, in log time τ = log t, exactly as
-    :class:`~grokode.numeric.diagonal.ReducedDiagonalFlow` (whose driver logic this class inherits: start,
-    rhs, jac, the squared loss's slow-manifold mode, rescaling; only the weights, their derivatives, the norm
-    and the anchors are the model's): Γ = e^{−c}XᵀH/n, w_j = e^{−Lλt} c^L F₁(c^{L−2}Γ_j) from the tabulated
+    State y = e^{c+φ}·H, H(t) = ∫₀ᵗ e^{−(L−2)λs} r(f(s)) ds, in log time τ = log t, as
+    :class:`~grokode.numeric.reduced.ReducedLinearFlow` describes (whose driver logic this class inherits: start,
+    rhs, jac, the squared loss's slow-manifold mode, rescaling; its hooks supply the weights, their derivatives,
+    the norm and the anchors): Γ = e^{−c−φ}XᵀH/n, w_j = e^{−Lλt} c^L F₁(c^{L−2}Γ_j) from the tabulated
     unit profile F₁ in log magnitudes, and the analytic Jacobian ∂ẏ_i/∂y_k = e^{τ}ρ ℓ''_i Σ_j x_ij
     (∂w_j/∂Γ_j) x_kj / n with ∂w_j/∂Γ_j = e^{−Lλt} F′(Γ_j) = e^{−Lλt} c^{2L−2} F₁′(c^{L−2}Γ_j).
 
     L ≥ 3: F has singular ends Γ*₊ > 0 > Γ*₋; in the late phase active coordinates approach one like
     e^{−(L−2)λt}, and as a difference Γ* − Γ_j their distance would lose every digit. Whenever a distance has
-    shrunk by ANCHOR_FACTOR since the last anchor, :meth:`rescale` restarts from the current point
+    shrunk by ANCHOR_FACTOR since the last anchor, :meth:`reanchor` restarts from the current point
     (:class:`SeparableAnchor`): coordinates near an end are carried by their log distance (evaluated by
     distance, :func:`~grokode.numeric.separable_profile.point_distance`), the others by Γ; the state is zeroed
     and c chosen so that a unit change of y moves the smallest distance by its own size. A coordinate that
@@ -415,111 +419,97 @@ class ReducedSeparableFlow(ReducedDiagonalFlow):
     anchor_class = SeparableAnchor
 
     def __init__(self, X, y, *, model, alpha, lam, loss="logistic", profile: Profile | None = None):
-        if loss not in gen.LOSS_NAMES:
-            raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
-        self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
-        self.y = np.ascontiguousarray(y, dtype=np.float64)
-        self.n, self.d = self.data.n, self.data.d
+        check_loss(loss)
         self.model = model
         self.profile = profile if profile is not None else profile_for(model)
         self.norms = norm_table(self.profile)
-        self.depth = int(self.profile.degree)
-        self.lam, self.alpha = float(lam), float(alpha)
-        self.loss, self.loss_id = loss, gen.LOSS_NAMES.index(loss)
-        L = self.depth
-        self.log_c = math.log(self.alpha) - 0.5 * math.log(self.d)  # c = α/√d = ‖θ_j(0)‖
-        self.log_gshift = (L - 2) * self.log_c  # Γ₁ = c^{L−2} Γ
-        self.log_fscale = L * self.log_c
-        self.log_dfscale = (2 * L - 2) * self.log_c
-        meta = self.profile.meta
-        self.gstar_plus, self.gstar_minus = float(meta[0, M_GSTAR]), float(meta[1, M_GSTAR])  # |Γ*±| of F₁
-        sq = self.data.squared_norm()
-        ld0 = self.log_dfscale + float(meta[0, M_LOGF1])  # log|∂w/∂Γ| at t = 0
-        logc0 = max(gen.loss_log_curvature(self.loss_id, 0.0, float(v)) for v in self.y[:1])
-        self.log_rate0 = logc0 + ld0 + math.log(max(sq, 1e-300) / self.n) - math.log(self.n)
-        self._init_run_state()
-        self._init_growth(self.log_c)
+        super().__init__(X, y, alpha=alpha, lam=lam, depth=int(self.profile.degree), loss=loss)
         self._no_mode = np.zeros(self.d, dtype=np.int64)
         self._lref0 = (np.full(self.d, math.log(self.gstar_plus)), np.full(self.d, math.log(self.gstar_minus)))
         self.failure_hint = (" (a coordinate crossed a singular end of the profile F: the reduction lost its "
-                             "accuracy; the exact flow cannot blow up)" if L > 2 else "")
+                             "accuracy; the exact flow cannot blow up)" if self.depth > 2 else "")
 
-    def _log_clock_scale(self) -> float:
+    def prepare_closed_form(self) -> tuple[float, float]:
+        L = self.depth
+        self.log_c = math.log(self.alpha) - 0.5 * math.log(self.d)  # c = α/√d = ‖θ_j(0)‖
+        self.log_gshift = (L - 2) * self.log_c  # Γ₁ = c^{L−2} Γ
+        self.log_fscale, self.log_dfscale = L * self.log_c, (2 * L - 2) * self.log_c  # log c^L, log c^{2L−2}
+        meta = self.profile.meta
+        self.gstar_plus, self.gstar_minus = float(meta[0, M_GSTAR]), float(meta[1, M_GSTAR])  # |Γ*±| of F₁
+        return self.log_dfscale + float(meta[0, M_LOGF1]), self.log_c  # log|∂w/∂Γ| at t = 0, log c
+
+    def log_clock_scale(self) -> float:
         """Γ₁ = c^{L−2}Γ turns F₁ nonlinear at |Γ₁| ~ 1/|F₁′(0)|-ish; L² stands for the unit profile's scale."""
         return self.log_gshift + 2.0 * math.log(self.depth)
 
-    # -- frames ---------------------------------------------------------------------------------------
-    def _log_rho(self, t: float) -> float:
+    def log_rho(self, t: float) -> float:
         return -(self.depth - 2) * self.lam * t if self.depth > 2 else 0.0
 
     def _frame_args(self, frame, tau: float):
         """(gscale, shift, anchored, mode, base) of a frame (c, anchor) at τ for the kernels."""
         c, anchor = self.frame() if frame is None else frame
-        c = self._c_at(tau, c, anchor)
+        c = self.scale_at(tau, c, anchor)
         shift = self.log_gshift - c
         gscale = math.exp(shift) if abs(shift) < 690.0 else 0.0
         if anchor is None:
             return gscale, shift, False, self._no_mode, self._zeros
-        return gscale, shift, True, anchor.mode, anchor.base  # type: ignore[union-attr]  # a separable anchor
+        return gscale, shift, True, anchor.mode, anchor.base
 
-    def _fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
+    def fill_weights(self, tau: float, B: np.ndarray, frame, out: np.ndarray) -> np.ndarray:
         p = self.profile
-        log_wscale = self.log_fscale - self.depth * self.lam * self._time(tau)
+        log_wscale = self.log_fscale - self.depth * self.lam * self.time_at(tau)
         _weights(B, p.central, p.singular, p.meta, *self._frame_args(frame, tau), log_wscale, out)
         return out
 
-    def _log_dweights_now(self, tau: float) -> float:
+    def log_weight_slopes(self, tau: float, B: np.ndarray, logs: np.ndarray, signs: np.ndarray) -> float:
         p = self.profile
-        log_dscale = self.log_dfscale - self.depth * self.lam * self._time(tau)
-        _log_dweights(self._B, p.central, p.singular, p.meta, *self._frame_args(None, tau), log_dscale, self._logs,
-                      self._signs)
-        return float(np.max(self._logs))
+        log_dscale = self.log_dfscale - self.depth * self.lam * self.time_at(tau)
+        _log_dweights(B, p.central, p.singular, p.meta, *self._frame_args(None, tau), log_dscale, logs, signs)
+        return float(np.max(logs))
 
     def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖² = e^{−2λt} c² Σ_j ‖Ψ₁(Γ₁_j)‖² (:class:`NormTable`)."""
-        B = self._q(state)
-        w = self._fill_weights(tau, B, frame, np.empty(self.d))
+        B = self.clock(state, tau, frame)
+        w = self.fill_weights(tau, B, frame, np.empty(self.d))
         nt = self.norms
         log_sum = _log_norm_sum(B, *self._frame_args(frame, tau), nt.central, nt.singular, nt.meta)
-        log_sq = 2.0 * (self.log_c - self.lam * self._time(tau)) + log_sum
+        log_sq = 2.0 * (self.log_c - self.lam * self.time_at(tau)) + log_sum
         return w, math.exp(0.5 * log_sq)
 
     def locate(self, state: np.ndarray, frame=None,
                tau: float = -math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Γ₁, log(Γ*₊ − Γ₁), log(Γ₁ − Γ*₋)) per coordinate on the unit profile, at the state in ``frame`` at τ
         (default t = 0)."""
-        B = self.data.rmatvec(state, 1.0 / self.n)
+        B = self.clock(state, tau, frame).copy()
         G, lp, lm = np.empty(self.d), np.empty(self.d), np.empty(self.d)
         _locate(B, *self._frame_args(frame, tau), self.gstar_plus, self.gstar_minus, G, lp, lm)
         return G, lp, lm
 
-    def exponents(self, state, frame=None, tau=-math.inf):
-        raise NotImplementedError("the separable flow has no (A, B) exponents; see locate()")
-
-    def _reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
+    def reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
         """Re-anchor (L ≥ 3) when a distance to a singular end has shrunk by ANCHOR_FACTOR since the last anchor."""
         G, lp, lm = self.locate(state, tau=tau)
         rp, rm = self._lref0 if self.anchor is None else (self.anchor.lref_plus, self.anchor.lref_minus)
         with np.errstate(invalid="ignore"):
             shrink = max(float(np.max(rp - lp)), float(np.max(rm - lm)))
-        if not shrink > _LOG_ANCHOR_FACTOR:  # also when NaN: the solver sees the NaN first
+        if not shrink > LOG_ANCHOR_FACTOR:  # also when NaN: the solver sees the NaN first
             return None
         near_plus = lp < math.log(DISTANCE_MODE * self.gstar_plus)
         near_minus = ~near_plus & (lm < math.log(DISTANCE_MODE * self.gstar_minus))
         mode = np.where(near_plus, 1, np.where(near_minus, 2, 0)).astype(np.int64)
         base = np.where(near_plus, lp, np.where(near_minus, lm, G))
         level = -min(float(np.min(lp)), float(np.min(lm)))
-        self.anchor = SeparableAnchor(mode, base, lp, lm, level)
+        rate, drift = self.drift_rate(tau, state)
+        self.anchor = SeparableAnchor(mode, base, lp, lm, level, self.time_at(tau), rate, drift)
         self.anchors += 1
         # a unit change of y moves the smallest distance by its own size
-        self.c = self.log_gshift + level + math.log(self._mean_abs_x())
+        self.c = self.log_gshift + level + math.log(self.mean_abs_x())
         return np.zeros_like(state)
 
 
 # -- the full kd-dimensional flow ------------------------------------------------------------------------------
 
 
-class FullSeparableFlow(InTime):
+class FullSeparableFlow(FlowBase):
     """The full kd-dimensional flow dθ_j/dt = −g_j ∇φ(θ_j) − λθ_j, g = Xᵀr/n, for checks and small d
     (docs/math.md#separable).
 
@@ -534,8 +524,7 @@ class FullSeparableFlow(InTime):
     """
 
     def __init__(self, X, y, *, model, alpha, lam, loss="logistic"):
-        if loss not in gen.LOSS_NAMES:
-            raise InputError(f"unknown loss {loss!r} (choose {', '.join(gen.LOSS_NAMES)})")
+        check_loss(loss)
         self.data = X if isinstance(X, DataMatrix) else DataMatrix(X)
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.n, self.d = self.data.n, self.data.d
@@ -589,7 +578,7 @@ class FullSeparableFlow(InTime):
         w = self._parts(t, state, hess)
         f = self.data.matvec(w)
         r = np.empty(self.n)
-        _residuals(f, self.y, self.loss_id, 0.0, r)
+        loss_residuals(f, self.y, self.loss_id, 0.0, r)
         return f, self.data.rmatvec(r, 1.0 / self.n)
 
     def rhs(self, t, state):
@@ -605,7 +594,7 @@ class FullSeparableFlow(InTime):
         self.njev += 1
         f, g = self._grad_g(t, state, hess=True)
         logcurv = np.empty(self.n)
-        _log_curvatures(f, self.y, self.loss_id, logcurv)
+        loss_log_curvatures(f, self.y, self.loss_id, logcurv)
         Xf = np.asarray(self.data.X, dtype=np.float64)
         H = (Xf.T * np.exp(logcurv)) @ Xf / self.n
         scale = math.exp(self.depth * (self.log_c - self.lam * t))
@@ -615,9 +604,6 @@ class FullSeparableFlow(InTime):
             s = slice(j * self.k, (j + 1) * self.k)
             J[s, s] += g[j] * self._hess[j]
         return -self._rate(t) * J
-
-    def rescale(self, state):
-        return None
 
 
 __all__ = ["FullSeparableFlow", "NormTable", "ReducedSeparableFlow", "SeparableAnchor", "norm_table"]

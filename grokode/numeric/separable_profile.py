@@ -36,7 +36,7 @@ Tables (per direction)
   with slope 4M.
 Knot spacing is halved until the Hermite interpolant reproduces new midpoints to ``INTERP_TOL`` or halving
 stops paying (the knot data's own noise, ~1e-14); the achieved numbers are in :attr:`Profile.info`.
-Measured against closed forms and mpmath (tests/models/test_separable_analytic.py): log|F| and log|F′| to ~1e-13
+Checked against closed forms and mpmath (tests/models/test_separable_analytic.py): log|F| and log|F′| to ~1e-13
 (≤ 4e-13) for |Γ| ≤ 0.9 Γ* and by distance down to s = 1e-250; Γ* to a few ulp. Evaluated *by Γ* closer
 to Γ* than that, the error grows like (Γ*/s)·1e-15 (the absolute error of Γ*): use the distance form there.
 

@@ -7,10 +7,13 @@ saved time it reached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
+
+from ..errors import InputError
 
 
 class Status(StrEnum):
@@ -44,17 +47,62 @@ class SolverStats:
     jac_seconds: float = 0.0
     save_seconds: float = 0.0
 
+    def add_seconds(self, other: SolverStats) -> None:
+        """Add the seconds of ``other`` (a run redone with another method counts both)."""
+        self.wall_seconds += other.wall_seconds
+        self.rhs_seconds += other.rhs_seconds
+        self.jac_seconds += other.jac_seconds
+        self.save_seconds += other.save_seconds
 
-class InTime:
-    """For flows integrated in the time t itself: the driver's variable is t (``to_var``/``to_time`` are the
-    identity). Flows in another variable (log t, log(1 + t)) define their own pair."""
 
-    variable = "t"
+@dataclass(kw_only=True)
+class Solution:
+    """What every method returns: the saved times and what was recorded there, how the run ended, its counters.
 
-    @staticmethod
-    def to_var(t):
-        return np.asarray(t, dtype=np.float64)
+    The ODE driver's :class:`~grokode.numeric.integrate.FlowSolution` and the discrete methods'
+    :class:`~grokode.numeric.discrete.GDSolution` extend it.
 
-    @staticmethod
-    def to_time(t):
-        return t
+    Attributes
+    ----------
+    t : the saved times that were reached (T,).
+    states : the method's state at each saved time (T × state size; 0 rows when it keeps none).
+    weights : the effective weight w (or the observables a model records) at each saved time (T × size).
+    param_norm : ‖θ‖ at each saved time (T,).
+    status, message : how the run ended (:class:`Status`) and a one-line message (a warning when "ok").
+    stats : the method's counters (:class:`SolverStats`).
+    t_fail : where a failed or diverged run began to fail, else None.
+    resume_point : the method's state at the last saved time, to continue from (:mod:`grokode.lifecycle`), or None.
+    extras : summary entries the method adds (e.g. gradient descent's ``lr_stability_ratio``), merged into a run's
+        summary as they are.
+    """
+
+    t: np.ndarray
+    states: np.ndarray
+    weights: np.ndarray
+    param_norm: np.ndarray
+    status: Status
+    message: str
+    stats: SolverStats
+    t_fail: float | None = None
+    resume_point: dict | None = field(default=None, repr=False)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_dense_output(self) -> bool:
+        """Whether :meth:`weight_at` reads a continuous solution (else it interpolates the saved rows)."""
+        return False
+
+    @property
+    def t_reached(self) -> float:
+        """The last time the method reached (at or after the last saved time)."""
+        return float(self.t[-1]) if self.t.size else 0.0
+
+    def weight_at(self, t: float) -> np.ndarray:
+        """The weight at a reached time t, linearly interpolated between the saved rows."""
+        if self.t.size == 0 or not self.t[0] <= t <= self.t[-1]:
+            raise InputError(f"t={t:g} is outside the saved range")
+        k = int(np.searchsorted(self.t, t, side="right")) - 1
+        if k >= self.t.size - 1:
+            return self.weights[-1].copy()
+        a = (t - self.t[k]) / (self.t[k + 1] - self.t[k])
+        return (1.0 - a) * self.weights[k] + a * self.weights[k + 1]

@@ -109,8 +109,7 @@ def finite_difference_hvp(grad: Callable[[np.ndarray], np.ndarray], theta: np.nd
 def attach(sol, stability: StepStability, name: str):
     """Record ``stability`` on a GD solution and say it: a run beyond the limit that finished carries the warning
     as its message (first, before any other warning); a diverged one names the limit after its own message."""
-    sol.lr_stability_ratio = stability.ratio
-    sol.lr_stability_limit = stability.limit
+    sol.extras["lr_stability_ratio"] = stability.ratio
     text = stability.warning(name)
     if text:
         if str(sol.status) == "ok":

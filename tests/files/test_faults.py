@@ -184,9 +184,10 @@ def test_extreme_completion_data_are_an_input_error(scale, needle, tmp_path, mon
 
 def test_a_flow_with_a_non_finite_start_is_an_input_error():
     from grokode.errors import InputError
+    from grokode.numeric.flow import FlowBase
     from grokode.numeric.integrate import integrate_flow
 
-    class Overflowing:
+    class Overflowing(FlowBase):
         def start(self):
             return 0.0, np.array([1.0, np.inf])
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from grokode.analytic.codegen import GENERATED_PATH, generate_source
-from grokode.numeric import diagonal
 from grokode.numeric import generated as gen
-from grokode.numeric.diagonal import PlainFullDiagonalFlow, ReducedDiagonalFlow, weight_from_q
+from grokode.numeric.diagonal import PlainFullDiagonalFlow, ReducedDiagonalFlow
+from grokode.numeric.diagonal_kernels import weight_from_q
 from grokode.numeric.primitives import log_expdiff, sigmoid, softplus
+from grokode.numeric.reduced import START_LOG_SCALE
 
 
 def test_generated_module_is_fresh():
@@ -87,7 +88,7 @@ def test_reduced_jacobian_vs_finite_differences(depth, loss, alpha):
     state *= z_max / (math.exp(flow.log_kappa) * np.max(np.abs(q)))
     for tau in (flow.start()[0] + 3.0, math.log(5.0)):
         J = flow.jac(tau, state)
-        h = 1e-6 * math.exp(diagonal._START_LOG_SCALE)  # the state's scale e^c includes the start scale
+        h = 1e-6 * math.exp(START_LOG_SCALE)  # the state's scale e^c includes the start scale
         Jfd = np.array([(flow.rhs(tau, state + h * e) - flow.rhs(tau, state - h * e)) / (2 * h)
                         for e in np.eye(flow.n)]).T
         assert np.max(np.abs(J - Jfd)) <= 1e-6 * np.max(np.abs(J))

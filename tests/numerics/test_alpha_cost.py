@@ -99,7 +99,7 @@ def test_matrix_flow_cost_does_not_grow_with_alpha():
 
 def test_jacobian_reuses_its_gram_only_while_dw_dq_has_not_moved(data):
     """J = row·X diag(∂w/∂q) Xᵀ: the n²d product is reused while ∂w/∂q (max-normalized) moved ≤ GRAM_REUSE."""
-    from grokode.numeric.diagonal import GRAM_REUSE
+    from grokode.numeric.reduced import GRAM_REUSE
 
     flow = ReducedDiagonalFlow(data.X, data.y, alpha=5.0, lam=LAM)
     rng = np.random.default_rng(0)
@@ -113,3 +113,40 @@ def test_jacobian_reuses_its_gram_only_while_dw_dq_has_not_moved(data):
     assert np.max(np.abs(J2 - fresh)) <= 2 * GRAM_REUSE * np.max(np.abs(fresh))
     flow.jac(tau, s1 * 300.0)  # z ≈ 0.3: ∂w/∂q varies across coordinates
     assert flow.grams == 2
+
+
+def _depth3(data):
+    flow = ReducedDiagonalFlow(data.X, data.y, alpha=1e30, lam=LAM, depth=3)
+    sol = integrate_flow(flow, _times(1e30), method="BDF")
+    assert sol.status == "ok", sol.message
+    return flow, sol
+
+
+def _close(a, b, tol):
+    scale = np.max(np.abs(b.weights), axis=1)
+    return np.max(np.abs(a.weights - b.weights) / scale[:, None]) <= tol
+
+
+def test_bdf_carries_its_history_across_reanchoring(data, monkeypatch):
+    """Without a drift, a re-anchoring keeps the flow's form: BDF continues across it instead of restarting at first
+    order, with fewer right-hand sides and the same weights."""
+    import grokode.numeric.integrate as integrate
+
+    monkeypatch.setattr(ReducedDiagonalFlow, "drift_rate", lambda self, tau, state: (None, False))
+    carried_flow, carried = _depth3(data)
+    monkeypatch.setattr(integrate, "_carry_history", lambda solver, change: False)
+    restarted_flow, restarted = _depth3(data)
+    assert carried_flow.anchors == restarted_flow.anchors >= 20
+    assert carried.stats.nfev < 0.9 * restarted.stats.nfev, (carried.stats.nfev, restarted.stats.nfev)
+    assert _close(carried, restarted, 1e-4)
+
+
+def test_the_drift_carries_the_late_phase_decay(data, monkeypatch):
+    """Depth 3, late phase: with the anchor's drift G(t)·v_a the state holds only what r(f) changes after the anchor,
+    so a decade of a bracket's decay costs a few steps; the weights are those of the flow without it."""
+    drift_flow, drift = _depth3(data)
+    monkeypatch.setattr(ReducedDiagonalFlow, "drift_rate", lambda self, tau, state: (None, False))
+    plain_flow, plain = _depth3(data)
+    assert drift_flow.anchors >= 20 and plain_flow.anchors >= 20
+    assert drift.stats.nfev < 0.8 * plain.stats.nfev, (drift.stats.nfev, plain.stats.nfev)
+    assert _close(drift, plain, 1e-4)

@@ -43,6 +43,12 @@ class Counter:
     def warning(self, steps):
         return f"{steps} steps"
 
+    def export(self):
+        return {"k": self.k}
+
+    def restore(self, state):
+        self.k = int(state["k"])
+
 
 def run(stepper, targets, **kw):
     return run_discrete(stepper, np.asarray(targets), method="count", lr=0.5, state_size=2, weight_size=1, **kw)

@@ -8,6 +8,7 @@ from scipy.integrate import solve_ivp
 
 import grokode
 from grokode.numeric.diagonal import FullDiagonalFlow, PlainFullDiagonalFlow, ReducedDiagonalFlow
+from grokode.numeric.flow import FlowBase
 from grokode.numeric.integrate import integrate_flow
 
 
@@ -129,15 +130,13 @@ def test_depth3_former_blowup_case_runs_and_matches_the_full_flow():
         assert (red.param_norm[k] - 1.0) ** 2 <= times[k] * (1.0 + 0.5 * kw["lam"])
 
 
-class _ToyBlowup:
+class _ToyBlowup(FlowBase):
     """y' = y², y(0) = 1: a genuine blow-up at t = 1, to check what the driver keeps when a run fails."""
 
-    variable, d, alpha, nfev, njev = "t", 1, 1.0, 0, 0
+    d = 1
 
     def start(self):
         return 0.0, np.array([1.0])
-
-    to_var = to_time = staticmethod(lambda t: np.asarray(t, dtype=np.float64))
 
     def rhs(self, t, y):
         return y * y
@@ -151,9 +150,6 @@ class _ToyBlowup:
     def observe(self, t, y, frame=None):
         return y.copy(), float(abs(y[0]))
 
-    def rescale(self, y):
-        return None
-
 
 @pytest.mark.parametrize("method", ["BDF", "RK45"])  # (LSODA crawls towards t = 1 without giving up)
 def test_a_failed_run_keeps_what_it_finished(method):
@@ -165,7 +161,7 @@ def test_a_failed_run_keeps_what_it_finished(method):
 
 
 def test_serial_and_parallel_builds_agree_bit_for_bit():
-    from grokode.numeric import diagonal, linalg
+    from grokode.numeric import diagonal_kernels, linalg
 
     rng = np.random.default_rng(0)
     X = rng.choice(np.array([-1, 1], dtype=np.int8), size=(37, 2051))
@@ -175,7 +171,7 @@ def test_serial_and_parallel_builds_agree_bit_for_bit():
                                (linalg.matvec_signs, (data.colbits, w), 37),
                                (linalg.rmatvec, (X.astype(np.float64), r, 0.3), 2051),
                                (linalg.matvec_t, (data.XT.astype(np.float64), w), 37),
-                               (diagonal._weights, (w * 1e-3, 2, 0.5, 1.0, 0.0), 2051)):
+                               (diagonal_kernels.weights, (w * 1e-3, 2, 0.5, 1.0, 0.0), 2051)):
         a, b = np.empty(size), np.empty(size)
         kernel.serial(*args, a)
         kernel.parallel(*args, b)
@@ -234,22 +230,22 @@ def test_pack_signs_bit_layout():
 
 
 def test_fused_weights_and_norm_equal_the_separate_kernels():
-    from grokode.numeric import diagonal
+    from grokode.numeric import diagonal_kernels
 
     rng = np.random.default_rng(6)
     B = np.concatenate([rng.standard_normal(3000) * 5.0, rng.standard_normal(500) * 1e-12, np.zeros(7)])
     for E, shift in ((-20.0, -1.0), (3.0, 2.0), (-36.0, 0.0)):
         log_kappa = math.log(4.0)
         w_ref, w_fused, w_par = np.empty(B.size), np.empty(B.size), np.empty(B.size)
-        diagonal._weights.serial(B, 2, E, log_kappa, shift, w_ref)
-        sq = diagonal._weights_and_norm_sq.serial(B, 2, E, log_kappa, shift, w_fused)
-        sq_par = diagonal._weights_and_norm_sq.parallel(B, 2, E, log_kappa, shift, w_par)
+        diagonal_kernels.weights.serial(B, 2, E, log_kappa, shift, w_ref)
+        sq = diagonal_kernels.weights_and_norm_sq.serial(B, 2, E, log_kappa, shift, w_fused)
+        sq_par = diagonal_kernels.weights_and_norm_sq.parallel(B, 2, E, log_kappa, shift, w_par)
         assert np.array_equal(w_fused, w_ref) and np.array_equal(w_par, w_ref) and sq == sq_par
         # ℓ0 = E/2, λt = 0: the log-space sum of the closed form, computed independently
-        log_sq = diagonal._log_param_norm_sq(B, 2, 0.5 * E, 0.0, 0.0, log_kappa, shift)
+        log_sq = diagonal_kernels.log_norm_sq(B, 2, 0.5 * E, 0.0, 0.0, log_kappa, shift)
         assert math.isclose(math.sqrt(sq), math.exp(0.5 * log_sq), rel_tol=1e-13)
     w3 = np.empty(B.size)
-    assert math.isnan(diagonal._weights_and_norm_sq(B, 3, -5.0, 0.5, 0.0, w3))  # depth 3: caller falls back
+    assert math.isnan(diagonal_kernels.weights_and_norm_sq(B, 3, -5.0, 0.5, 0.0, w3))  # depth 3: caller falls back
     w3_ref = np.empty(B.size)
-    diagonal._weights(B, 3, -5.0, 0.5, 0.0, w3_ref)
+    diagonal_kernels.weights(B, 3, -5.0, 0.5, 0.0, w3_ref)
     assert np.array_equal(w3, w3_ref, equal_nan=True)
