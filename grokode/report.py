@@ -43,7 +43,8 @@ def print_summary(summary: dict, title: str = "grokode integrate") -> None:
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key in SUMMARY_KEYS:
-        if key in summary:
+        # an α-axis entry that does not apply to this run (None: e.g. no activation time at large α) is left out
+        if key in summary and not (key in ALPHA_AXIS_KEYS and summary[key] is None):
             table.add_row(key, fmt(summary[key]))
     _console().print(table)
 
