@@ -2,14 +2,14 @@
 
 Usage: python benchmarks/accuracy_tables.py [methods] [depth | depth=2,3]
 
-* ``methods``: every method × model of ``tests/numerics/test_methods.py`` (tiny problems, short horizon): the largest relative
-  difference of the observed array (w, W, or the mlp's training loss) from the reference at the saved times — DOP853
-  at rtol 1e-11 for the diagonal net and matrix completion, gradient descent at lr 1e-4 for the mlp (its right-hand
-  side jumps at every ReLU kink).
+* ``methods``: every method × model of ``tests/numerics/test_methods.py`` (tiny problems, short horizon): the
+  largest relative difference of the observed array (w, W, or the mlp's training loss) from the reference at the
+  saved times — DOP853 at rtol 1e-11 for the diagonal net and matrix completion, gradient descent at lr 1e-4 for
+  the mlp (its right-hand side jumps at every ReLU kink).
 * ``depth``: the reduced and full diagonal flows at depth 2…6 against the independent log-variable integration of
-  ``tests/numerics/test_depth_accuracy.py`` (LSODA at rtol 1e-11), over its grid α ∈ {10, 1e3, 1e6} × λ ∈ {1e-4, 1e-2, 1e-1} ×
-  {sparse, margin} data, n = 24, d = 80, from the kernel phase to the default horizon; the largest relative error of w
-  at any saved time, per depth.
+  ``tests/numerics/test_depth_accuracy.py`` (LSODA at rtol 1e-11), over its grid α ∈ {10, 1e3, 1e6} ×
+  λ ∈ {1e-4, 1e-2, 1e-1} × {sparse, margin} data, n = 24, d = 80, from the kernel phase to the default horizon;
+  the largest relative error of w at any saved time, per depth.
 
 The numbers are what the tests assert bounds on; this script prints the values themselves.
 """
