@@ -77,11 +77,16 @@ def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str,
         arrays["margin_l2"], arrays["margin_l1"] = normalized_margins(ds.X, ds.y, W, F, norms)
     references = {}
     for name, p in (("kernel", kernel), ("rich", rich)):
-        metric, score = predictor_score(ds, p.w, problem, loss) if p.feasible else (None, None)
-        references[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
-                            "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
-                            "test_metric": metric, "test_value": score}
+        references[name] = predictor_record(ds, p, problem, loss)
     return arrays, references
+
+
+def predictor_record(ds: Dataset, p, problem: str, loss: str) -> dict:
+    """What a run's meta keeps of a reference predictor: kind, feasibility, norm, margin, certified gap, message
+    and its own value of the run's test metric."""
+    metric, score = predictor_score(ds, p.w, problem, loss) if p.feasible else (None, None)
+    return {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm), "margin": _finite(p.margin),
+            "gap": _finite(p.gap), "message": p.message, "test_metric": metric, "test_value": score}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ REGIMES = ("rich", "grokking", "misgrokking", "incomplete", "kernel", "none", "o
 
 
 def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: str, kernel_value: float | None,
-                    rich_value: float | None, train_loss: np.ndarray | None = None) -> str | None:
+                    rich_value: float | None, train_loss: np.ndarray | None = None,
+                    rich_decay_value: float | None = None) -> str | None:
     """The regime (one of :data:`REGIMES`) from the saved curves.
 
     Parameters
@@ -58,6 +59,8 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
     kind : "classification" or "regression".
     kernel_value, rich_value : the reference predictors' values of the same metric (accuracy, or log10 loss).
     train_loss : classification: the training loss at ``t`` (required to call the data fitted).
+    rich_decay_value : with weight decay, the value of the decay-aware rich predictor (the weighted lasso the flow
+        ends at); the rich level is then either one (the flow passes the λ → 0 rich predictor on its way).
 
     Returns None when it cannot be read (no saved times, a missing reference).
     """
@@ -70,10 +73,13 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
         floor = float(test[0]) - ZERO_LOSS_DECADES
         test = np.maximum(np.nan_to_num(test, nan=np.nan, neginf=floor), floor)
         kernel_value, rich_value = max(kernel_value, floor), max(rich_value, floor)
+        if rich_decay_value is not None:
+            rich_decay_value = max(rich_decay_value, floor)
     sign = 1.0 if kind == "classification" else -1.0  # quality = sign·metric, higher is better
     quality = sign * test
-    q_kernel, q_rich = sign * kernel_value, sign * rich_value
-    tol = min(TOLERANCE[kind], GAP_FRACTION * abs(q_kernel - q_rich))
+    q_kernel = sign * kernel_value
+    q_riches = [sign * v for v in (rich_value, rich_decay_value) if v is not None and math.isfinite(v)]
+    tol = min(TOLERANCE[kind], GAP_FRACTION * min(abs(q_kernel - q) for q in q_riches))
     if kind == "classification":
         if train_loss is None:
             return None
@@ -93,8 +99,8 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
         return None
     later = np.flatnonzero(t >= 2.0 * t[i_fit])
     flat = later.size > 0 and abs(float(quality[later[0]]) - q_fit) <= tol
-    plateau = abs(q_fit - q_kernel) <= tol and abs(q_fit - q_rich) > tol and flat
-    at_rich = q_final >= q_rich - tol  # at the rich level, or better (a λ = 0 run can beat its finite reference)
+    plateau = abs(q_fit - q_kernel) <= tol and all(abs(q_fit - q) > tol for q in q_riches) and flat
+    at_rich = q_final >= min(q_riches) - tol  # at a rich level, or better (a λ = 0 run can beat its finite reference)
     if plateau:
         if at_rich and q_final > q_fit:
             return "grokking"
@@ -103,17 +109,20 @@ def classify_regime(t: np.ndarray, train: np.ndarray, test: np.ndarray, kind: st
         if q_final > q_fit + tol:
             return "incomplete"
         return "kernel"
-    if at_rich or abs(q_fit - q_rich) <= tol:
+    if at_rich or any(abs(q_fit - q) <= tol for q in q_riches):
         return "rich"
     return "other"
 
 
 def classify_regression_regime(t: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray,
-                               kernel_loss: float | None, rich_loss: float | None) -> str | None:
+                               kernel_loss: float | None, rich_loss: float | None,
+                               rich_decay_loss: float | None = None) -> str | None:
     """:func:`classify_regime` of a regression run from its losses themselves (its test metric is their log10; a
     loss of 0 is −∞ there, and a reference loss of 0 counts as 1e-300)."""
     if kernel_loss is None or rich_loss is None:
         return None
     with np.errstate(divide="ignore"):
         return classify_regime(t, train_loss, np.log10(np.asarray(test_loss, dtype=np.float64)), "regression",
-                               math.log10(max(kernel_loss, 1e-300)), math.log10(max(rich_loss, 1e-300)))
+                               math.log10(max(kernel_loss, 1e-300)), math.log10(max(rich_loss, 1e-300)),
+                               rich_decay_value=None if rich_decay_loss is None else math.log10(max(rich_decay_loss,
+                                                                                                     1e-300)))

@@ -409,7 +409,29 @@ class LinearModel(Model):
             return None
         alignment, predictors = reference_arrays(plan.data, arrays["w"], self.problem_type, self.config["loss"],
                                                  self.train_outputs(plan.data, arrays["w"]))
+        predictors.update(self.decay_reference(plan.data))
         return References(predictors, alignment)
+
+    def regularizer(self) -> tuple[float, float]:
+        """(c₊, c₋): ψ(w) = c_±|w|^{2/L} = min{‖θ‖² : w(θ) = w}; both 1 for the diagonal net (docs/math.md#setting)."""
+        return 1.0, 1.0
+
+    def decay_reference(self, data) -> dict[str, dict]:
+        """``{"rich_decay": record}`` for regression with weight decay at degree 2, else empty: the weighted lasso
+        argmin L(w) + (λ/2)·ψ(w) the flow ends at (:func:`~grokode.analysis.predictors.lasso.weighted_lasso`), the
+        rich level of the regime label (docs/math.md#regimes-of-a-run). Label-noise SGD's effective decay is not λ,
+        so it has none."""
+        from ..analysis.analyze import predictor_record
+        from ..analysis.predictors.lasso import weighted_lasso
+
+        cfg = self.config
+        found = self.implicit_profile(data)
+        if (not self.regression or cfg["lam"] <= 0 or found is None or found[0].degree != 2
+                or cfg.get("method") == "label-noise-sgd"):
+            return {}
+        c_plus, c_minus = self.regularizer()
+        lasso = weighted_lasso(data.X, data.y, 0.5 * cfg["lam"], c_plus, c_minus)
+        return {"rich_decay": predictor_record(data, lasso, self.problem_type, cfg["loss"])}
 
     def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
         cfg, data = self.config, plan.data
@@ -421,6 +443,8 @@ class LinearModel(Model):
         if scale is not None and scale[0] == 2 and self.regression and arrays["w"].shape[0]:
             out.update(axis.saddle_summary(data, cfg["lam"], scale[1], solution, arrays, self.weight_at(solution)))
         out["regime"] = self.regime(arrays, references)
+        if references is not None and "rich_decay" in references.predictors:
+            out["rich_decay_test"] = references.predictors["rich_decay"]["test_value"]
         if cfg["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
         t_one = self.activation_estimate(data, plan.rate)
@@ -439,12 +463,14 @@ class LinearModel(Model):
         train = arrays.get("train_acc" if classification else "train_loss")
         kernel = references.predictors["kernel"]["test_value"]
         rich = references.predictors["rich"]["test_value"]
+        # with weight decay the flow ends at the decay-aware rich predictor where there is one
+        rich_decay = references.predictors.get("rich_decay", {}).get("test_value")
         if metric is None or train is None or kernel is None or rich is None:
             return None
         if classification:
             return classify_regime(arrays["t"], train, arrays[metric], "classification", kernel, rich,
                                    train_loss=arrays["train_loss"])
-        return classify_regression_regime(arrays["t"], train, arrays[metric], kernel, rich)
+        return classify_regression_regime(arrays["t"], train, arrays[metric], kernel, rich, rich_decay)
 
     def file_stem(self) -> str:
         cfg = self.config

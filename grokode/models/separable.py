@@ -201,7 +201,7 @@ class SeparableModel(LinearModel):
         if not self.weighted_rich():
             return super().references(plan, solution, arrays)
         from ..analysis.alignment import cosine, normalized_margins, row_norms
-        from ..analysis.analyze import predictor_score
+        from ..analysis.analyze import predictor_record
         from ..analysis.predictors import max_l2_margin, min_l2_interpolant, weighted_l1_interpolant, weighted_l1_margin
 
         data, W, loss = plan.data, arrays["w"], self.config["loss"]
@@ -217,12 +217,9 @@ class SeparableModel(LinearModel):
         if not self.regression:
             added["margin_l2"], added["margin_l1"] = normalized_margins(data.X, data.y, W,
                                                                         self.train_outputs(data, W), norms)
-        predictors = {}
-        for name, p in (("kernel", kernel), ("rich", rich)):
-            metric, score = predictor_score(data, p.w, self.problem_type, loss) if p.feasible else (None, None)
-            predictors[name] = {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm),
-                                "margin": _finite(p.margin), "gap": _finite(p.gap), "message": p.message,
-                                "test_metric": metric, "test_value": score}
+        predictors = {name: predictor_record(data, p, self.problem_type, loss)
+                      for name, p in (("kernel", kernel), ("rich", rich))}
+        predictors.update(self.decay_reference(data))
         return References(predictors, added)
 
     def describe(self, flow) -> dict[str, Any]:

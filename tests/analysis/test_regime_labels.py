@@ -31,6 +31,27 @@ def test_sweep_labels_small(loss):
     assert labels == {(a, lam): EXPECTED[a] for a in ALPHAS for lam in LAMS}
 
 
+def test_sparse_regression_with_decay_ends_at_the_lasso_and_is_labelled_from_it():
+    """A regression task with weight decay: the flow ends at the weighted lasso argmin L(w) + (λ/2)‖w‖₁ (not at the
+    min-ℓ1 interpolant, whose test loss is 0 on this noiseless sparse teacher), so that is the rich level. The final
+    w is checked against the lasso's KKT conditions computed here from the data, independently of the solver."""
+    lam = 1e-2
+    labels = {}
+    for alpha in (1e-4, 1e6):
+        run = grokode.integrate(task="sparse-regression", n=24, d=120, alpha=alpha, lam=lam)
+        labels[alpha] = run.summary["regime"]
+        data, w = run.dataset, np.asarray(run.arrays["w"])[-1]
+        X, y = np.asarray(data.X, dtype=np.float64), data.y
+        grad = 2.0 / len(y) * X.T @ (X @ w - y)  # stationarity of the lasso: grad_j = −(λ/2)·sign(w_j) on the support
+        active = np.abs(w) > 1e-2 * np.abs(w).max()  # the rest still decays towards 0 at the horizon
+        assert np.allclose(grad[active], -0.5 * lam * np.sign(w[active]), rtol=1e-3, atol=1e-6 * lam)
+        assert np.all(np.abs(grad[~active]) <= 0.5 * lam * (1 + 1e-3))
+        assert run.summary["rich_decay_test"] is not None
+        # the smallest coordinates still decay at the horizon: the test loss is within a quarter of the lasso's
+        assert math.isclose(run.summary["test_final"], run.summary["rich_decay_test"], rel_tol=0.25)
+    assert labels == {1e-4: "rich", 1e6: "grokking"}
+
+
 def test_references_a_third_of_a_decade_apart():
     """The squared loss on ±1 labels with weight decay: kernel and rich test losses 0.97 and 0.45 (0.33 decades,
     less than the 0.5-decade tolerance); the training loss sits on decay's floor 1.5e-3 of the largest. A kernel
