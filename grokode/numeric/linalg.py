@@ -73,6 +73,16 @@ def matvec_t(XT, w, out):
         out[i] = acc
 
 
+def _all_signs(X: np.ndarray, block: int = 65536) -> bool:
+    """Whether every entry of int8 ``X`` is ±1, by column blocks (a whole-array comparison makes n·d-byte
+    temporaries: 256 MB each at n 256, d 1e6)."""
+    for j0 in range(0, X.shape[1], block):
+        part = X[:, j0:j0 + block]
+        if not np.all(np.abs(part) == 1):  # int8 abs(−128) = −128, which is not 1 either
+            return False
+    return True
+
+
 def pack_signs(XT: np.ndarray) -> np.ndarray:
     """Bits of x_ij = +1 for ±1 data, packed along samples: out[j, b] bit k <-> sample 8b + k."""
     # numpy's packbits (little bit order: bit k of byte b is element 8b + k) is ~10× faster than a numba loop
@@ -169,7 +179,7 @@ class DataMatrix:
         # ±1 data (stored as int8) keeps its sign bits instead: both products read them (8× fewer bytes), and Xᵀ
         # is made only when asked for (n·d bytes: 256 MB at n 256, d 1e6); other int8 data (zeros, e.g.) are not
         # two-valued, so they take the general kernels
-        signs = self.dtype == np.int8 and bool(np.all((self.X == 1) | (self.X == -1)))
+        signs = self.dtype == np.int8 and _all_signs(self.X)
         self._XT = None if signs else np.ascontiguousarray(self.X.T)
         self.bits = _packed_columns(self.X) if signs else None
         self.colbits = _packed_rows(self.X) if signs else None
@@ -265,10 +275,14 @@ class DataMatrix:
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
         """The columns ``idx`` of X as an (n, len(idx)) float64 array."""
+        if self._XT is None:  # ±1 data keep no Xᵀ (n·d bytes); a few columns are read from X itself
+            return np.asarray(self.X[:, np.asarray(idx)], dtype=np.float64)
         return np.asarray(self.XT[idx], dtype=np.float64).T
 
     def column_sq_norms(self) -> np.ndarray:
         """``‖x_j‖²`` for every column j, (d,)."""
+        if self.bits is not None:  # ±1 data: every column's squared norm is n, exactly
+            return np.full(self.d, float(self.n))
         out = np.empty(self.d)
         for j0 in range(0, self.d, 4096):  # float64 blocks of rows of Xᵀ: int8 data are never copied whole
             block = np.asarray(self.XT[j0:j0 + 4096], dtype=np.float64)
