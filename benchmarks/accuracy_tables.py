@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "numerics"))
 
 import test_depth_accuracy as depth_tests  # noqa: E402
 import test_methods as method_tests  # noqa: E402
