@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 import grokode
 from grokode.analysis.saddles import ACTIVE_THRESHOLD, saddle_limit, threshold_events
+
+# the independent reference integration is the test suite's own (one definition of the full flow in (ln u, ln v))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "analysis"))
+from test_saddles import full_flow_in_logs  # noqa: E402
 
 N, D = 20, 40
 
@@ -40,28 +44,6 @@ def gaussian_sparse(seed: np.random.SeedSequence, n: int = N, d: int = D):
     teacher = np.zeros(d)
     teacher[rng.choice(d, k, replace=False)] = rng.standard_normal(k)
     return X, X @ teacher, k
-
-
-def reference_flow(X, y, u0, t_eval):
-    """The full flow du/dt = −2ug, dv/dt = 2vg in a = ln u, b = ln v (scipy Radau); w on t_eval and dense."""
-    n, d = X.shape
-    K, c = (2.0 / n) * X.T @ X, (2.0 / n) * X.T @ y
-
-    def weights(z):
-        return np.exp(2.0 * z[:d]) - np.exp(2.0 * z[d:])
-
-    def rhs(_t, z):
-        g = K @ weights(z) - c
-        return np.concatenate([-2.0 * g, 2.0 * g])
-
-    def jac(_t, z):
-        top = np.hstack([-4.0 * K * np.exp(2.0 * z[:d]), 4.0 * K * np.exp(2.0 * z[d:])])
-        return np.vstack([top, -top])
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), np.full(2 * d, math.log(u0)), method="Radau", jac=jac,
-                        t_eval=t_eval, rtol=1e-10, atol=1e-10, dense_output=True)
-    return np.array([weights(z) for z in sol.y.T]), lambda t: weights(sol.sol(t))
 
 
 def nearest(measured, predicted) -> float:
@@ -94,7 +76,7 @@ def main() -> None:
                                     loss="squared", t_eval=list(t_eval))
             wall = time.perf_counter() - t0
             s = run.summary
-            W_ref, w_ref = reference_flow(X, y, args.u0, t_eval)
+            W_ref, w_ref = full_flow_in_logs(X, y, args.u0, t_eval)
             ours = [e for e in threshold_events(run.arrays["t"], run.arrays["w"]) if e.rising]
             ref = [e for e in threshold_events(t_eval, W_ref) if e.rising]
             same = [e.coordinate for e in ours] == [e.coordinate for e in ref] and bool(ours)
