@@ -14,36 +14,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 import grokode
 
+# the independent primal solve is the test suite's own (one definition of the Woodworth et al. potential's minimizer)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "analysis"))
+from test_implicit_bias import primal_interpolant  # noqa: E402
+
 N, D, K = 16, 40, 3
-
-
-def woodworth_q(z: np.ndarray) -> np.ndarray:
-    return z * np.arcsinh(0.5 * z) - z * z / (2.0 + np.sqrt(4.0 + z * z))
-
-
-def primal_interpolant(X: np.ndarray, y: np.ndarray, u0: float) -> np.ndarray:
-    n, d = X.shape
-    w_p = np.linalg.lstsq(X, y, rcond=None)[0]
-    null = np.linalg.svd(X)[2][n:].T
-    s2 = u0 * u0
-
-    def at(z):
-        return w_p + null @ z
-
-    res = minimize(lambda z: s2 * float(np.sum(woodworth_q(at(z) / s2))), np.zeros(d - n),
-                   jac=lambda z: null.T @ np.arcsinh(at(z) / (2.0 * s2)),
-                   hess=lambda z: (null.T / np.sqrt(4.0 * s2 * s2 + at(z) ** 2)) @ null,
-                   method="trust-exact", options={"gtol": 1e-13, "maxiter": 5000})
-    return at(res.x)
 
 
 def main() -> None:
