@@ -157,7 +157,7 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         if continuation is not None:
             sol = continuation.merge(sol)
         _phase(progress, "analysing")
-        run = _assemble(model, plan, sol, wall0, prepare_seconds=prepare_seconds)
+        run = _assemble(model, plan, sol, wall0, writer.digest, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
             if outputs.out is not None:
@@ -242,7 +242,7 @@ class _Writer:
         try:
             if self.continuation is not None:
                 sol = self.continuation.merge(sol)
-            run = _assemble(self.model, self.plan, sol, self.wall0, with_references=False)
+            run = _assemble(self.model, self.plan, sol, self.wall0, self.digest, with_references=False)
             self.annotate(run, sol)
             self.save(run)
         except (OSError, InputError, ValueError, KeyError) as exc:
@@ -270,9 +270,10 @@ class _Writer:
         return self.outputs.plot
 
 
-def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = True,
+def _assemble(model: Model, plan, sol, wall0: float, digest: str | None, with_references: bool = True,
               prepare_seconds: float | None = None) -> Run:
-    """The :class:`Run` of a solution; ``with_references=False`` (a checkpoint) skips the reference predictors."""
+    """The :class:`Run` of a solution; ``digest``: :func:`data_digest` of ``plan.data``, computed once per run (it
+    hashes every array of the data set); ``with_references=False`` (a checkpoint) skips the reference predictors."""
     from .analysis.analyze import analyze
     from .numeric.costs import PhaseClock, time_split
 
@@ -311,8 +312,7 @@ def _assemble(model: Model, plan, sol, wall0: float, with_references: bool = Tru
     extra = model.extra_meta(plan, references)
     if declared.rebuilt_from is not None and declared.rebuilt_from in arrays and declared.predictor is not None:
         derived = (declared.predictor,)
-        extra["trajectory"] = {"derived": list(derived), "from": declared.rebuilt_from,
-                               "data_sha256": data_digest(plan.data)}
+        extra["trajectory"] = {"derived": list(derived), "from": declared.rebuilt_from, "data_sha256": digest}
     meta: dict[str, Any] = {
         "grokode_version": __version__,
         "format": FILE_FORMAT,
