@@ -85,8 +85,8 @@ def predictor_record(ds: Dataset, p, problem: str, loss: str) -> dict:
     """What a run's meta keeps of a reference predictor: kind, feasibility, norm, margin, certified gap, message
     and its own value of the run's test metric."""
     metric, score = predictor_score(ds, p.w, problem, loss) if p.feasible else (None, None)
-    return {"kind": p.kind, "feasible": p.feasible, "norm": _finite(p.norm), "margin": _finite(p.margin),
-            "gap": _finite(p.gap), "message": p.message, "test_metric": metric, "test_value": score}
+    return {"kind": p.kind, "feasible": p.feasible, "norm": finite_or_none(p.norm), "margin": finite_or_none(p.margin),
+            "gap": finite_or_none(p.gap), "message": p.message, "test_metric": metric, "test_value": score}
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,8 @@ class Analysis:
         return asdict(self)
 
 
-def _finite(x) -> float | None:
+def finite_or_none(x) -> float | None:
+    """``x`` as a float, or None when it is missing or not finite (strict JSON has no NaN)."""
     return float(x) if x is not None and math.isfinite(x) else None
 
 
@@ -194,7 +195,7 @@ def analyze(arrays: dict[str, np.ndarray], meta: dict, *, c: float = THEOREM_C,
             if s is None:
                 return None
             if weight_at is not None and 0 < s <= t_reached:
-                return _finite(float(cosine(weight_at(s), ref)))
+                return finite_or_none(float(cosine(weight_at(s), ref)))
             return _value_at(t, arrays[name], s)
 
         difference = None

@@ -224,10 +224,12 @@ class SeparableModel(LinearModel):
 
     def describe(self, flow) -> dict[str, Any]:
         """``meta["separable"]``: φ, θ̂, the degree, the regularizer's constants, the rich reference, the anchors."""
+        from ..analysis.analyze import finite_or_none
+
         cp, cm = self.regularizer()
         sym = self.symbolic()
         out = {"phi": sym.phi_text, "init": self.config["init"], "degree": sym.degree,
-               "parameters": [p.name for p in sym.params], "c_plus": _finite(cp), "c_minus": _finite(cm),
+               "parameters": [p.name for p in sym.params], "c_plus": finite_or_none(cp), "c_minus": finite_or_none(cm),
                "kernel_constant_unit": float(sym.grad_norm_sq_unit),
                "rich_reference": ("weighted_l1" if self.weighted_rich() else "l1") if sym.degree == 2 else
                f"l1 (reference only: the regularizer |w|^(2/{sym.degree}) is not convex)"}
@@ -266,5 +268,3 @@ def _exact_text(value) -> str:
     return Printer().doprint(value)
 
 
-def _finite(value) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
