@@ -217,7 +217,7 @@ def _axis_name(axis: str) -> str:
 def _fmt(v) -> str:
     if isinstance(v, float):
         if v == 0 or 1e-2 <= abs(v) < 1e4:
-            return f"{v:.3g}"
+            return f"{v:.4g}"
         mantissa, _, exponent = f"{v:.2e}".partition("e")  # 1e-4, 1e6: not 0.0001, 1e+06
         return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return str(v)
