@@ -179,12 +179,12 @@ def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None],
             raise InputError(f"options[{name!r}] must be a non-empty list of values, got {values!r:.80}")
         _no_repeats(name, repr(list(values)), list(values))
     names = sorted(options)
-    combos = list(itertools.product(*(options[n] for n in names)))
-    count = len(alphas) * len(lams) * len(seeds) * len(combos)
+    count = len(alphas) * len(lams) * len(seeds) * math.prod(len(options[n]) for n in names)
     if count > MAX_POINTS:
         sizes = " × ".join([f"{len(alphas)} α", f"{len(lams)} λ", f"{len(seeds)} seeds",
                             *(f"{len(options[n])} {n}" for n in names)])
         raise InputError(f"the grid has {sizes} = {count} points, more than the {MAX_POINTS} points a sweep takes")
+    combos = list(itertools.product(*(options[n] for n in names)))
     return [Point(float(a), float(lam), None if s is None else int(s), tuple(zip(names, combo, strict=True)))
             for combo in combos for lam in lams for a in alphas for s in seeds]
 
