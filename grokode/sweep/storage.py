@@ -123,7 +123,8 @@ class SweepFile:
         grid = _grid_columns(header_t) if header_t is not None else None
         self.grid_columns = grid or []
         rows, dropped = [], 0
-        if grid is not None or header_t in OLD_LAYOUTS:
+        names: tuple[str, ...]
+        if header_t is not None and (grid is not None or header_t in OLD_LAYOUTS):
             names, body, first = header_t, lines[1:], 2
         else:
             first_row = _typed(dict(zip(COLUMNS, header, strict=True)), self.path, None) if (
