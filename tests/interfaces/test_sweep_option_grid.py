@@ -207,3 +207,30 @@ def test_alpha_alone_with_one_n_is_no_phase_diagram(swept, drawn, capsys):
     main(["sweep", "--alpha", "1e2,1e4", "--lam", "1e-2", "--n", "16", *SMALL, "--plot", "p.png", "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert summary["plot"] == summary["scaling_plot"] == "p.png" and "phase_plot" not in summary
+
+
+def test_a_file_with_option_columns_is_read_repaired_and_kept_in_its_layout(tmp_path):
+    from grokode.errors import GrokodeWarning
+
+    path = tmp_path / "s.csv"
+    file = SweepFile(path)
+    keys = [json.dumps({"model": "diagonal", "n": n}) for n in (16, 24)]
+    file.start(set(keys), grid_columns=["n"])
+    for alpha, key in ((10.0, keys[0]), (10.0, keys[1])):
+        row = dict.fromkeys(COLUMNS)
+        row.update(alpha=alpha, lam=1e-2, seed=0, status="ok", error="", options=key)
+        file.append(row)
+    with open(path, "a") as fh:
+        fh.write("not,a,row\n")
+    with pytest.warns(GrokodeWarning, match="line 4"):
+        rows = SweepFile(path).load()
+    assert [r["n"] for r in rows] == [16, 24]
+    assert path.read_text().splitlines()[0].endswith(",regime,n") and len(path.read_text().splitlines()) == 3
+    # a later sweep that varies nothing keeps the column; one that varies d adds its own
+    again = SweepFile(path)
+    assert set(again.start(set(keys))) == {(10.0, 1e-2, 0, k) for k in keys} and again.columns == (*COLUMNS, "n")
+    again.start(set(keys), grid_columns=["d"])
+    assert read_rows(path)[0]["d"] == "" and list(read_rows(path)[0])[-2:] == ["d", "n"]
+    path.write_text(",".join([*COLUMNS, "Not An Option"]) + "\n")
+    with pytest.raises(InputError, match="not a grokode sweep file"):
+        SweepFile(path).load()
