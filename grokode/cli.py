@@ -353,8 +353,9 @@ def sweep(
     keep_runs: Annotated[str | None, typer.Option(help="directory for each point's trajectory .npz",
                                                   rich_help_panel=OUTPUT_PANEL)] = None,
     plot: Annotated[str | None, typer.Option(help="figure (.png/.pdf/.svg; default: next to --out): the phase "
-                                             "diagram when α and λ both have ≥ 2 values (the scaling figure then goes "
-                                             "beside it, FIG-scaling.png), else the scaling figure",
+                                             "diagram when α and λ (or a model option such as --n) have ≥ 2 values "
+                                             "(the scaling figure then goes beside it, FIG-scaling.png), else the "
+                                             "scaling figure",
                                              rich_help_panel=OUTPUT_PANEL)] = None,
     no_plot: Annotated[bool, typer.Option("--no-plot", help="write no figure", rich_help_panel=OUTPUT_PANEL)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout, nothing else",
@@ -363,9 +364,12 @@ def sweep(
                                         "next to --out, and the one beside it)", rich_help_panel=OUTPUT_PANEL)] = False,
     **options,
 ) -> None:
-    """Integrate a grid over α, λ and seeds on Dask; fit λ·t* against ln α per λ; draw the phase diagram.
+    """Integrate a grid over α, λ, seeds and model options on Dask; fit λ·t* against ln α per λ; draw the phase
+    diagram.
 
-    --plot is the phase diagram when α and λ both vary (≥ 2 values each); the scaling figure then goes beside it.
+    A numeric model option given as a list is a grid axis too: --n 16,24,32 (integers: a comma list, or LO:HI:N
+    rounded), --frac 0.2,0.5. --plot is the phase diagram when α and a second axis (λ or a model option) vary
+    (≥ 2 values each); a third varied axis gives one panel per value; the scaling figure then goes beside it.
     """
     from . import sweep as sw
     from .files import check_output_path
@@ -381,7 +385,8 @@ def sweep(
         seed_list = [None] if "data" in given else [0]
     else:
         seed_list = list(sw.parse_seeds(seeds))
-    points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), seed_list)
+    given, option_grids = sw.option_grids(given)
+    points = sw.grid_points(sw.parse_grid("alpha", alpha), sw.parse_grid("lam", lam), seed_list, option_grids)
     if no_plot and plot is not None:
         raise InputError("--plot and --no-plot contradict each other")
     for flag, value in (("--out", out_path), ("--plot", plot), ("--keep-runs", keep_runs)):

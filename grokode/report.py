@@ -115,7 +115,8 @@ def print_sweep(summary: dict) -> None:
     for col in ("λ", "points", "slope", "intercept", "R²", "c₀ mean", "c₀ sd", "λ·width"):
         table.add_column(col, justify="right", no_wrap=True)
     for f in summary["fits"]:
-        table.add_row(f"{f['lam']:g}", str(f["n_points"]), g(f["slope"], ".4f"), g(f["intercept"], ".3f"),
+        varied = "".join(f", {k} {v}" for k, v in (f.get("options") or {}).items())
+        table.add_row(f"{f['lam']:g}{varied}", str(f["n_points"]), g(f["slope"], ".4f"), g(f["intercept"], ".3f"),
                       g(f["r2"], ".5f"), g(f["c0_mean"], ".3f"), g(f["c0_std"], ".3f"), g(f["lam_width_mean"], ".3f"))
     console = _console()
     console.print(table)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - type hints only
 
 #: axis name → label; α is always the horizontal axis, the next varied one the vertical, a third the panels
 AXIS_LABELS = {"alpha": "α (initialisation scale)", "lam": "λ (weight decay)", "n": "n (training samples)",
-               "seed": "seed"}
+               "d": "d (dimension)", "frac": "frac (fraction observed)", "seed": "seed"}
 #: cell text of a point without a regime (other cells show the regime, or a failed point's status)
 SHORT = {None: "n/a"}
 FONT = {"label": 11.5, "tick": 10, "title": 12, "cell": 9, "suptitle": 13.5}
@@ -217,7 +217,7 @@ def _axis_name(axis: str) -> str:
 def _fmt(v) -> str:
     if isinstance(v, float):
         if v == 0 or 1e-2 <= abs(v) < 1e4:
-            return f"{v:.3g}"
+            return f"{v:.4g}"
         mantissa, _, exponent = f"{v:.2e}".partition("e")  # 1e-4, 1e6: not 0.0001, 1e+06
         return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return str(v)

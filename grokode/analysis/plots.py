@@ -594,7 +594,7 @@ def plot_scaling(rows: list[dict], fits: list[ScalingFit], *, title: str = "") -
     for i, fit in enumerate(fits):
         color = f"C{i}"
         marker, ls = _SERIES[i % len(_SERIES)]
-        use = [r for r in rows if float(r["lam"]) == fit.lam and r.get("status", "ok") == "ok"
+        use = [r for r in rows if fit.holds(r) and r.get("status", "ok") == "ok"
                and _num(r.get("t_transition")) is not None and float(r["alpha"]) > 0]
         x = [math.log(float(r["alpha"])) for r in use]
         y = [fit.lam * float(r["t_transition"]) for r in use]
@@ -608,7 +608,7 @@ def plot_scaling(rows: list[dict], fits: list[ScalingFit], *, title: str = "") -
                 if _num(r.get("transition_width")) is not None]
         if wide:
             bx.plot(*zip(*wide, strict=True), marker=marker, ls=ls, ms=8, lw=1.8, color=color,
-                    label=f"λ = {fit.lam:g}")
+                    label=fit.label)
     ax.set_xlabel("ln α", fontsize=FONT["label"])
     ax.set_ylabel("λ · t*", fontsize=FONT["label"])
     ax.set_title("transition time: λ·t* = ln α − c₀", fontsize=FONT["title"])
@@ -645,20 +645,23 @@ def _fit_label(fit: ScalingFit) -> str:
     if math.isfinite(fit.c0_std):
         c0 += f" ± {fit.c0_std:.2g}" if fit.c0_std < 0.01 else f" ± {fit.c0_std:.2f}"
         c0 += " (mean ± sd)"
-    return (f"λ = {fit.lam:g} ({fit.n_points} runs): slope {g(fit.slope, '.3f')}, "
+    return (f"{fit.label} ({fit.n_points} runs): slope {g(fit.slope, '.3f')}, "
             f"intercept {g(fit.intercept, '.2f')}, {r2}\n{c0}")
 
 
 def title_from_rows(rows: Sequence[Mapping]) -> str:
-    """The title of a sweep's figures: :func:`title_from_options` of the rows' shared ``options`` column ("" when
-    the rows hold several)."""
+    """The title of a sweep's figures: :func:`title_from_options` of the options every row shares (the rows'
+    ``options`` column without the options that differ between them, such as a varied ``n``; "" when the rows
+    hold no options)."""
     import json
 
-    keys = {r.get("options") for r in rows if r.get("options")}
-    if len(keys) != 1:
-        return ""
-    try:
-        options = json.loads(keys.pop())
-    except (TypeError, ValueError):
-        return ""
-    return title_from_options(options) if isinstance(options, dict) else ""
+    shared: dict | None = None
+    for key in {r.get("options") for r in rows if r.get("options")}:
+        try:
+            options = json.loads(key)
+        except (TypeError, ValueError):
+            return ""
+        if not isinstance(options, dict):
+            return ""
+        shared = options if shared is None else {k: v for k, v in shared.items() if k in options and options[k] == v}
+    return title_from_options(shared) if shared else ""

@@ -12,8 +12,9 @@ says nothing about the law. Such fits carry ``underdetermined = True`` (figures 
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -39,6 +40,18 @@ class ScalingFit:
     lam_width_mean: float
     lam_width_slope: float
     underdetermined: bool = False
+    #: the values of the model options the sweep varies (``{"n": 16}``) shared by the fit's rows; empty when none vary
+    options: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``λ = 0.001``, with the varied options: ``λ = 0.001, n = 16``."""
+        return ", ".join([f"λ = {self.lam:g}", *(f"{k} = {v:g}" if isinstance(v, (int, float)) else f"{k} = {v}"
+                                                for k, v in self.options.items())])
+
+    def holds(self, row: dict) -> bool:
+        """Whether ``row`` (a sweep row) is one of this fit's: its λ, and its values of the varied options."""
+        return float(row["lam"]) == self.lam and all(_option(row, k) == v for k, v in self.options.items())
 
     def as_dict(self) -> dict:
         """Fields as a dict, NaN (undetermined) as None so that it is valid JSON."""
@@ -64,8 +77,9 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 
 @checked_arguments
-def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
-    """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width).
+def fit_scaling(rows: list[dict], by: list[str] | tuple = ()) -> list[ScalingFit]:
+    """One :class:`ScalingFit` per λ (ascending) from sweep rows (keys alpha, lam, t_transition, transition_width);
+    with ``by`` (model options the sweep varies, read from the rows' ``options``), one per λ and values of them.
 
     Rows without a transition (``t_transition`` None/NaN), with status other than ``ok`` or with α ≤ 1 (no kernel
     phase: the law is about ln α > 0; a small-α run's t* is its activation, docs/math.md#small-alpha-horizon) are
@@ -74,12 +88,13 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
     bad = next((r for r in rows if not isinstance(r, dict) or "lam" not in r or "alpha" not in r), None)
     if bad is not None:
         raise InputError(f"rows must be sweep rows (dicts with alpha, lam, t_transition, …), got {bad!r:.80}")
-    by_lam: dict[float, list[dict]] = {}
+    by_lam: dict[tuple, list[dict]] = {}
     for r in rows:
-        by_lam.setdefault(float(r["lam"]), []).append(r)
+        by_lam.setdefault((float(r["lam"]), *(_option(r, k) for k in by)), []).append(r)
     fits = []
-    for lam in sorted(by_lam):
-        use = [r for r in by_lam[lam] if r.get("status", "ok") == "ok" and _finite(r.get("t_transition"))
+    for group in sorted(by_lam, key=lambda g: tuple((v is None, v) for v in g)):
+        lam, options = group[0], dict(zip(by, group[1:], strict=True))
+        use = [r for r in by_lam[group] if r.get("status", "ok") == "ok" and _finite(r.get("t_transition"))
                and float(r["alpha"]) > 1]
         ln_a = np.array([math.log(float(r["alpha"])) for r in use])
         y = np.array([lam * float(r["t_transition"]) for r in use])
@@ -95,8 +110,17 @@ def fit_scaling(rows: list[dict]) -> list[ScalingFit]:
             c0_std=float(offsets.std(ddof=1)) if offsets.size > 1 else math.nan,
             lam_width_mean=float(w_y.mean()) if w_y.size else math.nan,
             lam_width_slope=line_fit(w_x, w_y)[0],
-            underdetermined=bool(np.unique(ln_a).size < 3)))
+            underdetermined=bool(np.unique(ln_a).size < 3), options=options))
     return fits
+
+
+def _option(row: dict, name: str):
+    """The value of the model option ``name`` in a sweep row's ``options`` (None when absent)."""
+    try:
+        options = json.loads(row.get("options") or "{}")
+    except (TypeError, ValueError):
+        return None
+    return options.get(name) if isinstance(options, dict) else None
 
 
 def _finite(value) -> bool:

@@ -2,7 +2,8 @@
 
 The flow runs on the lifted state (W, Ŝ) (:class:`~grokode.numeric.matrix.MatrixFlow`), which is exact and
 keeps W's digits at large α. The kernel predictor copies the observed entries and fills the rest with 0
-(Cor. 3.11); the rich one is the minimum nuclear-norm completion (an SDP). The transition is located on
+(Cor. 3.11); the rich one is the minimum nuclear-norm completion (an SDP), and with weight decay the flow ends at
+the nuclear-norm-penalized completion (``rich_decay``, docs/math.md#matrix-decay). The transition is located on
 log10 of the test MSE; the trajectory holds W (T×d×d), the losses, ‖θ‖, ‖W‖_*, the relative Frobenius
 distances of W(t) to both predictors, the problem itself (M, masks) and both predictors, so an analysis never
 has to re-solve the SDP.
@@ -97,7 +98,7 @@ class MatrixModel(Model):
         return Observables(
             predictor="W", curves="mse", transition=("test_loss",), log_metric=True, higher_is_better=False,
             min_change=0.5, alignment="dist", per_time=PER_TIME, analysis_keys=ANALYSIS_KEYS,
-            shaped_like_row=("M", "train_mask", "test_mask", "W_kernel", "W_rich"))
+            shaped_like_row=("M", "train_mask", "test_mask", "W_kernel", "W_rich", "W_rich_decay"))
 
     def check(self) -> None:
         cfg = self.config
@@ -230,6 +231,7 @@ class MatrixModel(Model):
 
     def references(self, plan: Plan, solution, arrays) -> References | None:
         from ..analysis.nuclear import kernel_completion, nuclear_norm_completion
+        from ..analysis.nuclear_penalized import penalized_completion
 
         problem = plan.data
         W = arrays["W"]
@@ -239,20 +241,32 @@ class MatrixModel(Model):
         W_kernel = kernel_completion(problem.M, problem.train_mask)
         rich = nuclear_norm_completion(problem.M, problem.train_mask)
         seconds = time.perf_counter() - sdp0
+        # the end point of the flow with weight decay λ: argmin L(X) + (λ/2)‖X‖_* (docs/math.md#matrix-decay); the
+        # run's final W only starts the solver, whose answer is certified by its duality gap
+        decay = penalized_completion(problem.M, problem.train_mask, 0.5 * self.config["lam"], start=W[-1])
         added = {"dist_kernel": relative_distance(W, W_kernel), "dist_rich": relative_distance(W, rich.X),
                  "M": problem.M, "train_mask": problem.train_mask, "test_mask": problem.test_mask,
-                 "W_kernel": W_kernel, "W_rich": rich.X}
+                 "W_kernel": W_kernel, "W_rich": rich.X, "W_rich_decay": decay.X}
         predictors = {}
         for name, ref in (("kernel", W_kernel), ("rich", rich.X)):
             predictors[name] = {"kind": "zero-filled" if name == "kernel" else "nuclear-norm", "feasible": True,
                                 "test_metric": "test_loss", "test_value": float(problem.mse(ref, problem.test_mask))}
         predictors["rich"].update(solver=rich.solver, status=rich.status, max_violation=rich.max_violation,
                                   nuclear_norm=rich.nuclear_norm)
+        predictors["rich_decay"] = {"kind": "nuclear-penalized", "feasible": True, "test_metric": "test_loss",
+                                    "test_value": float(problem.mse(decay.X, problem.test_mask)),
+                                    "solver": decay.solver, "status": decay.status, "gap": decay.relative_gap,
+                                    "objective": decay.objective, "rank": decay.rank}
         certificate = {"solver": rich.solver, "status": rich.status, "seconds": rich.seconds,
                        "max_violation": rich.max_violation, "dual_value": rich.dual_value,
                        "relative_gap": rich.relative_gap, "iterations": rich.iterations}
-        return References(predictors, added, {"nuclear": certificate},
-                          {"nuclear_seconds": seconds, "nuclear_norm_rich": rich.nuclear_norm})
+        penalized = {"solver": decay.solver, "status": decay.status, "seconds": decay.seconds,
+                     "objective": decay.objective, "dual_value": decay.dual_value,
+                     "relative_gap": decay.relative_gap, "iterations": decay.iterations}
+        return References(predictors, added, {"nuclear": certificate, "nuclear_penalized": penalized},
+                          {"nuclear_seconds": seconds, "nuclear_norm_rich": rich.nuclear_norm,
+                           "rich_decay_test": predictors["rich_decay"]["test_value"],
+                           "dist_rich_decay_final": float(relative_distance(W[-1], decay.X))})
 
     def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
         W = arrays["W"]
@@ -269,7 +283,8 @@ class MatrixModel(Model):
 
             out["regime"] = classify_regression_regime(arrays["t"], arrays["train_loss"], arrays["test_loss"],
                                                        references.predictors["kernel"]["test_value"],
-                                                       references.predictors["rich"]["test_value"])
+                                                       references.predictors["rich"]["test_value"],
+                                                       references.predictors.get("rich_decay", {}).get("test_value"))
         if self.config["alpha"] <= 1.0:
             out["t_theory"] = None  # ln(α)/λ ≤ 0: there is no kernel phase to time
             t_one = self.activation_estimate(plan.data)

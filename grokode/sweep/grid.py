@@ -1,11 +1,13 @@
-"""The sweep's grid: the values of ``--alpha``, ``--lam`` and ``--seeds``, their product, and the options every point
-shares (validated by the model, normalised into the key that identifies the sweep's rows)."""
+"""The sweep's grid: the values of ``--alpha``, ``--lam``, ``--seeds`` and of any numeric model option given as a list
+(``--n 16,24,32``), their product, and the options every point shares (validated by the model, normalised into the
+key that identifies the sweep's rows)."""
 
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,8 @@ from ..errors import InputError, checked_arguments
 GRID_OPTIONS = ("alpha", "lam", "seed")
 #: Options of ``integrate`` that a sweep sets itself (per point) or does not take.
 NOT_SWEEP_OPTIONS = ("alpha", "lam", "seed", "out", "plot", "force", "progress")
+#: Kinds of model option that a sweep can vary (``--n 16,24,32``, ``--frac 0.2:0.8:4``).
+GRID_KINDS = ("int", "float")
 #: Most points one sweep command takes (grid values × seeds): a bigger grid is a typo, not a plan (and its
 #: list of points alone would not fit in memory long before it could run).
 MAX_POINTS = 100_000
@@ -84,6 +88,56 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_int_grid(name: str, text: str) -> list[int]:
+    """Values of an integer grid option: a comma list ``n1,n2,…`` or ``a:b:k`` (k log-spaced values from a to b,
+    rounded to integers; a rounding that repeats a value is an error)."""
+    text = str(text).strip()
+    if not text:
+        raise InputError(f"--{name} is empty")
+    if ":" in text:
+        values = [round(v) for v in parse_grid(name, text)]
+    else:
+        values = []
+        for item in text.split(","):
+            try:
+                values.append(int(item))
+            except ValueError:
+                raise InputError(f"--{name} {text!r}: {item.strip()!r} is not an integer") from None
+    _no_repeats(name, text, values)
+    return values
+
+
+def is_grid_text(value: object) -> bool:
+    """Whether an option's command-line text is a list of values (``16,24`` or ``1e2:1e4:3``), not one value."""
+    return isinstance(value, str) and ("," in value or ":" in value)
+
+
+def option_grids(given: dict) -> tuple[dict, dict[str, list]]:
+    """(the options every point shares, model option → its grid values) of the options a sweep command was given.
+
+    An option of kind :data:`GRID_KINDS` of the chosen model, given as a list (:func:`is_grid_text`), is a grid
+    axis: ``--n 16,24,32`` (integers: a comma list, or ``a:b:k`` rounded), ``--frac 0.2,0.5`` or ``0.1:0.8:4`` (as
+    ``--alpha``). Any other value stays one value for every point, and the model checks it (an option the model
+    does not take is an error there).
+    """
+    from ..models import get_model
+
+    fixed = dict(given)
+    name = fixed.get("model", "diagonal")
+    try:
+        kinds = {o.name: o.kind for o in get_model(name).options}
+    except InputError:
+        return fixed, {}  # an unknown model: check_options names it
+    grids: dict[str, list] = {}
+    for option, value in given.items():
+        if option in NOT_SWEEP_OPTIONS or not is_grid_text(value) or kinds.get(option) not in GRID_KINDS:
+            continue
+        flag = option.replace("_", "-")
+        grids[option] = parse_int_grid(flag, value) if kinds[option] == "int" else parse_grid(flag, value)
+        del fixed[option]
+    return fixed, grids
+
+
 def _no_repeats(name: str, text: str, values: list) -> None:
     seen = set()
     for v in values:
@@ -95,22 +149,44 @@ def _no_repeats(name: str, text: str, values: list) -> None:
 @dataclass(frozen=True)
 class Point:
     """One grid point; its identity in the sweep file is (alpha, lam, seed, options). ``seed`` is None when the
-    model takes none (a run on a ``--data`` file)."""
+    model takes none (a run on a ``--data`` file); ``varied`` holds the point's own values of the model options
+    the grid varies, as sorted (name, value) pairs (``(("n", 16),)``), empty when it varies none."""
 
     alpha: float
     lam: float
     seed: int | None
+    varied: tuple[tuple[str, Any], ...] = ()
 
 
 @checked_arguments
-def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None]) -> list[Point]:
-    """The product grid, ordered by λ, then α, then seed (at most :data:`MAX_POINTS` points)."""
-    count = len(alphas) * len(lams) * len(seeds)
+def grid_points(alphas: list[float], lams: list[float], seeds: list[int | None],
+                options: dict | None = None) -> list[Point]:
+    """The product grid, ordered by the varied model options, then λ, then α, then seed (at most
+    :data:`MAX_POINTS` points).
+
+    ``options`` maps a model option to its values, e.g. ``{"n": [16, 24, 32]}`` (:func:`option_grids`); each
+    point carries its own combination in :attr:`Point.varied`, and the model checks the values when the sweep
+    starts.
+    """
+    import itertools
+
+    options = dict(options or {})
+    for name, values in options.items():
+        if name in NOT_SWEEP_OPTIONS or not isinstance(name, str):
+            raise InputError(f"options: {name!r} is not a model option a grid can vary (α, λ and the seed are "
+                             "alphas, lams and seeds)")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+            raise InputError(f"options[{name!r}] must be a non-empty list of values, got {values!r:.80}")
+        _no_repeats(name, repr(list(values)), list(values))
+    names = sorted(options)
+    count = len(alphas) * len(lams) * len(seeds) * math.prod(len(options[n]) for n in names)
     if count > MAX_POINTS:
-        raise InputError(f"the grid has {len(alphas)} α × {len(lams)} λ × {len(seeds)} seeds = {count} points, more "
-                         f"than the {MAX_POINTS} points a sweep takes")
-    return [Point(float(a), float(lam), None if s is None else int(s)) for lam in lams for a in alphas
-            for s in seeds]
+        sizes = " × ".join([f"{len(alphas)} α", f"{len(lams)} λ", f"{len(seeds)} seeds",
+                            *(f"{len(options[n])} {n}" for n in names)])
+        raise InputError(f"the grid has {sizes} = {count} points, more than the {MAX_POINTS} points a sweep takes")
+    combos = list(itertools.product(*(options[n] for n in names)))
+    return [Point(float(a), float(lam), None if s is None else int(s), tuple(zip(names, combo, strict=True)))
+            for combo in combos for lam in lams for a in alphas for s in seeds]
 
 
 def point_options(**options) -> dict:
@@ -135,6 +211,31 @@ def check_options(options: dict):
     instance = get_model(name)(**options)
     resolved = {k: v for k, v in instance.config.items() if k not in GRID_OPTIONS}
     return {"model": name, **jsonable(resolved)}, instance
+
+
+def point_keys(given: dict, points: list[Point]) -> tuple[dict[tuple, str], list]:
+    """(:attr:`Point.varied` → the options key of its points, the validated model instances): each combination of
+    the varied model options is checked by the model with the shared options ``given``, as one ``integrate`` call
+    would be, before anything runs."""
+    keys: dict[tuple, str] = {}
+    instances = []
+    for point in points:
+        if point.varied in keys:
+            continue
+        varied = dict(point.varied)
+        both = sorted(set(varied) & set(given))
+        if both:
+            raise InputError(f"--{both[0].replace('_', '-')} is given both as one value and as a grid")
+        try:
+            normalised, instance = check_options({**given, **varied})
+        except InputError as exc:
+            if not varied:
+                raise
+            where = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in point.varied)
+            raise InputError(f"{where}: {exc}") from None
+        keys[point.varied] = options_key(normalised)
+        instances.append(instance)
+    return keys, instances
 
 
 def shared_options(options: dict) -> dict:

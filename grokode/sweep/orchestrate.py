@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, checked_arguments, require_int
-from .grid import Point, check_options, check_seeds, options_key, shared_options
+from .grid import Point, check_seeds, point_keys, shared_options
 from .storage import (
     SWEEP_SUFFIXES,
     SweepFile,
@@ -97,7 +97,9 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
     Parameters
     ----------
     points : the grid (:func:`grid_points`).
-    options : the other ``integrate`` options, as the user gave them (:func:`point_options` checks them).
+    options : the other ``integrate`` options, as the user gave them (:func:`point_options` checks them); the
+        points' :attr:`~grokode.sweep.Point.varied` options are added to them point by point, and each
+        combination is checked by the model before anything runs.
     out : sweep file, ``.csv`` or ``.parquet`` (pyarrow). Locked for the whole sweep: a second sweep on the
         same file is refused (InputError) before it computes anything.
     workers : worker processes of the local cluster (default: one per core); not with ``scheduler``.
@@ -112,8 +114,7 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
     from ..files import check_output_directory, check_output_path, format_bytes, require_memory
 
     given = shared_options(options)
-    normalised, instance = check_options(given)
-    key = options_key(normalised)
+    keys, instances = point_keys(given, points)
     check_seeds(given, points)
     retries = require_int("retries", retries, 0)
     if workers is not None:
@@ -122,7 +123,7 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
         workers = require_int("workers", workers, 1)
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        need, what = instance.memory_need
+        need, what = max((i.memory_need for i in instances), key=lambda m: m[0])
         require_memory(n * (need + WORKER_BYTES), f"--workers {n}: {n} local worker processes, each running {what} "
                        f"(about {format_bytes(need + WORKER_BYTES)}),")
     else:
@@ -135,8 +136,8 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
         keep_runs = keep_runs_directory(check_output_directory(keep_runs, "--keep-runs"))
     refuse_inputs(given, {"--out": out})
     with sweep_lock(file.path):
-        done = file.start(key, resume)
-        todo = [p for p in points if (p.alpha, p.lam, p.seed, key) not in done]
+        done = file.start(set(keys.values()), resume, grid_columns=sorted({k for p in points for k, _ in p.varied}))
+        todo = [p for p in points if (p.alpha, p.lam, p.seed, keys[p.varied]) not in done]
         total = len(points)
         count = total - len(todo)
         if progress:
@@ -151,15 +152,15 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
                     on_dashboard(dashboard)
                 # the slowest points (large α) first, so no worker is left with a long one at the end
                 order = sorted(todo, key=lambda p: (-p.alpha, p.lam, -1 if p.seed is None else p.seed))
-                futures = {client.submit(run_point, p.alpha, p.lam, p.seed, given, key, keep_runs, retries=retries,
-                                         pure=False): p for p in order}
+                futures = {client.submit(run_point, p.alpha, p.lam, p.seed, {**given, **dict(p.varied)},
+                                         keys[p.varied], keep_runs, retries=retries, pure=False): p for p in order}
                 for fut in as_completed(futures):
                     p = futures[fut]
                     if fut.status == "finished":
                         row = fut.result()
                     else:
                         exc = fut.exception()
-                        row = empty_row(p.alpha, p.lam, p.seed, key)
+                        row = empty_row(p.alpha, p.lam, p.seed, keys[p.varied])
                         row.update(status="error", error=one_line(f"{type(exc).__name__}: {exc}"))
                     fut.release()
                     file.append(row)
@@ -167,7 +168,7 @@ def sweep(points: list[Point], options: dict, out: str | os.PathLike, *, workers
                     count += 1
                     if progress:
                         progress(count, total, row)
-    rows = [done[(p.alpha, p.lam, p.seed, key)] for p in points]
+    rows = [done[(p.alpha, p.lam, p.seed, keys[p.varied])] for p in points]
     return SweepResult(rows=rows, ran=len(todo), skipped=total - len(todo), path=file.path, dashboard=dashboard)
 
 

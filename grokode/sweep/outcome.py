@@ -1,10 +1,12 @@
-"""What a finished sweep reports: the fitted law λ·t* = slope·ln α + intercept per λ, its summary, and its figures.
+"""What a finished sweep reports: the fitted law λ·t* = slope·ln α + intercept per λ (and per value of the varied
+model options), its summary, and its figures.
 
 The figures follow one rule, decided from the grid before anything is computed (:meth:`SweepFigures.for_grid`):
 
-* the grid has at least 2 values of α **and** at least 2 of λ: the figure named by ``--plot`` is the **phase
-  diagram** (:func:`grokode.analysis.phase_diagram.plot_phase_diagram`), and the scaling figure (λ·t* against
-  ln α, :func:`grokode.analysis.plots.plot_scaling`) is written beside it, ``<stem>-scaling<suffix>``;
+* the grid has at least 2 values of α **and** at least 2 of λ or of a varied model option (``--n 16,24``): the
+  figure named by ``--plot`` is the **phase diagram** (:func:`grokode.analysis.phase_diagram.plot_phase_diagram`),
+  and the scaling figure (λ·t* against ln α, :func:`grokode.analysis.plots.plot_scaling`) is written beside it,
+  ``<stem>-scaling<suffix>``;
 * otherwise ``--plot`` is the scaling figure, and there is no phase diagram.
 
 Seeds are replicates, not an axis. The scaling figure is drawn only when some λ has a fitted line.
@@ -88,8 +90,11 @@ class SweepFigures:
 
 
 def two_axes(points: list[Point]) -> bool:
-    """Whether the grid has at least 2 values of α and at least 2 of λ (a phase diagram's grid)."""
-    return len({p.alpha for p in points}) >= 2 and len({p.lam for p in points}) >= 2
+    """Whether the grid has at least 2 values of α and at least 2 of a second axis, λ or a varied model option (a
+    phase diagram's grid)."""
+    names = {k for p in points for k, _ in p.varied}
+    second = [len({p.lam for p in points}), *(len({dict(p.varied).get(k) for p in points}) for k in names)]
+    return len({p.alpha for p in points}) >= 2 and max(second) >= 2
 
 
 def beside(plot: str | os.PathLike) -> Path:
@@ -101,9 +106,10 @@ def beside(plot: str | os.PathLike) -> Path:
 def summarize(result: SweepResult) -> tuple[dict, list]:
     """(the sweep's summary, its fits): the points, what ran, the fitted law per λ
     (:func:`grokode.analysis.scaling.fit_scaling`)."""
+    from ..analysis.phase_diagram import varied_axes
     from ..analysis.scaling import fit_scaling
 
-    fits = fit_scaling(result.rows)
+    fits = fit_scaling(result.rows, by=[a for a in varied_axes(result.rows) if a not in ("alpha", "lam")])
     summary = {"out": str(result.path), "points": len(result.rows), "ran": result.ran, "skipped": result.skipped,
                "failed": len(result.failed), "dashboard": result.dashboard, "fits": [f.as_dict() for f in fits]}
     return summary, fits

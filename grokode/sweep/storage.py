@@ -4,6 +4,10 @@ and the ``--keep-runs`` directory of each point's trajectory file.
 One sweep file, one writer: the file is locked (filelock) for the whole sweep, and a second sweep on the same
 file is refused at once with a message naming the lock, before it computes anything. A resumed sweep keeps every
 row of its options except those with status ``error``, which are computed again.
+
+A sweep that varies model options (``--n 16,24``) adds one column per varied option after :data:`COLUMNS`,
+named after it (``n``): the option's value in the row's ``options``, so that a table reader sees the axis. The
+columns are kept once a file has them (rows whose options lack the option leave the cell empty).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,8 @@ OLD_COLUMNS = tuple(c for c in COLUMNS if c not in ("train_final", "regime"))
 OLD_LAYOUTS = (OLD_COLUMNS, tuple(c for c in COLUMNS if c != "regime"))
 #: Suffixes of the sweep file.
 SWEEP_SUFFIXES = (".csv", ".parquet")
+#: What the name of a grid column (a model option's Python name) looks like.
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def empty_row(alpha: float, lam: float, seed: int | None, key: str) -> dict:
@@ -70,6 +77,13 @@ class SweepFile:
                 raise InputError(f"writing {str(self.path)!r} needs pyarrow (pip install pyarrow), "
                                  "or use a .csv path") from None
         self.rows: list[dict] = []
+        #: the grid columns after :data:`COLUMNS` (varied model options), in file order
+        self.grid_columns: list[str] = []
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The file's header: :data:`COLUMNS`, then its grid columns."""
+        return COLUMNS + tuple(self.grid_columns)
 
     def load(self) -> list[dict]:
         """Read the rows already on disk (none if the file does not exist)."""
@@ -83,10 +97,12 @@ class SweepFile:
             import pyarrow.parquet as pq
 
             try:
-                table = pq.read_table(self.path).to_pylist()
+                read = pq.read_table(self.path)
+                table = read.to_pylist()
             except Exception as exc:  # pyarrow raises its own error types for every kind of bad file
                 raise InputError(f"cannot read sweep file {str(self.path)!r}: {one_line(exc)}") from None
-            self.rows = [r for r in (_typed(r, self.path, None) for r in table) if r is not None]
+            self.grid_columns = _grid_columns(tuple(read.column_names)) or []
+            self.rows = [r for r in (_typed(r, self.path, None, self.grid_columns) for r in table) if r is not None]
         else:
             self.rows = self._read_csv()
         return self.rows
@@ -104,8 +120,11 @@ class SweepFile:
             return []
         header = _csv_cells(lines[0])
         header_t = tuple(header) if header is not None else None
+        grid = _grid_columns(header_t) if header_t is not None else None
+        self.grid_columns = grid or []
         rows, dropped = [], 0
-        if header_t == COLUMNS or header_t in OLD_LAYOUTS:
+        names: tuple[str, ...]
+        if header_t is not None and (grid is not None or header_t in OLD_LAYOUTS):
             names, body, first = header_t, lines[1:], 2
         else:
             first_row = _typed(dict(zip(COLUMNS, header, strict=True)), self.path, None) if (
@@ -122,7 +141,8 @@ class SweepFile:
             cells = _csv_cells(line)
             row = None
             if cells is not None and len(cells) == len(names) and not is_last_torn:
-                row = _typed({**dict.fromkeys(COLUMNS), **dict(zip(names, cells, strict=True))}, self.path, number)
+                row = _typed({**dict.fromkeys(COLUMNS), **dict(zip(names, cells, strict=True))}, self.path, number,
+                             self.grid_columns)
             if row is None:
                 if line.strip():
                     dropped += 1
@@ -131,7 +151,7 @@ class SweepFile:
                                   "be computed again)", GrokodeWarning, stacklevel=2)
                 continue
             rows.append(row)
-        if names != COLUMNS or dropped or torn or header_t != COLUMNS:
+        if names != self.columns or dropped or torn or header_t != self.columns:
             self.rewrite(rows)  # drop bad lines, or move an old file to the new layout, before appending
         return rows
 
@@ -146,39 +166,52 @@ class SweepFile:
             import pyarrow.parquet as pq
 
             schema = pa.schema([(c, pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c == "seed"
-                                 else pa.string()) for c in COLUMNS])
+                                 else pa.string()) for c in COLUMNS]
+                               + [(c, _arrow_type([r.get(c) for r in self.rows])) for c in self.grid_columns])
             table = pa.Table.from_pylist(self.rows, schema=schema)
             atomic_write(target, lambda fh: pq.write_table(table, fh))
         else:
-            text = _csv_line(COLUMNS) + "".join(_csv_line(_cells(r)) for r in self.rows)
+            text = _csv_line(self.columns) + "".join(_csv_line(_cells(r, self.columns)) for r in self.rows)
             atomic_write(target, lambda fh: fh.write(text.encode("utf-8")))
 
     def append(self, row: dict) -> None:
-        """Add one row durably."""
+        """Add one row durably (its grid columns are filled from its options)."""
+        row.update({c: option_value(row, c) for c in self.grid_columns})
         if self.parquet or not self.path.exists():
             self.rewrite([*self.rows, row])
             return
         self.rows.append(row)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            os.write(fd, _csv_line(_cells(row)).encode("utf-8"))
+            os.write(fd, _csv_line(_cells(row, self.columns)).encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def start(self, key: str, resume: bool = True) -> dict[tuple, dict]:
-        """Start a sweep whose options key is ``key`` (:func:`grokode.sweep.grid.options_key`) on this file: the
-        rows of its points already recorded, by :func:`row_key`.
+    def start(self, keys: str | set[str], resume: bool = True, grid_columns: list[str] | tuple = ()
+              ) -> dict[tuple, dict]:
+        """Start a sweep whose points have the options keys ``keys`` (:func:`grokode.sweep.grid.options_key`; one
+        key, or one per combination of varied model options) on this file: the rows of its points already
+        recorded, by :func:`row_key`.
 
         ``resume`` keeps the rows on disk except the ones of this sweep with status ``error`` (their points run
-        again); ``False`` starts the file afresh. The file is rewritten (atomically) when rows are dropped, and
-        created with its header when it does not exist. Call it while holding :func:`sweep_lock`.
+        again); ``False`` starts the file afresh. ``grid_columns`` are the model options the sweep varies: the
+        file gets a column for each it does not have yet. The file is rewritten (atomically) when rows are
+        dropped or columns added, and created with its header when it does not exist. Call it while holding
+        :func:`sweep_lock`.
         """
+        keys = {keys} if isinstance(keys, str) else set(keys)
         old = self.load() if resume else []
-        kept = [r for r in old if r["status"] != "error" or r["options"] != key]
-        if not resume or len(kept) != len(old) or not self.path.exists():
+        if not resume:
+            self.grid_columns = []
+        added = [c for c in grid_columns if c not in self.grid_columns]
+        self.grid_columns = sorted([*self.grid_columns, *added])
+        kept = [r for r in old if r["status"] != "error" or r["options"] not in keys]
+        for r in kept:
+            r.update({c: option_value(r, c) for c in self.grid_columns})
+        if not resume or added or len(kept) != len(old) or not self.path.exists():
             self.rewrite(kept)
-        return {row_key(r): r for r in kept if r["options"] == key}
+        return {row_key(r): r for r in kept if r["options"] in keys}
 
 
 def _csv_cells(line: bytes) -> list[str] | None:
@@ -200,17 +233,45 @@ def _csv_line(cells) -> str:
     return buf.getvalue()
 
 
-def _cells(row: dict) -> list[str]:
+def _cells(row: dict, columns: tuple[str, ...] = COLUMNS) -> list[str]:
     # repr round-trips floats exactly, so resume keys read back equal to the grid values
-    return ["" if row.get(c) is None else repr(float(row[c])) if c in FLOAT_COLUMNS else str(row[c])
-            for c in COLUMNS]
+    return ["" if row.get(c) is None else repr(float(row[c])) if c in FLOAT_COLUMNS
+            else repr(row[c]) if isinstance(row[c], float) else str(row[c]) for c in columns]
+
+
+def _grid_columns(header: tuple) -> list[str] | None:
+    """The grid columns of a header that starts with :data:`COLUMNS` (``[]`` for exactly COLUMNS), else None."""
+    extra = header[len(COLUMNS):]
+    if header[:len(COLUMNS)] != COLUMNS or len(set(extra)) != len(extra):
+        return None
+    if any(not isinstance(c, str) or not _OPTION_NAME.match(c) or c in COLUMNS for c in extra):
+        return None
+    return list(extra)
+
+
+def option_value(row: dict, name: str):
+    """The value of the model option ``name`` in the row's ``options`` (None when it has none): the cell of a grid
+    column."""
+    try:
+        options = json.loads(row.get("options") or "{}")
+    except (TypeError, ValueError):
+        return None
+    value = options.get(name) if isinstance(options, dict) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _arrow_type(values: list):
+    import pyarrow as pa
+
+    return pa.int64() if all(isinstance(v, int) for v in values if v is not None) else pa.float64()
 
 
 _STATUSES = ("ok", "failed", "diverged", "interrupted", "error")
 
 
-def _typed(row: dict, path: Path, number: int | None) -> dict | None:
-    """A row with typed cells, or None when a cell cannot be what its column holds."""
+def _typed(row: dict, path: Path, number: int | None, grid_columns: list[str] | tuple = ()) -> dict | None:
+    """A row with typed cells, or None when a cell cannot be what its column holds; the grid columns are read from
+    its options."""
     out: dict[str, Any] = {}
     try:
         for c in COLUMNS:
@@ -233,6 +294,7 @@ def _typed(row: dict, path: Path, number: int | None) -> dict | None:
         json.loads(out["options"])
     except json.JSONDecodeError:
         return None
+    out.update({c: option_value(out, c) for c in grid_columns})
     return out
 
 
