@@ -8,8 +8,9 @@ its first calls with each thread count, uses the faster, and times the other aga
 changes). OpenBLAS splits a product among its threads by blocks of the output, so every output entry is the same
 sum in the same order whatever the thread count: the choice changes the time, never a number (tested).
 
-The choice never uses more threads than the library has when the sequence starts: inside a one-thread limit (a
-run's dynamics, a sweep's worker) everything runs on one thread, as before.
+By default the choice never uses more threads than the library has when the sequence starts: inside a one-thread
+limit everything runs on one thread, as before. A caller inside the dynamics' one-thread limit (the Newton Gram
+product of a Jacobian) names its thread count instead: numba's, which a sweep's worker sets to one.
 """
 
 from __future__ import annotations
@@ -25,22 +26,23 @@ _SMOOTHING = 0.5
 
 
 class BlasThreadChoice:
-    """Calls ``fn(*args)`` with one BLAS thread or with the library's current count, whichever has been faster
+    """Calls ``fn(*args, **kwargs)`` with one BLAS thread or with the library's current count, whichever has been faster
     per unit of work (``work``, e.g. the number of columns of a block)."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         from threadpoolctl import ThreadpoolController
 
         self.controller = ThreadpoolController().select(user_api="blas")
-        self.threads = max((int(info["num_threads"]) for info in self.controller.info()), default=1)
+        current = max((int(info["num_threads"]) for info in self.controller.info()), default=1)
+        self.threads = current if threads is None else max(1, int(threads))
         self.rate: dict[int, float | None] = {1: None, self.threads: None}
         self.calls = 0
         self.used: list[int] = []  # the thread count of every call (read by tests and benchmarks)
 
-    def __call__(self, fn: Callable[..., Any], *args: Any, work: float = 1.0) -> Any:
+    def __call__(self, fn: Callable[..., Any], *args: Any, work: float = 1.0, **kwargs: Any) -> Any:
         if self.threads <= 1:
             self.used.append(1)
-            return fn(*args)
+            return fn(*args, **kwargs)
         many, one = self.rate[self.threads], self.rate[1]
         if many is None:
             use = self.threads
@@ -54,7 +56,7 @@ class BlasThreadChoice:
         self.used.append(use)
         start = time.perf_counter()
         with self.controller.limit(limits=use):
-            result = fn(*args)
+            result = fn(*args, **kwargs)
         rate = (time.perf_counter() - start) / max(work, 1e-300)
         old = self.rate[use]
         self.rate[use] = rate if old is None else (1.0 - _SMOOTHING) * old + _SMOOTHING * rate

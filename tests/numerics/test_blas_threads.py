@@ -83,3 +83,25 @@ def test_a_runs_metrics_are_numpys_on_its_w_to_1e_12(monkeypatch):
         accuracy = ((margins > 0) + 0.5 * (margins == 0)).mean(axis=1)
         np.testing.assert_allclose(run.arrays[f"{name}_loss"], loss, rtol=1e-12, atol=0.0, err_msg=name)
         np.testing.assert_array_equal(run.arrays[f"{name}_acc"], accuracy, err_msg=name)
+
+
+def test_the_newton_gram_is_the_same_with_either_thread_count(monkeypatch):
+    """Inside the dynamics' one-thread limit the Newton Gram product times numba's thread count against one: the
+    same float32 sums either way (and within float32 rounding of the float64 Gram product)."""
+    from grokode.numeric import linalg
+    from grokode.threads import compute_threads
+
+    X, _ = _data(T=1, n=128, d=20000, seed=1)
+    col = np.exp(np.random.default_rng(2).standard_normal(X.shape[1]))
+    monkeypatch.setattr(blas_threads, "RETIME_EVERY", 2)
+    with compute_threads(numba_threads=2):
+        monkeypatch.setattr(linalg, "GRAM_THREADS_FROM", 1 << 62)
+        one = linalg.DataMatrix(X).newton_gram(col)
+        monkeypatch.setattr(linalg, "GRAM_THREADS_FROM", 0)
+        data = linalg.DataMatrix(X)
+        chosen = [data.newton_gram(col) for _ in range(3)]
+    assert all(np.array_equal(g, one) for g in chosen)
+    if _blas_threads() >= 2 and data._gram_threads.threads >= 2:
+        assert set(data._gram_threads.used) == {1, 2}
+    exact = (X * col) @ X.T.astype(np.float64)
+    assert np.max(np.abs(one - exact)) <= 1e-5 * np.max(np.abs(exact))
