@@ -19,15 +19,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-#: After the first timings, the slower thread count is timed again once every this many calls.
+#: After the first timings, the slower thread count is timed again after this many calls; each time it is still
+#: the slower, the interval doubles (up to :data:`RETIME_MAX`): on a machine that stays busy, timing the many-thread
+#: count costs several times a one-thread call.
 RETIME_EVERY = 8
+RETIME_MAX = 64
 #: Weight of the newest timing in each thread count's running estimate of seconds per unit of work.
 _SMOOTHING = 0.5
 
 
 class BlasThreadChoice:
-    """Calls ``fn(*args, **kwargs)`` with one BLAS thread or with the library's current count, whichever has been faster
-    per unit of work (``work``, e.g. the number of columns of a block)."""
+    """Calls ``fn(*args, **kwargs)`` with one BLAS thread or with ``threads`` (default: the library's current count),
+    whichever has been faster per unit of work (``work``, e.g. the number of columns of a block)."""
 
     def __init__(self, threads: int | None = None) -> None:
         from threadpoolctl import ThreadpoolController
@@ -37,21 +40,27 @@ class BlasThreadChoice:
         self.threads = current if threads is None else max(1, int(threads))
         self.rate: dict[int, float | None] = {1: None, self.threads: None}
         self.calls = 0
+        self.interval = RETIME_EVERY
+        self.next_retime = RETIME_EVERY
         self.used: list[int] = []  # the thread count of every call (read by tests and benchmarks)
+
+    def best(self) -> int:
+        many, one = self.rate[self.threads], self.rate[1]
+        return self.threads if many is None or one is None or many <= one else 1
 
     def __call__(self, fn: Callable[..., Any], *args: Any, work: float = 1.0, **kwargs: Any) -> Any:
         if self.threads <= 1:
             self.used.append(1)
             return fn(*args, **kwargs)
-        many, one = self.rate[self.threads], self.rate[1]
-        if many is None:
+        retime = False
+        if self.rate[self.threads] is None:
             use = self.threads
-        elif one is None:
+        elif self.rate[1] is None:
             use = 1
         else:
-            use = self.threads if many <= one else 1
-            if self.calls % RETIME_EVERY == 0:
-                use = 1 if use == self.threads else self.threads
+            use = self.best()
+            if self.calls >= self.next_retime:
+                use, retime, before = (1 if use == self.threads else self.threads), True, use
         self.calls += 1
         self.used.append(use)
         start = time.perf_counter()
@@ -60,4 +69,7 @@ class BlasThreadChoice:
         rate = (time.perf_counter() - start) / max(work, 1e-300)
         old = self.rate[use]
         self.rate[use] = rate if old is None else (1.0 - _SMOOTHING) * old + _SMOOTHING * rate
+        if retime:
+            self.interval = min(RETIME_MAX, 2 * self.interval) if self.best() == before else RETIME_EVERY
+            self.next_retime = self.calls + self.interval
         return result

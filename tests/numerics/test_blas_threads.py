@@ -47,25 +47,24 @@ def test_a_choosing_product_is_the_one_thread_product_bit_for_bit_and_numpys_to_
 
 
 def test_the_choice_follows_the_faster_thread_count():
-    choice = BlasThreadChoice()
-    choice.threads, choice.rate = 2, {1: None, 2: None}
+    choice = BlasThreadChoice(threads=2)
     calls: list[int] = []
 
     def product(k):
         calls.append(k)
         return k
 
-    assert [choice(product, k) for k in range(3)] == [0, 1, 2]
-    assert choice.used[:2] == [2, 1]  # each count timed once, the library's first
+    assert [choice(product, k) for k in range(2)] == [0, 1]
+    assert choice.used == [2, 1]  # each count timed once, the library's first
     choice.rate = {1: 1.0, 2: 3.0}
-    choice.calls = 1
-    choice(product, 3)
+    choice(product, 2)
     assert choice.used[-1] == 1  # one thread has been faster
-    choice.rate = {1: 3.0, 2: 1.0}
-    choice.calls = blas_threads.RETIME_EVERY
-    choice(product, 4)
-    assert choice.used[-1] == 1  # the slower count is timed again now and then
-    assert calls == [0, 1, 2, 3, 4]
+    choice.rate = {1: 1.0, 2: 1e9}  # the re-timing below leaves two threads the slower
+    choice.calls = choice.next_retime
+    choice(product, 3)
+    assert choice.used[-1] == 2  # the slower count is timed again now and then
+    assert choice.interval == 2 * blas_threads.RETIME_EVERY  # and, still slower, less often
+    assert calls == [0, 1, 2, 3]
 
 
 def test_a_runs_metrics_are_numpys_on_its_w_to_1e_12(monkeypatch):
