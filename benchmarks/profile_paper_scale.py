@@ -30,14 +30,15 @@ import numpy as np  # noqa: E402
 
 PHASES = (  # (label, (file fragment, function name)); cumulative times, so nested phases overlap
     ("integrate_flow (solver + saved points)", ("numeric/integrate.py", "integrate_flow")),
-    ("  RHS", ("numeric/diagonal.py", "rhs")),
-    ("  Jacobian", ("numeric/diagonal.py", "jac")),
+    ("  RHS", ("numeric/reduced.py", "rhs")),
+    ("  Jacobian", ("numeric/reduced.py", "jac")),
     ("    weighted Gram X·diag(c)·Xᵀ", ("numeric/linalg.py", "weighted_gram")),
     ("    its float32 Newton approximation", ("numeric/linalg.py", "newton_gram")),
     ("  saved points (observe)", ("numeric/diagonal.py", "observe")),
-    ("task generation", ("run.py", "_dataset")),
+    ("task generation", ("models/linear.py", "dataset")),
     ("  DataMatrix bit packing", ("numeric/linalg.py", "pack_signs")),
     ("outputs W·Xᵀ (metrics, margins)", ("tasks/metrics.py", "outputs")),
+    ("BLAS blocks of a timed thread count (outputs, Newton Gram)", ("numeric/blas_threads.py", "__call__")),
     ("empirical metrics", ("tasks/metrics.py", "empirical_metrics")),
     ("population accuracy", ("tasks/datasets.py", "population_accuracy")),
     ("reference predictors + alignment", ("analysis/analyze.py", "reference_arrays")),

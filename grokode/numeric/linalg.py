@@ -10,15 +10,20 @@ results are deterministic.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 from scipy.linalg.blas import dsyrk as _syrk
 from scipy.linalg.blas import ssyrk as _syrk32
 
+from .blas_threads import BlasThreadChoice
 from .parallel import sized_kernel
 
 _BLOCK = 1024  # output columns per parallel task in Xᵀ·r (8 KB of float64 accumulators: stays in L1)
 _CHUNKS = 8  # parallel tasks in X·w; fixed so the summation order does not depend on the thread count
+#: Newton Gram products of at least this many multiply-adds (n²d) choose their BLAS threads by timing.
+GRAM_THREADS_FROM = 1 << 32
 
 
 @sized_kernel(lambda X, r, scale, out: X.size)
@@ -183,6 +188,7 @@ class DataMatrix:
         self._XT = None if signs else np.ascontiguousarray(self.X.T)
         self.bits = _packed_columns(self.X) if signs else None
         self.colbits = _packed_rows(self.X) if signs else None
+        self._gram_threads: BlasThreadChoice | None = None
 
     @property
     def XT(self) -> np.ndarray:
@@ -238,6 +244,11 @@ class DataMatrix:
         """
         c = np.zeros((self.n, self.n), dtype=np.float32, order="F")
         root = np.sqrt(np.abs(col)).astype(np.float32)
+        if self._gram_threads is None and self.n * self.n * self.d >= GRAM_THREADS_FROM:
+            # the dynamics run BLAS on one thread; this product is large enough for numba's threads (the faster
+            # count is chosen by timing, and the sums do not depend on it)
+            self._gram_threads = BlasThreadChoice(numba.get_num_threads())
+        syrk = _syrk32 if self._gram_threads is None else functools.partial(self._gram_threads, _syrk32)
         for j0 in range(0, self.d, block):
             Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # int8 or float64 times float32
             if Xb.dtype != np.float32:
@@ -245,10 +256,10 @@ class DataMatrix:
             sign = col[j0:j0 + block] > 0
             n_pos = int(np.count_nonzero(sign))
             if n_pos == 0 or n_pos == sign.size:
-                c = _syrk32(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
+                c = syrk(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
             else:
-                c = _syrk32(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
-                c = _syrk32(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+                c = syrk(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+                c = syrk(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
         c64 = c.astype(np.float64)
         return np.triu(c64) + np.triu(c64, 1).T
 

@@ -8,6 +8,10 @@ import numba
 import numpy as np
 
 from ..numeric import generated as gen
+from ..numeric.blas_threads import BlasThreadChoice
+
+#: Products of at least this many multiply-adds choose their BLAS threads by timing (:class:`BlasThreadChoice`).
+THREADS_FROM = 1 << 30
 
 
 @numba.njit(parallel=True, cache=True)
@@ -31,12 +35,18 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     F = np.zeros((W.shape[0], n))
     # the full blocks are converted into one buffer: a new float64 block per step costs its page faults again
     buffer = np.empty((n, block)) if d >= block else None
+    # each block's product with BLAS's threads or one, whichever is faster now (the same numbers either way)
+    threads = BlasThreadChoice() if W.shape[0] * n * d >= THREADS_FROM else None
     for j0 in range(0, d, block):
         if buffer is not None and j0 + block <= d:
             np.copyto(buffer, X[:, j0:j0 + block])
-            F += W[:, j0:j0 + block] @ buffer.T
+            part = buffer
         else:
-            F += W[:, j0:j0 + block] @ np.asarray(X[:, j0:j0 + block], dtype=np.float64).T
+            part = np.asarray(X[:, j0:j0 + block], dtype=np.float64)
+        if threads is None:
+            F += W[:, j0:j0 + block] @ part.T
+        else:
+            F += threads(np.matmul, W[:, j0:j0 + block], part.T, work=part.shape[1])
     return F
 
 
