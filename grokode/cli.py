@@ -564,6 +564,9 @@ def _tolerant_streams() -> list[tuple[Any, str]]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning bad input into one line on stderr and exit code 2."""
+    from .numeric.process_exit import freeze_at_exit
+
+    freeze_at_exit()  # the command's process exits without a collection over numba's objects; a library user's does not
     warnings.showwarning = _show_warning
     restore = _tolerant_streams()
     if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
