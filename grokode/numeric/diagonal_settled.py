@@ -89,16 +89,22 @@ def exponents(flow, tau: float, y: np.ndarray, c: float, anchor, basis: SettledB
     em = math.exp(-x)
     v = y + (em - 1.0) * basis.project(y) - math.expm1(-x) * anchor.push  # T y + h D
     clock = flow.data.rmatvec(v, 1.0 / flow.n)
+    idx, side, gam = basis.idx, basis.side, flow.gamma
+    clock_active = clock[idx].copy()
+    clock[idx] = 0.0  # the active coordinates are done below (the kernel would meet their brackets' zero)
     A, Bv = np.empty(flow.d), np.empty(flow.d)
     dk.anchored_exponents(clock, flow.depth, flow.log_kappa, -c, anchor.A, anchor.B, A, Bv)
-    # the active coordinates' small brackets from x_jᵀy alone (x_jᵀ(I − Π) = 0): b_j = b_j(t_a)·e^{−x}·ratio
-    idx, side, gam = basis.idx, basis.side, flow.gamma
+    # the small bracket from x_jᵀy alone (x_jᵀ(I − Π) = 0): b_j = b_j(t_a)·e^{−x}·(1 + σγ e^{γE_a}δ_y); the other one
+    # (far from 0) from the whole clock, b_j = b_j(t_a)·(1 − σγ e^{γE_a}δ)
     Ea = np.where(side > 0, anchor.A[idx], anchor.B[idx])
+    Eo = np.where(side > 0, anchor.B[idx], anchor.A[idx])
     rel = (basis.XA.T @ y) / flow.n * np.exp(flow.log_kappa - c + gam * Ea)
+    rel_o = clock_active * np.exp(flow.log_kappa - c + gam * Eo)
     with np.errstate(invalid="ignore", divide="ignore"):
         small = Ea + x / gam - np.log1p(side * gam * rel) / gam
-    A[idx] = np.where(side > 0, small, A[idx])
-    Bv[idx] = np.where(side < 0, small, Bv[idx])
+        other = Eo - np.log1p(-side * gam * rel_o) / gam
+    A[idx] = np.where(side > 0, small, other)
+    Bv[idx] = np.where(side < 0, small, other)
     return A, Bv, x
 
 
@@ -132,8 +138,11 @@ def rhs(flow, tau: float, y: np.ndarray) -> np.ndarray:
 
 
 def jac(flow, tau: float, y: np.ndarray) -> np.ndarray:
-    """∂(dy/dτ)/∂y in the current settled frame: [e^{−x} + (1 − e^{−x})Π]·diag(t e^{c−kt_a}ℓ'')·X diag(∂w/∂Γ) XᵀT/n·e^{−c}
-    + tkΠ, the active columns' ∂w/∂Γ scaled by e^{−x} (x_jᵀT = e^{−x}x_jᵀ for j ∈ 𝒜)."""
+    """∂(dy/dτ)/∂y in the current settled frame:
+
+        [e^{−x} + (1 − e^{−x})Π]·diag(t e^{−k t_a} ℓ'')·X diag(∂w/∂Γ) XᵀT/n + tkΠ,
+
+    formed with the active columns' ∂w/∂Γ scaled by e^{−x} (x_jᵀT = e^{−x}x_jᵀ for j ∈ 𝒜), so nothing overflows."""
     c, anchor = flow.c, flow.anchor
     basis = flow.settled_basis(anchor)
     t = flow.time_at(tau)
