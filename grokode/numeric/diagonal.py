@@ -75,6 +75,10 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     exactly from z_a by the derived identity A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}), so a bracket near 0 is
     carried by its log plus a relative change computed from δ alone. A bracket is then never known worse than
     ~rtol·ANCHOR_FACTOR relative. Depth 2 has no bracket (its closed form is exponential) and never anchors.
+
+    Late phase, once r(f) is steady: the anchor is *settled* (:mod:`grokode.numeric.diagonal_settled`), its frame
+    carries the active brackets' decay e^{−(L−2)λt} exactly and y holds their log-brackets up to that decay, so the
+    re-anchorings stop growing with ln α (docs/math.md#conditioning).
     """
 
     anchor_class = Anchor
