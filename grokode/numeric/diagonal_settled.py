@@ -173,11 +173,12 @@ def jac(flow, tau: float, y: np.ndarray) -> np.ndarray:
 
 
 def shrink(flow, A: np.ndarray, B: np.ndarray, x: float, anchor, basis: SettledBasis) -> float:
-    """log of the largest shrink of a bracket against what the frame carries exactly: an inactive bracket since the
-    anchor, an active one beyond its e^{−x}."""
+    """log of the largest change of a bracket against what the frame carries exactly: the shrink of an inactive bracket
+    since the anchor, and an active one's departure (either way) from its e^{−x} (a coordinate that stops decaying
+    leaves the active set at the next anchor)."""
     gam = flow.gamma
     with np.errstate(invalid="ignore"):
         out = gam * np.maximum(A - anchor.A, B - anchor.B)
         idx, side = basis.idx, basis.side
-        out[idx] = np.where(side > 0, gam * (A[idx] - anchor.A[idx]), gam * (B[idx] - anchor.B[idx])) - x
+        out[idx] = np.abs(np.where(side > 0, gam * (A[idx] - anchor.A[idx]), gam * (B[idx] - anchor.B[idx])) - x)
     return float(np.max(out))
