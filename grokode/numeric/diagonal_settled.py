@@ -165,8 +165,8 @@ def jac(flow, tau: float, y: np.ndarray) -> np.ndarray:
         row = np.exp(tau + flow.log_rho(t) + x + logcurv + top - math.log(flow.n))
     J0 = row[:, None] * Gd
     tk = t * (flow.depth - 2) * flow.lam
-    P = basis.Q @ basis.Q.T
-    J = em * J0 - math.expm1(-x) * (P @ J0) + tk * P
+    Q = basis.Q
+    J = em * J0 - math.expm1(-x) * (Q @ (Q.T @ J0)) + tk * (Q @ Q.T)  # Π as QQᵀ: n²s, not n³
     if not np.all(np.isfinite(J)):
         J = np.zeros((flow.n, flow.n))
     return J
