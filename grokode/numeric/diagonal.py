@@ -201,8 +201,8 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
         return not (last.settled or new.settled)
 
     def reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
-        """A new anchor and the zero state to restart from when a bracket has shrunk by ANCHOR_FACTOR (beyond the
-        decay a settled frame carries exactly), or None.
+        """A new anchor and the zero state to restart from when a bracket has shrunk by ANCHOR_FACTOR (in a settled
+        frame: when it moved by that factor from the decay the frame carries exactly), or None.
 
         Once r(f) is steady the new anchor is settled when its active set is valid
         (:func:`~grokode.numeric.diagonal_settled.choose_active`); otherwise it carries the drift, or nothing."""

@@ -129,7 +129,7 @@ def rhs(flow, tau: float, y: np.ndarray) -> np.ndarray:
     t = flow.time_at(tau)
     A, B, x = exponents(flow, tau, y, c, anchor, basis)
     w = weights(gen.diag_E(flow.depth, flow.ell0, flow.lam, t), A, B)
-    f = flow.data.matvec(w, flow._f)
+    f = flow.data.matvec(w)
     q = np.empty(flow.n)
     loss_residuals(f, flow.y, flow.loss_id, c + tau + flow.log_rho(t) + x, q)
     em = math.exp(-x)
