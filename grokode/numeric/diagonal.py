@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import diagonal_kernels as dk
+from . import diagonal_settled as settled
 from . import generated as gen
 from .diagonal_kernels import TRANSCENDENTAL_COST, check_loss_and_depth, log_dweight_dq
 from .flow import FlowBase
@@ -35,7 +36,9 @@ class Anchor:
 
     ``A``, ``B`` (d,) are A(z_j), B(z_j) at the anchor: (e^{λt}u_j/u0)^L = e^{A_j}, and e^{−γA_j} is u's bracket
     u0^{L−2}((e^{λt}u_j)^{2−L}) = 1 + ((L−2)/L)·z_j, so a bracket down to e^{−700} keeps all its digits in its
-    log. ``level`` is −log of the smallest bracket there.
+    log. ``level`` is −log of the smallest bracket there. A *settled* anchor (late phase, r(f) steady) also has
+    ``side`` (d,), +1/−1 for an active coordinate whose u/v bracket tends to 0 and 0 for the others, and ``push`` (n,),
+    the point the active brackets vanish at (:mod:`grokode.numeric.diagonal_settled`).
     """
 
     A: np.ndarray
@@ -44,6 +47,13 @@ class Anchor:
     time: float = 0.0
     rate: np.ndarray | None = None
     drift: bool = False
+    side: np.ndarray | None = None
+    push: np.ndarray | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether this anchor's frame carries the active brackets' decay exactly (log-bracket variables)."""
+        return self.side is not None and bool(np.any(self.side))
 
 
 class ReducedDiagonalFlow(ReducedLinearFlow):
@@ -65,6 +75,10 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     exactly from z_a by the derived identity A(z_a + δ) = A(z_a) + A(δ·e^{γA(z_a)}), so a bracket near 0 is
     carried by its log plus a relative change computed from δ alone. A bracket is then never known worse than
     ~rtol·ANCHOR_FACTOR relative. Depth 2 has no bracket (its closed form is exponential) and never anchors.
+
+    Late phase, once r(f) is steady: the anchor is *settled* (:mod:`grokode.numeric.diagonal_settled`), its frame
+    carries the active brackets' decay e^{−(L−2)λt} exactly and y holds their log-brackets up to that decay, so the
+    re-anchorings stop growing with ln α (docs/math.md#conditioning).
     """
 
     anchor_class = Anchor
@@ -75,6 +89,7 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
         self.gamma = gen.diag_gamma(self.depth, 0.0)
         self.failure_hint = (" (a bracket of the depth-L closed form crossed zero: the reduction lost its accuracy;"
                              " the exact flow cannot blow up)" if self.depth > 2 else "")
+        self._basis: tuple[Anchor, settled.SettledBasis] | None = None
 
     def prepare_closed_form(self) -> tuple[float, float]:
         # u0 = α/√(2d), kept as its log so α up to 1e300 (and depth L powers of it) never overflow: every
@@ -114,8 +129,12 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
         """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
         c, anchor = self.frame() if frame is None else frame
-        B = self.clock(state, tau, (c, anchor))
         t = self.time_at(tau)
+        if anchor is not None and anchor.settled:
+            A, Bv, _ = settled.exponents(self, tau, state, c, anchor, self.settled_basis(anchor))
+            w = settled.weights(gen.diag_E(self.depth, self.ell0, self.lam, t), A, Bv)
+            return w, math.exp(0.5 * settled.log_norm_sq(self, t, A, Bv))
+        B = self.clock(state, tau, (c, anchor))
         w = np.empty(self.d)
         if anchor is not None:
             self.fill_weights(tau, B, (c, anchor), w)
@@ -135,27 +154,89 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
         """(A, B) (d,) at the state in ``frame`` at τ = log t (default t = 0): (e^{λt}u_j/u0)^L = e^{A_j},
         (e^{λt}v_j/u0)^L = e^{B_j} (L ≥ 3)."""
         c, anchor = self.frame() if frame is None else frame
+        if anchor is not None and anchor.settled:
+            return settled.exponents(self, tau, state, c, anchor, self.settled_basis(anchor))[:2]
         c = self.scale_at(tau, c, anchor)
         A, Bv = np.empty(self.d), np.empty(self.d)
         Aa, Ba = (self._zeros, self._zeros) if anchor is None else (anchor.A, anchor.B)
         dk.anchored_exponents(self.clock(state, tau, (c, anchor)), self.depth, self.log_kappa, -c, Aa, Ba, A, Bv)
         return A, Bv
 
+    # -- the settled frame of the late phase (docs/math.md#conditioning, grokode.numeric.diagonal_settled) --------
+    def settled_basis(self, anchor: Anchor) -> settled.SettledBasis:
+        """The active set's columns and orthonormal basis of a settled anchor (kept for the last anchor asked)."""
+        if self._basis is None or self._basis[0] is not anchor:
+            self._basis = (anchor, settled.SettledBasis(self.data, anchor.side))
+        return self._basis[1]
+
+    def _settled_now(self) -> bool:
+        return self.anchor is not None and self.anchor.settled and not self.quasi_static
+
+    def weight(self, tau: float, state: np.ndarray, frame=None) -> np.ndarray:
+        c, anchor = self.frame() if frame is None else frame
+        if anchor is not None and anchor.settled:
+            A, Bv, _ = settled.exponents(self, tau, state, c, anchor, self.settled_basis(anchor))
+            return settled.weights(gen.diag_E(self.depth, self.ell0, self.lam, self.time_at(tau)), A, Bv)
+        return super().weight(tau, state, frame)
+
+    def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
+        if self._settled_now():
+            return self.data.matvec(self.weight(tau, state), self._f)
+        return super().outputs(tau, state)
+
+    def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:
+        if self._settled_now():
+            self.nfev += 1
+            return settled.rhs(self, tau, state)
+        return super().rhs(tau, state)
+
+    def jac(self, tau: float, state: np.ndarray) -> np.ndarray:
+        if self._settled_now():
+            self.njev += 1
+            return settled.jac(self, tau, state)
+        return super().jac(tau, state)
+
+    def keeps_form(self, last: Anchor, new: Anchor) -> bool:
+        """A re-anchoring into or out of a settled frame is not an affine map of the state: the solver restarts."""
+        return not (last.settled or new.settled)
+
     def reanchor(self, state: np.ndarray, tau: float) -> np.ndarray | None:
-        """A new anchor and the zero state to restart from when a bracket has shrunk by ANCHOR_FACTOR, or None."""
-        A, Bv = self.exponents(state, tau=tau)
-        Aa, Ba = (self._zeros, self._zeros) if self.anchor is None else (self.anchor.A, self.anchor.B)
-        with np.errstate(invalid="ignore"):
-            shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
-        if shrink > LOG_ANCHOR_FACTOR:  # False when NaN: the solver sees the NaN first
-            level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
-            rate, drift = self.drift_rate(tau, state)
-            self.anchor = Anchor(A, Bv, level, self.time_at(tau), rate, drift)
-            self.anchors += 1
-            # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
-            self.c = math.log(self.gamma) + self.log_kappa + level + math.log(self.mean_abs_x())
-            return np.zeros_like(state)
-        return None
+        """A new anchor and the zero state to restart from when a bracket has shrunk by ANCHOR_FACTOR (in a settled
+        frame: when it moved by that factor from the decay the frame carries exactly), or None.
+
+        Once r(f) is steady the new anchor is settled when its active set is valid
+        (:func:`~grokode.numeric.diagonal_settled.choose_active`); otherwise it carries the drift, or nothing."""
+        last = self.anchor
+        if last is not None and last.settled:
+            basis = self.settled_basis(last)
+            A, Bv, x = settled.exponents(self, tau, state, self.c, last, basis)
+            shrink = settled.shrink(self, A, Bv, x, last, basis)
+        else:
+            A, Bv = self.exponents(state, tau=tau)
+            Aa, Ba = (self._zeros, self._zeros) if last is None else (last.A, last.B)
+            with np.errstate(invalid="ignore"):
+                shrink = self.gamma * max(float(np.max(A - Aa)), float(np.max(Bv - Ba)))
+        if not shrink > LOG_ANCHOR_FACTOR:  # also when NaN: the solver sees the NaN first
+            return None
+        level = self.gamma * max(float(np.max(A)), float(np.max(Bv)))
+        rate, drift = self.drift_rate(tau, state)
+        t = self.time_at(tau)
+        # unit change of y moves the smallest bracket by its own size (its δ_rel = 1/γ)
+        c = math.log(self.gamma) + self.log_kappa + level + math.log(self.mean_abs_x())
+        chosen = None
+        if drift and last is not None:
+            chosen = settled.choose_active(self.data, A, Bv, last.A, last.B, self.gamma,
+                                           (self.depth - 2) * self.lam * (t - last.time))
+        if chosen is not None:
+            side, basis = chosen
+            push = settled.push_point(basis, A, Bv, self.gamma, self.log_kappa, c, self.n)
+            self.anchor = Anchor(A, Bv, level, t, rate, False, side, push)
+            self._basis = (self.anchor, basis)
+        else:
+            self.anchor = Anchor(A, Bv, level, t, rate, drift)
+        self.anchors += 1
+        self.c = c
+        return np.zeros_like(state)
 
 
 @sized_kernel(lambda u, *args: 4 * u.shape[0])

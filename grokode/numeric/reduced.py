@@ -179,6 +179,10 @@ class ReducedLinearFlow(FlowBase):
         """Depth ≥ 3: a new anchor (set ``anchor``, ``anchors``, ``c``) and the zero state to restart from, or None."""
         return None
 
+    def keeps_form(self, last: Any, new: Any) -> bool:
+        """Whether a re-anchoring from ``last`` to ``new`` maps the state affinely (a :class:`Reframe`)."""
+        return True
+
     # -- the kernel phase's growth (docs/math.md#conditioning) ---------------------------------------------
     def _init_growth(self, log_scale0: float) -> None:
         """The kernel phase's growth factor of the state, from the weights' initial scale e^{log_scale0}.
@@ -434,9 +438,9 @@ class ReducedLinearFlow(FlowBase):
                 # from an anchored frame the new state is y' = e^{c_new − c}(y − y_now) + e^{c_new}G_new(t)·(v_old −
                 # v_new) (S = S_a + G_a(t)v_a + e^{−c}y in both frames); the first anchor leaves the frame whose scale
                 # moves with φ(τ), which is not such a map: the solver restarts
-                if last is None:
-                    return restarted
                 new = self.anchor
+                if last is None or not self.keeps_form(last, new):
+                    return restarted
                 v_old = last.rate if last.drift else None
                 v_new = new.rate if new.drift else None
                 if v_old is None and v_new is None:

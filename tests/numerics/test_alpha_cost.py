@@ -142,8 +142,12 @@ def test_bdf_carries_its_history_across_reanchoring(data, monkeypatch):
 
 
 def test_the_drift_carries_the_late_phase_decay(data, monkeypatch):
-    """Depth 3, late phase: with the anchor's drift G(t)·v_a the state holds only what r(f) changes after the anchor,
-    so a decade of a bracket's decay costs a few steps; the weights are those of the flow without it."""
+    """Depth 3, late phase, without settled anchors (test_settled_frame.py): with the anchor's drift G(t)·v_a the state
+    holds only what r(f) changes after the anchor, so a decade of a bracket's decay costs a few steps; the weights are
+    those of the flow without it."""
+    from grokode.numeric import diagonal_settled
+
+    monkeypatch.setattr(diagonal_settled, "choose_active", lambda *args, **kw: None)
     drift_flow, drift = _depth3(data)
     monkeypatch.setattr(ReducedDiagonalFlow, "drift_rate", lambda self, tau, state: (None, False))
     plain_flow, plain = _depth3(data)
