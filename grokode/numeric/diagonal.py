@@ -166,6 +166,7 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     def settled_basis(self, anchor: Anchor) -> settled.SettledBasis:
         """The active set's columns and orthonormal basis of a settled anchor (kept for the last anchor asked)."""
         if self._basis is None or self._basis[0] is not anchor:
+            assert anchor.side is not None, "a settled anchor has its active set"
             self._basis = (anchor, settled.SettledBasis(self.data, anchor.side))
         return self._basis[1]
 
