@@ -1,6 +1,6 @@
 """`grokode sweep --n 16,24`: a numeric model option given as a list is a grid axis. Its grid, its column in the
 sweep file, resuming (a point's identity includes n), the bad values refused at entry, and the (α, n) phase diagram
-(checked on what the figure draws, as in test_sweep_plot.py)."""
+(checked on what the figure draws: the ``drawn`` fixture of conftest.py)."""
 
 import csv
 import json
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import grokode.analysis.plots as plots
 import grokode.sweep as sw
 from grokode.cli import main
 from grokode.errors import InputError
@@ -145,35 +144,6 @@ def swept(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sw, "sweep", sweep)
     return calls
-
-
-@pytest.fixture
-def drawn(monkeypatch):
-    """File name → what the figure saved there draws (read before saving: saving releases the figure)."""
-    figures = {}
-    save = plots.save_figure
-
-    def recording(fig, path):
-        figures[Path(path).name] = describe(fig)
-        return save(fig, path)
-
-    monkeypatch.setattr(plots, "save_figure", recording)
-    return figures
-
-
-def describe(fig) -> dict:
-    maps = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
-    texts = [t for ax in fig.axes for t in (*ax.texts, ax.xaxis.label, ax.yaxis.label, ax.title,
-                                           *ax.get_xticklabels(), *ax.get_yticklabels()) if t.get_text()]
-    legend = maps[0].get_legend()
-    return {"panels": len(maps), "colour_bars": len(fig.axes) - len(maps), "suptitle": fig.get_suptitle(),
-            "xlabels": [ax.get_xlabel() for ax in maps], "ylabels": [ax.get_ylabel() for ax in maps],
-            "titles": [ax.get_title() for ax in maps],
-            "xticks": [[t.get_text() for t in ax.get_xticklabels()] for ax in maps],
-            "yticks": [[t.get_text() for t in ax.get_yticklabels()] for ax in maps],
-            "cells": [sorted(t.get_text().split("\n")[0] for t in ax.texts) for ax in maps],
-            "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
-            "smallest_text": min(t.get_fontsize() for t in texts)}
 
 
 def test_alpha_and_n_make_the_phase_diagram_over_alpha_and_n(swept, drawn, capsys):
