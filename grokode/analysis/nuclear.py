@@ -66,6 +66,17 @@ class NuclearSolution:
     Y: np.ndarray | None = field(default=None, repr=False)
 
 
+def completion_data(M, train_mask) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, train_mask)`` as a float64 square matrix and a bool mask of its shape, refused (InputError) otherwise."""
+    M = np.asarray(M, dtype=np.float64)
+    mask = np.asarray(train_mask, dtype=bool)
+    if M.ndim != 2 or M.shape[0] != M.shape[1] or mask.shape != M.shape:
+        raise InputError(f"M must be square and train_mask of the same shape, got {M.shape} and {mask.shape}")
+    if not mask.any():
+        raise InputError("train_mask is empty: nothing to complete from")
+    return M, mask
+
+
 @checked_arguments
 def nuclear_norm_completion(M: np.ndarray, train_mask: np.ndarray, *, solver: str = DEFAULT_SOLVER,
                             tol: float = DEFAULT_TOL) -> NuclearSolution:
@@ -81,12 +92,7 @@ def nuclear_norm_completion(M: np.ndarray, train_mask: np.ndarray, *, solver: st
     """
     if solver not in SOLVERS:
         raise InputError(f"unknown SDP solver {solver!r} (choose {', '.join(SOLVERS)})")
-    M = np.asarray(M, dtype=np.float64)
-    mask = np.asarray(train_mask, dtype=bool)
-    if M.ndim != 2 or M.shape[0] != M.shape[1] or mask.shape != M.shape:
-        raise InputError(f"M must be square and train_mask of the same shape, got {M.shape} and {mask.shape}")
-    if not mask.any():
-        raise InputError("train_mask is empty: nothing to complete from")
+    M, mask = completion_data(M, train_mask)
     d = M.shape[0]
     upper = np.triu(mask | mask.T)  # one constraint per unordered pair: duplicates are linearly dependent
     rows, cols = np.nonzero(upper)

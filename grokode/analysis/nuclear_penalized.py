@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from .nuclear import completion_data
 
 #: Stop when the certified relative duality gap is at most this.
 GAP_GOAL = 1e-8
@@ -107,12 +108,7 @@ def penalized_completion(M: np.ndarray, train_mask: np.ndarray, penalty: float, 
 
     if not (isinstance(penalty, int | float) and math.isfinite(penalty) and penalty > 0):
         raise InputError(f"penalty must be a finite number > 0, got {penalty!r}")
-    M = np.asarray(M, dtype=np.float64)
-    mask = np.asarray(train_mask, dtype=bool)
-    if M.ndim != 2 or M.shape[0] != M.shape[1] or mask.shape != M.shape:
-        raise InputError(f"M must be square and train_mask of the same shape, got {M.shape} and {mask.shape}")
-    if not mask.any():
-        raise InputError("train_mask is empty: nothing to complete from")
+    M, mask = completion_data(M, train_mask)
     if start is not None:
         start = np.asarray(start, dtype=np.float64)
         if start.shape != M.shape or not np.all(np.isfinite(start)):
