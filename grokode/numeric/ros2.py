@@ -95,12 +95,13 @@ class ROS2(OdeSolver):
 
 
 class RosenbrockDenseOutput(DenseOutput):
-    """ROS2's continuous extension y(tₙ + θh) = yₙ + (θ + θ²/2)·hk₁ + (θ²/2)·hk₂, θ ∈ [0, 1].
+    """ROS2's continuous extension y(tₙ + θh) = yₙ + b₁(θ)·hk₁ + b₂(θ)·hk₂, θ ∈ [0, 1], with
+    b₂ = θ(γ − θ/2)/(2γ − 1) and b₁ = θ + b₂.
 
-    It equals yₙ₊₁ at θ = 1 and is second order where the problem is not stiff (b₁ − b₂ = θ, b₂ = θ²/2 are the
-    order conditions with k₂ ≈ −k₁ + hF'); on a stiff linear component it moves monotonically from yₙ to
-    yₙ₊₁ (1 − 0.586θ − 0.414θ² of the initial offset), and where the state is quasi-steady it stays there,
-    because k₁ = W⁻¹F and k₂ damp the stiff part of F, which a Hermite interpolant of F would not.
+    It equals yₙ₊₁ at θ = 1 (b₁ = 3/2, b₂ = 1/2); it is second order when J is the exact Jacobian (the conditions
+    b₁ − b₂ = θ and b₂ + γ(b₁ − 3b₂) = θ²/2) and first order for any J; on a stiff linear component it moves
+    monotonically from yₙ to yₙ₊₁, and where the state is quasi-steady it stays there, because k₁ = W⁻¹F and k₂
+    damp the stiff part of F, which a Hermite interpolant of F would not.
     """
 
     def __init__(self, t_old, t, y_old, hk1, hk2):
@@ -110,7 +111,7 @@ class RosenbrockDenseOutput(DenseOutput):
 
     def _call_impl(self, t):
         x = (np.asarray(t, dtype=np.float64) - self.t_old) / self.h
-        b2 = 0.5 * x * x
+        b2 = x * (GAMMA - 0.5 * x) / (2.0 * GAMMA - 1.0)
         b1 = x + b2
         if x.ndim == 0:
             return self.y_old + b1 * self.hk1 + b2 * self.hk2
