@@ -27,10 +27,10 @@ class ROS2(OdeSolver):
     continuous extension (:class:`RosenbrockDenseOutput`), built from the stages k₁, k₂ (not from F, which in the
     stiff quasi-steady phase is rounding noise times the stiffness).
 
-    On matrix completion its cost does not grow with α, where RKC's grows ∝ α (√ρ per step); at moderate α RKC
-    is faster and more accurate, because the first-order error estimate does not see the W-method's order
-    reduction in the stiff quasi-steady kernel phase. Hence the matrix model's ``auto`` is RKC below α = 1e4 and
-    ROS2 from there (case 3 of ``benchmarks/run_all.py``).
+    On matrix completion its cost does not grow with α, where RKC's grows ∝ α (√ρ per step); where the stiffness is
+    moderate RKC is faster and more accurate, because the first-order error estimate does not see the W-method's
+    order reduction. Hence the matrix model's ``auto`` runs ROS2 only over the kernel plateau
+    (:class:`grokode.numeric.rkc_ros2.RkcRos2`).
     """
 
     def __init__(self, fun, t0, y0, t_bound, *, jac_diagonal, rtol=1e-6, atol=1e-9, max_step=np.inf,
