@@ -42,12 +42,11 @@ from .base import (
 )
 
 TASKS = ("multiplication", "lowrank")
-METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
-#: ``--method auto``: RKC (see :class:`grokode.numeric.rkc.RKC` for why) below AUTO_ROS2_FROM, ROS2 from there:
-#: RKC's stages grow like α (the kernel phase's stiffness is ~α²), ROS2's cost does not grow with α
-#: (benchmarks/ALPHA_COST.md).
-AUTO_METHOD = "rkc"
-AUTO_ROS2_FROM = 1e4
+METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2", "rkc-ros2")
+#: ``--method auto``: RKC where RKC's stage count is moderate, the ROS2 W-method over the kernel plateau where the
+#: stiffness ~α²e^{−2λt} would cost RKC ~α stages per step (:class:`grokode.numeric.rkc_ros2.RkcRos2`); its cost
+#: does not grow with α (benchmarks/ALPHA_COST.md).
+AUTO_METHOD = "rkc-ros2"
 ANALYSIS_KEYS = ("offset_c0", "t_bias_switch", "T_minus", "T_plus", "dist_kernel_at_Tminus", "dist_rich_at_Tminus",
                  "dist_kernel_at_Tplus", "dist_rich_at_Tplus")
 
@@ -66,7 +65,7 @@ OPTIONS = (
     T_EVAL,
     RTOL,
     ATOL,
-    method_option(METHODS, help="auto (rkc; ros2 from α = 1e4) | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2"),
+    method_option(METHODS, help="auto (rkc-ros2) | LSODA | BDF | Radau | RK45 | DOP853 | rkc | ros2 | rkc-ros2"),
 )
 
 
@@ -135,11 +134,9 @@ class MatrixModel(Model):
             self.problem()
 
     def solver_method(self) -> str:
-        """The method that integrates the flow (auto: :data:`AUTO_METHOD` below :data:`AUTO_ROS2_FROM`, else ros2)."""
+        """The method that integrates the flow (auto: :data:`AUTO_METHOD`)."""
         cfg = self.config
-        if cfg["method"] != "auto":
-            return cfg["method"]
-        return AUTO_METHOD if cfg["alpha"] < AUTO_ROS2_FROM else "ros2"
+        return AUTO_METHOD if cfg["method"] == "auto" else cfg["method"]
 
     def problem(self):
         """The completion problem: the --data file or the generated task (built once: a pure function of the config)."""

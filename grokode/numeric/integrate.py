@@ -21,10 +21,11 @@ from ..errors import InputError, checked_arguments
 from .flow import Flow, Reframe, as_flow
 from .lazy_weights import LazyWeights, keeps_states_only
 from .rkc import RKC
+from .rkc_ros2 import RkcRos2
 from .ros2 import ROS2
 from .solution import Solution, SolverStats, Status
 
-METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2")
+METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc", "ros2", "rkc-ros2")
 #: ``auto`` picks LSODA: it switches between Adams (non-stiff, cheap steps) and BDF with the flow's analytic
 #: Jacobian (stiff kernel phase), the fastest on the diagonal flows (benchmarks/RESULTS.md).
 AUTO_METHOD = "LSODA"
@@ -86,7 +87,10 @@ class FlowSolution(Solution):
 
 #: Methods by name (``solve_ivp``'s and ours). :func:`integrate_flow` also takes any ``OdeSolver`` subclass.
 SOLVERS: dict[str, type[si.OdeSolver]] = {"LSODA": si.LSODA, "BDF": si.BDF, "Radau": si.Radau, "RK45": si.RK45,
-                                          "DOP853": si.DOP853, "rkc": RKC, "ros2": ROS2}
+                                          "DOP853": si.DOP853, "rkc": RKC, "ros2": ROS2,
+                                          "rkc-ros2": RkcRos2}
+#: Solvers that take the flow's diagonal Jacobian approximation ``jac_diagonal`` (W-methods).
+_DIAGONAL_JACOBIAN_CLASSES = (ROS2, RkcRos2)
 #: Solvers that use a Jacobian (the flow's ``jac`` if it has one, else finite differences).
 _STIFF_CLASSES = (si.LSODA, si.BDF, si.Radau)
 
@@ -109,7 +113,7 @@ def needs_jacobian(method: str | type) -> bool:
 def _make_solver(method, fun, v0, y0, v_end, rtol, atol, jac, max_step=np.inf):
     cls = solver_class(method)
     kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
-    if cls is ROS2:  # a W-method: needs the flow's diagonal Jacobian approximation
+    if issubclass(cls, _DIAGONAL_JACOBIAN_CLASSES):  # a W-method: needs the flow's diagonal Jacobian approximation
         kwargs["jac_diagonal"] = jac
     if issubclass(cls, _STIFF_CLASSES) and jac is not None:
         kwargs["jac"] = jac
@@ -168,10 +172,11 @@ def integrate_flow(flow: Flow, t_eval: np.ndarray, *, method: str | type = "auto
     if not v_end > v0:
         raise InputError(f"the horizon t={t_eval[-1]:g} is before the start of the integration")
     jac = flow.jac if issubclass(cls, _STIFF_CLASSES) else None
-    if cls is ROS2:
+    if issubclass(cls, _DIAGONAL_JACOBIAN_CLASSES):
         jac = flow.jac_diagonal
         if jac is None:
-            raise InputError(f"method 'ros2' needs a diagonal Jacobian, which {type(flow).__name__} does not provide")
+            raise InputError(f"method {stats.method!r} needs a diagonal Jacobian, which {type(flow).__name__} does not "
+                             "provide")
 
     def add_rhs(seconds: float) -> None:
         stats.rhs_seconds += seconds

@@ -41,6 +41,14 @@ def _error_norm(y_old, y_new, f_old, f_new, h, rtol, atol):
     return math.sqrt(acc / n)
 
 
+def _norm(x: np.ndarray) -> float:
+    """Euclidean norm without overflow: ‖x‖ = m·‖x/m‖, m = max|x| (x may be ~1e200 at large α)."""
+    m = float(np.max(np.abs(x))) if x.size else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * float(np.linalg.norm(x / m))
+
+
 def rkc_coefficients(s: int, damping: float = DAMPING):
     """Stage coefficients of the s-stage RKC method (Sommeijer, Shampine & Verwer 1998, eq. 2.3–2.6).
 
@@ -134,13 +142,13 @@ class RKC(OdeSolver):
         v = self._eigvec if self._eigvec is not None else f.copy()
         if not np.any(v):
             v = np.random.default_rng(0).standard_normal(y.shape)  # deterministic fallback direction
-        ynrm = float(np.linalg.norm(y))
+        ynrm = _norm(y)
         dy = math.sqrt(EPS) * (ynrm if ynrm > 0 else 1.0)
-        v = dy * v / np.linalg.norm(v)
+        v = v * (dy / _norm(v))
         sigma = 0.0
         for it in range(max_iter):
             dfv = self.fun(t, y + v) - f
-            dfnrm = float(np.linalg.norm(dfv))
+            dfnrm = _norm(dfv)
             sigma_prev, sigma = sigma, dfnrm / dy
             if dfnrm == 0.0:
                 break
