@@ -104,3 +104,10 @@ def test_the_pages_are_myst_and_the_notebooks_are_not_re_executed():
         assert "--8<--" not in text and not re.search(r"^!!! ", text, flags=re.M), where
         # MyST would print "{#id}" as part of the title and give the section no such anchor
         assert not re.search(r"^#+ .*\{#[\w-]+\}\s*$", text, flags=re.M), where
+
+
+def test_pages_have_no_control_characters():
+    # a Python string that meant "\to" or "\frac" gives a tab or a form feed, and the formula renders wrong
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            assert not any(ord(ch) < 32 for ch in line), f"{page.relative_to(ROOT)}:{number} has a control character"
