@@ -14,9 +14,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..numeric.lazy_weights import LazyWeights
+from ..numeric.linalg import row_norms_block
 from ..tasks.metrics import outputs
-
-_ROWS = 16  # rows per block in row_norms: a T×d trajectory is not copied whole
 
 
 def row_norms(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -24,12 +23,8 @@ def row_norms(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     and ``np.abs(W).sum(axis=1)``, without their T×d temporaries, which cost more than the sums at paper scale)."""
     if isinstance(W, LazyWeights):  # its rows are computed when read: once, kept
         return W.row_norms()
-    l2, l1 = np.empty(W.shape[0]), np.empty(W.shape[0])
-    for k in range(0, W.shape[0], _ROWS):
-        block = W[k:k + _ROWS]
-        l2[k:k + _ROWS] = np.linalg.norm(block, axis=1)
-        l1[k:k + _ROWS] = np.abs(block).sum(axis=1)
-    return l2, l1
+    norms = row_norms_block(W)
+    return norms[:, 0].copy(), norms[:, 1].copy()
 
 
 def cosine(W: np.ndarray, w_ref: np.ndarray, w_norms: np.ndarray | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ results are deterministic.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -103,7 +104,7 @@ def _packed_columns(X: np.ndarray, block: int = 65536) -> np.ndarray:
     return out
 
 
-def _packed_rows(X: np.ndarray, block: int = 64) -> np.ndarray:
+def packed_rows(X: np.ndarray, block: int = 64) -> np.ndarray:
     """``pack_signs(X)ᵀ`` (⌈d/8⌉ × n), contiguous, built in blocks of rows, without an n × d temporary."""
     n, d = X.shape
     out = np.empty(((d + 7) // 8, n), dtype=np.uint8)
@@ -187,7 +188,7 @@ class DataMatrix:
         signs = self.dtype == np.int8 and _all_signs(self.X)
         self._XT = None if signs else np.ascontiguousarray(self.X.T)
         self.bits = _packed_columns(self.X) if signs else None
-        self.colbits = _packed_rows(self.X) if signs else None
+        self.colbits = packed_rows(self.X) if signs else None
         self._gram_threads: BlasThreadChoice | None = None
 
     @property
@@ -214,24 +215,9 @@ class DataMatrix:
         return out
 
     def weighted_gram(self, col: np.ndarray, block: int = 4096) -> np.ndarray:
-        """X diag(col) Xᵀ (n × n), the O(n²d) part of a Jacobian, by symmetric rank-k updates (BLAS syrk).
-
-        X diag(col) Xᵀ = A₊A₊ᵀ − A₋A₋ᵀ with A± the columns of X where ±col > 0, scaled by √|col|: syrk
-        computes one triangle, half the flops of a GEMM. (The reduced flows' col = ∂w/∂q has one sign, so
-        one of A± is empty; the split keeps the method exact for any col.) Agrees with the GEMM form to
-        rounding (~1e-16 relative), not bit for bit.
-        """
-        c = np.zeros((self.n, self.n), order="F")
-        root = np.sqrt(np.abs(col))
-        for j0 in range(0, self.d, block):
-            Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # a new float64 block (X is not touched)
-            sign = col[j0:j0 + block] > 0
-            n_pos = int(np.count_nonzero(sign))
-            if n_pos == 0 or n_pos == sign.size:  # transposed view: (b, n) Fortran order, syrk with trans=1
-                c = _syrk(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
-            else:
-                c = _syrk(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
-                c = _syrk(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
+        """X diag(col) Xᵀ (n × n), the O(n²d) part of a Jacobian, by symmetric rank-k updates (BLAS syrk, see
+        :meth:`_signed_syrk`). Agrees with the GEMM form to rounding (~1e-16 relative), not bit for bit."""
+        c = self._signed_syrk(col, block, np.float64, _syrk)
         return np.triu(c) + np.triu(c, 1).T
 
     def newton_gram(self, col: np.ndarray, block: int = 8192) -> np.ndarray:
@@ -242,26 +228,36 @@ class DataMatrix:
         converged result is checked against the float64 right-hand side), and half the time of the float64
         product, which is most of a Jacobian's cost. Not for anything that is itself a result.
         """
-        c = np.zeros((self.n, self.n), dtype=np.float32, order="F")
-        root = np.sqrt(np.abs(col)).astype(np.float32)
         if self._gram_threads is None and self.n * self.n * self.d >= GRAM_THREADS_FROM:
             # the dynamics run BLAS on one thread; this product is large enough for numba's threads (the faster
             # count is chosen by timing, and the sums do not depend on it)
             self._gram_threads = BlasThreadChoice(numba.get_num_threads())
         syrk = _syrk32 if self._gram_threads is None else functools.partial(self._gram_threads, _syrk32)
+        c = self._signed_syrk(col, block, np.float32, syrk)
+        c64 = c.astype(np.float64)
+        return np.triu(c64) + np.triu(c64, 1).T
+
+    def _signed_syrk(self, col: np.ndarray, block: int, dtype: type, syrk: Callable[..., np.ndarray]) -> np.ndarray:
+        """The upper triangle of X diag(col) Xᵀ (n × n, Fortran order) in ``dtype`` arithmetic, by ``syrk``.
+
+        X diag(col) Xᵀ = A₊A₊ᵀ − A₋A₋ᵀ with A± the columns of X where ±col > 0, scaled by √|col|: syrk
+        computes one triangle, half the flops of a GEMM. (The reduced flows' col = ∂w/∂q has one sign, so
+        one of A± is empty; the split keeps the method exact for any col.)
+        """
+        c: np.ndarray = np.zeros((self.n, self.n), dtype=dtype, order="F")
+        root = np.sqrt(np.abs(col)).astype(dtype, copy=False)
         for j0 in range(0, self.d, block):
-            Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # int8 or float64 times float32
-            if Xb.dtype != np.float32:
-                Xb = Xb.astype(np.float32)
+            Xb = self.X[:, j0:j0 + block] * root[j0:j0 + block]  # a new block (X is not touched)
+            if Xb.dtype != dtype:  # int8 or float64 data times float32
+                Xb = Xb.astype(dtype)
             sign = col[j0:j0 + block] > 0
             n_pos = int(np.count_nonzero(sign))
-            if n_pos == 0 or n_pos == sign.size:
+            if n_pos == 0 or n_pos == sign.size:  # transposed view: (b, n) Fortran order, syrk with trans=1
                 c = syrk(1.0 if n_pos else -1.0, Xb.T, beta=1.0, c=c, trans=1, overwrite_c=1)
             else:
                 c = syrk(1.0, np.ascontiguousarray(Xb[:, sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
                 c = syrk(-1.0, np.ascontiguousarray(Xb[:, ~sign]).T, beta=1.0, c=c, trans=1, overwrite_c=1)
-        c64 = c.astype(np.float64)
-        return np.triu(c64) + np.triu(c64, 1).T
+        return c
 
     def squared_norm(self) -> float:
         if self.bits is not None:
@@ -303,6 +299,7 @@ class DataMatrix:
     def max_abs(self) -> float:
         """``max_ij |X_ij|`` (by max and min: np.abs overflows on int8 −128)."""
         return float(max(self.X.max(), -float(self.X.min()))) if self.X.size else 0.0
+
 
 def row_norms_block(W: np.ndarray, rows: int | None = None) -> np.ndarray:
     """(‖w‖₂, ‖w‖₁) of each row of a 2-D ``W`` as a (T, 2) array, in blocks of ``rows`` rows (default: about 8 MB
@@ -360,7 +357,3 @@ def signs_outputs(colbits: np.ndarray, W: np.ndarray) -> np.ndarray:
     _matmat_signs(colbits, W, out, max(1, (1 << 20) // max(1, colbits.shape[1])))
     return out
 
-
-def packed_rows(X: np.ndarray) -> np.ndarray:
-    """The sign bits of ±1 data packed along features, ``pack_signs(X)ᵀ`` (⌈d/8⌉ × n), built blockwise."""
-    return _packed_rows(X)
