@@ -7,12 +7,10 @@ in the kernel phase (S ≈ s·I there; after the transition S has a stiff low-ra
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.integrate import OdeSolver
 
-from .rkc import RKC
+from .rkc import RKC, stage_root
 from .ros2 import ROS2
 
 #: RKC hands over to ROS2 when its next step would take more than this many stages.
@@ -65,12 +63,12 @@ class RkcRos2(OdeSolver):
         inner = self.inner
         if self.phase == 1:
             h = min(inner.h_abs, inner.max_step)
-            if 1 + math.sqrt(1.0 + 1.54 * h * inner.rho) > TO_ROS2_STAGES:
+            if 1 + stage_root(h, inner.rho) > TO_ROS2_STAGES:
                 self._hand_over(ROS2, h, jac_diagonal=self.jac_diagonal)
         elif self.phase == 2 and self.steps_per_phase[1] >= MIN_ROS2_STEPS:
             h = min(inner.h_abs, inner.max_step)
-            rho = float(np.max(np.abs(self.jac_diagonal(self.t, self.y))))
-            if 1 + math.sqrt(1.0 + 1.54 * h * rho) <= TO_RKC_STAGES:
+            rho = float(np.max(np.abs(inner.jacobian_here())))  # the J of ROS2's next step, evaluated once
+            if 1 + stage_root(h, rho) <= TO_RKC_STAGES:
                 self._hand_over(RKC, h)
         inner = self.inner
         message = inner.step()

@@ -53,13 +53,21 @@ class ROS2(OdeSolver):
         self.h_abs = min(h, self.max_step, abs(t_bound - t0)) if first_step is None else float(first_step)
         self.y_old = self.f_old = None
         self.n_rejected = 0
+        self._jd: tuple[float, np.ndarray] | None = None
+
+    def jacobian_here(self) -> np.ndarray:
+        """The diagonal Jacobian at the current point (t, y), the one the next step uses (evaluated once per point:
+        y changes only with t)."""
+        if self._jd is None or self._jd[0] != self.t:
+            self._jd = (self.t, self.jac_diagonal(self.t, self.y))
+        return self._jd[1]
 
     def _step_impl(self):
         t, y, f0 = self.t, self.y, self.f
         d = self.direction
         min_step = 10.0 * np.finfo(float).eps * abs(t) + np.finfo(float).tiny
         h = min(self.h_abs, self.max_step)
-        jd = self.jac_diagonal(t, y)
+        jd = self.jacobian_here()
         while True:
             if h < min_step:
                 return False, f"step size {h:.3g} below {min_step:.3g} at t={t:.6g}"
