@@ -114,9 +114,7 @@ class LazyWeights:
 
     def block_rows(self) -> int:
         """Rows per block of a pass (all of them when the array is kept)."""
-        if self.nbytes <= CACHE_BYTES:
-            return max(1, self.shape[0])
-        return max(1, min(self.shape[0], BLOCK_BYTES // max(1, 8 * self.shape[1])))
+        return block_rows(self.shape)
 
     def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, block) over all rows; the first pass over a small array keeps it."""
@@ -194,6 +192,15 @@ class LazyWeights:
             self._full = self.rows(0, self.shape[0])
             self._norms_done = True
         return self._full
+
+
+def block_rows(shape: tuple[int, int]) -> int:
+    """Rows per block of a pass over a T×d float64 array read like :class:`LazyWeights` (all of them when it is kept,
+    at most :data:`CACHE_BYTES`): the blocks on which per-row quantities are computed (:meth:`LazyWeights.map_rows`)."""
+    T, d = shape
+    if 8 * T * d <= CACHE_BYTES:
+        return max(1, T)
+    return max(1, min(T, BLOCK_BYTES // max(1, 8 * d)))
 
 
 def is_lazy(W: Any) -> bool:
