@@ -336,7 +336,7 @@ class LinearModel(Model):
     def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
         from ..numeric.lazy_weights import is_lazy
         from ..observables import TrajectoryArrays
-        from ..tasks.metrics import empirical_metrics, streamed_metrics, test_set_metrics
+        from ..tasks.metrics import empirical_metrics, streamed_metrics, streamed_test_metrics
 
         data, loss, regression = plan.data, self.config["loss"], self.regression
         kind = "regression" if regression else "classification"
@@ -347,13 +347,13 @@ class LinearModel(Model):
         if is_lazy(W):  # w computed from the saved states: every metric in one pass over its rows
             # a compact file rebuilds the test-set metrics too; while w is kept in memory they cost one product when
             # first read (often never: the transition reads the population metric), so they wait until then
-            deferred = compact and data.X_test is not None and W.block_rows() >= len(W)
+            deferred = compact and data.X_test is not None and W.keeps_whole()
             metrics, train_outputs = streamed_metrics(data, W, loss, kind, test=not deferred)
             self.__dict__["_train_outputs"] = (W, train_outputs)
             arrays.update(metrics, param_norm=W.param_norm)
             if deferred:
                 def test_metrics() -> dict[str, np.ndarray]:
-                    return test_set_metrics(data, W, loss, kind)
+                    return streamed_test_metrics(data, W, loss, kind)
 
                 arrays.defer(dict.fromkeys(self.observables.rebuilt_metrics, test_metrics))
         else:
@@ -401,16 +401,16 @@ class LinearModel(Model):
     @classmethod
     def rebuild_test_metrics(cls, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The test-set metrics (:data:`TEST_METRICS`) of a compact file that left them out, computed as the run
-        computed them (:func:`~grokode.tasks.metrics.test_set_metrics`) on the rebuilt w and the test set,
+        computed them (:func:`~grokode.tasks.metrics.streamed_test_metrics`) on the rebuilt w and the test set,
         regenerated or read like the training set; with w when ``arrays`` has not rebuilt it yet."""
         from ..observables import TrajectoryArrays
-        from ..tasks.metrics import test_set_metrics
+        from ..tasks.metrics import streamed_test_metrics
 
         data = cls.rebuilt_data(meta, "the test metrics")
         pending = arrays.pending if isinstance(arrays, TrajectoryArrays) else ()
         W = cls.rebuild_weights(meta, arrays, data) if "w" in pending else np.asarray(arrays["w"])
         loss = meta["options"]["loss"]
-        found = test_set_metrics(data, W, loss, "regression" if loss == "squared" else "classification")
+        found = streamed_test_metrics(data, W, loss, "regression" if loss == "squared" else "classification")
         return {"w": W, **found} if "w" in pending else found
 
     @staticmethod

@@ -116,10 +116,15 @@ class LazyWeights:
         """Rows per block of a pass (all of them when the array is kept)."""
         return block_rows(self.shape)
 
+    def keeps_whole(self) -> bool:
+        """Whether the first pass over the rows keeps the whole array (at most :data:`CACHE_BYTES`): later passes are
+        array reads."""
+        return self.nbytes <= CACHE_BYTES
+
     def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, block) over all rows; the first pass over a small array keeps it."""
         T = self.shape[0]
-        if self._full is None and self.nbytes <= CACHE_BYTES:
+        if self._full is None and self.keeps_whole():
             self._full = self.rows(0, T)
         if self._full is not None:
             self._norms_done = True

@@ -62,7 +62,7 @@ def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
 def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The per-time metrics of a trajectory whose weights are computed when read (:class:`LazyWeights`), from
     one pass over its rows: training loss and accuracy, test loss and accuracy (unless ``test`` is False: then
-    :func:`test_set_metrics` computes them later, the same way), the population metric, and the row norms (kept by
+    :func:`streamed_test_metrics` computes them later, the same way), the population metric, and the row norms (kept by
     ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
 
     The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
@@ -94,7 +94,7 @@ def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[di
     return arrays, F
 
 
-def test_set_metrics(ds, W, loss: str, kind: str) -> dict[str, np.ndarray]:
+def streamed_test_metrics(ds, W, loss: str, kind: str) -> dict[str, np.ndarray]:
     """``test_loss`` (and ``test_acc`` for a classification) of every row of ``W`` on the test set of ``ds``, as
     :func:`streamed_metrics` computes them: the same products on the same blocks of rows (:func:`~grokode.numeric.
     lazy_weights.block_rows`), so the values are the same to the last bit. ``W`` is a :class:`LazyWeights` (one
