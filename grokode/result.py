@@ -35,7 +35,7 @@ from .files import (
     require_regular_file,
 )
 from .numeric.solution import Status
-from .observables import FILE_FORMAT, Observables
+from .observables import FILE_FORMAT, FILE_FORMATS, PREDICTOR_ONLY_FORMAT, Observables, TrajectoryArrays
 from .outputs import RESUME_PREFIX
 
 TRAJECTORY_SUFFIXES = (".npz",)
@@ -66,32 +66,6 @@ def dumps(value: Any, **kwargs: Any) -> str:
     return json.dumps(jsonable(value), allow_nan=False, ensure_ascii=False, **kwargs)
 
 
-class TrajectoryArrays(dict):
-    """A run's arrays, some of which (``w`` of a compact file) are computed from the others on first access."""
-
-    def __init__(self, stored: dict[str, np.ndarray], loaders: dict | None = None):
-        super().__init__(stored)
-        self._loaders = dict(loaders or {})
-
-    def __missing__(self, key: str) -> np.ndarray:
-        if key not in self._loaders:
-            raise KeyError(key)
-        value = self._loaders.pop(key)()
-        self[key] = value
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self._loaders
-
-    def get(self, key, default=None):
-        return self[key] if key in self else default
-
-    @property
-    def pending(self) -> list[str]:
-        """Keys that exist but have not been computed yet."""
-        return sorted(self._loaders)
-
-
 @dataclass(repr=False, eq=False)
 class Run:
     """One integrated run: arrays, meta, summary, transition and analysis (see the module docstring).
@@ -114,7 +88,8 @@ class Run:
     solution: Any = field(default=None, repr=False)
     dataset: Any = field(default=None, repr=False)
     path: Path | None = None
-    #: Arrays not written to the file but rebuilt from the others when it is read (``w`` of a large run).
+    #: Arrays not written to the file but rebuilt from the others when it is read (``w`` of a large run); arrays
+    #: still pending in ``arrays`` when the run is saved (its test metrics) are left out and listed with them.
     derived: tuple[str, ...] = ()
     #: True when SIGINT/SIGTERM arrived while the finished run was being written (the caller should stop).
     signal_received: bool = False
@@ -165,8 +140,18 @@ class Run:
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the run to ``path`` (.npz) atomically; refuse to overwrite an existing file unless ``force``."""
         path = check_output_path(path, TRAJECTORY_SUFFIXES, force=force, what="output file")
-        meta = np.array(dumps({**self.meta, "format": FILE_FORMAT,
-                               "observables": self.observables.record()}))
+        pending = [k for k in self.arrays.pending if k not in self.derived] if isinstance(
+            self.arrays, TrajectoryArrays) else []
+        trajectory = self.meta.get("trajectory")
+        if pending and not isinstance(trajectory, dict):  # nothing they can be rebuilt from: compute them now
+            for key in pending:
+                self.arrays[key]
+            pending = []
+        record = {**self.meta, "format": FILE_FORMAT if pending else PREDICTOR_ONLY_FORMAT,
+                  "observables": self.observables.record()}
+        if isinstance(trajectory, dict):
+            record["trajectory"] = {**trajectory, "derived": [*self.derived, *pending]}
+        meta = np.array(dumps(record))
         stored = {k: v for k, v in dict.items(self.arrays) if k not in self.derived}
         stored.update(self.resume_arrays)
         # small arrays compress well (a compact run's states and metrics: a few MB); a large w barely does and
@@ -230,7 +215,7 @@ class Run:
             raise InputError(f"{str(path)!r}: its meta references are not an object of objects")
         _check_summary(path, summary)
         file_format = meta.get("format", 1)
-        if file_format not in (1, FILE_FORMAT) or isinstance(file_format, bool):
+        if file_format not in FILE_FORMATS or isinstance(file_format, bool):
             raise InputError(f"{str(path)!r} has file format {file_format!r}, which this grokode ({FILE_FORMAT} and "
                              "before) cannot read")
         declared = declaration(meta, repr(str(path)))
@@ -238,13 +223,15 @@ class Run:
         _check_arrays(path, arrays, declared)
         trajectory = meta.get("trajectory", {})
         derived = trajectory.get("derived", []) if isinstance(trajectory, dict) else None
-        if not (isinstance(derived, list) and all(k == declared.predictor for k in derived)) or (
+        if not (isinstance(derived, list) and all(k in _rebuildable(meta, declared) for k in derived)) or (
                 derived and declared.rebuilt_from not in arrays):
             raise InputError(f"{str(path)!r}: its meta 'trajectory' is not one grokode writes ({trajectory!r:.80})")
-        loaders = {key: _rebuilder(key, meta, arrays) for key in derived if key not in arrays}
         resume_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(RESUME_PREFIX)}
-        return cls(arrays=TrajectoryArrays(arrays, loaders), meta=meta, summary=summary, path=path,
-                   derived=tuple(derived), resume_arrays=resume_arrays)
+        # the loaders read the arrays they are given: a rebuilt w is then computed once for every reader
+        trajectory_arrays = TrajectoryArrays(arrays)
+        trajectory_arrays.defer({key: _rebuilder(key, meta, trajectory_arrays) for key in derived})
+        return cls(arrays=trajectory_arrays, meta=meta, summary=summary, path=path,
+                   derived=tuple(k for k in derived if k == declared.predictor), resume_arrays=resume_arrays)
 
     # -- outputs -----------------------------------------------------------------------------------------
     def to_json(self, **extra: Any) -> str:
@@ -389,13 +376,24 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray], declared: Observabl
                 f", but one saved row of {ref!r} has shape {want}" if want is not None else ""))
 
 
-def _rebuilder(key: str, meta: dict, arrays: dict):
-    def rebuild() -> np.ndarray:
+def _rebuilder(key: str, meta: dict, arrays: Mapping[str, np.ndarray]):
+    def rebuild() -> np.ndarray | Mapping[str, np.ndarray]:
         from .models import get_model
 
         return get_model(meta["options"]["model"]).rebuild(key, meta, arrays)
 
     return rebuild
+
+
+def _rebuildable(meta: dict, declared: Observables) -> tuple[str | None, ...]:
+    """The arrays a file may leave out: its predictor, and the per-time arrays its registered model rebuilds too."""
+    from .models import get_model
+
+    try:
+        model = get_model(meta["options"].get("model", "diagonal"))
+    except InputError:  # not installed: its predictor is rebuilt (or refused) when it is read
+        return (declared.predictor,)
+    return (declared.predictor, *model.declare(meta["options"]).rebuilt_metrics)
 
 
 @checked_arguments

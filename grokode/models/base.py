@@ -445,12 +445,16 @@ class Model(ABC):
                 **(references.meta if references is not None else {})}
 
     @classmethod
-    def rebuild(cls, key: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """A derived array of a run read from a compact file (``meta["trajectory"]["derived"]``)."""
+    def rebuild(cls, key: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]
+                ) -> np.ndarray | Mapping[str, np.ndarray]:
+        """A derived array of a run read from a compact file (``meta["trajectory"]["derived"]``): the predictor, or
+        the arrays the declaration's ``rebuild_metrics`` computes together (a mapping that holds ``key``)."""
         declared = cls.declare(meta["options"])
-        if key != declared.predictor or declared.rebuild is None:
-            raise InputError(f"model {cls.name!r} cannot rebuild {key!r}")
-        return declared.rebuild(meta, arrays)
+        if key == declared.predictor and declared.rebuild is not None:
+            return declared.rebuild(meta, arrays)
+        if key in declared.rebuilt_metrics and declared.rebuild_metrics is not None:
+            return declared.rebuild_metrics(meta, arrays)
+        raise InputError(f"model {cls.name!r} cannot rebuild {key!r}")
 
 
 def data_digest(data: Any) -> str | None:

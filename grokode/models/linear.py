@@ -91,7 +91,8 @@ class LinearModel(Model):
             transition=("test_loss_population", "test_loss") if regression else ("test_acc_population", "test_acc"),
             log_metric=regression, higher_is_better=not regression, min_change=0.5 if regression else 0.05,
             alignment="cos", norm_start=cls.NORM_START, per_time=PER_TIME, shaped_like_row=("w_kernel", "w_rich"),
-            analysis_keys=ANALYSIS_KEYS, rebuilt_from="state", rebuild=cls.rebuild_weights)
+            analysis_keys=ANALYSIS_KEYS, rebuilt_from="state", rebuild=cls.rebuild_weights,
+            rebuilt_metrics=TEST_METRICS[:1] if regression else TEST_METRICS, rebuild_metrics=cls.rebuild_test_metrics)
 
     @property
     def regression(self) -> bool:
@@ -334,15 +335,27 @@ class LinearModel(Model):
 
     def observe(self, plan: Plan, solution) -> dict[str, np.ndarray]:
         from ..numeric.lazy_weights import is_lazy
-        from ..tasks.metrics import empirical_metrics, streamed_metrics
+        from ..observables import TrajectoryArrays
+        from ..tasks.metrics import empirical_metrics, streamed_metrics, streamed_test_metrics
 
         data, loss, regression = plan.data, self.config["loss"], self.regression
+        kind = "regression" if regression else "classification"
         W = solution.weights
-        arrays: dict[str, np.ndarray] = {"t": solution.t, "w": W, "param_norm": solution.param_norm}
+        arrays = TrajectoryArrays({"t": solution.t, "w": W, "param_norm": solution.param_norm})
+        compact = self.config["t_eval"] is None and W.size > COMPACT_FROM and self.saves_states() and len(
+            solution.frames) == len(solution.t)
         if is_lazy(W):  # w computed from the saved states: every metric in one pass over its rows
-            metrics, train_outputs = streamed_metrics(data, W, loss, "regression" if regression else "classification")
+            # a compact file rebuilds the test-set metrics too; while w is kept in memory they cost one product when
+            # first read (often never: the transition reads the population metric), so they wait until then
+            deferred = compact and data.X_test is not None and W.keeps_whole()
+            metrics, train_outputs = streamed_metrics(data, W, loss, kind, test=not deferred)
             self.__dict__["_train_outputs"] = (W, train_outputs)
             arrays.update(metrics, param_norm=W.param_norm)
+            if deferred:
+                def test_metrics() -> dict[str, np.ndarray]:
+                    return streamed_test_metrics(data, W, loss, kind)
+
+                arrays.defer(dict.fromkeys(self.observables.rebuilt_metrics, test_metrics))
         else:
             arrays["train_loss"], train_acc = empirical_metrics(data.X, data.y, W, loss, self.train_outputs(data, W))
             if not regression:
@@ -354,8 +367,7 @@ class LinearModel(Model):
             population = data.population_loss(W) if regression else data.population_accuracy(W)
             if population is not None:
                 arrays["test_loss_population" if regression else "test_acc_population"] = np.asarray(population)
-        if self.config["t_eval"] is None and W.size > COMPACT_FROM and self.saves_states() and len(
-                solution.frames) == len(solution.t):
+        if compact:
             # the run is exactly determined by its n-dimensional states and the data (regenerated from the seed or
             # read from the file, checked by checksum): save those, and w is rebuilt from them when read
             arrays["state"] = solution.states
@@ -378,8 +390,33 @@ class LinearModel(Model):
         return memo[1]
 
     @classmethod
-    def rebuild_weights(cls, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """w of a run read from a file that stores the reduced flow's states (:data:`COMPACT_FROM`)."""
+    def rebuild_weights(cls, meta: dict[str, Any], arrays: Mapping[str, np.ndarray], data=None) -> np.ndarray:
+        """w of a run read from a file that stores the reduced flow's states (:data:`COMPACT_FROM`); ``data``: its
+        data set (:meth:`rebuilt_data`) if already rebuilt."""
+        data = cls.rebuilt_data(meta, "w") if data is None else data
+        flow = cls.flow_for(meta["options"], data)
+        frames = flow.decode_frames(arrays)
+        return flow.weights_of_states(arrays["t"], arrays["state"], frames)
+
+    @classmethod
+    def rebuild_test_metrics(cls, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The test-set metrics (:data:`TEST_METRICS`) of a compact file that left them out, computed as the run
+        computed them (:func:`~grokode.tasks.metrics.streamed_test_metrics`) on the rebuilt w and the test set,
+        regenerated or read like the training set; with w when ``arrays`` has not rebuilt it yet."""
+        from ..observables import TrajectoryArrays
+        from ..tasks.metrics import streamed_test_metrics
+
+        data = cls.rebuilt_data(meta, "the test metrics")
+        pending = arrays.pending if isinstance(arrays, TrajectoryArrays) else ()
+        W = cls.rebuild_weights(meta, arrays, data) if "w" in pending else np.asarray(arrays["w"])
+        loss = meta["options"]["loss"]
+        found = streamed_test_metrics(data, W, loss, "regression" if loss == "squared" else "classification")
+        return {"w": W, **found} if "w" in pending else found
+
+    @staticmethod
+    def rebuilt_data(meta: dict[str, Any], what: str):
+        """The data set of a run read from a compact file: regenerated from the seed or read from its --data file,
+        and checked against the run's checksum."""
         from ..tasks import load_npz, make_task
 
         options, params = meta["options"], meta.get("dataset", {})
@@ -392,10 +429,9 @@ class LinearModel(Model):
         expected = meta.get("trajectory", {}).get("data_sha256")
         if expected is not None and expected not in (data_digest(data), training_digest(data)):
             raise InputError("the data set rebuilt for this run differs from the one it was integrated on (a changed "
-                             "--data file, or another numpy's random streams): w cannot be recomputed from 'state'")
-        flow = cls.flow_for(options, data)
-        frames = flow.decode_frames(arrays)
-        return flow.weights_of_states(arrays["t"], arrays["state"], frames)
+                             f"--data file, or another numpy's random streams): {what} cannot be recomputed from "
+                             "'state'")
+        return data
 
     @classmethod
     def flow_for(cls, options: Mapping[str, Any], data):
@@ -479,6 +515,8 @@ class LinearModel(Model):
         return f"{self.name}-{name}-n{n}-d{d}-a{cfg['alpha']:.0e}-lam{cfg['lam']:.0e}-s{cfg['seed']}".replace("+", "")
 
 
+#: The test-set metrics of a regression (the first) and of a classification: a compact file may leave them out.
+TEST_METRICS = ("test_loss", "test_acc")
 #: The per-time arrays of a linear model's run and their number of dimensions.
 PER_TIME = {"w": 2, "param_norm": 1, "train_loss": 1, "train_acc": 1, "test_loss": 1, "test_acc": 1,
             "test_acc_population": 1, "test_loss_population": 1, "cos_kernel": 1, "cos_rich": 1, "margin_l2": 1,

@@ -114,14 +114,17 @@ class LazyWeights:
 
     def block_rows(self) -> int:
         """Rows per block of a pass (all of them when the array is kept)."""
-        if self.nbytes <= CACHE_BYTES:
-            return max(1, self.shape[0])
-        return max(1, min(self.shape[0], BLOCK_BYTES // max(1, 8 * self.shape[1])))
+        return block_rows(self.shape)
+
+    def keeps_whole(self) -> bool:
+        """Whether the first pass over the rows keeps the whole array (at most :data:`CACHE_BYTES`): later passes are
+        array reads."""
+        return self.nbytes <= CACHE_BYTES
 
     def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, block) over all rows; the first pass over a small array keeps it."""
         T = self.shape[0]
-        if self._full is None and self.nbytes <= CACHE_BYTES:
+        if self._full is None and self.keeps_whole():
             self._full = self.rows(0, T)
         if self._full is not None:
             self._norms_done = True
@@ -194,6 +197,15 @@ class LazyWeights:
             self._full = self.rows(0, self.shape[0])
             self._norms_done = True
         return self._full
+
+
+def block_rows(shape: tuple[int, int]) -> int:
+    """Rows per block of a pass over a T×d float64 array read like :class:`LazyWeights` (all of them when it is kept,
+    at most :data:`CACHE_BYTES`): the blocks on which per-row quantities are computed (:meth:`LazyWeights.map_rows`)."""
+    T, d = shape
+    if 8 * T * d <= CACHE_BYTES:
+        return max(1, T)
+    return max(1, min(T, BLOCK_BYTES // max(1, 8 * d)))
 
 
 def is_lazy(W: Any) -> bool:

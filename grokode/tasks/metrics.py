@@ -59,39 +59,26 @@ def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
     return loss_out, acc_out
 
 
-def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The per-time metrics of a trajectory whose weights are computed when read (:class:`LazyWeights`), from
-    one pass over its rows: training loss and accuracy, test loss and accuracy, the population metric, and the
-    row norms (kept by ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
+    one pass over its rows: training loss and accuracy, test loss and accuracy (unless ``test`` is False: then
+    :func:`streamed_test_metrics` computes them later, the same way), the population metric, and the row norms (kept by
+    ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
 
     The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
     whole T×d array (each is computed row by row).
     """
-    from ..numeric.linalg import DataMatrix, packed_rows, row_norms_block, signs_outputs
+    from ..numeric.linalg import DataMatrix, row_norms_block
 
     def population(block: np.ndarray):
         pop = ds.population_accuracy(block) if kind == "classification" else ds.population_loss(block)
         return None if pop is None else np.atleast_1d(np.asarray(pop, dtype=np.float64))
 
-    product: Callable[[np.ndarray, np.ndarray], np.ndarray] = outputs
-    if W.block_rows() < len(W) and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype == np.int8):
-        # read in blocks of rows: the BLAS product would convert all of X to float64 once per block, so ±1 data
-        # are multiplied from their sign bits instead (equal to rounding)
-        own = W.flow.data if isinstance(W.flow.data, DataMatrix) else None  # the flow's own bits of X, if any
-        bits = {id(ds.X): own.colbits if own is not None and own.X is ds.X and own.colbits is not None
-                else packed_rows(ds.X)}
-        if ds.X_test is not None:
-            bits[id(ds.X_test)] = packed_rows(ds.X_test)
-
-        def signs_product(X: np.ndarray, block: np.ndarray) -> np.ndarray:
-            return signs_outputs(bits[id(X)], block)
-
-        product = signs_product
-
+    own = W.flow.data if isinstance(W.flow.data, DataMatrix) else None  # the flow's own bits of X, if any
+    product = _block_product(ds, W.shape, own.colbits if own is not None and own.X is ds.X else None)
     functions = {"F": lambda block: product(ds.X, block), "population": population, "norms": row_norms_block}
-    if ds.X_test is not None:
-        functions["test"] = lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss,
-                                                                     product(ds.X_test, block)), axis=1)
+    if test and ds.X_test is not None:
+        functions["test"] = _test_function(ds, loss, product)
     found = W.map_rows(functions)
     W.keep_row_norms(found["norms"])
     F = found["F"].reshape(len(W), ds.X.shape[0])
@@ -100,14 +87,64 @@ def streamed_metrics(ds, W, loss: str, kind: str) -> tuple[dict[str, np.ndarray]
     if kind == "classification":
         arrays["train_acc"] = train_acc
     if "test" in found:
-        test = found["test"].reshape(len(W), 2)
-        arrays["test_loss"] = np.ascontiguousarray(test[:, 0])
-        if kind == "classification":
-            arrays["test_acc"] = np.ascontiguousarray(test[:, 1])
+        arrays.update(_test_arrays(found["test"], len(W), kind))
     if found["population"] is not None:
         key = "test_acc_population" if kind == "classification" else "test_loss_population"
         arrays[key] = found["population"]
     return arrays, F
+
+
+def streamed_test_metrics(ds, W, loss: str, kind: str) -> dict[str, np.ndarray]:
+    """``test_loss`` (and ``test_acc`` for a classification) of every row of ``W`` on the test set of ``ds``, as
+    :func:`streamed_metrics` computes them: the same products on the same blocks of rows (:func:`~grokode.numeric.
+    lazy_weights.block_rows`), so the values are the same to the last bit. ``W`` is a :class:`LazyWeights` (one
+    pass over its rows) or the T×d array it stands for (a compact file's rebuilt w)."""
+    from ..numeric.lazy_weights import block_rows, is_lazy
+
+    T = len(W)
+    function = _test_function(ds, loss, _block_product(ds, W.shape, None))
+    if is_lazy(W):
+        values = W.map_rows({"test": function})["test"]
+    else:
+        step = block_rows(W.shape)
+        values = np.concatenate([function(W[k:k + step]) for k in range(0, T, step)]) if T else np.empty((0, 2))
+    return _test_arrays(values, T, kind)
+
+
+def _block_product(ds, shape: tuple[int, int], own_bits: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray],
+                                                                                        np.ndarray]:
+    """product(X, block) = ``outputs(X, block)`` for X the training or the test inputs of ``ds``, in a pass over the
+    rows of a ``shape`` array. Read in blocks of rows, the BLAS product would convert all of X to float64 once per
+    block, so ±1 data are multiplied from their sign bits instead (equal to rounding), packed when first needed
+    (``own_bits``: those of the training inputs, if known)."""
+    from ..numeric.lazy_weights import block_rows
+    from ..numeric.linalg import packed_rows, signs_outputs
+
+    if not (block_rows(shape) < shape[0] and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype ==
+                                                                           np.int8)):
+        return outputs
+    bits = {} if own_bits is None else {id(ds.X): own_bits}
+
+    def signs_product(X: np.ndarray, block: np.ndarray) -> np.ndarray:
+        if id(X) not in bits:
+            bits[id(X)] = packed_rows(X)
+        return signs_outputs(bits[id(X)], block)
+
+    return signs_product
+
+
+def _test_function(ds, loss: str, product: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """block → (R × 2) test loss and accuracy of its rows."""
+    return lambda block: np.stack(empirical_metrics(ds.X_test, ds.y_test, block, loss, product(ds.X_test, block)),
+                                  axis=1)
+
+
+def _test_arrays(values: np.ndarray, T: int, kind: str) -> dict[str, np.ndarray]:
+    test = values.reshape(T, 2)
+    arrays = {"test_loss": np.ascontiguousarray(test[:, 0])}
+    if kind == "classification":
+        arrays["test_acc"] = np.ascontiguousarray(test[:, 1])
+    return arrays
 
 
 def saved_metric(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
