@@ -519,5 +519,5 @@ class ReducedLinearFlow(FlowBase):
         out = np.zeros((len(rows), self.d))
         for i, k in enumerate(rows):
             if frames[k] is not None:
-                out[i] = self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k])[0]
+                self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k], out=out[i])
         return out
