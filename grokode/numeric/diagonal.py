@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError
 from . import diagonal_kernels as dk
 from . import diagonal_settled as settled
+from . import diagonal_signs as ds
 from . import generated as gen
 from .diagonal_kernels import TRANSCENDENTAL_COST, check_loss_and_depth, log_dweight_dq
 from .flow import FlowBase
@@ -126,25 +127,37 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
             dk.anchored_log_dweights(B, self.depth, E, self.log_kappa, -c, self.anchor.A, self.anchor.B, logs, signs)
         return float(np.max(logs))
 
-    def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
-        """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small)."""
+    def observe(self, tau: float, state: np.ndarray, frame=None,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """(w, ‖θ‖) at τ = log t; ‖θ‖ from the closed form (α·e^{−λt} while the state is small). ``out`` (d), if
+        given, receives w (and is returned)."""
         c, anchor = self.frame() if frame is None else frame
         t = self.time_at(tau)
         if anchor is not None and anchor.settled:
             A, Bv, _ = settled.exponents(self, tau, state, c, anchor, self.settled_basis(anchor))
             w = settled.weights(gen.diag_E(self.depth, self.ell0, self.lam, t), A, Bv)
+            if out is not None:
+                out[:] = w
+                w = out
             return w, math.exp(0.5 * settled.log_norm_sq(self, t, A, Bv))
-        B = self.clock(state, tau, (c, anchor))
-        w = np.empty(self.d)
-        if anchor is not None:
-            self.fill_weights(tau, B, (c, anchor), w)
-        c = self.scale_at(tau, c, anchor)
-        if anchor is not None:
-            log_sq = dk.anchored_log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c, anchor.A,
-                                             anchor.B)
-            return w, math.exp(0.5 * log_sq)
-        sq = dk.weights_and_norm_sq(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa,
-                                    -c, w)
+        w = np.empty(self.d) if out is None else out
+        if anchor is None and self.data.bits is not None:  # the clock and the closed form in one pass
+            B = self._B
+            sq = ds.signs_weights_and_norm_sq(self.data.bits, state, 1.0 / self.n, self.depth,
+                                              gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa,
+                                              -self.scale_at(tau, c, anchor), B, w)
+            c = self.scale_at(tau, c, anchor)
+        else:
+            B = self.clock(state, tau, (c, anchor))
+            if anchor is not None:
+                self.fill_weights(tau, B, (c, anchor), w)
+            c = self.scale_at(tau, c, anchor)
+            if anchor is not None:
+                log_sq = dk.anchored_log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c,
+                                                 anchor.A, anchor.B)
+                return w, math.exp(0.5 * log_sq)
+            sq = dk.weights_and_norm_sq(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t),
+                                        self.log_kappa, -c, w)
         if math.isfinite(sq) and sq > 0.0:
             return w, math.sqrt(sq)
         log_sq = dk.log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c)
@@ -183,6 +196,11 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
     def outputs(self, tau: float, state: np.ndarray) -> np.ndarray:
         if self._settled_now():
             return self.data.matvec(self.weight(tau, state), self._f)
+        if self.anchor is None and self.data.bits is not None:  # the clock and the closed form in one pass
+            E = gen.diag_E(self.depth, self.ell0, self.lam, self.time_at(tau))
+            ds.signs_weights(self.data.bits, state, 1.0 / self.n, self.depth, E, self.log_kappa,
+                             -self.scale_at(tau, self.c, None), self._B, self._w)
+            return self.data.matvec(self._w, self._f)
         return super().outputs(tau, state)
 
     def rhs(self, tau: float, state: np.ndarray) -> np.ndarray:

@@ -98,31 +98,31 @@ def _weight_and_term(bj, depth, E, log_kappa, shift, K, lin, two_eE):
     return weight_from_q(depth, E, log_kappa, math.log(abs(bj)) + shift, math.copysign(1.0, bj)), math.nan
 
 
+@numba.njit(cache=True, inline="always")
+def _weight(bj, depth, E, log_kappa, shift, K, lin):
+    """w_j: :func:`_weight_and_term` without the norm term (the right-hand side's inner loop)."""
+    if bj == 0.0:
+        return 0.0
+    if K != 0.0:
+        z = K * bj
+        az = abs(z)
+        if az < 1e-8 and lin != 0.0:
+            return lin * bj
+        if az >= 1e-8:
+            a = gen.diag_A(depth, z)
+            b = gen.diag_B(depth, z)
+            top = E + max(a, b)
+            if abs(top) < 690.0 and math.isfinite(a) and math.isfinite(b):
+                return math.copysign(math.exp(top), a - b) * -math.expm1(-abs(a - b))
+    return weight_from_q(depth, E, log_kappa, math.log(abs(bj)) + shift, math.copysign(1.0, bj))
+
+
 @sized_kernel(lambda B, *args: TRANSCENDENTAL_COST * B.shape[0])
 def weights(B, depth, E, log_kappa, shift, out):
     """w_j = e^E (e^{A(z_j)} − e^{B(z_j)}), z = κ e^{shift} B, into ``out``."""
-    # the body of _weight_and_term without the norm term, written out because this is the right-hand side's
-    # inner loop; bit-identical to it (tested)
     K, lin = _fast_constants(depth, E, log_kappa, shift)
     for j in numba.prange(B.shape[0]):
-        bj = B[j]
-        if bj == 0.0:
-            out[j] = 0.0
-            continue
-        if K != 0.0:
-            z = K * bj
-            az = abs(z)
-            if az < 1e-8 and lin != 0.0:
-                out[j] = lin * bj
-                continue
-            if az >= 1e-8:
-                a = gen.diag_A(depth, z)
-                b = gen.diag_B(depth, z)
-                top = E + max(a, b)
-                if abs(top) < 690.0 and math.isfinite(a) and math.isfinite(b):
-                    out[j] = math.copysign(math.exp(top), a - b) * -math.expm1(-abs(a - b))
-                    continue
-        out[j] = weight_from_q(depth, E, log_kappa, math.log(abs(bj)) + shift, math.copysign(1.0, bj))
+        out[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin)
 
 
 @sized_kernel(lambda B, *args: TRANSCENDENTAL_COST * B.shape[0])

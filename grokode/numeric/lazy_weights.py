@@ -15,6 +15,7 @@ computed in one pass and kept (:meth:`LazyWeights.project`). When the whole arra
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,8 @@ class LazyWeights:
         self._projections: list[tuple[np.ndarray, np.ndarray]] = []
         self._row_norms: tuple[np.ndarray, np.ndarray] | None = None
         self._norms_done = False
+        # a flow whose observe writes w into a given row saves a d-long temporary and its copy per row
+        self._into_row = "out" in inspect.signature(flow.observe).parameters
 
     # -- array protocol ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -101,13 +104,18 @@ class LazyWeights:
         if self._full is not None:
             return self._full[start:stop]
         clock = time.perf_counter()
-        out = np.zeros((max(0, stop - start), self.shape[1]))
+        out = np.empty((max(0, stop - start), self.shape[1]))
         for i, k in enumerate(range(start, stop)):
             frame = self.frames[k]
             if frame is None:
+                out[i] = 0.0
                 continue
-            w, norm = self.flow.observe(float(self.var[k]), np.ascontiguousarray(self.states[k]), frame)
-            out[i] = w
+            state = np.ascontiguousarray(self.states[k])
+            if self._into_row:
+                _, norm = self.flow.observe(float(self.var[k]), state, frame, out=out[i])
+            else:
+                w, norm = self.flow.observe(float(self.var[k]), state, frame)
+                out[i] = w
             self.norms[k] = norm
         self.seconds += time.perf_counter() - clock
         return out

@@ -45,9 +45,10 @@ class SizedKernel:
     The builds are made on first use, when the module defining the kernel (and its callees) is complete.
     """
 
-    def __init__(self, fn: Callable, work: Callable[..., float]):
+    def __init__(self, fn: Callable, work: Callable[..., float], serial: Callable | None = None):
         self.fn = fn
         self.work = work
+        self._serial = serial
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
         self._builds: dict[bool, Callable] = {}
@@ -55,6 +56,8 @@ class SizedKernel:
         self._calls = 0
 
     def _build(self, parallel: bool) -> Callable:
+        if not parallel and self._serial is not None:
+            return self._serial
         if parallel not in self._builds:
             fn = self.fn
             globals_ = fn.__globals__
@@ -101,6 +104,9 @@ class SizedKernel:
         return result
 
 
-def sized_kernel(work: Callable[..., float]) -> Callable[[Callable], SizedKernel]:
-    """Decorator: ``@sized_kernel(lambda X, r, ...: X.size)`` over a function written with ``numba.prange``."""
-    return lambda fn: SizedKernel(fn, work)
+def sized_kernel(work: Callable[..., float], serial: Callable | None = None) -> Callable[[Callable], SizedKernel]:
+    """Decorator: ``@sized_kernel(lambda X, r, ...: X.size)`` over a function written with ``numba.prange``.
+
+    ``serial``, if given, runs in place of the function's serial build (a fused kernel whose serial form is slower
+    than the separate kernels it fuses runs those); it must give the same results bit for bit."""
+    return lambda fn: SizedKernel(fn, work, serial)

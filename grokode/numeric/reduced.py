@@ -299,6 +299,12 @@ class ReducedLinearFlow(FlowBase):
         steady = last is not None and float(np.max(np.abs(r - last))) <= DRIFT_STEADY * float(np.max(np.abs(r)))
         return r, steady
 
+    def observe(self, tau: float, state: np.ndarray, frame=None,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """(w, ‖θ‖) at τ = log t of the state in ``frame``; ``out`` (d), if given, receives w. Each closed form
+        defines it."""
+        raise NotImplementedError
+
     def weight(self, tau: float, state: np.ndarray, frame=None) -> np.ndarray:
         """Effective weight w (d,) at τ = log t from the state y in ``frame`` (default: the current one)."""
         return self.fill_weights(tau, self.clock(state, tau, frame), frame, np.empty(self.d))
@@ -519,5 +525,5 @@ class ReducedLinearFlow(FlowBase):
         out = np.zeros((len(rows), self.d))
         for i, k in enumerate(rows):
             if frames[k] is not None:
-                out[i] = self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k])[0]
+                self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k], out=out[i])
         return out

@@ -467,10 +467,12 @@ class ReducedSeparableFlow(ReducedLinearFlow):
         _log_dweights(B, p.central, p.singular, p.meta, *self._frame_args(None, tau), log_dscale, logs, signs)
         return float(np.max(logs))
 
-    def observe(self, tau: float, state: np.ndarray, frame=None) -> tuple[np.ndarray, float]:
-        """(w, ‖θ‖) at τ = log t; ‖θ‖² = e^{−2λt} c² Σ_j ‖Ψ₁(Γ₁_j)‖² (:class:`NormTable`)."""
+    def observe(self, tau: float, state: np.ndarray, frame=None,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """(w, ‖θ‖) at τ = log t; ‖θ‖² = e^{−2λt} c² Σ_j ‖Ψ₁(Γ₁_j)‖² (:class:`NormTable`). ``out`` (d), if given,
+        receives w (and is returned)."""
         B = self.clock(state, tau, frame)
-        w = self.fill_weights(tau, B, frame, np.empty(self.d))
+        w = self.fill_weights(tau, B, frame, np.empty(self.d) if out is None else out)
         nt = self.norms
         log_sum = _log_norm_sum(B, *self._frame_args(frame, tau), nt.central, nt.singular, nt.meta)
         log_sq = 2.0 * (self.log_c - self.lam * self.time_at(tau)) + log_sum

@@ -1,5 +1,6 @@
 """Integration: reduced vs full flow, vs an independent explicit integrator, extreme α, rescaling."""
 
+import itertools
 import math
 
 import numpy as np
@@ -227,6 +228,36 @@ def test_pack_signs_bit_layout():
     for j in range(5):
         for i in range(19):
             assert bool(bits[j, i // 8] >> (i % 8) & 1) == (XT[j, i] > 0)
+
+
+@pytest.mark.parametrize("n, d", [(37, 2051), (8, 64), (5, 3)])
+def test_clock_and_weights_in_one_pass_equal_the_separate_kernels(n, d):
+    """signs_weights and signs_weights_and_norm_sq (both builds) against rmatvec_signs followed by weights or
+    weights_and_norm_sq: every path of the closed form (linear, exponential, log; zero clocks), bit for bit."""
+    from grokode.numeric import diagonal_kernels, diagonal_signs, linalg
+
+    rng = np.random.default_rng(n + d)
+    X = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, d))
+    data = linalg.DataMatrix(X)
+    r = rng.standard_normal(n)
+    r_zero = np.zeros(n)  # every clock 0
+    r_tie = np.concatenate([np.ones(1), np.zeros(n - 1)]) if n > 1 else np.ones(1)
+    cases = ((3.0, 0.0, 0.0), (-20.0, -30.0, 0.0), (2.0, 700.0, 0.5), (800.0, 2.0, -1.0))
+    for rr, depth, (E, log_kappa, shift) in itertools.product((r * 1e-6, r * 40.0, r_zero, r_tie), (2, 3), cases):
+        B_ref, w_ref, w_norm_ref = np.empty(d), np.empty(d), np.empty(d)
+        linalg.rmatvec_signs.serial(data.bits, rr, 1.0 / n, B_ref)
+        diagonal_kernels.weights.serial(B_ref, depth, E, log_kappa, shift, w_ref)
+        sq_ref = diagonal_kernels.weights_and_norm_sq.serial(B_ref, depth, E, log_kappa, shift, w_norm_ref)
+        for kernel in (diagonal_signs.signs_weights, diagonal_signs.signs_weights_and_norm_sq):
+            for build in (kernel.serial, kernel.parallel):
+                B, w = np.full(d, np.nan), np.full(d, np.nan)
+                sq = build(data.bits, rr, 1.0 / n, depth, E, log_kappa, shift, B, w)
+                assert np.array_equal(B, B_ref)
+                if kernel is diagonal_signs.signs_weights:
+                    assert np.array_equal(w, w_ref, equal_nan=True)
+                else:
+                    assert np.array_equal(w, w_norm_ref, equal_nan=True)
+                    assert sq == sq_ref or (math.isnan(sq) and math.isnan(sq_ref))
 
 
 def test_fused_weights_and_norm_equal_the_separate_kernels():

@@ -1,0 +1,104 @@
+"""The reduced diagonal flow's clock and closed form on ±1 data, in one parallel pass over the sign bits.
+
+Two steps of the reduced flow's right-hand side (docs/math.md#reduction-depth-l) run over the d coordinates: the
+clock B = Xᵀr/n and the closed form w_j = e^E (e^{A(z_j)} − e^{B(z_j)}) at z = κ e^{shift} B. On ±1 data
+(:class:`grokode.numeric.linalg.DataMatrix` keeps their sign bits) the first is a pass of byte lookups
+(:func:`~grokode.numeric.linalg.rmatvec_signs`), the second a pass of transcendental functions
+(:func:`~grokode.numeric.diagonal_kernels.weights`); each alone is too small at d ~ 1e5 to pay for a parallel
+region, so both ran on one core. :func:`signs_weights` does both in one region, a block of coordinates at a time
+(a chunk's clocks, then its weights: one loop holding both bodies runs slower than the two loops). Its serial form
+is the two separate kernels, which run faster on one core than the fused loops. :func:`signs_weights_and_norm_sq`
+does the same for w and ‖θ‖² at a saved time.
+
+Each value is computed by the same operations in the same order as the separate kernels, so B, w and ‖θ‖² are
+bit-identical to theirs (tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from . import diagonal_kernels as dk
+from .diagonal_kernels import _CHUNKS, TRANSCENDENTAL_COST, _fast_constants, _weight, _weight_and_term
+from .linalg import rmatvec_signs
+from .parallel import sized_kernel
+
+
+@numba.njit(cache=True, inline="always")
+def _sign_tables(r, nbytes):
+    """(table, Σr): table[b, m] = Σ r_{8b+k} over the set bits k of m (``rmatvec_signs``'s tables)."""
+    n = r.shape[0]
+    table = np.zeros((nbytes, 256))
+    for b in range(nbytes):
+        for k in range(8):
+            i = 8 * b + k
+            rk = r[i] if i < n else 0.0
+            half = 1 << k
+            for m in range(half):
+                table[b, half + m] = table[b, m] + rk
+    total = 0.0
+    for i in range(n):
+        total += r[i]
+    return table, total
+
+
+def _separate_weights(bits, r, scale, depth, E, log_kappa, shift, B, w):
+    rmatvec_signs.serial(bits, r, scale, B)
+    dk.weights.serial(B, depth, E, log_kappa, shift, w)
+
+
+def _separate_weights_and_norm_sq(bits, r, scale, depth, E, log_kappa, shift, B, w):
+    rmatvec_signs.serial(bits, r, scale, B)
+    return dk.weights_and_norm_sq.serial(B, depth, E, log_kappa, shift, w)
+
+
+@sized_kernel(lambda bits, *args: 4 * bits.size + TRANSCENDENTAL_COST * bits.shape[0], serial=_separate_weights)
+def signs_weights(bits, r, scale, depth, E, log_kappa, shift, B, w):
+    """B = scale·Xᵀr (``rmatvec_signs``) and w = the closed form at B (:func:`~grokode.numeric.diagonal_kernels.
+    weights`) into ``B`` and ``w``; ``bits`` is a DataMatrix's packing of the signs of X along samples."""
+    d, nbytes = bits.shape
+    table, total = _sign_tables(r, nbytes)
+    K, lin = _fast_constants(depth, E, log_kappa, shift)
+    size = (d + _CHUNKS - 1) // _CHUNKS
+    for c in numba.prange(_CHUNKS):
+        j1 = min(d, (c + 1) * size)
+        for j in range(c * size, j1):
+            acc = 0.0
+            for b in range(nbytes):
+                acc += table[b, bits[j, b]]
+            B[j] = scale * (2.0 * acc - total)
+        for j in range(c * size, j1):
+            w[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin)
+
+
+@sized_kernel(lambda bits, *args: 4 * bits.size + TRANSCENDENTAL_COST * bits.shape[0],
+              serial=_separate_weights_and_norm_sq)
+def signs_weights_and_norm_sq(bits, r, scale, depth, E, log_kappa, shift, B, w):
+    """B = scale·Xᵀr and w at B into ``B``, ``w``; returns ‖θ‖² or NaN, as
+    :func:`~grokode.numeric.diagonal_kernels.weights_and_norm_sq` at B (its chunks, summed in its order)."""
+    d, nbytes = bits.shape
+    table, total_r = _sign_tables(r, nbytes)
+    K, lin = _fast_constants(depth, E, log_kappa, shift)
+    two_eE = 2.0 * math.exp(E) if abs(E) < 690.0 else math.nan
+    part = np.zeros(_CHUNKS)
+    size = (d + _CHUNKS - 1) // _CHUNKS
+    for c in numba.prange(_CHUNKS):
+        j1 = min(d, (c + 1) * size)
+        for j in range(c * size, j1):
+            acc = 0.0
+            for b in range(nbytes):
+                acc += table[b, bits[j, b]]
+            B[j] = scale * (2.0 * acc - total_r)
+        acc = 0.0
+        for j in range(c * size, j1):
+            wj, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, two_eE)
+            w[j] = wj
+            acc += term
+        part[c] = acc
+    total = 0.0
+    for c in range(_CHUNKS):
+        total += part[c]
+    return total if depth == 2 else math.nan
