@@ -160,6 +160,9 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         run = _assemble(model, plan, sol, wall0, writer.digest, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
+            if outputs.plot is not None or outputs.plot_beside:
+                for key in getattr(run.arrays, "pending", ()):  # the figure reads them: the file keeps them too
+                    run.arrays[key]
             if outputs.out is not None:
                 _phase(progress, f"writing {outputs.out}")
                 writer.save(run)

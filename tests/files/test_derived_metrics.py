@@ -203,3 +203,13 @@ def test_a_small_run_is_unchanged(tmp_path):
     assert isinstance(run.arrays["w"], np.ndarray) and run.arrays.pending == [] and run.derived == ()
     keys, meta = stored_keys(tmp_path / "r.npz")
     assert {"w", "test_acc", "test_loss"} <= keys and meta["format"] == 2 and "trajectory" not in meta
+
+
+def test_a_plotted_run_computes_its_test_metrics_before_writing_its_file(compact, tmp_path):
+    run = grokode.integrate(**SMALL, out=tmp_path / "run.npz", plot=tmp_path / "run.png")
+    keys, meta = stored_keys(tmp_path / "run.npz")
+    assert {"test_acc", "test_loss"} <= keys and meta["trajectory"]["derived"] == ["w"]
+    loss, acc = reference(run.arrays["w"])
+    with np.load(tmp_path / "run.npz") as z:
+        np.testing.assert_array_equal(z["test_acc"], acc)
+        np.testing.assert_array_equal(z["test_loss"], loss)
