@@ -261,6 +261,17 @@ class LinearModel(Model):
                 seed=cfg["seed"])
         return self.__dict__["_dataset"]
 
+    def data_matrix(self, data):
+        """``data.X`` in the form the products read (a :class:`~grokode.numeric.linalg.DataMatrix`: for ±1 data its
+        sign bits), built once per data set and shared by the dynamics and the reference predictors."""
+        memo = self.__dict__.get("_data_matrix")
+        if memo is None or memo[0] is not data:
+            from ..numeric.linalg import DataMatrix
+
+            memo = (data, DataMatrix(data.X))
+            self.__dict__["_data_matrix"] = memo
+        return memo[1]
+
     def prepare(self) -> Plan:
         data = self.dataset()
         flow = self.make_flow(data)
@@ -444,7 +455,8 @@ class LinearModel(Model):
         if not arrays["w"].shape[0]:
             return None
         alignment, predictors = reference_arrays(plan.data, arrays["w"], self.problem_type, self.config["loss"],
-                                                 self.train_outputs(plan.data, arrays["w"]))
+                                                 self.train_outputs(plan.data, arrays["w"]),
+                                                 matrix=self.data_matrix(plan.data))
         predictors.update(self.decay_reference(plan.data))
         return References(predictors, alignment)
 
@@ -466,7 +478,7 @@ class LinearModel(Model):
                 or cfg.get("method") == "label-noise-sgd"):
             return {}
         c_plus, c_minus = self.regularizer()
-        lasso = weighted_lasso(data.X, data.y, 0.5 * cfg["lam"], c_plus, c_minus)
+        lasso = weighted_lasso(self.data_matrix(data), data.y, 0.5 * cfg["lam"], c_plus, c_minus)
         return {"rich_decay": predictor_record(data, lasso, self.problem_type, cfg["loss"])}
 
     def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:
