@@ -87,3 +87,27 @@ def sign_gram(colbits: np.ndarray, d: int) -> np.ndarray:
     out = np.empty((n, n))
     _xor_counts(rows.view(np.uint64), d, out)
     return out
+
+
+@numba.njit(cache=True)
+def _unpack_signs(raw, out):
+    """out[8b + k] = +1 if bit 7 − k of raw[b] is set, else −1 (numpy's unpackbits order, big-endian bits)."""
+    size = out.size
+    full = size // 8
+    for b in range(full):
+        v = raw[b]
+        for k in range(8):
+            out[8 * b + k] = np.int8((((v >> (7 - k)) & 1) << 1) - 1)
+    for i in range(8 * full, size):
+        out[i] = np.int8((((raw[i // 8] >> (7 - i % 8)) & 1) << 1) - 1)
+
+
+def unpack_signs(raw: np.ndarray, size: int) -> np.ndarray:
+    """The first ``size`` bits of the uint8 array ``raw`` as ±1 int8 values (bit 1 ↔ +1, most significant bit of each
+    byte first): ``2·unpackbits(raw, count=size) − 1`` in one pass, without the intermediate array."""
+    raw = np.ascontiguousarray(raw, dtype=np.uint8)
+    if not 0 <= size <= 8 * raw.size:
+        raise ValueError(f"unpack_signs: {size} bits asked of {raw.size} bytes")
+    out = np.empty(size, dtype=np.int8)
+    _unpack_signs(raw, out)
+    return out

@@ -79,3 +79,29 @@ def test_data_matrix_without_signs_keeps_the_general_path():
     D = DataMatrix(X)
     assert D.bits is None and D.colbits is None
     assert np.array_equal(D.gram(), X.astype(np.float64) @ X.T.astype(np.float64))
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 63, 64, 65, 1037 * 13])
+def test_unpack_signs_is_numpy_unpackbits(size):
+    raw = np.random.default_rng(size).integers(0, 256, size=(size + 7) // 8 + 1, dtype=np.uint8)  # a spare byte
+    expected = 2 * np.unpackbits(raw, count=size).astype(np.int8) - 1
+    got = sign_bits.unpack_signs(raw, size)
+    assert got.dtype == np.int8 and got.shape == (size,)
+    assert np.array_equal(got, expected)
+    with pytest.raises(ValueError, match="bits asked"):
+        sign_bits.unpack_signs(raw, 8 * raw.size + 1)
+
+
+@pytest.mark.parametrize("n, d", [(1, 1), (3, 5), (13, 1037), (256, 64)])
+def test_rademacher_draws_the_same_signs_from_the_same_stream(n, d):
+    """A seed's data set does not change: the ±1 entries are numpy's unpacked bits of the same random bytes."""
+    from grokode.tasks.datasets import _rademacher
+
+    size = n * d
+    before = np.random.default_rng(11)
+    raw = np.frombuffer(before.bytes((size + 7) // 8), dtype=np.uint8)
+    expected = (2 * np.unpackbits(raw, count=size).astype(np.int8) - 1).reshape(n, d)
+    rng = np.random.default_rng(11)
+    got = _rademacher(rng, n, d)
+    assert got.dtype == np.int8 and got.flags.c_contiguous and np.array_equal(got, expected)
+    assert rng.random() == before.random()  # the stream moved as before
