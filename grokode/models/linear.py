@@ -34,6 +34,7 @@ from .base import (
     data_digest,
     default_t_end,
     save_times,
+    start_data_digest,
     theory_time,
     with_default,
 )
@@ -274,6 +275,7 @@ class LinearModel(Model):
 
     def prepare(self) -> Plan:
         data = self.dataset()
+        start_data_digest(data)  # the run records it: hashed while the dynamics are set up
         flow = self.make_flow(data)
         self.check_alpha_axis(data, flow)
         return self.plan(self.config["lam"], data, flow)
@@ -438,7 +440,7 @@ class LinearModel(Model):
                              gamma=params.get("gamma", 5.0), n_test=params.get("n_test", options.get("n_test", 0)),
                              seed=options["seed"])
         expected = meta.get("trajectory", {}).get("data_sha256")
-        if expected is not None and expected not in (data_digest(data), training_digest(data)):
+        if expected is not None and expected != data_digest(data) and expected != training_digest(data):
             raise InputError("the data set rebuilt for this run differs from the one it was integrated on (a changed "
                              f"--data file, or another numpy's random streams): {what} cannot be recomputed from "
                              "'state'")
@@ -469,14 +471,14 @@ class LinearModel(Model):
         argmin L(w) + (λ/2)·ψ(w) the flow ends at (:func:`~grokode.analysis.predictors.lasso.weighted_lasso`), the
         rich level of the regime label (docs/math.md#regimes-of-a-run). Label-noise SGD's effective decay is not λ,
         so it has none."""
-        from ..analysis.analyze import predictor_record
-        from ..analysis.predictors.lasso import weighted_lasso
-
         cfg = self.config
         found = self.implicit_profile(data)
         if (not self.regression or cfg["lam"] <= 0 or found is None or found[0].degree != 2
                 or cfg.get("method") == "label-noise-sgd"):
             return {}
+        from ..analysis.analyze import predictor_record
+        from ..analysis.predictors.lasso import weighted_lasso
+
         c_plus, c_minus = self.regularizer()
         lasso = weighted_lasso(self.data_matrix(data), data.y, 0.5 * cfg["lam"], c_plus, c_minus)
         return {"rich_decay": predictor_record(data, lasso, self.problem_type, cfg["loss"])}
