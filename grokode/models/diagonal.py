@@ -197,13 +197,15 @@ class DiagonalModel(LinearModel):
             from ..numeric.normalized_gd import NormalizedGD
 
             stepper = NormalizedGD if cfg["normalized_lr"] else DiagonalGD
-            return self.plan(cfg["lam"], data, stepper(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"],
-                                                       lr=cfg["lr"], depth=cfg["depth"], loss=cfg["loss"]))
+            return self.plan(cfg["lam"], data, stepper(self.data_matrix(data), data.y, alpha=cfg["alpha"],
+                                                       lam=cfg["lam"], lr=cfg["lr"], depth=cfg["depth"],
+                                                       loss=cfg["loss"]))
         from ..numeric.label_noise import LabelNoiseSGD, noise_generator
 
         lr = cfg["lr"] if cfg["lr"] is not None else label_noise_default_lr(data, cfg["alpha"], cfg["depth"])
-        sgd = LabelNoiseSGD(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"], lr=lr, noise=cfg["noise"],
-                            batch=cfg["batch"], depth=cfg["depth"], rng=noise_generator(cfg["noise_seed"]))
+        sgd = LabelNoiseSGD(self.data_matrix(data), data.y, alpha=cfg["alpha"], lam=cfg["lam"], lr=lr,
+                            noise=cfg["noise"], batch=cfg["batch"], depth=cfg["depth"],
+                            rng=noise_generator(cfg["noise_seed"]))
         rate = cfg["lam"] + sgd.lam_eff
         if rate == 0 and cfg["t_eval"] is None and cfg["t_end"] is None:
             raise InputError(f"lam={cfg['lam']!r} and noise={cfg['noise']!r} give no time scale (depth "
@@ -215,7 +217,8 @@ class DiagonalModel(LinearModel):
 
         cfg = self.config
         flow_class = ReducedDiagonalFlow if cfg["formulation"] == "reduced" else FullDiagonalFlow
-        flow = flow_class(data.X, data.y, alpha=cfg["alpha"], lam=cfg["lam"], depth=cfg["depth"], loss=cfg["loss"])
+        flow = flow_class(self.data_matrix(data), data.y, alpha=cfg["alpha"], lam=cfg["lam"], depth=cfg["depth"],
+                          loss=cfg["loss"])
         flow.stop_at_fit = self.stops_at_fit()
         return flow
 

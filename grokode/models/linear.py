@@ -34,6 +34,7 @@ from .base import (
     data_digest,
     default_t_end,
     save_times,
+    start_data_digest,
     theory_time,
     with_default,
 )
@@ -261,8 +262,20 @@ class LinearModel(Model):
                 seed=cfg["seed"])
         return self.__dict__["_dataset"]
 
+    def data_matrix(self, data):
+        """``data.X`` in the form the products read (a :class:`~grokode.numeric.linalg.DataMatrix`: for ±1 data its
+        sign bits), built once per data set and shared by the dynamics and the reference predictors."""
+        memo = self.__dict__.get("_data_matrix")
+        if memo is None or memo[0] is not data:
+            from ..numeric.linalg import DataMatrix
+
+            memo = (data, DataMatrix(data.X))
+            self.__dict__["_data_matrix"] = memo
+        return memo[1]
+
     def prepare(self) -> Plan:
         data = self.dataset()
+        start_data_digest(data)  # the run records it: hashed while the dynamics are set up
         flow = self.make_flow(data)
         self.check_alpha_axis(data, flow)
         return self.plan(self.config["lam"], data, flow)
@@ -427,7 +440,7 @@ class LinearModel(Model):
                              gamma=params.get("gamma", 5.0), n_test=params.get("n_test", options.get("n_test", 0)),
                              seed=options["seed"])
         expected = meta.get("trajectory", {}).get("data_sha256")
-        if expected is not None and expected not in (data_digest(data), training_digest(data)):
+        if expected is not None and expected != data_digest(data) and expected != training_digest(data):
             raise InputError("the data set rebuilt for this run differs from the one it was integrated on (a changed "
                              f"--data file, or another numpy's random streams): {what} cannot be recomputed from "
                              "'state'")
@@ -444,7 +457,8 @@ class LinearModel(Model):
         if not arrays["w"].shape[0]:
             return None
         alignment, predictors = reference_arrays(plan.data, arrays["w"], self.problem_type, self.config["loss"],
-                                                 self.train_outputs(plan.data, arrays["w"]))
+                                                 self.train_outputs(plan.data, arrays["w"]),
+                                                 matrix=self.data_matrix(plan.data))
         predictors.update(self.decay_reference(plan.data))
         return References(predictors, alignment)
 
@@ -457,16 +471,16 @@ class LinearModel(Model):
         argmin L(w) + (λ/2)·ψ(w) the flow ends at (:func:`~grokode.analysis.predictors.lasso.weighted_lasso`), the
         rich level of the regime label (docs/math.md#regimes-of-a-run). Label-noise SGD's effective decay is not λ,
         so it has none."""
-        from ..analysis.analyze import predictor_record
-        from ..analysis.predictors.lasso import weighted_lasso
-
         cfg = self.config
         found = self.implicit_profile(data)
         if (not self.regression or cfg["lam"] <= 0 or found is None or found[0].degree != 2
                 or cfg.get("method") == "label-noise-sgd"):
             return {}
+        from ..analysis.analyze import predictor_record
+        from ..analysis.predictors.lasso import weighted_lasso
+
         c_plus, c_minus = self.regularizer()
-        lasso = weighted_lasso(data.X, data.y, 0.5 * cfg["lam"], c_plus, c_minus)
+        lasso = weighted_lasso(self.data_matrix(data), data.y, 0.5 * cfg["lam"], c_plus, c_minus)
         return {"rich_decay": predictor_record(data, lasso, self.problem_type, cfg["loss"])}
 
     def summarize(self, plan: Plan, solution, arrays, transition, references) -> dict[str, Any]:

@@ -155,7 +155,8 @@ class SeparableModel(LinearModel):
 
         cfg = self.config
         flow_class = ReducedSeparableFlow if cfg["formulation"] == "reduced" else FullSeparableFlow
-        flow = flow_class(data.X, data.y, model=self.symbolic(), alpha=cfg["alpha"], lam=cfg["lam"], loss=cfg["loss"])
+        flow = flow_class(self.data_matrix(data), data.y, model=self.symbolic(), alpha=cfg["alpha"], lam=cfg["lam"],
+                          loss=cfg["loss"])
         flow.stop_at_fit = self.stops_at_fit()
         return flow
 
@@ -206,10 +207,11 @@ class SeparableModel(LinearModel):
 
         data, W, loss = plan.data, arrays["w"], self.config["loss"]
         cp, cm = self.regularizer()
+        X = self.data_matrix(data)
         if self.regression:
-            kernel, rich = min_l2_interpolant(data.X, data.y), weighted_l1_interpolant(data.X, data.y, cp, cm)
+            kernel, rich = min_l2_interpolant(X, data.y), weighted_l1_interpolant(X, data.y, cp, cm)
         else:
-            kernel, rich = max_l2_margin(data.X, data.y), weighted_l1_margin(data.X, data.y, cp, cm)
+            kernel, rich = max_l2_margin(X, data.y), weighted_l1_margin(X, data.y, cp, cm)
         added = {"w_kernel": kernel.w, "w_rich": rich.w}
         norms = row_norms(np.atleast_2d(W))
         for name, p in (("kernel", kernel), ("rich", rich)):

@@ -20,6 +20,7 @@ from scipy.linalg.blas import ssyrk as _syrk32
 
 from .blas_threads import BlasThreadChoice
 from .parallel import sized_kernel
+from .sign_bits import sign_columns, sign_gram
 
 _BLOCK = 1024  # output columns per parallel task in Xᵀ·r (8 KB of float64 accumulators: stays in L1)
 _CHUNKS = 8  # parallel tasks in X·w; fixed so the summation order does not depend on the thread count
@@ -79,29 +80,10 @@ def matvec_t(XT, w, out):
         out[i] = acc
 
 
-def _all_signs(X: np.ndarray, block: int = 65536) -> bool:
-    """Whether every entry of int8 ``X`` is ±1, by column blocks (a whole-array comparison makes n·d-byte
-    temporaries: 256 MB each at n 256, d 1e6)."""
-    for j0 in range(0, X.shape[1], block):
-        part = X[:, j0:j0 + block]
-        if not np.all(np.abs(part) == 1):  # int8 abs(−128) = −128, which is not 1 either
-            return False
-    return True
-
-
 def pack_signs(XT: np.ndarray) -> np.ndarray:
     """Bits of x_ij = +1 for ±1 data, packed along samples: out[j, b] bit k <-> sample 8b + k."""
     # numpy's packbits (little bit order: bit k of byte b is element 8b + k) is ~10× faster than a numba loop
     return np.packbits(np.asarray(XT) > 0, axis=1, bitorder="little")
-
-
-def _packed_columns(X: np.ndarray, block: int = 65536) -> np.ndarray:
-    """``pack_signs(Xᵀ)`` (d × ⌈n/8⌉) built in blocks of columns, without a d × n temporary."""
-    n, d = X.shape
-    out = np.empty((d, (n + 7) // 8), dtype=np.uint8)
-    for j0 in range(0, d, block):
-        out[j0:j0 + block] = pack_signs(X[:, j0:j0 + block].T)
-    return out
 
 
 def packed_rows(X: np.ndarray, block: int = 64) -> np.ndarray:
@@ -185,9 +167,10 @@ class DataMatrix:
         # ±1 data (stored as int8) keeps its sign bits instead: both products read them (8× fewer bytes), and Xᵀ
         # is made only when asked for (n·d bytes: 256 MB at n 256, d 1e6); other int8 data (zeros, e.g.) are not
         # two-valued, so they take the general kernels
-        signs = self.dtype == np.int8 and _all_signs(self.X)
+        # (sign_columns checks the entries and packs the columns in one pass: None unless every entry is ±1)
+        self.bits = sign_columns(self.X) if self.dtype == np.int8 else None
+        signs = self.bits is not None
         self._XT = None if signs else np.ascontiguousarray(self.X.T)
-        self.bits = _packed_columns(self.X) if signs else None
         self.colbits = packed_rows(self.X) if signs else None
         self._gram_threads: BlasThreadChoice | None = None
 
@@ -267,7 +250,10 @@ class DataMatrix:
         return float(np.einsum("ij,ij->", self.X, self.X))
 
     def gram(self) -> np.ndarray:
-        """X Xᵀ (n × n), exactly symmetric, from float64 blocks of ~1 MB (they stay in cache)."""
+        """X Xᵀ (n × n), exactly symmetric, from float64 blocks of ~1 MB (they stay in cache); for ±1 data from the
+        sign bits (:func:`~grokode.numeric.sign_bits.sign_gram`, the same exact integers)."""
+        if self.colbits is not None:
+            return sign_gram(self.colbits, self.d)
         chunk = max(1, (1 << 17) // self.n)
         K = np.zeros((self.n, self.n), order="F")
         for j0 in range(0, self.d, chunk):

@@ -181,17 +181,17 @@ def _check_k(k: int, d: int) -> int:
 def _rademacher(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     """(n, d) int8 array of independent uniform ±1 entries.
 
-    One random bit per entry (unpacked from random bytes) is 8x fewer random draws than one integer per
-    entry, and the only full-size array ever built is the int8 result itself.
+    One random bit per entry (unpacked from random bytes, most significant bit first: numpy's unpackbits order) is
+    8x fewer random draws than one integer per entry, and the only full-size array ever built is the int8 result
+    itself, written in one pass.
     """
+    from grokode.numeric.sign_bits import unpack_signs
+
     size = n * d
     if size == 0:
         return np.empty((n, d), dtype=np.int8)
     raw = np.frombuffer(rng.bytes((size + 7) // 8), dtype=np.uint8)
-    x = np.unpackbits(raw, count=size).view(np.int8).reshape(n, d)
-    x <<= 1
-    x -= 1
-    return x
+    return unpack_signs(raw, size).reshape(n, d)
 
 
 def _sparse_teacher(rng: np.random.Generator, d: int, k: int) -> np.ndarray:

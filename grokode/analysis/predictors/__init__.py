@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from grokode.errors import InputError, checked_arguments
+from grokode.numeric.linalg import DataMatrix
 
 from .base import GAP_TOLERANCE, Predictor
 from .l1 import max_l1_margin, min_l1_interpolant, weighted_l1_interpolant, weighted_l1_margin
@@ -52,6 +53,11 @@ def reference_predictors(X: np.ndarray, y: np.ndarray, kind: str) -> tuple[Predi
     (Predictor, Predictor)
         ``(max_l2_margin, max_l1_margin)`` or ``(min_l2_interpolant, min_l1_interpolant)``.
     """
+    return predictor_pair(X, y, kind)
+
+
+def predictor_pair(X: np.ndarray | DataMatrix, y: np.ndarray, kind: str) -> tuple[Predictor, Predictor]:
+    """:func:`reference_predictors` on ``X`` or a caller's :class:`DataMatrix` of it (not built again)."""
     if kind == "classification":
         return max_l2_margin(X, y), max_l1_margin(X, y)
     if kind == "regression":

@@ -85,7 +85,14 @@ def single_threaded(func):
 
 
 def validate(X: np.ndarray, y: np.ndarray, classification: bool) -> tuple[DataMatrix, np.ndarray]:
-    """Check ``(X, y)`` and return the data matrix (int8 kept as int8, other dtypes as float64) and float64 ``y``."""
+    """Check ``(X, y)`` and return the data matrix (int8 kept as int8, other dtypes as float64) and float64 ``y``.
+
+    ``X`` may be a :class:`DataMatrix` already (a caller's, shared: it is not built again)."""
+    if isinstance(X, DataMatrix):
+        data = X
+        if data.dtype != np.int8 and not np.isfinite(data.X).all():
+            raise InputError("X must be finite, got NaN or inf entries")
+        return data, _checked_labels(y, data.n, classification)
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -96,9 +103,14 @@ def validate(X: np.ndarray, y: np.ndarray, classification: bool) -> tuple[DataMa
         X = np.asarray(X, dtype=np.float64)
         if not np.isfinite(X).all():
             raise InputError("X must be finite, got NaN or inf entries")
+    return DataMatrix(X), _checked_labels(y, X.shape[0], classification)
+
+
+def _checked_labels(y: np.ndarray, n: int, classification: bool) -> np.ndarray:
+    """``y`` as a float64 (n,) array, finite, and ±1 for a classification."""
     y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise InputError(f"y must have shape ({X.shape[0]},) to match X, got shape {y.shape}")
+    if y.ndim != 1 or y.shape[0] != n:
+        raise InputError(f"y must have shape ({n},) to match X, got shape {y.shape}")
     if y.dtype.kind not in "biuf":
         raise InputError(f"y must be real-valued, got dtype {y.dtype}")
     y = np.asarray(y, dtype=np.float64)
@@ -107,7 +119,7 @@ def validate(X: np.ndarray, y: np.ndarray, classification: bool) -> tuple[DataMa
     if classification and not np.all(np.abs(y) == 1.0):
         bad = y[np.abs(y) != 1.0][0]
         raise InputError(f"classification labels y must be +1 or -1, got {bad!r}")
-    return DataMatrix(X), y
+    return y
 
 
 def infeasible(kind: str, d: int, message: str, t0: float) -> Predictor:
