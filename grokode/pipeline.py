@@ -28,7 +28,7 @@ from .interrupts import received, stoppable
 from .models import get_model
 from .models.base import Model, data_digest
 from .numeric.solution import Status
-from .observables import FILE_FORMAT
+from .observables import FILE_FORMAT, TrajectoryArrays
 from .result import FIGURE_SUFFIXES, TRAJECTORY_SUFFIXES, Run
 from .threads import compute_threads
 
@@ -160,8 +160,8 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         run = _assemble(model, plan, sol, wall0, writer.digest, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
-            if outputs.plot is not None or outputs.plot_beside:
-                for key in getattr(run.arrays, "pending", ()):  # the figure reads them: the file keeps them too
+            if (outputs.plot is not None or outputs.plot_beside) and isinstance(run.arrays, TrajectoryArrays):
+                for key in run.arrays.pending:  # the figure reads them: the file keeps them too
                     run.arrays[key]
             if outputs.out is not None:
                 _phase(progress, f"writing {outputs.out}")
