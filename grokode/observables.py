@@ -77,9 +77,10 @@ class Observables:
     rebuilt_from : the array a compact file stores instead of the predictor (which is then rebuilt when read).
     rebuild : ``rebuild(meta, arrays) → predictor`` for such files (not recorded: it is the model's code).
     rebuilt_metrics : per-time arrays a compact file may leave out as well (listed in the meta's
-        ``trajectory.derived``): ``rebuild_metrics(meta, arrays)`` computes all of them the run has from the predictor and
-        the data set, and returns them with the predictor when ``arrays`` (a :class:`TrajectoryArrays`) has not
-        computed it yet. Not recorded (the model's code): a file is checked against its registered model's.
+        ``trajectory.derived``): ``rebuild_metrics(meta, arrays)`` computes all of them the run has from the
+        predictor and the data set, and returns them with the predictor when ``arrays`` (a
+        :class:`TrajectoryArrays`) has not computed it yet. Not recorded (the model's code): a file is checked
+        against its registered model's.
     title_sizes : the options the figure's title shows as sizes; title_depth: whether it shows the depth L.
     """
 

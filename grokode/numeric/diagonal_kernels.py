@@ -141,12 +141,25 @@ def weights_and_norm_sq(B, depth, E, log_kappa, shift, out):
     part = np.zeros(_CHUNKS)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
-        acc = 0.0
-        for j in range(c * size, min(d, (c + 1) * size)):
-            w, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, two_eE)
-            out[j] = w
-            acc += term
-        part[c] = acc
+        part[c] = weights_and_terms(B, c * size, min(d, (c + 1) * size), depth, E, log_kappa, shift, K, lin, two_eE,
+                                    out)
+    return norm_sq_of_chunks(part, depth)
+
+
+@numba.njit(cache=True, inline="always")
+def weights_and_terms(B, j0, j1, depth, E, log_kappa, shift, K, lin, two_eE, out):
+    """w_j into ``out`` for j0 ≤ j < j1 and the sum of their norm terms (:func:`_weight_and_term`), in order."""
+    acc = 0.0
+    for j in range(j0, j1):
+        w, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, two_eE)
+        out[j] = w
+        acc += term
+    return acc
+
+
+@numba.njit(cache=True, inline="always")
+def norm_sq_of_chunks(part, depth):
+    """‖θ‖² from the chunks' sums of norm terms, added in chunk order (NaN but at depth 2)."""
     total = 0.0
     for c in range(_CHUNKS):
         total += part[c]

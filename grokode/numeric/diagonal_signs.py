@@ -22,27 +22,19 @@ import numba
 import numpy as np
 
 from . import diagonal_kernels as dk
-from .diagonal_kernels import _CHUNKS, TRANSCENDENTAL_COST, _fast_constants, _weight, _weight_and_term
-from .linalg import rmatvec_signs
+from .diagonal_kernels import _CHUNKS, TRANSCENDENTAL_COST, _fast_constants, _weight
+from .linalg import rmatvec_signs, sign_tables
 from .parallel import sized_kernel
 
 
 @numba.njit(cache=True, inline="always")
-def _sign_tables(r, nbytes):
-    """(table, Σr): table[b, m] = Σ r_{8b+k} over the set bits k of m (``rmatvec_signs``'s tables)."""
-    n = r.shape[0]
-    table = np.zeros((nbytes, 256))
-    for b in range(nbytes):
-        for k in range(8):
-            i = 8 * b + k
-            rk = r[i] if i < n else 0.0
-            half = 1 << k
-            for m in range(half):
-                table[b, half + m] = table[b, m] + rk
-    total = 0.0
-    for i in range(n):
-        total += r[i]
-    return table, total
+def _clocks(bits, table, total, scale, j0, j1, B):
+    """B_j = scale·(Xᵀr)_j for j0 ≤ j < j1 from the tables of r (``rmatvec_signs``'s arithmetic)."""
+    for j in range(j0, j1):
+        acc = 0.0
+        for b in range(bits.shape[1]):
+            acc += table[b, bits[j, b]]
+        B[j] = scale * (2.0 * acc - total)
 
 
 def _separate_weights(bits, r, scale, depth, E, log_kappa, shift, B, w):
@@ -60,16 +52,12 @@ def signs_weights(bits, r, scale, depth, E, log_kappa, shift, B, w):
     """B = scale·Xᵀr (``rmatvec_signs``) and w = the closed form at B (:func:`~grokode.numeric.diagonal_kernels.
     weights`) into ``B`` and ``w``; ``bits`` is a DataMatrix's packing of the signs of X along samples."""
     d, nbytes = bits.shape
-    table, total = _sign_tables(r, nbytes)
+    table, total = sign_tables(r, nbytes)
     K, lin = _fast_constants(depth, E, log_kappa, shift)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
         j1 = min(d, (c + 1) * size)
-        for j in range(c * size, j1):
-            acc = 0.0
-            for b in range(nbytes):
-                acc += table[b, bits[j, b]]
-            B[j] = scale * (2.0 * acc - total)
+        _clocks(bits, table, total, scale, c * size, j1, B)
         for j in range(c * size, j1):
             w[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin)
 
@@ -80,25 +68,13 @@ def signs_weights_and_norm_sq(bits, r, scale, depth, E, log_kappa, shift, B, w):
     """B = scale·Xᵀr and w at B into ``B``, ``w``; returns ‖θ‖² or NaN, as
     :func:`~grokode.numeric.diagonal_kernels.weights_and_norm_sq` at B (its chunks, summed in its order)."""
     d, nbytes = bits.shape
-    table, total_r = _sign_tables(r, nbytes)
+    table, total_r = sign_tables(r, nbytes)
     K, lin = _fast_constants(depth, E, log_kappa, shift)
     two_eE = 2.0 * math.exp(E) if abs(E) < 690.0 else math.nan
     part = np.zeros(_CHUNKS)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
         j1 = min(d, (c + 1) * size)
-        for j in range(c * size, j1):
-            acc = 0.0
-            for b in range(nbytes):
-                acc += table[b, bits[j, b]]
-            B[j] = scale * (2.0 * acc - total_r)
-        acc = 0.0
-        for j in range(c * size, j1):
-            wj, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, two_eE)
-            w[j] = wj
-            acc += term
-        part[c] = acc
-    total = 0.0
-    for c in range(_CHUNKS):
-        total += part[c]
-    return total if depth == 2 else math.nan
+        _clocks(bits, table, total_r, scale, c * size, j1, B)
+        part[c] = dk.weights_and_terms(B, c * size, j1, depth, E, log_kappa, shift, K, lin, two_eE, w)
+    return dk.norm_sq_of_chunks(part, depth)

@@ -95,6 +95,24 @@ def packed_rows(X: np.ndarray, block: int = 64) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def sign_tables(r, nbytes):
+    """(table, Σr) of :func:`rmatvec_signs`: table[b, m] = Σ r_{8b+k} over the set bits k of m (nbytes × 256)."""
+    n = r.shape[0]
+    table = np.zeros((nbytes, 256))
+    for b in range(nbytes):
+        for k in range(8):  # built by doubling
+            i = 8 * b + k
+            rk = r[i] if i < n else 0.0
+            half = 1 << k
+            for m in range(half):
+                table[b, half + m] = table[b, m] + rk
+    total = 0.0
+    for i in range(n):
+        total += r[i]
+    return table, total
+
+
 @sized_kernel(lambda bits, r, scale, out: 4 * bits.size)
 def rmatvec_signs(bits, r, scale, out):
     """out = scale · Xᵀ r for ±1 data from packed sign bits, by byte lookup tables ("four Russians").
@@ -104,18 +122,7 @@ def rmatvec_signs(bits, r, scale, out):
     instead of n multiply-adds, reading n/8 bytes instead of n.
     """
     d, nbytes = bits.shape
-    n = r.shape[0]
-    table = np.zeros((nbytes, 256))
-    for b in range(nbytes):
-        for k in range(8):  # table[b, m] = Σ_{bit k of m} r[8b + k], built by doubling
-            i = 8 * b + k
-            rk = r[i] if i < n else 0.0
-            half = 1 << k
-            for m in range(half):
-                table[b, half + m] = table[b, m] + rk
-    total = 0.0
-    for i in range(n):
-        total += r[i]
+    table, total = sign_tables(r, nbytes)
     for j in numba.prange(d):
         acc = 0.0
         for b in range(nbytes):
