@@ -5,9 +5,9 @@ clock B = Xᵀr/n and the closed form w_j = e^E (e^{A(z_j)} − e^{B(z_j)}) at z
 (:class:`grokode.numeric.linalg.DataMatrix` keeps their sign bits) the first is a pass of byte lookups
 (:func:`~grokode.numeric.linalg.rmatvec_signs`), the second a pass of transcendental functions
 (:func:`~grokode.numeric.diagonal_kernels.weights`); each alone is too small at d ~ 1e5 to pay for a parallel
-region, so both ran on one core. :func:`signs_weights` does both in one region, a block of coordinates at a time
-(a chunk's clocks, then its weights: one loop holding both bodies runs slower than the two loops). Its serial form
-is the two separate kernels, which run faster on one core than the fused loops. :func:`signs_weights_and_norm_sq`
+region. :func:`signs_weights` does both in one region, chunk by chunk (a chunk's clocks, then its weights: one loop
+holding both bodies runs slower than the two loops). Its serial form is the two separate kernels, which run faster
+on one core than the fused loops. :func:`signs_weights_and_norm_sq`
 does the same for w and ‖θ‖² at a saved time.
 
 Each value is computed by the same operations in the same order as the separate kernels, so B, w and ‖θ‖² are
