@@ -53,3 +53,17 @@ class TerminalRun:
             pass
         os.close(self.master)
         return self.proc.returncode, stdout.decode("utf-8", "replace"), self.seen
+
+
+def stop_after(monkeypatch, asks: float) -> None:
+    """Make the run's stop request come true once the driver has asked more than ``asks`` times (it asks once per
+    step or chunk), as a signal arriving then would; ``monkeypatch.undo()`` or a new patch lifts it."""
+    import grokode.interrupts as interrupts
+
+    calls = {"n": 0}
+
+    def requested() -> bool:
+        calls["n"] += 1
+        return calls["n"] > asks
+
+    monkeypatch.setattr(interrupts, "requested", requested)

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import stop_after
 
 import grokode
 from grokode.models import linear
@@ -172,13 +173,7 @@ def test_a_stopped_compact_run_continues_with_its_test_metrics(compact, monkeypa
     import grokode.interrupts as interrupts
 
     straight = grokode.integrate(**SMALL)
-    calls = {"n": 0}
-
-    def late():  # stop at 60 % of the straight run's steps
-        calls["n"] += 1
-        return calls["n"] > 0.6 * straight.meta["solver"]["steps"]
-
-    monkeypatch.setattr(interrupts, "requested", late)
+    stop_after(monkeypatch, 0.6 * straight.meta["solver"]["steps"])  # at 60 % of the straight run's steps
     path = tmp_path / "stopped.npz"
     stopped = grokode.integrate(**SMALL, out=path)
     monkeypatch.setattr(interrupts, "requested", lambda: False)

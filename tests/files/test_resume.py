@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import TerminalRun
+from helpers import TerminalRun, stop_after
 
 import grokode
 from grokode.errors import InputError
@@ -178,16 +178,8 @@ def test_resume_on_the_command_line_takes_only_t_end_and_method(short_run, tmp_p
 def test_discrete_methods_continue_exactly(kw, tmp_path, monkeypatch):
     """Stopped after a few chunks (the driver sees a signal), continued: the same trajectory as a straight run,
     bit for bit (label-noise SGD draws the same noise: its generator state is saved)."""
-    import grokode.interrupts as interrupts
-
     straight = grokode.integrate(**kw)
-    calls = {"n": 0}
-
-    def after_a_few_chunks():
-        calls["n"] += 1
-        return calls["n"] > 6
-
-    monkeypatch.setattr(interrupts, "requested", after_a_few_chunks)
+    stop_after(monkeypatch, 6)  # a few chunks
     path = tmp_path / "stopped.npz"
     stopped = grokode.integrate(**kw, out=path)
     monkeypatch.undo()
@@ -212,13 +204,7 @@ def test_flows_with_frames_continue_from_their_saved_frame(kw, compact, tmp_path
     if compact:
         monkeypatch.setattr(linear, "COMPACT_FROM", 0)
     straight = grokode.integrate(**kw)
-    calls = {"n": 0}
-
-    def late():  # the driver asks once per step: stop at 80 % of the straight run's steps
-        calls["n"] += 1
-        return calls["n"] > 0.8 * straight.meta["solver"]["steps"]
-
-    monkeypatch.setattr(interrupts, "requested", late)
+    stop_after(monkeypatch, 0.8 * straight.meta["solver"]["steps"])  # at 80 % of the straight run's steps
     path = tmp_path / "stopped.npz"
     stopped = grokode.integrate(**kw, out=path)
     monkeypatch.setattr(interrupts, "requested", lambda: False)
