@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,20 +30,33 @@ CASES = {
 GOAL = 3.0
 
 
-def run(args: list[str], alpha: float, seed: int, workdir: str) -> dict:
+def run_integrate(args: list[str], workdir: str, tree: str | None = None) -> dict:
+    """One whole ``grokode integrate ARGS --no-plot --json`` command in ``workdir``: its summary, with ``wall`` (the
+    process's seconds) and ``cpu`` (its user + system seconds); ``tree``: a checkout whose code runs instead (its
+    directory first on PYTHONPATH)."""
     out = os.path.join(workdir, f"run-{time.monotonic_ns()}.npz")
-    cmd = [sys.executable, "-m", "grokode", "integrate", *args, "--n", "64", "--d", "2000", "--n-test", "100",
-           "--lam", "1e-3", "--alpha", f"{alpha:g}", "--seed", str(seed), "--no-plot", "--json", "--out", out]
+    cmd = [sys.executable, "-m", "grokode", "integrate", *args, "--no-plot", "--json", "--out", out]
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = os.path.abspath(tree)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode not in (0, 1):
-        return {"status": f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}", "wall": wall}
+        return {"status": f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}", "wall": wall, "cpu": cpu}
     summary = json.loads(proc.stdout)
-    summary["wall"] = wall
+    summary.update(wall=wall, cpu=cpu)
     if os.path.exists(out):
         os.remove(out)
     return summary
+
+
+def run(args: list[str], alpha: float, seed: int, workdir: str) -> dict:
+    return run_integrate([*args, "--n", "64", "--d", "2000", "--n-test", "100", "--lam", "1e-3", "--alpha",
+                          f"{alpha:g}", "--seed", str(seed)], workdir)
 
 
 def cpu_name() -> str:

@@ -12,37 +12,15 @@ another checkout (its directory first on PYTHONPATH), e.g. the main branch for a
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 
-from alpha_cost import GOAL, cpu_name
+from alpha_cost import GOAL, cpu_name, run_integrate
 
 
 def run(alpha: float, args: argparse.Namespace, workdir: str) -> dict:
-    out = os.path.join(workdir, f"run-{time.monotonic_ns()}.npz")
-    cmd = [sys.executable, "-m", "grokode", "integrate", "--model", "matrix", "--d", str(args.d), "--frac",
-           f"{args.frac:g}", "--lam", "1e-3", "--alpha", f"{alpha:g}", "--no-plot", "--json", "--out", out]
-    env = dict(os.environ)
-    if args.tree:
-        env["PYTHONPATH"] = os.path.abspath(args.tree)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode not in (0, 1):
-        return {"status": f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}", "wall": wall, "cpu": cpu}
-    summary = json.loads(proc.stdout)
-    summary.update(wall=wall, cpu=cpu)
-    if os.path.exists(out):
-        os.remove(out)
-    return summary
+    return run_integrate(["--model", "matrix", "--d", str(args.d), "--frac", f"{args.frac:g}", "--lam", "1e-3",
+                          "--alpha", f"{alpha:g}"], workdir, args.tree)
 
 
 def main() -> None:
