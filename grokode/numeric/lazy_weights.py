@@ -15,7 +15,6 @@ computed in one pass and kept (:meth:`LazyWeights.project`). When the whole arra
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +33,8 @@ LAZY_FROM = 500_000
 
 
 class LazyWeights:
-    """A read-only T×d float64 array whose rows are ``flow.observe(var_k, states[k], frames[k])[0]``.
+    """A read-only T×d float64 array whose rows are ``flow.observe(var_k, states[k], frames[k])[0]`` of a reduced
+    flow (:class:`~grokode.numeric.reduced.ReducedLinearFlow`, whose ``observe`` writes w into a given row).
 
     Rows whose frame is None (saved times before the flow's start, where w = 0) are zero. ``norms`` (T) holds
     ‖θ‖ at the saved times where it is known (before the start) and NaN elsewhere; a pass over the rows fills
@@ -57,8 +57,6 @@ class LazyWeights:
         self._projections: list[tuple[np.ndarray, np.ndarray]] = []
         self._row_norms: tuple[np.ndarray, np.ndarray] | None = None
         self._norms_done = False
-        # a flow whose observe writes w into a given row saves a d-long temporary and its copy per row
-        self._into_row = "out" in inspect.signature(flow.observe).parameters
 
     # -- array protocol ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -110,12 +108,8 @@ class LazyWeights:
             if frame is None:
                 out[i] = 0.0
                 continue
-            state = np.ascontiguousarray(self.states[k])
-            if self._into_row:
-                _, norm = self.flow.observe(float(self.var[k]), state, frame, out=out[i])
-            else:
-                w, norm = self.flow.observe(float(self.var[k]), state, frame)
-                out[i] = w
+            # w straight into its row: no d-long temporary and copy per row
+            _, norm = self.flow.observe(float(self.var[k]), np.ascontiguousarray(self.states[k]), frame, out=out[i])
             self.norms[k] = norm
         self.seconds += time.perf_counter() - clock
         return out
