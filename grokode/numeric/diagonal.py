@@ -141,26 +141,24 @@ class ReducedDiagonalFlow(ReducedLinearFlow):
                 w = out
             return w, math.exp(0.5 * settled.log_norm_sq(self, t, A, Bv))
         w = np.empty(self.d) if out is None else out
-        if anchor is None and self.data.bits is not None:  # the clock and the closed form in one pass
+        shift = -self.scale_at(tau, c, anchor)
+        if anchor is not None:
+            B = self.clock(state, tau, (c, anchor))
+            self.fill_weights(tau, B, (c, anchor), w)
+            log_sq = dk.anchored_log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift, anchor.A,
+                                             anchor.B)
+            return w, math.exp(0.5 * log_sq)
+        E = gen.diag_E(self.depth, self.ell0, self.lam, t)
+        if self.data.bits is not None:  # the clock and the closed form in one pass
             B = self._B
-            sq = ds.signs_weights_and_norm_sq(self.data.bits, state, 1.0 / self.n, self.depth,
-                                              gen.diag_E(self.depth, self.ell0, self.lam, t), self.log_kappa,
-                                              -self.scale_at(tau, c, anchor), B, w)
-            c = self.scale_at(tau, c, anchor)
+            sq = ds.signs_weights_and_norm_sq(self.data.bits, state, 1.0 / self.n, self.depth, E, self.log_kappa,
+                                              shift, B, w)
         else:
             B = self.clock(state, tau, (c, anchor))
-            if anchor is not None:
-                self.fill_weights(tau, B, (c, anchor), w)
-            c = self.scale_at(tau, c, anchor)
-            if anchor is not None:
-                log_sq = dk.anchored_log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c,
-                                                 anchor.A, anchor.B)
-                return w, math.exp(0.5 * log_sq)
-            sq = dk.weights_and_norm_sq(B, self.depth, gen.diag_E(self.depth, self.ell0, self.lam, t),
-                                        self.log_kappa, -c, w)
+            sq = dk.weights_and_norm_sq(B, self.depth, E, self.log_kappa, shift, w)
         if math.isfinite(sq) and sq > 0.0:
             return w, math.sqrt(sq)
-        log_sq = dk.log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, -c)
+        log_sq = dk.log_norm_sq(B, self.depth, self.ell0, self.lam, t, self.log_kappa, shift)
         return w, math.exp(0.5 * log_sq)
 
     def exponents(self, state: np.ndarray, frame=None, tau: float = -math.inf) -> tuple[np.ndarray, np.ndarray]:
