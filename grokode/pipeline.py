@@ -134,9 +134,10 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
     # signals are recorded from here on: the driver stops at its next step, and one arriving while the finished
     # part is observed and written cannot interrupt the writing
     with stoppable():
-        # BLAS runs one thread while the dynamics run (their BLAS calls are small and numba's kernels share the
-        # cores); the post-processing's large products (metrics of every saved w, the Gram matrices of the
-        # predictors) keep the library's threads
+        # BLAS runs one thread throughout (its calls here are small, numba's kernels share the cores, and its
+        # threads spin after each call); a large product that gains from more threads names them (the Newton Gram
+        # product of a Jacobian). The metrics computed after the run (a compact run's test metrics, when read) run
+        # under the same limit, so they are the same numbers as those computed during it
         with compute_threads():
             prepare_start = time.perf_counter()
             plan = model.prepare()
@@ -157,7 +158,8 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
         if continuation is not None:
             sol = continuation.merge(sol)
         _phase(progress, "analysing")
-        run = _assemble(model, plan, sol, wall0, writer.digest, prepare_seconds=prepare_seconds)
+        with compute_threads():
+            run = _assemble(model, plan, sol, wall0, writer.digest, prepare_seconds=prepare_seconds)
         writer.annotate(run, sol)
         try:
             if (outputs.plot is not None or outputs.plot_beside) and isinstance(run.arrays, TrajectoryArrays):

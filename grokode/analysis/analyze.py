@@ -55,11 +55,12 @@ def predictor_score(ds: Dataset, w: np.ndarray, problem: str, loss: str) -> tupl
 
 
 def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str, F: np.ndarray | None = None, *,
-                     matrix: DataMatrix | None = None) -> tuple[dict[str, np.ndarray], dict]:
+                     matrix: DataMatrix | None = None, pair: tuple | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Solve the kernel and rich reference predictors of ``ds`` and align every row of ``W`` with them.
 
     ``F``: the training outputs ``outputs(ds.X, W)`` if the caller has them (they are a T×n×d product);
-    ``matrix``: ``DataMatrix(ds.X)`` if the caller has it (for ±1 data it is checked and bit-packed once).
+    ``matrix``: ``DataMatrix(ds.X)`` if the caller has it (for ±1 data it is checked and bit-packed once);
+    ``pair``: the (kernel, rich) predictors if the caller has solved them (then ``matrix`` is not used).
 
     Returns
     -------
@@ -68,7 +69,7 @@ def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str, F: np.
     references : per predictor its kind, feasibility, norm, margin, certified gap, message and own test
         metric (JSON-ready; stored in the file's ``meta``).
     """
-    kernel, rich = predictor_pair(ds.X if matrix is None else matrix, ds.y, problem)
+    kernel, rich = predictor_pair(ds.X if matrix is None else matrix, ds.y, problem) if pair is None else pair
     arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
     if isinstance(W, LazyWeights):  # weights computed when read: both products in one pass over the rows
         W.project([p.w for p in (kernel, rich) if p.feasible])

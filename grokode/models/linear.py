@@ -230,9 +230,9 @@ class LinearModel(Model):
         weights = 8.0 * saves * d
         if cfg["t_eval"] is None and cfg.get("formulation", "reduced") == "reduced" and cfg.get(
                 "method") not in DISCRETE_METHOD_NAMES:  # a reduced flow keeps its states: w is read in blocks
-            from ..numeric.lazy_weights import BLOCK_BYTES, CACHE_BYTES
+            from ..numeric.lazy_weights import BLOCK_BYTES
 
-            weights = min(weights, float(max(CACHE_BYTES, BLOCK_BYTES)))
+            weights = min(weights, float(max(BLOCK_BYTES, 8 * d)))
         trajectory = weights + 8.0 * saves * (n + cfg["n_test"])
         return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
 
@@ -358,9 +358,11 @@ class LinearModel(Model):
         compact = self.config["t_eval"] is None and W.size > COMPACT_FROM and self.saves_states() and len(
             solution.frames) == len(solution.t)
         if is_lazy(W):  # w computed from the saved states: every metric in one pass over its rows
-            # a compact file rebuilds the test-set metrics too; while w is kept in memory they cost one product when
-            # first read (often never: the transition reads the population metric), so they wait until then
-            deferred = compact and data.X_test is not None and W.keeps_whole()
+            if len(W):  # the alignment's products with the reference predictors in the same pass
+                W.plan_projections([p.w for p in self.reference_predictors(data) if p.feasible])
+            # a compact file rebuilds the test-set metrics too; they are computed when first read (often never: the
+            # transition reads the population metric), by a second pass
+            deferred = compact and data.X_test is not None
             metrics, train_outputs = streamed_metrics(data, W, loss, kind, test=not deferred)
             self.__dict__["_train_outputs"] = (W, train_outputs)
             arrays.update(metrics, param_norm=W.param_norm)
@@ -458,9 +460,25 @@ class LinearModel(Model):
             return None
         alignment, predictors = reference_arrays(plan.data, arrays["w"], self.problem_type, self.config["loss"],
                                                  self.train_outputs(plan.data, arrays["w"]),
-                                                 matrix=self.data_matrix(plan.data))
+                                                 pair=self.reference_predictors(plan.data))
         predictors.update(self.decay_reference(plan.data))
         return References(predictors, alignment)
+
+    def reference_predictors(self, data) -> tuple[Any, Any]:
+        """(kernel, rich) reference predictors of ``data`` (:class:`~grokode.analysis.predictors.Predictor`), solved
+        once per data set: a run whose w is computed from its states projects onto them in its one pass over the
+        rows, before its references are assembled."""
+        memo = self.__dict__.get("_reference_predictors")
+        if memo is None or memo[0] is not data:
+            memo = (data, self.solve_reference_predictors(data))
+            self.__dict__["_reference_predictors"] = memo
+        return memo[1]
+
+    def solve_reference_predictors(self, data) -> tuple[Any, Any]:
+        """(kernel, rich): the max ℓ2 / max ℓ1 margin classifiers, or the min ℓ2 / min ℓ1 interpolants."""
+        from ..analysis.predictors import predictor_pair
+
+        return predictor_pair(self.data_matrix(data), data.y, self.problem_type)
 
     def regularizer(self) -> tuple[float, float]:
         """(c₊, c₋): ψ(w) = c_±|w|^{2/L} = min{‖θ‖² : w(θ) = w}; both 1 for the diagonal net (docs/math.md#setting)."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..options import Option
-from .base import ALPHA, LAM, Plan, References, method_option, with_default
+from .base import ALPHA, LAM, Plan, method_option, with_default
 from .linear import DATA_OPTIONS, RUN_OPTIONS, LinearModel
 
 FLOW_METHODS = ("auto", "LSODA", "BDF", "Radau", "RK45", "DOP853", "rkc")
@@ -196,33 +196,17 @@ class SeparableModel(LinearModel):
         cp, cm = self.regularizer()
         return not math.isclose(cp, cm, rel_tol=1e-12)
 
-    def references(self, plan: Plan, solution, arrays: dict[str, np.ndarray]) -> References | None:
-        if not arrays["w"].shape[0]:
-            return None
+    def solve_reference_predictors(self, data) -> tuple[Any, Any]:
+        """(kernel, rich); at degree 2 with c₊ ≠ c₋ the rich one is the weighted ℓ1 predictor."""
         if not self.weighted_rich():
-            return super().references(plan, solution, arrays)
-        from ..analysis.alignment import cosine, normalized_margins, row_norms
-        from ..analysis.analyze import predictor_record
+            return super().solve_reference_predictors(data)
         from ..analysis.predictors import max_l2_margin, min_l2_interpolant, weighted_l1_interpolant, weighted_l1_margin
 
-        data, W, loss = plan.data, arrays["w"], self.config["loss"]
         cp, cm = self.regularizer()
         X = self.data_matrix(data)
         if self.regression:
-            kernel, rich = min_l2_interpolant(X, data.y), weighted_l1_interpolant(X, data.y, cp, cm)
-        else:
-            kernel, rich = max_l2_margin(X, data.y), weighted_l1_margin(X, data.y, cp, cm)
-        added = {"w_kernel": kernel.w, "w_rich": rich.w}
-        norms = row_norms(np.atleast_2d(W))
-        for name, p in (("kernel", kernel), ("rich", rich)):
-            added[f"cos_{name}"] = cosine(W, p.w, norms[0]) if p.feasible else np.full(W.shape[0], np.nan)
-        if not self.regression:
-            added["margin_l2"], added["margin_l1"] = normalized_margins(data.X, data.y, W,
-                                                                        self.train_outputs(data, W), norms)
-        predictors = {name: predictor_record(data, p, self.problem_type, loss)
-                      for name, p in (("kernel", kernel), ("rich", rich))}
-        predictors.update(self.decay_reference(data))
-        return References(predictors, added)
+            return min_l2_interpolant(X, data.y), weighted_l1_interpolant(X, data.y, cp, cm)
+        return max_l2_margin(X, data.y), weighted_l1_margin(X, data.y, cp, cm)
 
     def describe(self, flow) -> dict[str, Any]:
         """``meta["separable"]``: φ, θ̂, the degree, the regularizer's constants, the rich reference, the anchors."""

@@ -1,7 +1,7 @@
 """BLAS's threads or one thread for a sequence of large products, whichever is faster on the machine as it is.
 
-On a 2-core machine that nothing else uses, OpenBLAS's two threads make a large product (the test-set outputs of
-every saved w, a 302 × 10⁵ × 1000 product at paper scale) ~1.5× faster than one. As soon as another process holds
+On a 2-core machine that nothing else uses, OpenBLAS's two threads make a large product (such as the test-set outputs
+of 302 saved w, a 302 × 10⁵ × 1000 product) ~1.5× faster than one. As soon as another process holds
 a core, its threads wait for each other and the same product takes about twice as long as with one thread. A
 :class:`BlasThreadChoice` runs a sequence of products of similar size (the column blocks of one product), times
 its first calls with each thread count, uses the faster, and times the other again now and then (the load

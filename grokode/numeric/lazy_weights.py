@@ -7,10 +7,14 @@ for the T×d array of such a run: rows and blocks of rows are computed on demand
 (the same call, on the same state, that would have filled the array while integrating, so every row is the
 same to the last bit), and a pass over the rows may compute several per-row quantities at once
 (:meth:`LazyWeights.map_rows`). Products with a few vectors and the row norms, wanted by several readers, are
-computed in one pass and kept (:meth:`LazyWeights.project`). When the whole array fits in
-:data:`CACHE_BYTES` the first pass keeps it, and later reads are plain array reads.
+computed in a pass and kept (:meth:`LazyWeights.project`); vectors known before the first pass are computed in it
+(:meth:`LazyWeights.plan_projections`).
 
-``np.asarray(weights)`` materializes the array (and keeps it): code that needs all of w at once still works.
+A pass computes its blocks of about :data:`BLOCK_BYTES` into one buffer, reused from block to block: the T×d array
+is not kept. Writing a fresh T×d array costs its first touch of every page, about as much as computing the rows again
+(at paper scale 0.6 s for 242 MB on a 2-core virtual machine, against 0.55 s for the rows), and a cache-sized buffer
+costs neither. ``np.asarray(weights)`` materializes the array (and keeps it): code that needs all of w at once still
+works.
 """
 
 from __future__ import annotations
@@ -22,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ..threads import compute_threads
 from .linalg import row_norms_block
 
-#: Keep the whole T×d array after the first pass when it takes at most this many bytes (the paper-scale run's
-#: 302×1e5 is 242 MB); larger runs are read in blocks of rows of about BLOCK_BYTES.
-CACHE_BYTES = 320 * 2**20
-BLOCK_BYTES = 64 * 2**20
+#: A pass over the rows computes them in blocks of about this many bytes (at least one row), in one buffer.
+BLOCK_BYTES = 8 * 2**20
 #: A flow's run keeps its states instead of w from this many saved values (T·d) on; below, the array is small.
 LAZY_FROM = 500_000
 
@@ -55,6 +58,7 @@ class LazyWeights:
         self.seconds = 0.0  # spent computing rows
         self._full: np.ndarray | None = None
         self._projections: list[tuple[np.ndarray, np.ndarray]] = []
+        self._planned: list[np.ndarray] = []
         self._row_norms: tuple[np.ndarray, np.ndarray] | None = None
         self._norms_done = False
 
@@ -101,8 +105,11 @@ class LazyWeights:
         """Rows start … stop − 1 as a new (stop − start)×d array (norms of those rows filled in)."""
         if self._full is not None:
             return self._full[start:stop]
+        return self._fill(start, stop, np.empty((max(0, stop - start), self.shape[1])))
+
+    def _fill(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Rows start … stop − 1 written into ``out`` (norms of those rows filled in)."""
         clock = time.perf_counter()
-        out = np.empty((max(0, stop - start), self.shape[1]))
         for i, k in enumerate(range(start, stop)):
             frame = self.frames[k]
             if frame is None:
@@ -116,49 +123,62 @@ class LazyWeights:
 
     def block_rows(self) -> int:
         """Rows per block of a pass (all of them when the array is kept)."""
-        return block_rows(self.shape)
-
-    def keeps_whole(self) -> bool:
-        """Whether the first pass over the rows keeps the whole array (at most :data:`CACHE_BYTES`): later passes are
-        array reads."""
-        return self.nbytes <= CACHE_BYTES
+        return self.shape[0] if self._full is not None else block_rows(self.shape)
 
     def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, block) over all rows; the first pass over a small array keeps it."""
+        """(first row, block) over all rows. Unless the array is kept (:meth:`__array__`), every block is a view of
+        one buffer that the next block overwrites: a reader keeps what it computes from a block, never the block."""
         T = self.shape[0]
-        if self._full is None and self.keeps_whole():
-            self._full = self.rows(0, T)
         if self._full is not None:
-            self._norms_done = True
             yield 0, self._full
             return
         step = self.block_rows()
+        buffer = np.empty((min(T, step), self.shape[1]))
         for k in range(0, T, step):
-            yield k, self.rows(k, min(T, k + step))
+            stop = min(T, k + step)
+            yield k, self._fill(k, stop, buffer[:stop - k])
         self._norms_done = True
 
     def map_rows(self, functions: dict[str, Callable[[np.ndarray], Any]]) -> dict[str, Any]:
         """One pass over the rows: each function maps a block (R×d) to per-row values (R or R×m), concatenated
-        along the rows; a value that is None stays None."""
-        parts: dict[str, list] = {name: [] for name in functions}
-        for _, block in self.blocks():
-            for name, fn in functions.items():
-                parts[name].append(fn(block))
-        return {name: (None if any(p is None for p in ps) else np.concatenate(ps) if ps else
-                       np.empty(0)) for name, ps in parts.items()}
+        along the rows; a value that is None stays None. The same pass computes the products planned by
+        :meth:`plan_projections` and the row norms, unless known."""
+        planned = self._planned
+        own: dict[str, Callable[[np.ndarray], Any]] = {}
+        if planned:  # one matrix-vector product per vector: the same values as W @ v on the whole array
+            own["products"] = lambda B: np.stack([B @ v for v in planned], axis=1)
+        if self._row_norms is None:
+            own["norms"] = row_norms_block
+        everything = {**{("own", k): f for k, f in own.items()}, **{("caller", k): f for k, f in functions.items()}}
+        parts: dict[tuple[str, str], list] = {key: [] for key in everything}
+        # one BLAS thread: the pass alternates numba's parallel kernels (the rows) with small products, and
+        # OpenBLAS's threads, spinning after each product, would hold the cores the next rows need
+        with compute_threads():
+            for _, block in self.blocks():
+                for key, fn in everything.items():
+                    parts[key].append(fn(block))
+        found = {key: (None if any(p is None for p in ps) else np.concatenate(ps) if ps else np.empty(0))
+                 for key, ps in parts.items()}
+        if planned:
+            products = np.asarray(found["own", "products"]).reshape(self.shape[0], len(planned))
+            self._projections += [(v, products[:, j].copy()) for j, v in enumerate(planned)]
+            self._planned = []
+        if ("own", "norms") in found:
+            self.keep_row_norms(np.asarray(found["own", "norms"]))
+        return {name: found["caller", name] for name in functions}
+
+    def plan_projections(self, vectors: list[np.ndarray]) -> None:
+        """Compute W·v for each of ``vectors`` in the next pass over the rows, whatever it is for, and keep them:
+        a later :meth:`project` on them reads them without a pass of its own."""
+        self._planned += [np.array(v, dtype=np.float64) for v in vectors
+                          if self._known(np.asarray(v, dtype=np.float64)) is None]
 
     def project(self, vectors: list[np.ndarray]) -> list[np.ndarray]:
         """W·v (T) for each v, computed together in one pass (with the row norms) and kept for later reads."""
         vectors = [np.asarray(v, dtype=np.float64) for v in vectors]
-        missing = [v for v in vectors if self._known(v) is None]
-        if missing or self._row_norms is None:
-            V = np.stack(missing, axis=1) if missing else np.zeros((self.shape[1], 0))
-            found = self.map_rows({"products": lambda B: B @ V, "norms": row_norms_block})
-            products = found["products"].reshape(self.shape[0], V.shape[1])
-            for j, v in enumerate(missing):
-                self._projections.append((v.copy(), products[:, j].copy()))
-            if self._row_norms is None:
-                self._row_norms = (found["norms"][:, 0].copy(), found["norms"][:, 1].copy())
+        self.plan_projections(vectors)
+        if self._planned or self._row_norms is None:
+            self.map_rows({})
         return [self._known(v) for v in vectors]  # type: ignore[misc]
 
     def _known(self, v: np.ndarray) -> np.ndarray | None:
@@ -170,7 +190,7 @@ class LazyWeights:
         return None
 
     def keep_row_norms(self, norms: np.ndarray) -> None:
-        """Keep (‖w‖₂, ‖w‖₁) of every row (T×2), computed by a caller's pass (:func:`row_norms_block`)."""
+        """Keep (‖w‖₂, ‖w‖₁) of every row (T×2), computed by a pass (:func:`row_norms_block`)."""
         norms = np.asarray(norms, dtype=np.float64).reshape(self.shape[0], 2)
         self._row_norms = (norms[:, 0].copy(), norms[:, 1].copy())
 
@@ -178,10 +198,9 @@ class LazyWeights:
         """(‖w‖₂, ‖w‖₁) of every row (one pass, kept)."""
         if self._row_norms is None:
             if self._full is not None:
-                found = row_norms_block(self._full)
-                self._row_norms = (found[:, 0].copy(), found[:, 1].copy())
+                self.keep_row_norms(row_norms_block(self._full))
             else:
-                self.project([])
+                self.map_rows({})
         assert self._row_norms is not None
         return self._row_norms
 
@@ -189,9 +208,7 @@ class LazyWeights:
     def param_norm(self) -> np.ndarray:
         """‖θ‖ at every saved time (a pass over the rows if some are not known yet)."""
         if not self._norms_done:
-            for _ in self.blocks():
-                pass
-            self._norms_done = True
+            self.map_rows({})
         return self.norms
 
     def _materialize(self) -> np.ndarray:
@@ -202,11 +219,10 @@ class LazyWeights:
 
 
 def block_rows(shape: tuple[int, int]) -> int:
-    """Rows per block of a pass over a T×d float64 array read like :class:`LazyWeights` (all of them when it is kept,
-    at most :data:`CACHE_BYTES`): the blocks on which per-row quantities are computed (:meth:`LazyWeights.map_rows`)."""
+    """Rows per block of a pass over a T×d float64 array read like :class:`LazyWeights`: about :data:`BLOCK_BYTES`,
+    at least one row, at most T. The blocks on which per-row quantities are computed (:meth:`LazyWeights.map_rows`),
+    also when the array is held whole (a compact file's rebuilt w), so that both compute the same values."""
     T, d = shape
-    if 8 * T * d <= CACHE_BYTES:
-        return max(1, T)
     return max(1, min(T, BLOCK_BYTES // max(1, 8 * d)))
 
 

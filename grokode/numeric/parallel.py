@@ -54,6 +54,7 @@ class SizedKernel:
         self._builds: dict[bool, Callable] = {}
         self._rate: dict[bool, float | None] = {False: None, True: None}  # seconds per unit of work, smoothed
         self._calls = 0
+        self._called: set[bool] = set()  # builds called at least once above the threshold
 
     def _build(self, parallel: bool) -> Callable:
         if not parallel and self._serial is not None:
@@ -96,11 +97,16 @@ class SizedKernel:
             if self._calls % EXPLORE_EVERY == 0:
                 use = not use  # re-time the other build: the load may have changed
         build = self._build(use)
+        if use not in self._called:  # a build's first call loads (or compiles) its machine code: not timed
+            self._called.add(use)
+            return build(*args)
         start = time.perf_counter()
         result = build(*args)
         rate = (time.perf_counter() - start) / work
         old = self._rate[use]
-        self._rate[use] = rate if old is None else (1.0 - _SMOOTHING) * old + _SMOOTHING * rate
+        # a load from elsewhere only ever slows a call down: a faster call is the build's speed now, taken at once,
+        # and a slower one moves the estimate gradually (a single preempted call does not decide)
+        self._rate[use] = rate if old is None or rate < old else (1.0 - _SMOOTHING) * old + _SMOOTHING * rate
         return result
 
 

@@ -33,8 +33,8 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     W = np.atleast_2d(W)
     n, d = X.shape
     F = np.zeros((W.shape[0], n))
-    # the full blocks are converted into one buffer: a new float64 block per step costs its page faults again
-    buffer = np.empty((n, block)) if d >= block else None
+    # compact X's full blocks are converted into one buffer: a new float64 block per step costs its page faults again
+    buffer = np.empty((n, block)) if d >= block and X.dtype != np.float64 else None
     # each block's product with BLAS's threads or one, whichever is faster now (the same numbers either way)
     threads = BlasThreadChoice() if W.shape[0] * n * d >= THREADS_FROM else None
     for j0 in range(0, d, block):
@@ -62,13 +62,14 @@ def empirical_metrics(X: np.ndarray, y: np.ndarray, W: np.ndarray, loss: str,
 def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The per-time metrics of a trajectory whose weights are computed when read (:class:`LazyWeights`), from
     one pass over its rows: training loss and accuracy, test loss and accuracy (unless ``test`` is False: then
-    :func:`streamed_test_metrics` computes them later, the same way), the population metric, and the row norms (kept by
-    ``W`` for the alignment). Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
+    :func:`streamed_test_metrics` computes them later, the same way) and the population metric; the same pass computes
+    what ``W`` keeps for the alignment (its row norms and planned projections, :meth:`LazyWeights.map_rows`).
+    Returns (arrays, F) with F = ``outputs(ds.X, W)`` (T×n).
 
     The values are those of :func:`empirical_metrics` and the data set's population functions applied to the
     whole T×d array (each is computed row by row).
     """
-    from ..numeric.linalg import DataMatrix, row_norms_block
+    from ..numeric.linalg import DataMatrix
 
     def population(block: np.ndarray):
         pop = ds.population_accuracy(block) if kind == "classification" else ds.population_loss(block)
@@ -76,11 +77,10 @@ def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[di
 
     own = W.flow.data if isinstance(W.flow.data, DataMatrix) else None  # the flow's own bits of X, if any
     product = _block_product(ds, W.shape, own.colbits if own is not None and own.X is ds.X else None)
-    functions = {"F": lambda block: product(ds.X, block), "population": population, "norms": row_norms_block}
+    functions = {"F": lambda block: product(ds.X, block), "population": population}
     if test and ds.X_test is not None:
         functions["test"] = _test_function(ds, loss, product)
     found = W.map_rows(functions)
-    W.keep_row_norms(found["norms"])
     F = found["F"].reshape(len(W), ds.X.shape[0])
     arrays: dict[str, np.ndarray] = {}
     arrays["train_loss"], train_acc = empirical_metrics(ds.X, ds.y, F, loss, F)
@@ -100,6 +100,7 @@ def streamed_test_metrics(ds, W, loss: str, kind: str) -> dict[str, np.ndarray]:
     lazy_weights.block_rows`), so the values are the same to the last bit. ``W`` is a :class:`LazyWeights` (one
     pass over its rows) or the T×d array it stands for (a compact file's rebuilt w)."""
     from ..numeric.lazy_weights import block_rows, is_lazy
+    from ..threads import compute_threads
 
     T = len(W)
     function = _test_function(ds, loss, _block_product(ds, W.shape, None))
@@ -107,7 +108,8 @@ def streamed_test_metrics(ds, W, loss: str, kind: str) -> dict[str, np.ndarray]:
         values = W.map_rows({"test": function})["test"]
     else:
         step = block_rows(W.shape)
-        values = np.concatenate([function(W[k:k + step]) for k in range(0, T, step)]) if T else np.empty((0, 2))
+        with compute_threads():  # as a pass over the rows of a LazyWeights: one BLAS thread, the same numbers
+            values = np.concatenate([function(W[k:k + step]) for k in range(0, T, step)]) if T else np.empty((0, 2))
     return _test_arrays(values, T, kind)
 
 

@@ -109,8 +109,7 @@ def test_the_same_blocks_and_products_as_the_one_pass(monkeypatch):
     monkeypatch.setattr(lazy_weights, "LAZY_FROM", 0)
     sol = integrate_flow(ReducedDiagonalFlow(ds.X, ds.y, alpha=10.0, lam=0.05), np.geomspace(1e-3, 60.0, 40))
     W = sol.weights
-    monkeypatch.setattr(lazy_weights, "CACHE_BYTES", 0)  # blocks of 7 rows
-    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)
+    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)  # blocks of 7 rows
     assert W.block_rows() == 7
     one_pass, _ = streamed_metrics(ds, W, "logistic", "classification")
     separate = streamed_test_metrics(ds, W, "logistic", "classification")  # before np.asarray keeps the whole w
@@ -122,10 +121,22 @@ def test_the_same_blocks_and_products_as_the_one_pass(monkeypatch):
     np.testing.assert_allclose(one_pass["test_loss"], loss, rtol=1e-12)
 
 
-def test_a_run_whose_w_is_not_kept_computes_them_in_its_one_pass(compact, monkeypatch, tmp_path):
-    monkeypatch.setattr(lazy_weights, "CACHE_BYTES", 0)
+def test_a_run_read_in_blocks_computes_them_in_a_second_pass_as_the_first_would(compact, monkeypatch, tmp_path):
+    """w is never kept: the test metrics, read later, come from a second pass over the same blocks of rows, with the
+    same products, so they equal those of a run that computes them in its one pass (its own --t-eval: not compact)."""
+    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)  # blocks of 7 rows
     run = grokode.integrate(**SMALL, out=tmp_path / "r.npz")
-    assert run.arrays.pending == [] and {"test_acc", "test_loss"} <= stored_keys(tmp_path / "r.npz")[0]
+    assert run.arrays.pending == ["test_acc", "test_loss"] and "test_acc" not in stored_keys(tmp_path / "r.npz")[0]
+    W = run.arrays["w"]
+    rows_seconds = W.seconds
+    one_pass = grokode.integrate(**SMALL, t_eval=np.asarray(run.arrays["t"]))
+    assert one_pass.arrays.pending == []
+    for key in ("test_acc", "test_loss"):
+        np.testing.assert_array_equal(run.arrays[key], one_pass.arrays[key])
+    assert W.seconds > rows_seconds and W._full is None  # a second pass computed the rows again; nothing kept
+    loss, acc = reference(W)
+    np.testing.assert_allclose(run.arrays["test_loss"], loss, rtol=1e-12)
+    np.testing.assert_array_equal(run.arrays["test_acc"], acc)
 
 
 @pytest.mark.parametrize("loss", ["logistic", "squared"])

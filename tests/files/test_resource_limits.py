@@ -182,12 +182,12 @@ main(["integrate", "--n", "2000", "--d", "100000", "--no-plot"])
 
 @pytest.mark.parametrize("kind, needle", [("as", "ulimit -v"), ("data", "ulimit -d")])
 def test_a_process_memory_limit_below_the_estimate_is_refused(kind, needle, tmp_path):
-    """The run needs about 1.1 GB; the machine has more, the process's limit leaves 300 MB."""
+    """The run needs about 0.8 GB; the machine has more, the process's limit leaves 300 MB."""
     res = subprocess.run([sys.executable, "-c", MEMORY_CHILD, kind], capture_output=True, text=True, cwd=tmp_path,
                          env=ENV, timeout=300)
     assert res.returncode == 2, res.stderr
     line = _one_error_line(res.stderr)
-    assert "needs about 1.12 GB of memory, more than the" in line and needle in line
+    assert "needs about 804 MB of memory, more than the" in line and needle in line
     assert os.listdir(tmp_path) == []
 
 

@@ -59,8 +59,7 @@ def test_lazy_weights_blocks_products_and_indexing(monkeypatch):
     sol = integrate_flow(ReducedDiagonalFlow(ds.X, ds.y, alpha=10.0, lam=0.05), t_eval)
     W, ref = sol.weights, eager.weights
     assert isinstance(W, LazyWeights) and W.shape == ref.shape
-    monkeypatch.setattr(lazy_weights, "CACHE_BYTES", 0)  # read in blocks of 7 rows, nothing kept
-    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)
+    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)  # read in blocks of 7 rows, nothing kept
     assert W.block_rows() == 7
     v1, v2 = np.linspace(-1, 1, 300), np.cos(np.arange(300.0))
     p1, p2 = W.project([v1, v2])
@@ -120,7 +119,6 @@ def test_n256_d1e6_peaks_below_2_gb(tmp_path):
 def test_a_run_read_in_blocks_of_rows_has_the_same_metrics_to_rounding(monkeypatch):
     """Weights too large to keep: the metrics come from blocks of rows (±1 data: products from the sign bits)."""
     eager = _run(monkeypatch, False)
-    monkeypatch.setattr(lazy_weights, "CACHE_BYTES", 0)
     monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 40 * 8 * SMALL["d"])  # blocks of 40 rows
     lazy = _run(monkeypatch, True)
     assert lazy.arrays["w"].block_rows() == 40 < len(lazy.arrays["w"])
