@@ -230,9 +230,9 @@ class LinearModel(Model):
         weights = 8.0 * saves * d
         if cfg["t_eval"] is None and cfg.get("formulation", "reduced") == "reduced" and cfg.get(
                 "method") not in DISCRETE_METHOD_NAMES:  # a reduced flow keeps its states: w is read in blocks
-            from ..numeric.lazy_weights import BLOCK_BYTES
+            from ..numeric.lazy_weights import block_rows
 
-            weights = min(weights, float(max(BLOCK_BYTES, 8 * d)))
+            weights = 8.0 * d * block_rows((saves, d))
         trajectory = weights + 8.0 * saves * (n + cfg["n_test"])
         return self.data_bytes() + trajectory + self.solver_bytes(), self.describe_size(saves)
 

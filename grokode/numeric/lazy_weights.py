@@ -29,8 +29,10 @@ import numpy as np
 from ..threads import compute_threads
 from .linalg import row_norms_block
 
-#: A pass over the rows computes them in blocks of about this many bytes (at least one row), in one buffer.
+#: A pass over the rows computes them in blocks of about this many bytes, in one buffer, ...
 BLOCK_BYTES = 8 * 2**20
+#: ... and of at least this many rows (the products of a block run its rows in parallel).
+BLOCK_ROWS_MIN = 4
 #: A flow's run keeps its states instead of w from this many saved values (T·d) on; below, the array is small.
 LAZY_FROM = 500_000
 
@@ -220,10 +222,11 @@ class LazyWeights:
 
 def block_rows(shape: tuple[int, int]) -> int:
     """Rows per block of a pass over a T×d float64 array read like :class:`LazyWeights`: about :data:`BLOCK_BYTES`,
-    at least one row, at most T. The blocks on which per-row quantities are computed (:meth:`LazyWeights.map_rows`),
-    also when the array is held whole (a compact file's rebuilt w), so that both compute the same values."""
+    at least :data:`BLOCK_ROWS_MIN` rows, at most T. The blocks on which per-row quantities are computed
+    (:meth:`LazyWeights.map_rows`), also when the array is held whole (a compact file's rebuilt w), so that both
+    compute the same values."""
     T, d = shape
-    return max(1, min(T, BLOCK_BYTES // max(1, 8 * d)))
+    return max(1, min(T, max(BLOCK_ROWS_MIN, BLOCK_BYTES // max(1, 8 * d))))
 
 
 def is_lazy(W: Any) -> bool:

@@ -137,3 +137,14 @@ def test_a_run_with_its_own_save_times_writes_w_itself(tmp_path):
     with np.load(tmp_path / "own.npz") as z:
         assert "w" in z.files and "state" not in z.files
         np.testing.assert_array_equal(z["w"], np.asarray(run.arrays["w"]))
+
+
+def test_blocks_are_cache_sized_with_a_few_rows_at_least():
+    """About 8 MiB of rows per block (10 at d 1e5), at least 4 (the products run a block's rows in parallel), at
+    most all of them; the memory estimate counts one block."""
+    assert lazy_weights.block_rows((302, 100_000)) == 10
+    assert lazy_weights.block_rows((302, 1_000_000)) == 4
+    assert lazy_weights.block_rows((3, 1_000_000)) == 3 and lazy_weights.block_rows((302, 100)) == 302
+    model = grokode.build(n=256, d=1_000_000, alpha=1e3, lam=1e-3, n_test=0)
+    trajectory = model.memory_estimate()[0] - model.data_bytes() - model.solver_bytes()
+    assert trajectory == pytest.approx(8.0 * 4 * 1e6 + 8.0 * 400 * 256)
