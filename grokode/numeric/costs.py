@@ -41,7 +41,8 @@ def time_split(stats: SolverStats, phases: dict[str, float | None], weights: Any
 
     ``saved_points`` is the driver's saving of the requested times plus the pipeline's ``observe`` (the metrics at
     those times, which for a run that keeps its states includes computing w from them: ``weights_from_states``,
-    the seconds ``weights`` spent on it, also in the pass for the references' products).
+    the seconds ``weights`` spent on it in every pass over its rows). Such a run solves its reference predictors
+    before that pass, which projects onto them, so their solve counts in ``observe``, not in ``references``.
     """
     wall, rhs, jac, save = stats.wall_seconds, stats.rhs_seconds, stats.jac_seconds, stats.save_seconds
     out: dict[str, float | None] = {

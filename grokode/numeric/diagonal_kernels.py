@@ -66,28 +66,35 @@ def log_dweight_dq(depth, E, log_kappa, logq, sgn):
 
 @numba.njit(cache=True)
 def _fast_constants(depth, E, log_kappa, shift):
-    """(K, lin): z = K·B and the linear regime's w = lin·B, or 0 where they are not representable."""
+    """(K, lin, eE): z = K·B, the linear regime's w = lin·B and e^E, or 0 where they are not representable."""
     K = math.exp(log_kappa + shift) if abs(log_kappa + shift) < 690.0 else 0.0
     slope = gen.diag_slope(depth, 0.0)
     lin_log = E + math.log(abs(slope)) + log_kappa + shift
     lin = math.copysign(math.exp(lin_log), slope) if abs(lin_log) < 690.0 else 0.0
-    return K, lin
+    eE = math.exp(E) if abs(E) < 690.0 else 0.0
+    return K, lin, eE
 
 
 @numba.njit(cache=True, inline="always")
-def _weight_and_term(bj, depth, E, log_kappa, shift, K, lin, two_eE):
+def _weight_and_term(bj, depth, E, log_kappa, shift, K, lin, eE):
     """(w_j, e^E(e^{A(z)} + e^{B(z)})): the weight and, for depth 2, its coordinate's share of ‖θ‖², from the
     same exponentials. The term is NaN where only the exact log path (:func:`weight_from_q`) applies."""
     # Fast paths avoid per-element logs when the scale factors are representable; the log path is exact
     # everywhere and is the reference they are tested against.
     if bj == 0.0:
-        return 0.0, two_eE
+        return 0.0, 2.0 * eE if eE != 0.0 else math.nan
     if K != 0.0:
         z = K * bj
         az = abs(z)
         if az < 1e-8 and lin != 0.0:
-            return lin * bj, two_eE  # e^{A} + e^{B} = 2 + O(z²)
+            return lin * bj, 2.0 * eE if eE != 0.0 else math.nan  # e^{A} + e^{B} = 2 + O(z²)
         if az >= 1e-8:
+            if depth == 2 and eE != 0.0 and E > -600.0 and az < 700.0 and E + az < 690.0:
+                # A = −z, B = z: with p = e^{|z|} = 1 + expm1(|z|), e^{|z|} − e^{−|z|} = (p − 1)·((p + 1)/p) without
+                # cancellation or overflow, and e^{|z|} + e^{−|z|} = p + 1/p: one transcendental function, not two
+                em = math.expm1(az)
+                inv = 1.0 / (1.0 + em)
+                return math.copysign(eE * (em * ((2.0 + em) * inv)), -z), eE * ((1.0 + em) + inv)
             a = gen.diag_A(depth, z)
             b = gen.diag_B(depth, z)
             top = E + max(a, b)
@@ -99,8 +106,8 @@ def _weight_and_term(bj, depth, E, log_kappa, shift, K, lin, two_eE):
 
 
 @numba.njit(cache=True, inline="always")
-def _weight(bj, depth, E, log_kappa, shift, K, lin):
-    """w_j: :func:`_weight_and_term` without the norm term (the right-hand side's inner loop)."""
+def _weight(bj, depth, E, log_kappa, shift, K, lin, eE):
+    """w_j: :func:`_weight_and_term` without the norm term (the right-hand side's inner loop), the same value."""
     if bj == 0.0:
         return 0.0
     if K != 0.0:
@@ -109,6 +116,10 @@ def _weight(bj, depth, E, log_kappa, shift, K, lin):
         if az < 1e-8 and lin != 0.0:
             return lin * bj
         if az >= 1e-8:
+            if depth == 2 and eE != 0.0 and E > -600.0 and az < 700.0 and E + az < 690.0:  # as in _weight_and_term
+                em = math.expm1(az)
+                inv = 1.0 / (1.0 + em)
+                return math.copysign(eE * (em * ((2.0 + em) * inv)), -z)
             a = gen.diag_A(depth, z)
             b = gen.diag_B(depth, z)
             top = E + max(a, b)
@@ -120,9 +131,9 @@ def _weight(bj, depth, E, log_kappa, shift, K, lin):
 @sized_kernel(lambda B, *args: TRANSCENDENTAL_COST * B.shape[0])
 def weights(B, depth, E, log_kappa, shift, out):
     """w_j = e^E (e^{A(z_j)} − e^{B(z_j)}), z = κ e^{shift} B, into ``out``."""
-    K, lin = _fast_constants(depth, E, log_kappa, shift)
+    K, lin, eE = _fast_constants(depth, E, log_kappa, shift)
     for j in numba.prange(B.shape[0]):
-        out[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin)
+        out[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin, eE)
 
 
 @sized_kernel(lambda B, *args: TRANSCENDENTAL_COST * B.shape[0])
@@ -135,23 +146,21 @@ def weights_and_norm_sq(B, depth, E, log_kappa, shift, out):
     where an element needs the log path, or where e^E is not representable. The sum runs in a fixed
     number of chunks, so serial and parallel builds agree bit for bit.
     """
-    K, lin = _fast_constants(depth, E, log_kappa, shift)
-    two_eE = 2.0 * math.exp(E) if abs(E) < 690.0 else math.nan
+    K, lin, eE = _fast_constants(depth, E, log_kappa, shift)
     d = B.shape[0]
     part = np.zeros(_CHUNKS)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
-        part[c] = weights_and_terms(B, c * size, min(d, (c + 1) * size), depth, E, log_kappa, shift, K, lin, two_eE,
-                                    out)
+        part[c] = weights_and_terms(B, c * size, min(d, (c + 1) * size), depth, E, log_kappa, shift, K, lin, eE, out)
     return norm_sq_of_chunks(part, depth)
 
 
 @numba.njit(cache=True, inline="always")
-def weights_and_terms(B, j0, j1, depth, E, log_kappa, shift, K, lin, two_eE, out):
+def weights_and_terms(B, j0, j1, depth, E, log_kappa, shift, K, lin, eE, out):
     """w_j into ``out`` for j0 ≤ j < j1 and the sum of their norm terms (:func:`_weight_and_term`), in order."""
     acc = 0.0
     for j in range(j0, j1):
-        w, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, two_eE)
+        w, term = _weight_and_term(B[j], depth, E, log_kappa, shift, K, lin, eE)
         out[j] = w
         acc += term
     return acc

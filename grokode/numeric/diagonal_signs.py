@@ -16,8 +16,6 @@ bit-identical to theirs (tested).
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
@@ -53,13 +51,13 @@ def signs_weights(bits, r, scale, depth, E, log_kappa, shift, B, w):
     weights`) into ``B`` and ``w``; ``bits`` is a DataMatrix's packing of the signs of X along samples."""
     d, nbytes = bits.shape
     table, total = sign_tables(r, nbytes)
-    K, lin = _fast_constants(depth, E, log_kappa, shift)
+    K, lin, eE = _fast_constants(depth, E, log_kappa, shift)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
         j1 = min(d, (c + 1) * size)
         _clocks(bits, table, total, scale, c * size, j1, B)
         for j in range(c * size, j1):
-            w[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin)
+            w[j] = _weight(B[j], depth, E, log_kappa, shift, K, lin, eE)
 
 
 @sized_kernel(lambda bits, *args: 4 * bits.size + TRANSCENDENTAL_COST * bits.shape[0],
@@ -69,12 +67,11 @@ def signs_weights_and_norm_sq(bits, r, scale, depth, E, log_kappa, shift, B, w):
     :func:`~grokode.numeric.diagonal_kernels.weights_and_norm_sq` at B (its chunks, summed in its order)."""
     d, nbytes = bits.shape
     table, total_r = sign_tables(r, nbytes)
-    K, lin = _fast_constants(depth, E, log_kappa, shift)
-    two_eE = 2.0 * math.exp(E) if abs(E) < 690.0 else math.nan
+    K, lin, eE = _fast_constants(depth, E, log_kappa, shift)
     part = np.zeros(_CHUNKS)
     size = (d + _CHUNKS - 1) // _CHUNKS
     for c in numba.prange(_CHUNKS):
         j1 = min(d, (c + 1) * size)
         _clocks(bits, table, total_r, scale, c * size, j1, B)
-        part[c] = dk.weights_and_terms(B, c * size, j1, depth, E, log_kappa, shift, K, lin, two_eE, w)
+        part[c] = dk.weights_and_terms(B, c * size, j1, depth, E, log_kappa, shift, K, lin, eE, w)
     return dk.norm_sq_of_chunks(part, depth)

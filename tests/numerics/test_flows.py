@@ -280,3 +280,36 @@ def test_fused_weights_and_norm_equal_the_separate_kernels():
     w3_ref = np.empty(B.size)
     diagonal_kernels.weights(B, 3, -5.0, 0.5, 0.0, w3_ref)
     assert np.array_equal(w3, w3_ref, equal_nan=True)
+
+
+@pytest.mark.parametrize("E", [-550.0, -30.0, 0.0, 13.8, 300.0])
+def test_depth_2_closed_form_against_extended_precision(E):
+    """At depth 2, w_j = −2e^E sinh(z_j) and u_j² + v_j² = 2e^E cosh(z_j) (z = κB) come from one expm1 per
+    coordinate; checked against numpy's long double on |z| from 1e-9 (the linear regime) to 600 (beyond the fast
+    path: the log-space formula), and both sides of each switch."""
+    from grokode.numeric import diagonal_kernels
+
+    rng = np.random.default_rng(4)
+    magnitudes = np.concatenate([np.geomspace(1e-9, 600.0, 4000), [1e-8, 699.9, 700.1, 690.0 - E, 690.0 - E + 1e-6]])
+    z = magnitudes[(magnitudes > 0) & (magnitudes < 700.0)] * rng.choice([-1.0, 1.0], size=magnitudes.size)[
+        (magnitudes > 0) & (magnitudes < 700.0)]
+    w = np.empty_like(z)
+    sq = diagonal_kernels.weights_and_norm_sq(z, 2, E, 0.0, 0.0, w)
+    ext = np.longdouble(z)
+    reference = -2.0 * np.exp(np.longdouble(E)) * np.sinh(ext)
+    finite = np.abs(reference) < np.longdouble(1e300)
+    relative = np.abs((w[finite] - reference[finite]) / reference[finite]).astype(np.float64)
+    # a few units in the last place, plus the rounding of a log-space sum E + log|z| or E + |z| where the linear
+    # regime or the log-space formula applies (its first-order error z²/6 is below 2e-17)
+    bound = 4.4e-16 * (8.0 + abs(E) + np.abs(z[finite]))
+    assert np.all(relative <= bound), float((relative / bound).max())
+    fast = finite & (np.abs(z) >= 1e-8) & (np.abs(z) < 700.0) & (E + np.abs(z) < 690.0) & (E > -600.0)
+    if fast.any():  # one expm1, a division and products: a few units in the last place, whatever the size of E and z
+        fast_relative = np.abs((w[fast] - reference[fast]) / reference[fast]).astype(np.float64)
+        assert fast_relative.max() <= 1.5e-15
+    w_only = np.empty_like(z)
+    diagonal_kernels.weights(z, 2, E, 0.0, 0.0, w_only)
+    assert np.array_equal(w, w_only)  # the right-hand side's kernel gives the same numbers
+    if finite.all() and math.isfinite(sq):
+        exact = float(np.sum(2.0 * np.exp(np.longdouble(E)) * np.cosh(ext)))
+        assert sq == pytest.approx(exact, rel=1e-14)
