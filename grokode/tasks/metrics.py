@@ -33,6 +33,8 @@ def outputs(X: np.ndarray, W: np.ndarray, block: int = 4096) -> np.ndarray:
     W = np.atleast_2d(W)
     n, d = X.shape
     F = np.zeros((W.shape[0], n))
+    if not W.any():  # w = 0 (a run's initial state, written at its start): no product (data are finite)
+        return F
     # compact X's full blocks are converted into one buffer: a new float64 block per step costs its page faults again
     buffer = np.empty((n, block)) if d >= block and X.dtype != np.float64 else None
     # each block's product with BLAS's threads or one, whichever is faster now (the same numbers either way)
