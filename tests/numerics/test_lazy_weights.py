@@ -148,3 +148,25 @@ def test_blocks_are_cache_sized_with_a_few_rows_at_least():
     model = grokode.build(n=256, d=1_000_000, alpha=1e3, lam=1e-3, n_test=0)
     trajectory = model.memory_estimate()[0] - model.data_bytes() - model.solver_bytes()
     assert trajectory == pytest.approx(8.0 * 4 * 1e6 + 8.0 * 400 * 256)
+
+
+def test_a_pass_over_the_rows_runs_one_blas_thread_and_keeps_nothing(monkeypatch):
+    """The rows are numba's parallel kernels; OpenBLAS's threads, spinning after each small product of the pass,
+    would hold their cores. The pass computes its rows into one reused buffer: the T×d array is never built."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    ds = make_task("sparse", n=16, d=300, n_test=0, seed=0)
+    monkeypatch.setattr(lazy_weights, "LAZY_FROM", 0)
+    W = integrate_flow(ReducedDiagonalFlow(ds.X, ds.y, alpha=10.0, lam=0.05), np.geomspace(1e-3, 60.0, 40)).weights
+    monkeypatch.setattr(lazy_weights, "BLOCK_BYTES", 7 * 8 * 300)  # blocks of 7 rows
+    seen, buffers = [], set()
+
+    def probe(block):
+        seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        buffers.add(block.__array_interface__["data"][0])
+        return block.sum(axis=1)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        sums = W.map_rows({"sum": probe})["sum"]
+    assert seen == [1] * 6 and len(buffers) == 1 and W._full is None
+    np.testing.assert_allclose(sums, np.asarray(W).sum(axis=1), rtol=1e-13)
