@@ -26,7 +26,7 @@ from .errors import InputError, OutputError, checked_arguments
 from .files import check_output_path
 from .interrupts import received, stoppable
 from .models import get_model
-from .models.base import Model, data_digest
+from .models.base import Model, data_digest, full_data_digest
 from .numeric.solution import Status
 from .observables import FILE_FORMAT, TrajectoryArrays
 from .result import FIGURE_SUFFIXES, TRAJECTORY_SUFFIXES, Run
@@ -143,7 +143,8 @@ def run_model(model: Model, *, outputs: Outputs | None = None,
             plan = model.prepare()
             prepare_seconds = time.perf_counter() - prepare_start
         writer.plan, writer.digest = plan, data_digest(plan.data)
-        if continuation is not None and continuation.data_sha256 not in (None, writer.digest):
+        if continuation is not None and continuation.data_sha256 not in (None, writer.digest) and (
+                continuation.data_sha256 != full_data_digest(plan.data)):  # a file of an earlier version
             raise InputError("the data set of this run differs from the one the saved run was integrated on (a "
                              "changed --data file, or another numpy's random streams): it cannot be continued")
         # a new file holds the initial state at once (a kill -9 still leaves a readable run); one that exists

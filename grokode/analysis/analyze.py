@@ -43,13 +43,13 @@ def predictor_score(ds: Dataset, w: np.ndarray, problem: str, loss: str) -> tupl
         pop = ds.population_accuracy(w)
         if pop is not None:
             return "test_acc_population", float(pop)
-        if ds.X_test is not None:
+        if ds.n_test:
             return "test_acc", float(empirical_metrics(ds.X_test, ds.y_test, w[None, :], loss)[1][0])
         return None, None
     pop = ds.population_loss(w[None, :])
     if pop is not None:
         return "test_loss_population", float(np.asarray(pop).ravel()[0])
-    if ds.X_test is not None:
+    if ds.n_test:
         return "test_loss", float(empirical_metrics(ds.X_test, ds.y_test, w[None, :], loss)[0][0])
     return None, None
 

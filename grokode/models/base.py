@@ -461,12 +461,41 @@ class Model(ABC):
 def data_digest(data: Any) -> str | None:
     """SHA-256 of every array of a data set (a dataclass: its fields that are arrays), or None without one: identifies
     the data a saved run (its states, its resume point) belongs to. Waits for the one :func:`start_data_digest`
-    began, if any."""
+    began, if any.
+
+    A generated task whose test set is drawn only when read (``Dataset.test_draw``) is identified by its training
+    set (:func:`training_digest`): its test set follows from the same seed, and the digest neither draws it nor
+    depends on whether it was drawn. A file written before identifies it by :func:`full_data_digest`.
+    """
     try:
         pending = _PENDING_DIGESTS.pop(data, None)
     except TypeError:  # not hashable or not weakly referable: no digest was started
         pending = None
     return _digest(data) if pending is None else pending.result()
+
+
+def full_data_digest(data: Any) -> str | None:
+    """SHA-256 of every array of a data set, its test set drawn if it was not: :func:`data_digest` before generated
+    test sets were drawn when read (what files written then record)."""
+    return _digest(data, full=True)
+
+
+def training_digest(data: Any) -> str:
+    """SHA-256 of a data set's training inputs and labels (the bytes of X, then of y)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (data.X, data.y):
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)  # the bytes, without a copy
+    return h.hexdigest()
+
+
+def same_data(expected: str | None, data: Any) -> bool:
+    """Whether a digest recorded by a run (any grokode version's: :func:`data_digest`, :func:`full_data_digest`, or
+    :func:`training_digest` in compact files of format 1) identifies ``data``; None (not recorded) matches."""
+    if expected is None or expected in (data_digest(data), training_digest(data)):
+        return True
+    return expected == full_data_digest(data)
 
 
 class _DigestThread:
@@ -508,11 +537,13 @@ def start_data_digest(data: Any) -> None:
             pass
 
 
-def _digest(data: Any) -> str | None:
+def _digest(data: Any, full: bool = False) -> str | None:
     import hashlib
 
     if data is None or not dataclasses.is_dataclass(data):
         return None
+    if not full and getattr(data, "test_draw", None) is not None:
+        return training_digest(data)
     h = hashlib.sha256()
     for f in dataclasses.fields(data):
         value = getattr(data, f.name)

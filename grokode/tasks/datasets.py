@@ -48,6 +48,47 @@ _BLOCK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True, eq=False)
+class TestDraw:
+    """The test set of a generated task as a recipe: ``task`` ("sparse", "sparse-regression" or "margin") with
+    ``n_test`` rows, from the random stream ``seed_sequence`` (its own: drawing it again gives the same arrays) and the
+    teacher. Called, returns (X_test, y_test) as the task's function draws them."""
+
+    task: str
+    n_test: int
+    d: int
+    teacher: np.ndarray
+    seed_sequence: Any  # np.random.SeedSequence
+    bit_generator: type
+    k: int = 0
+    gamma: float = 0.0
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.draw(np.random.Generator(self.bit_generator(self.seed_sequence)))
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(X_test, y_test) drawn from ``rng``."""
+        if self.task == "margin":
+            return _margin_sample(rng, self.n_test, self.teacher, self.gamma)
+        X_test = _rademacher(rng, self.n_test, self.d)
+        scores = _teacher_scores(X_test, self.teacher, self.k)
+        return X_test, (np.sign(scores) if self.task == "sparse" else scores)
+
+
+def _test_set(task: str, n_test: int, d: int, teacher: np.ndarray, stream: np.random.Generator,
+              **extra: Any) -> tuple[np.ndarray | None, np.ndarray | None, TestDraw | None]:
+    """(X_test, y_test, test_draw) for a Dataset: the test set drawn from ``stream`` as a recipe (drawn when read), or
+    drawn now if the stream cannot be recreated from its seed sequence; all None without a test set."""
+    if n_test <= 0:
+        return None, None, None
+    seq = getattr(stream.bit_generator, "seed_seq", None)
+    recipe = TestDraw(task, n_test, d, teacher, seq, type(stream.bit_generator), **extra)
+    if isinstance(seq, np.random.SeedSequence):
+        return None, None, recipe
+    X_test, y_test = recipe.draw(stream)
+    return X_test, y_test, None
+
+
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A training set, an optional test set and what is known about the distribution they came from.
 
@@ -77,24 +118,49 @@ class Dataset:
     name: str
     teacher: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: A generated task's test set, drawn when ``X_test`` or ``y_test`` is first read (``X_test`` and ``y_test`` are
+    #: then given as None): a run that never reads it (a compact run's test metrics wait until read) never draws
+    #: it. A :class:`TestDraw` recreates its own random stream, so every draw gives the same arrays.
+    test_draw: TestDraw | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "regression"):
             raise InputError(f"kind must be 'classification' or 'regression', got {self.kind!r}")
         if (self.X_test is None) != (self.y_test is None):
             raise InputError("X_test and y_test must be given together (one of them is None)")
+        if self.test_draw is not None and self.X_test is not None:
+            raise InputError("a data set's test set is given either as X_test, y_test or as test_draw, not both")
         X = _frozen_design("X", self.X)
         y = _frozen_vector("y", self.y, X.shape[0])
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
         if self.X_test is not None:
-            X_test = _frozen_design("X_test", self.X_test)
-            if X_test.shape[1] != X.shape[1]:
-                raise InputError(f"X_test has {X_test.shape[1]} columns but X has {X.shape[1]}")
-            object.__setattr__(self, "X_test", X_test)
-            object.__setattr__(self, "y_test", _frozen_vector("y_test", self.y_test, X_test.shape[0]))
+            self._set_test(self.X_test, self.y_test)
         if self.teacher is not None:
             object.__setattr__(self, "teacher", _frozen_vector("teacher", self.teacher, X.shape[1]))
+        if self.test_draw is not None:  # read through __getattr__ until drawn
+            object.__delattr__(self, "X_test")
+            object.__delattr__(self, "y_test")
+
+    def _set_test(self, X_test: np.ndarray, y_test: np.ndarray) -> None:
+        X_test = _frozen_design("X_test", X_test)
+        if X_test.shape[1] != self.X.shape[1]:
+            raise InputError(f"X_test has {X_test.shape[1]} columns but X has {self.X.shape[1]}")
+        object.__setattr__(self, "X_test", X_test)
+        object.__setattr__(self, "y_test", _frozen_vector("y_test", y_test, X_test.shape[0]))
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for an attribute not found: X_test or y_test of a test set not drawn yet
+        draw = self.__dict__.get("test_draw")
+        if name not in ("X_test", "y_test") or draw is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._set_test(*draw())
+        return self.__dict__[name]
+
+    @property
+    def test_drawn(self) -> bool:
+        """Whether the test set is held (always, but for a generated task's test set not read yet)."""
+        return "X_test" in self.__dict__
 
     @property
     def n(self) -> int:
@@ -109,6 +175,8 @@ class Dataset:
     @property
     def n_test(self) -> int:
         """Number of test examples (0 when there is no test set)."""
+        if self.test_draw is not None and not self.test_drawn:
+            return self.test_draw.n_test
         return 0 if self.X_test is None else self.X_test.shape[0]
 
     def population_accuracy(self, W: np.ndarray) -> np.ndarray | None:
@@ -200,15 +268,16 @@ def _sparse_teacher(rng: np.random.Generator, d: int, k: int) -> np.ndarray:
     return teacher
 
 
-def _sparse_common(n: int, d: int, k: int, n_test: int, seed: int | np.random.Generator):
+def _sparse_common(task: str, n: int, d: int, k: int, n_test: int, seed: int | np.random.Generator):
+    """(teacher, X, params, test) with test = (X_test, y_test, test_draw): the test set as a recipe, drawn when read,
+    or drawn now when its stream cannot be recreated."""
     n, d, n_test = _check_sizes(n, d, n_test)
     k = _check_k(k, d)
     (r_teacher, r_train, r_test), seed_rec = _streams(seed)
     teacher = _sparse_teacher(r_teacher, d, k)
     X = _rademacher(r_train, n, d)
-    X_test = _rademacher(r_test, n_test, d) if n_test > 0 else None
     params = {"n": n, "d": d, "k": k, "n_test": n_test, "seed": seed_rec}
-    return teacher, X, X_test, params
+    return teacher, X, params, _test_set(task, n_test, d, teacher, r_test, k=k)
 
 
 def _teacher_scores(X: np.ndarray, teacher: np.ndarray, k: int) -> np.ndarray:
@@ -234,12 +303,10 @@ def sparse_classification(n: int = 256, d: int = 10_000, k: int = 3, n_test: int
     Dataset
         ``name="sparse"``, int8 inputs, ±1 float64 labels.
     """
-    teacher, X, X_test, params = _sparse_common(n, d, k, n_test, seed)
-    k = params["k"]
-    y = np.sign(_teacher_scores(X, teacher, k))
-    y_test = None if X_test is None else np.sign(_teacher_scores(X_test, teacher, k))
+    teacher, X, params, (X_test, y_test, draw) = _sparse_common("sparse", n, d, k, n_test, seed)
+    y = np.sign(_teacher_scores(X, teacher, params["k"]))
     return Dataset(X, y, X_test, y_test, kind="classification", name="sparse", teacher=teacher,
-                   params={"task": "sparse", **params})
+                   params={"task": "sparse", **params}, test_draw=draw)
 
 
 def sparse_regression(n: int = 256, d: int = 10_000, k: int = 3, n_test: int = 1000,
@@ -249,12 +316,10 @@ def sparse_regression(n: int = 256, d: int = 10_000, k: int = 3, n_test: int = 1
     Parameters are as in :func:`sparse_classification`. Returns a Dataset with ``name="sparse-regression"``,
     ``kind="regression"``.
     """
-    teacher, X, X_test, params = _sparse_common(n, d, k, n_test, seed)
-    k = params["k"]
-    y = _teacher_scores(X, teacher, k)
-    y_test = None if X_test is None else _teacher_scores(X_test, teacher, k)
+    teacher, X, params, (X_test, y_test, draw) = _sparse_common("sparse-regression", n, d, k, n_test, seed)
+    y = _teacher_scores(X, teacher, params["k"])
     return Dataset(X, y, X_test, y_test, kind="regression", name="sparse-regression", teacher=teacher,
-                   params={"task": "sparse-regression", **params})
+                   params={"task": "sparse-regression", **params}, test_draw=draw)
 
 
 def _margin_sample(rng: np.random.Generator, m: int, teacher: np.ndarray, gamma: float):
@@ -294,9 +359,10 @@ def margin_classification(n: int = 256, d: int = 10_000, gamma: float = 5.0, n_t
     teacher = r_teacher.standard_normal(d)
     teacher /= np.linalg.norm(teacher)
     X, y = _margin_sample(r_train, n, teacher, gamma)
-    X_test, y_test = _margin_sample(r_test, n_test, teacher, gamma) if n_test > 0 else (None, None)
+    X_test, y_test, draw = _test_set("margin", n_test, d, teacher, r_test, gamma=gamma)
     params = {"task": "margin", "n": n, "d": d, "gamma": gamma, "n_test": n_test, "seed": seed_rec}
-    return Dataset(X, y, X_test, y_test, kind="classification", name="margin", teacher=teacher, params=params)
+    return Dataset(X, y, X_test, y_test, kind="classification", name="margin", teacher=teacher, params=params,
+                   test_draw=draw)
 
 
 @checked_arguments

@@ -80,7 +80,7 @@ def streamed_metrics(ds, W, loss: str, kind: str, test: bool = True) -> tuple[di
     own = W.flow.data if isinstance(W.flow.data, DataMatrix) else None  # the flow's own bits of X, if any
     product = _block_product(ds, W.shape, own.colbits if own is not None and own.X is ds.X else None)
     functions = {"F": lambda block: product(ds.X, block), "population": population}
-    if test and ds.X_test is not None:
+    if test and ds.n_test:
         functions["test"] = _test_function(ds, loss, product)
     found = W.map_rows(functions)
     F = found["F"].reshape(len(W), ds.X.shape[0])
@@ -119,17 +119,19 @@ def _block_product(ds, shape: tuple[int, int], own_bits: np.ndarray | None) -> C
                                                                                         np.ndarray]:
     """product(X, block) = ``outputs(X, block)`` for X the training or the test inputs of ``ds``, in a pass over the
     rows of a ``shape`` array. Read in blocks of rows, the BLAS product would convert all of X to float64 once per
-    block, so ±1 data are multiplied from their sign bits instead (equal to rounding), packed when first needed
-    (``own_bits``: those of the training inputs, if known)."""
+    block, so ±1 data (int8) are multiplied from their sign bits instead (equal to rounding), packed when first
+    needed (``own_bits``: those of the training inputs, if known). The test inputs are not read before a product
+    with them (a generated test set is drawn when first read)."""
     from ..numeric.lazy_weights import block_rows
     from ..numeric.linalg import packed_rows, signs_outputs
 
-    if not (block_rows(shape) < shape[0] and ds.X.dtype == np.int8 and (ds.X_test is None or ds.X_test.dtype ==
-                                                                           np.int8)):
+    if not block_rows(shape) < shape[0]:
         return outputs
     bits = {} if own_bits is None else {id(ds.X): own_bits}
 
     def signs_product(X: np.ndarray, block: np.ndarray) -> np.ndarray:
+        if X.dtype != np.int8:
+            return outputs(X, block)
         if id(X) not in bits:
             bits[id(X)] = packed_rows(X)
         return signs_outputs(bits[id(X)], block)

@@ -219,3 +219,18 @@ def test_a_plotted_run_computes_its_test_metrics_before_writing_its_file(compact
     with np.load(tmp_path / "run.npz") as z:
         np.testing.assert_array_equal(z["test_acc"], acc)
         np.testing.assert_array_equal(z["test_loss"], loss)
+
+
+def test_a_run_that_never_reads_its_test_set_never_draws_it(compact, tmp_path):
+    """The test set is drawn when first read (the metrics above), from its own stream: the same arrays as a data set
+    that draws it at once (the file's digest covers the training set, which determines the test set's seed)."""
+    run = grokode.integrate(**SMALL, out=tmp_path / "r.npz")
+    assert not run.dataset.test_drawn and run.dataset.n_test == SMALL["n_test"]
+    loss, acc = reference(run.arrays["w"])  # a data set made again, its test set read at once
+    np.testing.assert_array_equal(run.arrays["test_acc"], acc)
+    assert run.dataset.test_drawn
+    again = make_task("sparse", n=24, d=300, n_test=60, seed=2)
+    np.testing.assert_array_equal(run.dataset.X_test, again.X_test)
+    np.testing.assert_array_equal(run.dataset.y_test, again.y_test)
+    back = grokode.load_run(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.arrays["test_acc"], acc)  # rebuilt from the file: checked by its digest
