@@ -376,7 +376,7 @@ class LinearModel(Model):
             if not regression:
                 arrays["train_acc"] = train_acc
             if data.n_test:
-                arrays["test_loss"], test_acc = self.test_metrics(data, W)
+                arrays["test_loss"], test_acc = self.test_set_metrics(data, W)
                 if not regression:
                     arrays["test_acc"] = test_acc
             population = data.population_loss(W) if regression else data.population_accuracy(W)
@@ -389,7 +389,7 @@ class LinearModel(Model):
             arrays.update(solution.flow.encode_frames(solution.frames))
         return arrays
 
-    def test_metrics(self, data, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def test_set_metrics(self, data, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(test loss, test accuracy) of the rows of W. A classification at w = 0 (the initial state a run writes at
         its start) has every output 0: each example is a tie and costs ℓ(0) whatever its ±1 label, so a test set not
         drawn yet is not drawn for it (labels of ones give the same numbers, bit for bit)."""

@@ -11,10 +11,9 @@ computed in a pass and kept (:meth:`LazyWeights.project`); vectors known before 
 (:meth:`LazyWeights.plan_projections`).
 
 A pass computes its blocks of about :data:`BLOCK_BYTES` into one buffer, reused from block to block: the T×d array
-is not kept. Writing a fresh T×d array costs its first touch of every page, about as much as computing the rows again
-(at paper scale 0.6 s for 242 MB on a 2-core virtual machine, against 0.55 s for the rows), and a cache-sized buffer
-costs neither. ``np.asarray(weights)`` materializes the array (and keeps it): code that needs all of w at once still
-works.
+is not kept. Writing a fresh T×d array costs the first touch of every page, about as much as computing the rows
+again (benchmarks/PAPER_SCALE.md), and a cache-sized buffer costs neither. ``np.asarray(weights)`` materializes
+the array (and keeps it): code that needs all of w at once still works.
 """
 
 from __future__ import annotations
