@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import InputError, checked_arguments
 from ..numeric.lazy_weights import LazyWeights
-from ..numeric.linalg import DataMatrix
 from ..tasks import Dataset
 from ..tasks.metrics import empirical_metrics
 from .alignment import bias_switch_time, cosine, normalized_margins, row_norms
@@ -55,12 +54,12 @@ def predictor_score(ds: Dataset, w: np.ndarray, problem: str, loss: str) -> tupl
 
 
 def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str, F: np.ndarray | None = None, *,
-                     matrix: DataMatrix | None = None, pair: tuple | None = None) -> tuple[dict[str, np.ndarray], dict]:
+                     pair: tuple | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Solve the kernel and rich reference predictors of ``ds`` and align every row of ``W`` with them.
 
     ``F``: the training outputs ``outputs(ds.X, W)`` if the caller has them (they are a T×n×d product);
-    ``matrix``: ``DataMatrix(ds.X)`` if the caller has it (for ±1 data it is checked and bit-packed once);
-    ``pair``: the (kernel, rich) predictors if the caller has solved them (then ``matrix`` is not used).
+    ``pair``: the (kernel, rich) predictors if the caller has solved them (a model's ``reference_predictors``, on the
+    run's shared :class:`~grokode.numeric.linalg.DataMatrix`).
 
     Returns
     -------
@@ -69,7 +68,7 @@ def reference_arrays(ds: Dataset, W: np.ndarray, problem: str, loss: str, F: np.
     references : per predictor its kind, feasibility, norm, margin, certified gap, message and own test
         metric (JSON-ready; stored in the file's ``meta``).
     """
-    kernel, rich = predictor_pair(ds.X if matrix is None else matrix, ds.y, problem) if pair is None else pair
+    kernel, rich = predictor_pair(ds.X, ds.y, problem) if pair is None else pair
     arrays = {"w_kernel": kernel.w, "w_rich": rich.w}
     if isinstance(W, LazyWeights):  # weights computed when read: both products in one pass over the rows
         W.project([p.w for p in (kernel, rich) if p.feasible])

@@ -527,8 +527,8 @@ _PENDING_DIGESTS: weakref.WeakKeyDictionary[Any, _DigestThread] = weakref.WeakKe
 
 
 def start_data_digest(data: Any) -> None:
-    """Begin :func:`data_digest` of ``data`` on a worker thread: hashing every array (~125 MB at n 256, d 1e5 with its
-    test set) then overlaps the rest of a run's preparation, and :func:`data_digest` returns the same value."""
+    """Begin :func:`data_digest` of ``data`` on a worker thread: hashing its arrays (tens of MB at paper scale) then
+    overlaps the rest of a run's preparation, and :func:`data_digest` returns the same value."""
     if data is not None and dataclasses.is_dataclass(data) and not isinstance(data, type):
         try:
             if data not in _PENDING_DIGESTS:

@@ -519,11 +519,10 @@ class ReducedLinearFlow(FlowBase):
         return [None if not np.isfinite(ck) else (float(ck), anchors[i] if i >= 0 else None)
                 for ck, i in zip(c, arrays["state_anchor"], strict=True)]
 
-    def weights_of_states(self, t: np.ndarray, states: np.ndarray, frames: list, rows=None) -> np.ndarray:
-        """w (len(rows)×d) of saved states at times ``t`` in their frames (zero before the start)."""
-        rows = range(len(t)) if rows is None else rows
-        out = np.zeros((len(rows), self.d))
-        for i, k in enumerate(rows):
-            if frames[k] is not None:
-                self.observe(float(self.to_var(t[k])), np.ascontiguousarray(states[k]), frames[k], out=out[i])
-        return out
+    def weights_of_states(self, t: np.ndarray, states: np.ndarray, frames: list) -> np.ndarray:
+        """w (T×d) of saved states at times ``t`` in their frames (zero before the start): the rows a run's
+        :class:`~grokode.numeric.lazy_weights.LazyWeights` computes from them."""
+        from .lazy_weights import LazyWeights
+
+        var = [float(self.to_var(tk)) for tk in t]
+        return np.asarray(LazyWeights(self, np.asarray(var), states, frames, np.full(len(t), np.nan)))
